@@ -1,0 +1,70 @@
+import {
+  type DocumentNode, type FragmentDefinitionNode, type GraphQLCompositeType, type GraphQLSchema, type OperationDefinitionNode,
+  type SelectionSetNode, type ValueNode, Kind, getNamedType, getNullableType, isCompositeType, isListType, isObjectType,
+  isInterfaceType, typeFromAST,
+} from 'graphql';
+
+/** Size assumed for a list field that takes no `first`/`limit` argument. */
+export const DEFAULT_LIST_SIZE = 10;
+
+/**
+ * Estimated cost of an operation before it runs: one point per field, and a field's selection multiplied by the
+ * page size it asks for (`first`/`limit`, else the argument's default, else DEFAULT_LIST_SIZE for lists). The list
+ * fields of a connection (`nodes`, `edges`) are already counted by the connection's `first`.
+ */
+export function operationCost(
+  schema: GraphQLSchema,
+  document: DocumentNode,
+  operation: OperationDefinitionNode,
+  variables: Record<string, unknown> = {},
+): number {
+  const fragments = new Map<string, FragmentDefinitionNode>();
+  for (const def of document.definitions) if (def.kind === Kind.FRAGMENT_DEFINITION) fragments.set(def.name.value, def);
+  const root = schema.getRootType(operation.operation);
+  if (!root) return 0;
+
+  const argNumber = (node: ValueNode | undefined): number | undefined => {
+    if (!node) return undefined;
+    if (node.kind === Kind.INT) return Number(node.value);
+    if (node.kind === Kind.VARIABLE) {
+      const v = variables[node.name.value];
+      return typeof v === 'number' ? v : undefined;
+    }
+    return undefined;
+  };
+
+  const walk = (selectionSet: SelectionSetNode, parent: GraphQLCompositeType, seen: ReadonlySet<string>): number => {
+    let cost = 0;
+    for (const sel of selectionSet.selections) {
+      if (sel.kind === Kind.FRAGMENT_SPREAD) {
+        const frag = fragments.get(sel.name.value);
+        if (!frag || seen.has(frag.name.value)) continue;
+        const type = typeFromAST(schema, frag.typeCondition);
+        if (type && isCompositeType(type)) cost += walk(frag.selectionSet, type, new Set([...seen, frag.name.value]));
+        continue;
+      }
+      if (sel.kind === Kind.INLINE_FRAGMENT) {
+        const type = sel.typeCondition ? typeFromAST(schema, sel.typeCondition) : parent;
+        if (type && isCompositeType(type)) cost += walk(sel.selectionSet, type, seen);
+        continue;
+      }
+      if (!(isObjectType(parent) || isInterfaceType(parent))) continue;
+      const field = parent.getFields()[sel.name.value];
+      if (!field) continue;
+      cost += 1;
+      if (!sel.selectionSet) continue;
+      const child = getNamedType(field.type);
+      if (!isCompositeType(child)) continue;
+      const pageArg = sel.arguments?.find((a) => a.name.value === 'first' || a.name.value === 'limit');
+      const pageDefault = field.args.find((a) => a.name === 'first' || a.name === 'limit')?.defaultValue;
+      const inConnection = parent.name.endsWith('Connection');
+      const size =
+        argNumber(pageArg?.value) ??
+        (typeof pageDefault === 'number' ? pageDefault : undefined) ??
+        (isListType(getNullableType(field.type)) && !inConnection ? DEFAULT_LIST_SIZE : 1);
+      cost += Math.max(1, size) * walk(sel.selectionSet, child, seen);
+    }
+    return cost;
+  };
+  return walk(operation.selectionSet, root, new Set());
+}

@@ -1,0 +1,142 @@
+import type { ApolloServerPlugin } from '@apollo/server';
+import { GraphQLError } from 'graphql';
+import { z } from 'zod';
+import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
+import type { TokenKind } from '../lib/auth/principal';
+import type { Redis } from '../lib/redis';
+import type { GatewayContext } from './context';
+import { operationCost } from './cost';
+
+export interface RateLimitSettings {
+  /** Window length in seconds. @default 60 */
+  windowSeconds: number;
+  /** Operations estimated above this cost are refused outright (COST_LIMIT_EXCEEDED). */
+  maxOperationCost: number;
+  /** Points per window per principal, by token kind (partners lower, so they cannot starve portals). */
+  perKind: Record<TokenKind, number>;
+  /** Points per window per tenant, all principals together. */
+  perTenant: number;
+  /** Overrides of the per-principal budget by tenant, and by partner (token `sub`). */
+  tenantOverrides: Record<string, number>;
+  partnerOverrides: Record<string, number>;
+}
+
+export const DEFAULT_RATE_LIMITS: RateLimitSettings = {
+  windowSeconds: 60,
+  maxOperationCost: 200_000,
+  perKind: { user: 1_000_000, partner: 100_000, service: 5_000_000 },
+  perTenant: 10_000_000,
+  tenantOverrides: {},
+  partnerOverrides: {},
+};
+
+interface Decision {
+  limit: number;
+  remaining: number;
+  resetSeconds: number;
+}
+
+/**
+ * Cost-based rate limiting per principal and per tenant, on Redis so every gateway instance spends the same budget;
+ * an in-memory insurance limiter takes over while Redis is unreachable. Rejections happen in didResolveOperation,
+ * before any subgraph is called.
+ */
+export function rateLimitPlugin(settings: RateLimitSettings, redis: Redis | undefined): ApolloServerPlugin<GatewayContext> {
+  const limiters = new Map<string, RateLimiterAbstract>();
+  const limiter = (scope: 'principal' | 'tenant', points: number): RateLimiterAbstract => {
+    const key = `${scope}:${points}`;
+    const existing = limiters.get(key);
+    if (existing) return existing;
+    const base = { points, duration: settings.windowSeconds, keyPrefix: `rl:${scope}` };
+    const created = redis
+      ? new RateLimiterRedis({ ...base, storeClient: redis, insuranceLimiter: new RateLimiterMemory(base) })
+      : new RateLimiterMemory(base);
+    limiters.set(key, created);
+    return created;
+  };
+  const budgetOf = (ctx: GatewayContext): number => {
+    const p = ctx.principal;
+    if (p.kind === 'partner' && settings.partnerOverrides[p.sub] !== undefined) return settings.partnerOverrides[p.sub] ?? 0;
+    return settings.tenantOverrides[p.tenant] ?? settings.perKind[p.kind];
+  };
+  const decisions = new WeakMap<GatewayContext, Decision>();
+
+  const consume = async (l: RateLimiterAbstract, key: string, cost: number): Promise<RateLimiterRes> => {
+    try {
+      return await l.consume(key, cost);
+    } catch (rejection) {
+      if (rejection instanceof RateLimiterRes) {
+        const retryAfter = Math.max(1, Math.ceil(rejection.msBeforeNext / 1000));
+        throw new GraphQLError(`Rate limit exceeded: retry in ${retryAfter} s`, {
+          extensions: {
+            code: 'RATE_LIMITED',
+            retryAfterSeconds: retryAfter,
+            http: {
+              status: 429,
+              headers: new Map([
+                ['retry-after', String(retryAfter)],
+                ['ratelimit-limit', String(l.points)],
+                ['ratelimit-remaining', '0'],
+                ['ratelimit-reset', String(retryAfter)],
+              ]),
+            },
+          },
+        });
+      }
+      throw rejection;
+    }
+  };
+
+  return {
+    async requestDidStart() {
+      return {
+        async didResolveOperation({ document, operation, schema, request, contextValue }) {
+          if (!operation) return;
+          const cost = operationCost(schema, document, operation, request.variables ?? {});
+          if (cost > settings.maxOperationCost) {
+            throw new GraphQLError(`Operation cost ${cost} exceeds the maximum of ${settings.maxOperationCost}`, {
+              extensions: { code: 'COST_LIMIT_EXCEEDED', cost, maxCost: settings.maxOperationCost, http: { status: 400 } },
+            });
+          }
+          const p = contextValue.principal;
+          const budget = budgetOf(contextValue);
+          const principalRes = await consume(limiter('principal', budget), `${p.tenant}:${p.kind}:${p.sub}`, cost);
+          await consume(limiter('tenant', settings.perTenant), p.tenant, cost);
+          decisions.set(contextValue, {
+            limit: budget,
+            remaining: principalRes.remainingPoints,
+            resetSeconds: Math.ceil(principalRes.msBeforeNext / 1000),
+          });
+        },
+        async willSendResponse({ response, contextValue }) {
+          const d = decisions.get(contextValue);
+          if (!d) return;
+          response.http.headers.set('ratelimit-limit', String(d.limit));
+          response.http.headers.set('ratelimit-remaining', String(d.remaining));
+          response.http.headers.set('ratelimit-reset', String(d.resetSeconds));
+        },
+      };
+    },
+  };
+}
+
+const budgets = z.record(z.string(), z.number().int().nonnegative());
+const overridesSchema = z
+  .object({
+    windowSeconds: z.number().int().positive(),
+    maxOperationCost: z.number().int().positive(),
+    perKind: z.object({ user: z.number().int().positive(), partner: z.number().int().positive(), service: z.number().int().positive() }).partial(),
+    perTenant: z.number().int().positive(),
+    tenantOverrides: budgets,
+    partnerOverrides: budgets,
+  })
+  .partial()
+  .strict();
+
+/** Defaults merged with the RATE_LIMITS configuration; an unknown key or a bad value fails start-up. */
+export function rateLimitSettings(overrides: Record<string, unknown>): RateLimitSettings {
+  const parsed = overridesSchema.safeParse(overrides);
+  if (!parsed.success) throw new Error(`Invalid configuration:\n  RATE_LIMITS: ${parsed.error.issues.map((i) => `${i.path.join('.')} ${i.message}`).join('; ')}`);
+  const o = parsed.data;
+  return { ...DEFAULT_RATE_LIMITS, ...o, perKind: { ...DEFAULT_RATE_LIMITS.perKind, ...o.perKind } };
+}

@@ -1,0 +1,72 @@
+import type { IncomingMessage } from 'node:http';
+import { ApolloGateway } from '@apollo/gateway';
+import { ApolloServer } from '@apollo/server';
+import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
+import { claimsSigner } from '../lib/auth/forwarded';
+import { bearerToken, tokenVerifier } from '../lib/auth/tokens';
+import type { Config } from '../lib/config';
+import { CORRELATION_HEADER, correlationIdFrom } from '../lib/correlation';
+import { errorFormatter } from '../lib/format-error';
+import { type RunningServer, graphqlHttpHandler, listen } from '../lib/http/server';
+import type { Logger } from '../lib/logger';
+import type { Redis } from '../lib/redis';
+import { type SubgraphName, readSupergraph } from '../lib/schema';
+import type { GatewayContext } from './context';
+import { correlationPlugin } from './correlation-plugin';
+import { denialStatusPlugin } from './denial-status';
+import { subgraphDataSource } from './data-sources';
+import { rateLimitPlugin, rateLimitSettings } from './rate-limit';
+import { cacheGenerations, responseCache } from './response-cache';
+import { keepAliveFetcher } from './subgraph-fetcher';
+
+export interface GatewayOptions {
+  config: Config;
+  logger: Logger;
+  /** Subgraph URLs by name (defaults to config.subgraphUrls). */
+  subgraphUrls?: Record<SubgraphName, string>;
+  port?: number;
+  /** Shared state between gateway instances (cache, rate limits); in-memory equivalents without it. */
+  redis?: Redis;
+}
+
+/** The experience API: the composed supergraph behind JWT auth. */
+export async function startGateway(opts: GatewayOptions): Promise<RunningServer> {
+  const { config, logger } = opts;
+  const urls = opts.subgraphUrls ?? config.subgraphUrls;
+  const http = keepAliveFetcher();
+  const signClaims = claimsSigner(config.internalSecret);
+  const gateway = new ApolloGateway({
+    supergraphSdl: readSupergraph(),
+    buildService: ({ name }) => {
+      const url = urls[name as SubgraphName];
+      if (!url) throw new Error(`No URL configured for subgraph "${name}"`);
+      return subgraphDataSource(url, { fetcher: http.fetcher, signClaims });
+    },
+    logger,
+  });
+  const apollo = new ApolloServer<GatewayContext>({
+    gateway,
+    plugins: [
+      correlationPlugin(),
+      denialStatusPlugin(),
+      rateLimitPlugin(rateLimitSettings(config.rateLimits), opts.redis),
+      ...(config.responseCache ? responseCache(opts.redis, cacheGenerations(opts.redis), logger) : []),
+      ...(config.production ? [ApolloServerPluginLandingPageDisabled()] : []),
+    ],
+    formatError: errorFormatter(config.production),
+    includeStacktraceInErrorResponses: !config.production,
+    introspection: !config.production,
+  });
+  await apollo.start();
+
+  const verify = tokenVerifier(config.jwt);
+  const context = async (req: IncomingMessage): Promise<GatewayContext> => {
+    const principal = await verify(bearerToken(req.headers.authorization));
+    return { principal, correlationId: correlationIdFrom(req.headers[CORRELATION_HEADER]) };
+  };
+  const ready = async () => true;
+  return listen(graphqlHttpHandler({ apollo, context, ready }), config.host, opts.port ?? config.ports.gateway, async () => {
+    await apollo.stop();
+    await http.close();
+  });
+}

@@ -1,0 +1,61 @@
+import { SignJWT, errors, jwtVerify } from 'jose';
+import { unauthenticated } from '../errors';
+import { type Principal, type TokenKind, principalFromClaims, tokenClaims } from './principal';
+
+export interface JwtSettings {
+  secret: string;
+  issuer: string;
+  audience: string;
+}
+
+export interface MintOptions {
+  sub: string;
+  tenant: string;
+  kind: TokenKind;
+  scopes: readonly string[];
+  /** Lifetime in seconds. */
+  ttlSeconds: number;
+}
+
+/** Mints an HS256 client token (development CLI, tests). */
+export async function mintToken(settings: JwtSettings, opts: MintOptions): Promise<string> {
+  const key = new TextEncoder().encode(settings.secret);
+  return new SignJWT({ tenant: opts.tenant, scope: opts.scopes.join(' '), kind: opts.kind })
+    .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
+    .setSubject(opts.sub)
+    .setIssuer(settings.issuer)
+    .setAudience(settings.audience)
+    .setIssuedAt()
+    .setExpirationTime(Math.floor(Date.now() / 1000) + opts.ttlSeconds)
+    .sign(key);
+}
+
+/** Verifies a client bearer token; every failure is UNAUTHENTICATED with a reason that leaks nothing. */
+export function tokenVerifier(settings: JwtSettings): (token: string) => Promise<Principal> {
+  const key = new TextEncoder().encode(settings.secret);
+  return async (token) => {
+    try {
+      const { payload } = await jwtVerify(token, key, {
+        algorithms: ['HS256'],
+        issuer: settings.issuer,
+        audience: settings.audience,
+        requiredClaims: ['exp', 'sub'],
+      });
+      const claims = tokenClaims.safeParse(payload);
+      if (!claims.success) throw unauthenticated('Token claims are invalid');
+      return principalFromClaims(claims.data);
+    } catch (err) {
+      if (err instanceof errors.JWTExpired) throw unauthenticated('Token has expired');
+      if (err instanceof errors.JOSEError) throw unauthenticated('Token is invalid');
+      throw err;
+    }
+  };
+}
+
+/** Extracts the token from `Authorization: Bearer <token>`. */
+export function bearerToken(header: string | undefined): string {
+  if (!header) throw unauthenticated('Missing Authorization: Bearer token');
+  const match = /^Bearer\s+(\S+)$/i.exec(header);
+  if (!match?.[1]) throw unauthenticated('Authorization header must be "Bearer <token>"');
+  return match[1];
+}

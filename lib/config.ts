@@ -1,0 +1,99 @@
+import { z } from 'zod';
+
+const DEV_JWT_SECRET = 'dev-only-jwt-secret-change-me-0123456789abcdef';
+const DEV_INTERNAL_SECRET = 'dev-only-gateway-signing-secret-0123456789abcdef';
+
+const port = z.coerce.number().int().min(0).max(65535);
+const optionalUrl = z.string().url().optional();
+
+const schema = z
+  .object({
+    NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
+    LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    DATABASE_URL: optionalUrl,
+    PGLITE_DATA_DIR: z.string().optional(),
+    REDIS_URL: optionalUrl,
+    REDIS_KEY_PREFIX: z.string().default('sor:'),
+    RESPONSE_CACHE: z.enum(['on', 'off']).default('on'),
+    RATE_LIMITS: z.string().optional(),
+    JWT_SECRET: z.string().min(32).optional(),
+    JWT_ISSUER: z.string().default('sor-gateway'),
+    JWT_AUDIENCE: z.string().default('sor-gateway'),
+    GATEWAY_SIGNING_SECRET: z.string().min(32).optional(),
+    HOST: z.string().default('127.0.0.1'),
+    GATEWAY_PORT: port.default(4000),
+    CRM_PORT: port.default(4001),
+    ERP_PORT: port.default(4002),
+    BILLING_PORT: port.default(4003),
+    CRM_URL: optionalUrl,
+    ERP_URL: optionalUrl,
+    BILLING_URL: optionalUrl,
+    SEED_ACCOUNTS: z.coerce.number().int().min(0).default(50),
+  })
+  .superRefine((env, ctx) => {
+    if (env.NODE_ENV !== 'production') return;
+    for (const key of ['JWT_SECRET', 'GATEWAY_SIGNING_SECRET'] as const) {
+      if (!env[key]) ctx.addIssue({ code: 'custom', path: [key], message: `${key} is required in production` });
+    }
+  });
+
+export type Env = z.infer<typeof schema>;
+
+export interface Config {
+  env: Env['NODE_ENV'];
+  production: boolean;
+  logLevel: Env['LOG_LEVEL'];
+  databaseUrl: string | undefined;
+  pgliteDataDir: string | undefined;
+  redisUrl: string | undefined;
+  redisKeyPrefix: string;
+  responseCache: boolean;
+  /** JSON overrides of the rate-limit settings (see gateway/rate-limit.ts), e.g. {"perKind":{"partner":5000}}. */
+  rateLimits: Record<string, unknown>;
+  jwt: { secret: string; issuer: string; audience: string };
+  /** Secret the gateway signs forwarded claims with; subgraphs verify with it. */
+  internalSecret: string;
+  host: string;
+  ports: { gateway: number; crm: number; erp: number; billing: number };
+  subgraphUrls: { crm: string; erp: string; billing: string };
+  seedAccounts: number;
+}
+
+/** Reads and validates configuration from the environment; fails fast with every problem named. */
+export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
+  const parsed = schema.safeParse(source);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`).join('\n');
+    throw new Error(`Invalid configuration:\n${problems}`);
+  }
+  const e = parsed.data;
+  const url = (explicit: string | undefined, p: number) => explicit ?? `http://${e.HOST}:${p}/graphql`;
+  return {
+    env: e.NODE_ENV,
+    production: e.NODE_ENV === 'production',
+    logLevel: e.LOG_LEVEL,
+    databaseUrl: e.DATABASE_URL,
+    pgliteDataDir: e.PGLITE_DATA_DIR,
+    redisUrl: e.REDIS_URL,
+    redisKeyPrefix: e.REDIS_KEY_PREFIX,
+    responseCache: e.RESPONSE_CACHE === 'on',
+    rateLimits: parseJsonObject('RATE_LIMITS', e.RATE_LIMITS),
+    jwt: { secret: e.JWT_SECRET ?? DEV_JWT_SECRET, issuer: e.JWT_ISSUER, audience: e.JWT_AUDIENCE },
+    internalSecret: e.GATEWAY_SIGNING_SECRET ?? DEV_INTERNAL_SECRET,
+    host: e.HOST,
+    ports: { gateway: e.GATEWAY_PORT, crm: e.CRM_PORT, erp: e.ERP_PORT, billing: e.BILLING_PORT },
+    subgraphUrls: { crm: url(e.CRM_URL, e.CRM_PORT), erp: url(e.ERP_URL, e.ERP_PORT), billing: url(e.BILLING_URL, e.BILLING_PORT) },
+    seedAccounts: e.SEED_ACCOUNTS,
+  };
+}
+
+function parseJsonObject(name: string, raw: string | undefined): Record<string, unknown> {
+  if (!raw) return {};
+  try {
+    const value: unknown = JSON.parse(raw);
+    if (value && typeof value === 'object' && !Array.isArray(value)) return value as Record<string, unknown>;
+  } catch {
+    // fall through to the error below
+  }
+  throw new Error(`Invalid configuration:\n  ${name}: must be a JSON object`);
+}

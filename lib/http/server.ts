@@ -1,0 +1,123 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { type ApolloServer, type BaseContext, HeaderMap } from '@apollo/server';
+
+export const MAX_BODY_BYTES = 1_000_000;
+
+export interface GraphQLHttpOptions<C extends BaseContext> {
+  apollo: ApolloServer<C>;
+  /** Builds the per-request context; throw a GraphQLError with `http.status` to refuse the request. */
+  context: (req: IncomingMessage) => Promise<C>;
+  /** Readiness: true when the service can serve traffic (schema loaded, database reachable). */
+  ready: () => Promise<boolean>;
+  path?: string;
+}
+
+export interface RunningServer {
+  server: Server;
+  url: string;
+  port: number;
+  /** Stops accepting, lets in-flight requests finish (up to `graceMs`), then closes the rest. */
+  close(graceMs?: number): Promise<void>;
+}
+
+/**
+ * A small HTTP front for Apollo Server: /graphql, /healthz (liveness) and /readyz (readiness). Written on node:http
+ * rather than a framework because it is the gateway's hot path and has nothing else to route.
+ */
+export function graphqlHttpHandler<C extends BaseContext>(opts: GraphQLHttpOptions<C>) {
+  const path = opts.path ?? '/graphql';
+  return async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const url = req.url ?? '/';
+    const q = url.indexOf('?');
+    const pathname = q === -1 ? url : url.slice(0, q);
+    if (pathname === '/healthz') return sendJson(res, 200, { status: 'ok' });
+    if (pathname === '/readyz') {
+      const ready = await opts.ready().catch(() => false);
+      return sendJson(res, ready ? 200 : 503, { status: ready ? 'ready' : 'not ready' });
+    }
+    if (pathname !== path) return sendJson(res, 404, { errors: [{ message: 'Not found', extensions: { code: 'NOT_FOUND' } }] });
+
+    let body: unknown;
+    try {
+      body = await readBody(req);
+    } catch (err) {
+      const tooLarge = err instanceof BodyTooLarge;
+      return sendJson(res, tooLarge ? 413 : 400, {
+        errors: [{ message: tooLarge ? `Request body exceeds ${MAX_BODY_BYTES} bytes` : 'Request body is not valid JSON', extensions: { code: tooLarge ? 'PAYLOAD_TOO_LARGE' : 'BAD_REQUEST' } }],
+      });
+    }
+    const headers = new HeaderMap();
+    for (const [key, value] of Object.entries(req.headers)) {
+      if (value !== undefined) headers.set(key, Array.isArray(value) ? value.join(', ') : value);
+    }
+    const result = await opts.apollo.executeHTTPGraphQLRequest({
+      httpGraphQLRequest: { method: (req.method ?? 'GET').toUpperCase(), headers, search: q === -1 ? '' : url.slice(q + 1), body },
+      context: () => opts.context(req),
+    });
+    res.statusCode = result.status ?? 200;
+    for (const [key, value] of result.headers) res.setHeader(key, value);
+    if (result.body.kind === 'complete') {
+      res.end(result.body.string);
+      return;
+    }
+    for await (const chunk of result.body.asyncIterator) res.write(chunk);
+    res.end();
+  };
+}
+
+export async function listen(
+  handler: (req: IncomingMessage, res: ServerResponse) => Promise<void>,
+  host: string,
+  port: number,
+  onClose: () => Promise<void> = async () => undefined,
+): Promise<RunningServer> {
+  const server = createServer((req, res) => {
+    handler(req, res).catch((err: unknown) => {
+      // Never leak internals: the handler's own errors are logged by the caller's Apollo plugins.
+      if (!res.headersSent) sendJson(res, 500, { errors: [{ message: 'Internal server error', extensions: { code: 'INTERNAL_SERVER_ERROR' } }] });
+      else res.destroy(err instanceof Error ? err : undefined);
+    });
+  });
+  server.keepAliveTimeout = 65_000;
+  await new Promise<void>((resolve) => server.listen(port, host, resolve));
+  const actual = (server.address() as AddressInfo).port;
+  return {
+    server,
+    port: actual,
+    url: `http://${host}:${actual}/graphql`,
+    async close(graceMs = 5000) {
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      const timer = setTimeout(() => server.closeAllConnections(), graceMs);
+      await closed;
+      clearTimeout(timer);
+      await onClose();
+    },
+  };
+}
+
+class BodyTooLarge extends Error {}
+
+async function readBody(req: IncomingMessage): Promise<unknown> {
+  if (req.method === 'GET' || req.method === 'HEAD') return undefined;
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    const buf = chunk as Buffer;
+    size += buf.length;
+    if (size > MAX_BODY_BYTES) throw new BodyTooLarge();
+    chunks.push(buf);
+  }
+  const text = Buffer.concat(chunks).toString('utf8');
+  if (text.length === 0) return undefined;
+  const type = req.headers['content-type'] ?? '';
+  // Non-JSON bodies go to Apollo as text so it answers with its own media-type error (and CSRF checks apply).
+  return type.includes('json') ? (JSON.parse(text) as unknown) : text;
+}
+
+export function sendJson(res: ServerResponse, status: number, body: unknown): void {
+  res.statusCode = status;
+  res.setHeader('content-type', 'application/json; charset=utf-8');
+  res.end(JSON.stringify(body));
+}

@@ -1,0 +1,85 @@
+import type { Config } from '../lib/config';
+import { type Db, type StatementCounter, countStatements } from '../lib/db/db';
+import { migrate } from '../lib/db/migrate';
+import { openDatabase } from '../lib/db/open';
+import type { RunningServer } from '../lib/http/server';
+import type { Logger } from '../lib/logger';
+import { type Redis, createRedis, redisReady } from '../lib/redis';
+import { SUBGRAPH_NAMES, type SubgraphName } from '../lib/schema';
+import { startGateway } from '../gateway/server';
+import { SUBGRAPHS, seedTenant } from '../subgraphs/registry';
+import { startSubgraph } from '../subgraphs/runtime/server';
+
+export interface StackOptions {
+  config: Config;
+  logger: Logger;
+  /** An already open database (tests pass one); otherwise opened from config (PGlite without DATABASE_URL). */
+  db?: Db;
+  /** Seed these tenants with this many accounts each when they have no data yet. */
+  seed?: { tenants: readonly string[]; accounts: number };
+  /** Use port 0 everywhere (tests, several stacks on one machine). */
+  ephemeralPorts?: boolean;
+}
+
+export interface Stack {
+  db: Db;
+  redis: Redis | undefined;
+  gateway: RunningServer;
+  subgraphs: Record<SubgraphName, RunningServer & { statements: StatementCounter }>;
+  stop(): Promise<void>;
+}
+
+export async function migrateAll(db: Db): Promise<void> {
+  for (const name of SUBGRAPH_NAMES) await migrate(db, name, SUBGRAPHS[name].migrations);
+}
+
+export async function seedIfEmpty(db: Db, tenants: readonly string[], accounts: number): Promise<void> {
+  for (const tenant of tenants) {
+    const existing = await db.query('SELECT 1 FROM crm.accounts WHERE tenant_id = $1 LIMIT 1', [tenant]);
+    if (existing.length === 0) await db.transaction((tx) => seedTenant(tx, tenant, accounts));
+  }
+}
+
+/** The composition root for one process: database, migrations, the three subgraphs and the gateway. */
+export async function startStack(opts: StackOptions): Promise<Stack> {
+  const { config, logger } = opts;
+  const db = opts.db ?? (await openDatabase(config));
+  await migrateAll(db);
+  if (opts.seed) await seedIfEmpty(db, opts.seed.tenants, opts.seed.accounts);
+
+  const started: Partial<Stack['subgraphs']> = {};
+  for (const name of SUBGRAPH_NAMES) {
+    const statements: StatementCounter = { count: 0 };
+    const server = await startSubgraph(SUBGRAPHS[name].definition, {
+      db: countStatements(db, statements),
+      host: config.host,
+      port: opts.ephemeralPorts ? 0 : config.ports[name],
+      internalSecret: config.internalSecret,
+      production: config.production,
+      logger,
+    });
+    started[name] = Object.assign(server, { statements });
+  }
+  const subgraphs = started as Stack['subgraphs'];
+  const redis = config.redisUrl ? createRedis(config.redisUrl, config.redisKeyPrefix) : undefined;
+  if (redis && !(await redisReady(redis))) logger.warn('Redis is not reachable yet: cache bypassed and in-memory rate limits until it is');
+  const gateway = await startGateway({
+    config,
+    logger,
+    redis,
+    subgraphUrls: { crm: subgraphs.crm.url, erp: subgraphs.erp.url, billing: subgraphs.billing.url },
+    port: opts.ephemeralPorts ? 0 : config.ports.gateway,
+  });
+  return {
+    db,
+    redis,
+    gateway,
+    subgraphs,
+    async stop() {
+      await gateway.close();
+      await Promise.all(SUBGRAPH_NAMES.map((n) => subgraphs[n].close()));
+      redis?.disconnect();
+      if (!opts.db) await db.close();
+    },
+  };
+}

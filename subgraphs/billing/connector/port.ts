@@ -1,0 +1,36 @@
+import type { Page } from '../../../lib/pagination';
+import type {
+  BillingCustomerModel, BillingInvoiceModel, BillingSubscriptionModel, BillingSubscriptionStatus, ExternalRefModel,
+  NewSubscription, NewSubscriptionItem, PlanModel, PlanPriceModel, SubscriptionFilter,
+} from './models';
+
+/**
+ * What the billing subgraph needs from a billing system of record, already bound to one tenant: an adapter cannot be
+ * asked for another tenant's data. Batch methods take many ids so loaders turn N lookups into one call, and
+ * subscriptions always come back with their items.
+ */
+export interface BillingConnector {
+  customersByIds(ids: readonly string[]): Promise<BillingCustomerModel[]>;
+  plansByIds(ids: readonly string[]): Promise<PlanModel[]>;
+  listPlans(activeOnly: boolean): Promise<PlanModel[]>;
+  /** Prices in `currency` of the active plans with these codes (inactive plans are not sold any more). */
+  activePricesByPlanCodes(codes: readonly string[], currency: string): Promise<PlanPriceModel[]>;
+  subscriptionsByIds(ids: readonly string[]): Promise<BillingSubscriptionModel[]>;
+  /** All subscriptions of these accounts, optionally only those in `statuses`. */
+  subscriptionsByAccounts(accountIds: readonly string[], statuses: readonly BillingSubscriptionStatus[] | null): Promise<BillingSubscriptionModel[]>;
+  listSubscriptions(filter: SubscriptionFilter, page: Page): Promise<BillingSubscriptionModel[]>;
+  /** The billing side of these ERP invoices; invoices billing did not raise are absent. */
+  invoicesByIds(ids: readonly string[]): Promise<BillingInvoiceModel[]>;
+  /** Links to the ids these records have in other systems, keyed by entity id. */
+  externalIdsByEntities(ids: readonly string[]): Promise<(ExternalRefModel & { entityId: string })[]>;
+
+  /** Creates the subscription, and the account's billing customer (in `input.currency`) when it has none. */
+  createSubscription(input: NewSubscription): Promise<BillingSubscriptionModel>;
+  /** Replaces all items. Null when the subscription does not exist or is CANCELED. */
+  replaceItems(id: string, items: readonly NewSubscriptionItem[]): Promise<BillingSubscriptionModel | null>;
+  /**
+   * Cancels now (status CANCELED), or at the end of the current period (canceled_at set, status kept).
+   * Null when the subscription does not exist or is already CANCELED.
+   */
+  cancelSubscription(id: string, atPeriodEnd: boolean): Promise<BillingSubscriptionModel | null>;
+}

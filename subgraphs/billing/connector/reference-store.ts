@@ -1,0 +1,150 @@
+import type { Db, Queryable } from '../../../lib/db/db';
+import { iso, newId, str } from '../../../lib/db/rows';
+import type { ExternalRefModel, NewSubscriptionItem } from './models';
+import type { BillingConnector } from './port';
+import { CUSTOMER_COLS, PLAN_SELECT, SUBSCRIPTION_SELECT, customer, invoice, plan, price, subscription } from './rows';
+
+/** Builds `AND ...` clauses with numbered parameters, starting after the ones already bound. */
+class Where {
+  readonly clauses: string[] = [];
+  constructor(readonly params: unknown[]) {}
+  add(sql: (p: string) => string, value: unknown): void {
+    this.params.push(value);
+    this.clauses.push(sql(`$${this.params.length}`));
+  }
+  toString(): string {
+    return this.clauses.map((c) => ` AND ${c}`).join('');
+  }
+}
+
+/** The built-in billing system of record: tables in the `billing` schema. Every statement is bound to one tenant. */
+export function billingReferenceStore(db: Db, tenant: string): BillingConnector {
+  const q = (sql: string, params: unknown[], on: Queryable = db) => on.query(sql, params);
+  const subscriptionsByIds = async (ids: readonly string[], on: Queryable = db) =>
+    (await q(`${SUBSCRIPTION_SELECT} AND s.id = ANY($2::text[])`, [tenant, ids], on)).map(subscription);
+
+  /** Inserts items with one statement whatever their number (arrays unnested into rows). */
+  const insertItems = (tx: Queryable, subscriptionId: string, items: readonly NewSubscriptionItem[]) =>
+    q(
+      `INSERT INTO billing.subscription_items (tenant_id, id, subscription_id, plan_id, price_id, quantity)
+       SELECT $1, item.id, $2, item.plan_id, item.price_id, item.quantity
+       FROM unnest($3::text[], $4::text[], $5::text[], $6::int[]) AS item (id, plan_id, price_id, quantity)`,
+      [tenant, subscriptionId, items.map(() => newId('bitem')), items.map((i) => i.planId), items.map((i) => i.priceId), items.map((i) => i.quantity)],
+      tx,
+    );
+
+  /**
+   * Touches a subscription that is not CANCELED (applying `set` too) and tells whether there was one. The UPDATE
+   * also locks the row until the transaction ends, so concurrent writes to one subscription run one after another.
+   */
+  const updateLive = async (tx: Queryable, id: string, set = '') => {
+    const sql = `UPDATE billing.subscriptions SET ${set}updated_at = now() WHERE tenant_id = $1 AND id = $2 AND status <> 'CANCELED' RETURNING id`;
+    return (await q(sql, [tenant, id], tx)).length > 0;
+  };
+
+  /** Reads back a subscription written in the same transaction. */
+  const reread = async (tx: Queryable, id: string) => {
+    const row = (await subscriptionsByIds([id], tx))[0];
+    if (!row) throw new Error(`subscription ${id} vanished inside its own transaction`);
+    return row;
+  };
+
+  return {
+    async customersByIds(ids) {
+      return (await q(`SELECT ${CUSTOMER_COLS} FROM billing.customers WHERE tenant_id = $1 AND id = ANY($2::text[])`, [tenant, ids])).map(customer);
+    },
+    async plansByIds(ids) {
+      return (await q(`${PLAN_SELECT} AND p.id = ANY($2::text[])`, [tenant, ids])).map(plan);
+    },
+    async listPlans(activeOnly) {
+      return (await q(`${PLAN_SELECT}${activeOnly ? ' AND p.active' : ''} ORDER BY p.code`, [tenant])).map(plan);
+    },
+    async activePricesByPlanCodes(codes, currency) {
+      const rows = await q(
+        `SELECT pl.code, pr.id AS "id", pr.plan_id AS "planId", pr.currency, pr.unit_amount_minor::text AS "unitAmountMinor", pr.interval
+         FROM billing.plans pl JOIN billing.prices pr ON pr.tenant_id = pl.tenant_id AND pr.plan_id = pl.id
+         WHERE pl.tenant_id = $1 AND pl.active AND pl.code = ANY($2::text[]) AND pr.currency = $3`,
+        [tenant, codes, currency],
+      );
+      return rows.map((r) => ({ ...price(r), planCode: str(r['code']) }));
+    },
+    subscriptionsByIds: (ids) => subscriptionsByIds(ids),
+    async subscriptionsByAccounts(accountIds, statuses) {
+      const w = new Where([tenant, accountIds]);
+      if (statuses?.length) w.add((p) => `s.status = ANY(${p}::text[])`, statuses);
+      const sql = `${SUBSCRIPTION_SELECT} AND s.account_id = ANY($2::text[])${w} ORDER BY s.account_id, s.id`;
+      return (await q(sql, w.params)).map(subscription);
+    },
+    async listSubscriptions(filter, page) {
+      const w = new Where([tenant]);
+      if (filter.accountId) w.add((p) => `s.account_id = ${p}`, filter.accountId);
+      if (filter.statuses?.length) w.add((p) => `s.status = ANY(${p}::text[])`, filter.statuses);
+      if (filter.planCode) {
+        w.add((p) => `EXISTS (SELECT 1 FROM billing.subscription_items i JOIN billing.plans pl ON pl.tenant_id = i.tenant_id AND pl.id = i.plan_id
+          WHERE i.tenant_id = $1 AND i.subscription_id = s.id AND pl.code = ${p})`, filter.planCode);
+      }
+      if (page.afterId) w.add((p) => `s.id > ${p}`, page.afterId);
+      w.params.push(page.limit + 1);
+      return (await q(`${SUBSCRIPTION_SELECT}${w} ORDER BY s.id LIMIT $${w.params.length}`, w.params)).map(subscription);
+    },
+    async invoicesByIds(ids) {
+      const rows = await q(
+        `SELECT invoice_id, subscription_id, period_start, period_end FROM billing.invoice_links WHERE tenant_id = $1 AND invoice_id = ANY($2::text[])`,
+        [tenant, ids],
+      );
+      return rows.map(invoice);
+    },
+    async externalIdsByEntities(ids) {
+      const rows = await q(
+        `SELECT entity_id, system, remote_id, remote_updated_at FROM billing.external_ids WHERE tenant_id = $1 AND entity_id = ANY($2::text[])`,
+        [tenant, ids],
+      );
+      return rows.map((r) => ({
+        entityId: str(r['entity_id']), system: str(r['system']) as ExternalRefModel['system'], remoteId: str(r['remote_id']),
+        remoteUpdatedAt: r['remote_updated_at'] ? iso(r['remote_updated_at']) : null,
+      }));
+    },
+
+    createSubscription(input) {
+      return db.transaction(async (tx) => {
+        // An account gets its billing customer with its first subscription; an existing customer is kept as is.
+        await q(
+          `INSERT INTO billing.customers (tenant_id, id, remote_id, currency) VALUES ($1, $2, $3, $4) ON CONFLICT (tenant_id, id) DO NOTHING`,
+          [tenant, input.accountId, remoteId('cus'), input.currency],
+          tx,
+        );
+        const id = newId('bsub');
+        // Date arithmetic in SQL: `+ interval '1 month'` clamps to the month's last day (Jan 31 -> Feb 28).
+        await q(
+          `INSERT INTO billing.subscriptions
+             (tenant_id, id, account_id, remote_id, status, currency, current_period_start, current_period_end, trial_end)
+           VALUES ($1, $2, $3, $4, $5, $6, $7::date, ($7::date + interval '1 month')::date,
+             CASE WHEN $8::int > 0 THEN $7::date + $8::int END)`,
+          [tenant, id, input.accountId, remoteId('sub'), input.status, input.currency, input.periodStart, input.trialDays],
+          tx,
+        );
+        await insertItems(tx, id, input.items);
+        return reread(tx, id);
+      });
+    },
+    replaceItems(id, items) {
+      return db.transaction(async (tx) => {
+        if (!(await updateLive(tx, id))) return null;
+        await q('DELETE FROM billing.subscription_items WHERE tenant_id = $1 AND subscription_id = $2', [tenant, id], tx);
+        await insertItems(tx, id, items);
+        return reread(tx, id);
+      });
+    },
+    cancelSubscription(id, atPeriodEnd) {
+      // At period end only canceled_at is set (keeping the first request's time): canceled_at on a live subscription
+      // is the scheduled cancellation, and the status stays until the period ends.
+      const set = atPeriodEnd ? 'canceled_at = COALESCE(canceled_at, now()), ' : `status = 'CANCELED', canceled_at = now(), `;
+      return db.transaction(async (tx) => ((await updateLive(tx, id, set)) ? reread(tx, id) : null));
+    },
+  };
+}
+
+/** A Stripe-style remote id (`cus_...`, `sub_...`): the id the record has inside the billing system. */
+function remoteId(prefix: string): string {
+  return `${prefix}_${crypto.randomUUID().replace(/-/g, '').slice(0, 14)}`;
+}

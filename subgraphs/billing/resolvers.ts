@@ -1,0 +1,105 @@
+import { badUserInput, illegalTransition, notFound } from '../../lib/errors';
+import { parsePage, toConnection } from '../../lib/pagination';
+import { validate } from '../../lib/validation';
+import type { BillingAccountModel, BillingSubscriptionModel, ExternalRefModel, PlanModel } from './connector/models';
+import { type BillingContext, statusFilter } from './context';
+import type { Resolvers } from './generated/resolvers';
+import { mrr, priceItems } from './pricing';
+import { changeSubscriptionInput, createSubscriptionInput } from './validation';
+
+/** Every account id has a billing view; without a billing customer it simply has no terms and no subscriptions. */
+async function accountOf(ctx: BillingContext, id: string): Promise<BillingAccountModel> {
+  const customer = await ctx.loaders.customer.load(id);
+  return { id, paymentTermsDays: customer?.paymentTermsDays ?? null };
+}
+
+async function planOf(ctx: BillingContext, id: string): Promise<PlanModel> {
+  const plan = await ctx.loaders.plan.load(id);
+  if (!plan) throw notFound('Plan', id);
+  return plan;
+}
+
+async function liveSubscription(ctx: BillingContext, id: string): Promise<BillingSubscriptionModel> {
+  const current = await ctx.loaders.subscription.load(id);
+  if (!current) throw notFound('BillingSubscription', id);
+  if (current.status === 'CANCELED') throw canceled(id);
+  return current;
+}
+
+const canceled = (id: string) => illegalTransition('BILLING.SUBSCRIPTION_CANCELED', `BillingSubscription "${id}" is CANCELED and cannot change`);
+
+/**
+ * After a guarded write: null can only mean a concurrent cancel, because subscriptions are never deleted. The
+ * loader is refreshed so later fields of the same operation see the write.
+ */
+function written(ctx: BillingContext, id: string, result: BillingSubscriptionModel | null): BillingSubscriptionModel {
+  if (!result) throw canceled(id);
+  ctx.loaders.subscription.clear(id).prime(id, result);
+  return result;
+}
+
+async function externalIds(ctx: BillingContext, s: BillingSubscriptionModel): Promise<ExternalRefModel[]> {
+  const links = await ctx.loaders.externalIds.load(s.id);
+  return [{ system: 'BILLING', remoteId: s.remoteId, remoteUpdatedAt: s.updatedAt }, ...links.map(({ entityId: _e, ...ref }) => ref)];
+}
+
+export const resolvers: Resolvers = {
+  Query: {
+    plans: (_p, { activeOnly }, ctx) => ctx.billing.listPlans(activeOnly !== false),
+    plan: (_p, { id }, ctx) => ctx.loaders.plan.load(id),
+    billingSubscription: (_p, { id }, ctx) => ctx.loaders.subscription.load(id),
+    billingSubscriptions: async (_p, { filter, first, after }, ctx) => {
+      const page = parsePage(first, after);
+      return toConnection(await ctx.billing.listSubscriptions(filter ?? {}, page), page.limit);
+    },
+  },
+  Mutation: {
+    createBillingSubscription: async (_p, { input }, ctx) => {
+      const v = validate(createSubscriptionInput, input);
+      const customer = await ctx.loaders.customer.load(v.accountId);
+      if (customer && customer.currency !== v.currency) {
+        throw badUserInput('input.currency', `must be ${customer.currency}, the currency of the account's billing customer`);
+      }
+      const items = await priceItems(ctx.billing, v.currency, v.items);
+      const created = await ctx.billing.createSubscription({
+        accountId: v.accountId, currency: v.currency, items, trialDays: v.trialDays,
+        status: v.trialDays > 0 ? 'TRIALING' : 'ACTIVE', periodStart: new Date().toISOString().slice(0, 10),
+      });
+      // The customer may have just been created, and the account's subscription list has grown.
+      ctx.loaders.customer.clear(v.accountId);
+      ctx.loaders.accountSubscriptions.clearAll();
+      return written(ctx, created.id, created);
+    },
+    changeBillingSubscription: async (_p, { id, input }, ctx) => {
+      const v = validate(changeSubscriptionInput, input);
+      const current = await liveSubscription(ctx, id);
+      const items = await priceItems(ctx.billing, current.currency, v.items);
+      return written(ctx, id, await ctx.billing.replaceItems(id, items));
+    },
+    cancelBillingSubscription: async (_p, { id, atPeriodEnd }, ctx) => {
+      await liveSubscription(ctx, id);
+      return written(ctx, id, await ctx.billing.cancelSubscription(id, atPeriodEnd === true));
+    },
+  },
+  Account: {
+    __resolveReference: (ref, ctx) => accountOf(ctx, ref.id),
+    subscriptions: (a, { statuses }, ctx) => ctx.loaders.accountSubscriptions.load({ parentId: a.id, args: statusFilter(statuses) }),
+  },
+  Invoice: {
+    __resolveReference: async (ref, ctx) =>
+      (await ctx.loaders.invoice.load(ref.id)) ?? { id: ref.id, subscriptionId: null, billingPeriodStart: null, billingPeriodEnd: null },
+    subscription: (i, _args, ctx) => (i.subscriptionId ? ctx.loaders.subscription.load(i.subscriptionId) : null),
+  },
+  Plan: {
+    __resolveReference: (ref, ctx) => ctx.loaders.plan.load(ref.id),
+  },
+  BillingSubscription: {
+    __resolveReference: (ref, ctx) => ctx.loaders.subscription.load(ref.id),
+    account: (s, _args, ctx) => accountOf(ctx, s.accountId),
+    mrr: (s) => mrr(s),
+    externalIds: (s, _args, ctx) => externalIds(ctx, s),
+  },
+  SubscriptionItem: {
+    plan: (i, _args, ctx) => planOf(ctx, i.planId),
+  },
+};

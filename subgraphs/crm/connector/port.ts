@@ -1,0 +1,30 @@
+import type { Page } from '../../../lib/pagination';
+import type {
+  AccountChanges, AccountFilter, AccountModel, ContactChanges, ContactFilter, ContactModel, ExternalRefModel, NewAccount,
+  NewContact, NewOpportunity, OpportunityFilter, OpportunityModel, OpportunityStage,
+} from './models';
+
+/**
+ * What the CRM subgraph needs from a CRM system of record, already bound to one tenant: an adapter cannot be asked
+ * for another tenant's data. Batch methods take many ids so loaders turn N lookups into one call.
+ */
+export interface CrmConnector {
+  accountsByIds(ids: readonly string[]): Promise<AccountModel[]>;
+  listAccounts(filter: AccountFilter, page: Page): Promise<AccountModel[]>;
+  contactsByIds(ids: readonly string[]): Promise<ContactModel[]>;
+  listContacts(filter: ContactFilter, page: Page): Promise<ContactModel[]>;
+  /** Up to `page.limit + 1` contacts per account. */
+  contactPagesByAccounts(accountIds: readonly string[], page: Page): Promise<ContactModel[]>;
+  opportunitiesByIds(ids: readonly string[]): Promise<OpportunityModel[]>;
+  listOpportunities(filter: OpportunityFilter, page: Page): Promise<OpportunityModel[]>;
+  opportunityPagesByAccounts(accountIds: readonly string[], filter: OpportunityFilter, page: Page): Promise<OpportunityModel[]>;
+  /** Links to the ids these records have in other systems, keyed by entity id. */
+  externalIdsByEntities(ids: readonly string[]): Promise<(ExternalRefModel & { entityId: string })[]>;
+
+  createAccount(input: NewAccount): Promise<AccountModel>;
+  updateAccount(id: string, changes: AccountChanges): Promise<AccountModel | null>;
+  createContact(input: NewContact): Promise<ContactModel>;
+  updateContact(id: string, changes: ContactChanges): Promise<ContactModel | null>;
+  createOpportunity(input: NewOpportunity): Promise<OpportunityModel>;
+  setOpportunityStage(id: string, stage: OpportunityStage): Promise<OpportunityModel | null>;
+}

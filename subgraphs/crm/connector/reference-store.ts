@@ -1,0 +1,208 @@
+import type { Db, Queryable, Row } from '../../../lib/db/db';
+import { iso, newId, str, strOrNull } from '../../../lib/db/rows';
+import type { Page } from '../../../lib/pagination';
+import type { CrmConnector } from './port';
+import {
+  type AccountModel, type Address, CLOSED_STAGES, type ContactModel, type ExternalRefModel, type LifecycleStage,
+  type OpportunityFilter, type OpportunityModel, type OpportunityStage,
+} from './models';
+
+const ACCOUNT_COLS = 'id, remote_id, name, domain, industry, lifecycle_stage, billing_address, owner, created_at, updated_at';
+const CONTACT_COLS = 'id, account_id, remote_id, first_name, last_name, email, phone, title, created_at, updated_at';
+const OPP_COLS = 'id, account_id, remote_id, name, stage, amount_minor, currency, close_date, plan_code, created_at, updated_at';
+
+function account(r: Row): AccountModel {
+  return {
+    id: str(r['id']), remoteId: str(r['remote_id']), name: str(r['name']), domain: strOrNull(r['domain']),
+    industry: strOrNull(r['industry']), lifecycleStage: str(r['lifecycle_stage']) as LifecycleStage,
+    billingAddress: (r['billing_address'] as Address | null) ?? null, owner: strOrNull(r['owner']),
+    createdAt: iso(r['created_at']), updatedAt: iso(r['updated_at']),
+  };
+}
+
+function contact(r: Row): ContactModel {
+  return {
+    id: str(r['id']), accountId: str(r['account_id']), remoteId: str(r['remote_id']), firstName: str(r['first_name']),
+    lastName: str(r['last_name']), email: str(r['email']), phone: strOrNull(r['phone']), title: strOrNull(r['title']),
+    createdAt: iso(r['created_at']), updatedAt: iso(r['updated_at']),
+  };
+}
+
+function opportunity(r: Row): OpportunityModel {
+  return {
+    id: str(r['id']), accountId: str(r['account_id']), remoteId: str(r['remote_id']), name: str(r['name']),
+    stage: str(r['stage']) as OpportunityStage, amount: { amountMinor: str(r['amount_minor']), currency: str(r['currency']) },
+    closeDate: strOrNull(r['close_date']), planCode: strOrNull(r['plan_code']),
+    createdAt: iso(r['created_at']), updatedAt: iso(r['updated_at']),
+  };
+}
+
+/** Builds `AND ...` clauses with numbered parameters, starting after the ones already bound. */
+class Where {
+  readonly clauses: string[] = [];
+  constructor(readonly params: unknown[]) {}
+  add(sql: (p: string) => string, value: unknown): void {
+    this.params.push(value);
+    this.clauses.push(sql(`$${this.params.length}`));
+  }
+  toString(): string {
+    return this.clauses.map((c) => ` AND ${c}`).join('');
+  }
+}
+
+function opportunityWhere(w: Where, filter: OpportunityFilter): void {
+  if (filter.accountId) w.add((p) => `account_id = ${p}`, filter.accountId);
+  if (filter.stages?.length) w.add((p) => `stage = ANY(${p}::text[])`, filter.stages);
+  if (filter.open === true) w.add((p) => `NOT (stage = ANY(${p}::text[]))`, CLOSED_STAGES);
+  if (filter.open === false) w.add((p) => `stage = ANY(${p}::text[])`, CLOSED_STAGES);
+}
+
+/** Top `limit + 1` children per parent in one statement (window function), for nested connections. */
+function childPages(table: string, cols: string, parentCol: string, w: Where, page: Page): string {
+  if (page.afterId) w.add((p) => `id > ${p}`, page.afterId);
+  w.params.push(page.limit + 1);
+  return `SELECT ${cols} FROM (SELECT ${cols}, row_number() OVER (PARTITION BY ${parentCol} ORDER BY id) AS rn
+    FROM ${table} WHERE tenant_id = $1 AND ${parentCol} = ANY($2::text[])${w}) ranked WHERE rn <= $${w.params.length} ORDER BY ${parentCol}, id`;
+}
+
+function listSql(table: string, cols: string, w: Where, page: Page): string {
+  if (page.afterId) w.add((p) => `id > ${p}`, page.afterId);
+  w.params.push(page.limit + 1);
+  return `SELECT ${cols} FROM ${table} WHERE tenant_id = $1${w} ORDER BY id LIMIT $${w.params.length}`;
+}
+
+/** The built-in CRM system of record: tables in the `crm` schema. Every statement is bound to one tenant. */
+export function crmReferenceStore(db: Db, tenant: string): CrmConnector {
+  const q = (sql: string, params: unknown[], on: Queryable = db) => on.query(sql, params);
+  return {
+    async accountsByIds(ids) {
+      return (await q(`SELECT ${ACCOUNT_COLS} FROM crm.accounts WHERE tenant_id = $1 AND id = ANY($2::text[])`, [tenant, ids])).map(account);
+    },
+    async listAccounts(filter, page) {
+      const w = new Where([tenant]);
+      if (filter.nameContains) w.add((p) => `name ILIKE '%' || ${p} || '%'`, filter.nameContains);
+      if (filter.domain) w.add((p) => `domain = ${p}`, filter.domain);
+      if (filter.industry) w.add((p) => `industry = ${p}`, filter.industry);
+      if (filter.lifecycleStage) w.add((p) => `lifecycle_stage = ${p}`, filter.lifecycleStage);
+      return (await q(listSql('crm.accounts', ACCOUNT_COLS, w, page), w.params)).map(account);
+    },
+    async contactsByIds(ids) {
+      return (await q(`SELECT ${CONTACT_COLS} FROM crm.contacts WHERE tenant_id = $1 AND id = ANY($2::text[])`, [tenant, ids])).map(contact);
+    },
+    async listContacts(filter, page) {
+      const w = new Where([tenant]);
+      if (filter.accountId) w.add((p) => `account_id = ${p}`, filter.accountId);
+      if (filter.emailContains) w.add((p) => `email ILIKE '%' || ${p} || '%'`, filter.emailContains);
+      return (await q(listSql('crm.contacts', CONTACT_COLS, w, page), w.params)).map(contact);
+    },
+    async contactPagesByAccounts(accountIds, page) {
+      const w = new Where([tenant, accountIds]);
+      return (await q(childPages('crm.contacts', CONTACT_COLS, 'account_id', w, page), w.params)).map(contact);
+    },
+    async opportunitiesByIds(ids) {
+      return (await q(`SELECT ${OPP_COLS} FROM crm.opportunities WHERE tenant_id = $1 AND id = ANY($2::text[])`, [tenant, ids])).map(opportunity);
+    },
+    async listOpportunities(filter, page) {
+      const w = new Where([tenant]);
+      opportunityWhere(w, filter);
+      return (await q(listSql('crm.opportunities', OPP_COLS, w, page), w.params)).map(opportunity);
+    },
+    async opportunityPagesByAccounts(accountIds, filter, page) {
+      const w = new Where([tenant, accountIds]);
+      opportunityWhere(w, { ...filter, accountId: null });
+      return (await q(childPages('crm.opportunities', OPP_COLS, 'account_id', w, page), w.params)).map(opportunity);
+    },
+    async externalIdsByEntities(ids) {
+      const rows = await q(
+        `SELECT entity_id, system, remote_id, remote_updated_at FROM crm.external_ids WHERE tenant_id = $1 AND entity_id = ANY($2::text[])`,
+        [tenant, ids],
+      );
+      return rows.map((r) => ({
+        entityId: str(r['entity_id']), system: str(r['system']) as ExternalRefModel['system'], remoteId: str(r['remote_id']),
+        remoteUpdatedAt: r['remote_updated_at'] ? iso(r['remote_updated_at']) : null,
+      }));
+    },
+
+    async createAccount(input) {
+      const rows = await q(
+        `INSERT INTO crm.accounts (id, tenant_id, remote_id, name, domain, industry, lifecycle_stage, billing_address, owner)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING ${ACCOUNT_COLS}`,
+        [newId('acc'), tenant, remoteId('crm-acc'), input.name, input.domain, input.industry, input.lifecycleStage,
+          input.billingAddress ? JSON.stringify(input.billingAddress) : null, input.owner],
+      );
+      return account(first(rows));
+    },
+    async updateAccount(id, changes) {
+      const sets = new Where([tenant, id]);
+      const set = (col: string, value: unknown) => sets.add((p) => `${col} = ${p}`, value);
+      if (changes.name !== undefined) set('name', changes.name);
+      if (changes.domain !== undefined) set('domain', changes.domain);
+      if (changes.industry !== undefined) set('industry', changes.industry);
+      if (changes.lifecycleStage !== undefined) set('lifecycle_stage', changes.lifecycleStage);
+      if (changes.billingAddress !== undefined) set('billing_address', changes.billingAddress ? JSON.stringify(changes.billingAddress) : null);
+      if (changes.owner !== undefined) set('owner', changes.owner);
+      const rows = await q(
+        `UPDATE crm.accounts SET ${[...sets.clauses, 'updated_at = now()'].join(', ')} WHERE tenant_id = $1 AND id = $2 RETURNING ${ACCOUNT_COLS}`,
+        sets.params,
+      );
+      return rows[0] ? account(rows[0]) : null;
+    },
+    async createContact(input) {
+      const rows = await q(
+        `INSERT INTO crm.contacts (id, tenant_id, account_id, remote_id, first_name, last_name, email, phone, title)
+         SELECT $1, $2, a.id, $4, $5, $6, $7, $8, $9 FROM crm.accounts a WHERE a.tenant_id = $2 AND a.id = $3
+         RETURNING ${CONTACT_COLS}`,
+        [newId('con'), tenant, input.accountId, remoteId('crm-con'), input.firstName, input.lastName, input.email, input.phone, input.title],
+      );
+      return contact(first(rows, () => new MissingParent('accountId', input.accountId)));
+    },
+    async updateContact(id, changes) {
+      const sets = new Where([tenant, id]);
+      const set = (col: string, value: unknown) => sets.add((p) => `${col} = ${p}`, value);
+      if (changes.firstName !== undefined) set('first_name', changes.firstName);
+      if (changes.lastName !== undefined) set('last_name', changes.lastName);
+      if (changes.email !== undefined) set('email', changes.email);
+      if (changes.phone !== undefined) set('phone', changes.phone);
+      if (changes.title !== undefined) set('title', changes.title);
+      const rows = await q(
+        `UPDATE crm.contacts SET ${[...sets.clauses, 'updated_at = now()'].join(', ')} WHERE tenant_id = $1 AND id = $2 RETURNING ${CONTACT_COLS}`,
+        sets.params,
+      );
+      return rows[0] ? contact(rows[0]) : null;
+    },
+    async createOpportunity(input) {
+      const rows = await q(
+        `INSERT INTO crm.opportunities (id, tenant_id, account_id, remote_id, name, stage, amount_minor, currency, close_date, plan_code)
+         SELECT $1, $2, a.id, $4, $5, $6, $7, $8, $9, $10 FROM crm.accounts a WHERE a.tenant_id = $2 AND a.id = $3
+         RETURNING ${OPP_COLS}`,
+        [newId('opp'), tenant, input.accountId, remoteId('crm-opp'), input.name, input.stage, input.amount.amountMinor,
+          input.amount.currency, input.closeDate, input.planCode],
+      );
+      return opportunity(first(rows, () => new MissingParent('accountId', input.accountId)));
+    },
+    async setOpportunityStage(id, stage) {
+      const rows = await q(
+        `UPDATE crm.opportunities SET stage = $3, updated_at = now() WHERE tenant_id = $1 AND id = $2 RETURNING ${OPP_COLS}`,
+        [tenant, id, stage],
+      );
+      return rows[0] ? opportunity(rows[0]) : null;
+    },
+  };
+}
+
+/** A write named a parent record that does not exist for this tenant. */
+export class MissingParent extends Error {
+  constructor(readonly field: string, readonly id: string) {
+    super(`${field} "${id}" does not exist`);
+  }
+}
+
+function first(rows: Row[], orElse: () => Error = () => new Error('statement returned no row')): Row {
+  const row = rows[0];
+  if (!row) throw orElse();
+  return row;
+}
+
+function remoteId(prefix: string): string {
+  return `${prefix}-${crypto.randomUUID().slice(0, 8)}`;
+}

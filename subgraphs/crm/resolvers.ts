@@ -1,0 +1,116 @@
+import { illegalTransition, notFound } from '../../lib/errors';
+import { parsePage, toConnection } from '../../lib/pagination';
+import { validate } from '../../lib/validation';
+import { type AccountModel, CLOSED_STAGES, type ExternalRefModel } from './connector/models';
+import { MissingParent } from './connector/reference-store';
+import type { CrmContext } from './context';
+import type { Resolvers } from './generated/resolvers';
+import { createAccountInput, createContactInput, createOpportunityInput, updateAccountInput, updateContactInput } from './validation';
+
+async function externalIds(ctx: CrmContext, entity: { id: string; remoteId: string; updatedAt: string }): Promise<ExternalRefModel[]> {
+  const links = await ctx.loaders.externalIds.load(entity.id);
+  return [{ system: 'CRM', remoteId: entity.remoteId, remoteUpdatedAt: entity.updatedAt }, ...links.map(({ entityId: _e, ...ref }) => ref)];
+}
+
+async function accountOf(ctx: CrmContext, id: string): Promise<AccountModel> {
+  const account = await ctx.loaders.account.load(id);
+  if (!account) throw notFound('Account', id);
+  return account;
+}
+
+async function mapMissingParent<T>(write: Promise<T>): Promise<T> {
+  try {
+    return await write;
+  } catch (err) {
+    if (err instanceof MissingParent) throw notFound('Account', err.id);
+    throw err;
+  }
+}
+
+export const resolvers: Resolvers = {
+  Query: {
+    account: (_p, { id }, ctx) => ctx.loaders.account.load(id),
+    accounts: async (_p, { filter, first, after }, ctx) => {
+      const page = parsePage(first, after);
+      return toConnection(await ctx.crm.listAccounts(filter ?? {}, page), page.limit);
+    },
+    contact: (_p, { id }, ctx) => ctx.loaders.contact.load(id),
+    contacts: async (_p, { filter, first, after }, ctx) => {
+      const page = parsePage(first, after);
+      return toConnection(await ctx.crm.listContacts(filter ?? {}, page), page.limit);
+    },
+    opportunity: (_p, { id }, ctx) => ctx.loaders.opportunity.load(id),
+    opportunities: async (_p, { filter, first, after }, ctx) => {
+      const page = parsePage(first, after);
+      return toConnection(await ctx.crm.listOpportunities(filter ?? {}, page), page.limit);
+    },
+  },
+  Mutation: {
+    createAccount: (_p, { input }, ctx) => {
+      const v = validate(createAccountInput, input);
+      return ctx.crm.createAccount({
+        name: v.name, domain: v.domain ?? null, industry: v.industry ?? null, lifecycleStage: v.lifecycleStage ?? 'LEAD',
+        billingAddress: v.billingAddress ? { ...v.billingAddress, line2: v.billingAddress.line2 ?? null, region: v.billingAddress.region ?? null, postalCode: v.billingAddress.postalCode ?? null } : null,
+        owner: v.owner ?? null,
+      });
+    },
+    updateAccount: async (_p, { id, input }, ctx) => {
+      const v = validate(updateAccountInput, input);
+      const updated = await ctx.crm.updateAccount(id, {
+        ...v,
+        billingAddress: v.billingAddress ? { ...v.billingAddress, line2: v.billingAddress.line2 ?? null, region: v.billingAddress.region ?? null, postalCode: v.billingAddress.postalCode ?? null } : v.billingAddress,
+        lifecycleStage: v.lifecycleStage ?? undefined,
+      });
+      if (!updated) throw notFound('Account', id);
+      return updated;
+    },
+    createContact: (_p, { input }, ctx) => {
+      const v = validate(createContactInput, input);
+      return mapMissingParent(ctx.crm.createContact({ ...v, phone: v.phone ?? null, title: v.title ?? null }));
+    },
+    updateContact: async (_p, { id, input }, ctx) => {
+      const updated = await ctx.crm.updateContact(id, validate(updateContactInput, input));
+      if (!updated) throw notFound('Contact', id);
+      return updated;
+    },
+    createOpportunity: (_p, { input }, ctx) => {
+      const v = validate(createOpportunityInput, input);
+      return mapMissingParent(
+        ctx.crm.createOpportunity({ ...v, closeDate: v.closeDate ?? null, planCode: v.planCode ?? null, stage: v.stage ?? 'PROSPECTING' }),
+      );
+    },
+    moveOpportunityStage: async (_p, { id, stage }, ctx) => {
+      const current = await ctx.loaders.opportunity.load(id);
+      if (!current) throw notFound('Opportunity', id);
+      if (CLOSED_STAGES.includes(current.stage) && current.stage !== stage) {
+        throw illegalTransition('CRM.OPPORTUNITY_CLOSED', `Opportunity "${id}" is ${current.stage} and cannot move to ${stage}`);
+      }
+      const moved = await ctx.crm.setOpportunityStage(id, stage);
+      if (!moved) throw notFound('Opportunity', id);
+      return moved;
+    },
+  },
+  Account: {
+    __resolveReference: (ref, ctx) => ctx.loaders.account.load(ref.id),
+    externalIds: (a, _args, ctx) => externalIds(ctx, a),
+    contacts: async (a, { first, after }, ctx) => {
+      const page = parsePage(first, after);
+      return toConnection(await ctx.loaders.contactPages.load({ parentId: a.id, args: page }), page.limit);
+    },
+    opportunities: async (a, { first, after, filter }, ctx) => {
+      const page = parsePage(first, after);
+      const rows = await ctx.loaders.opportunityPages.load({ parentId: a.id, args: { page, filter: { stages: filter?.stages ?? null, open: filter?.open ?? null } } });
+      return toConnection(rows, page.limit);
+    },
+  },
+  Contact: {
+    __resolveReference: (ref, ctx) => ctx.loaders.contact.load(ref.id),
+    account: (c, _args, ctx) => accountOf(ctx, c.accountId),
+    externalIds: (c, _args, ctx) => externalIds(ctx, c),
+  },
+  Opportunity: {
+    __resolveReference: (ref, ctx) => ctx.loaders.opportunity.load(ref.id),
+    account: (o, _args, ctx) => accountOf(ctx, o.accountId),
+    externalIds: (o, _args, ctx) => externalIds(ctx, o),
+  },
+};

@@ -1,0 +1,112 @@
+import type { Money } from '../../../lib/money';
+
+export type CreditStatus = 'OK' | 'ON_HOLD' | 'BLOCKED';
+export type InvoiceStatus = 'DRAFT' | 'POSTED' | 'PAID' | 'VOID';
+
+export interface ExternalRefModel {
+  system: 'CRM' | 'ERP' | 'BILLING';
+  remoteId: string;
+  remoteUpdatedAt: string | null;
+}
+
+/** The finance view of an account: only exists once the account is an ERP customer. */
+export interface FinanceAccountModel {
+  id: string;
+  currency: string;
+  creditLimit: Money;
+  creditStatus: CreditStatus;
+  /** Amount due over POSTED invoices. */
+  balance: Money;
+}
+
+export interface InvoiceLineModel {
+  description: string;
+  quantity: number;
+  unitPrice: Money;
+  amount: Money;
+}
+
+export interface InvoiceModel {
+  id: string;
+  accountId: string;
+  remoteId: string;
+  number: string;
+  status: InvoiceStatus;
+  currency: string;
+  issueDate: string | null;
+  dueDate: string | null;
+  lines: InvoiceLineModel[];
+  subtotal: Money;
+  tax: Money;
+  total: Money;
+  amountDue: Money;
+  voidReason: string | null;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface PaymentModel {
+  id: string;
+  accountId: string;
+  remoteId: string;
+  amount: Money;
+  method: string;
+  reference: string | null;
+  receivedAt: string;
+  updatedAt: string;
+}
+
+export interface PaymentApplicationModel {
+  paymentId: string;
+  invoiceId: string;
+  amount: Money;
+}
+
+export interface JournalLineModel {
+  accountCode: string;
+  debit: Money;
+  credit: Money;
+}
+
+export interface JournalEntryModel {
+  id: string;
+  postedAt: string;
+  memo: string;
+  sourceType: string;
+  sourceId: string;
+  lines: JournalLineModel[];
+}
+
+export interface InvoiceFilter {
+  accountId?: string | null;
+  statuses?: readonly InvoiceStatus[] | null;
+  dueBefore?: string | null;
+}
+
+export interface JournalEntryFilter {
+  sourceId?: string | null;
+}
+
+export interface NewInvoiceLine {
+  description: string;
+  quantity: number;
+  unitPriceMinor: string;
+}
+
+/** Amounts are computed by the connector from the lines, never taken from the caller. */
+export interface NewInvoice {
+  accountId: string;
+  currency: string;
+  lines: readonly NewInvoiceLine[];
+  taxRateBps: number;
+  dueInDays: number;
+}
+
+export interface NewPayment {
+  accountId: string;
+  amount: Money;
+  method: string;
+  reference: string | null;
+  /** Invoices to apply to, in this order; null applies to the account's oldest POSTED invoices. */
+  invoiceIds: readonly string[] | null;
+}

@@ -1,0 +1,85 @@
+import type { Db } from '../../../lib/db/db';
+import { iso, str } from '../../../lib/db/rows';
+import { MissingRecord } from './errors';
+import type { ExternalRefModel, InvoiceFilter } from './models';
+import type { ErpConnector } from './port';
+import { APPLICATION_SELECT, INVOICE_COLS, JOURNAL_COLS, PAYMENT_COLS, application, customerSelect, financeAccount, invoice, journalEntry, payment } from './rows';
+import { Where, childPages, listSql } from './sql';
+import { createInvoice, postInvoice, recordPayment, voidInvoice } from './writes';
+
+function invoiceWhere(w: Where, filter: InvoiceFilter): void {
+  if (filter.accountId) w.add((p) => `account_id = ${p}`, filter.accountId);
+  if (filter.statuses?.length) w.add((p) => `status = ANY(${p}::text[])`, filter.statuses);
+  if (filter.dueBefore) w.add((p) => `due_date < ${p}::date`, filter.dueBefore);
+}
+
+/** The built-in ERP system of record: tables in the `erp` schema. Every statement is bound to one tenant. */
+export function erpReferenceStore(db: Db, tenant: string): ErpConnector {
+  const q = (sql: string, params: unknown[]) => db.query(sql, params);
+  return {
+    async accountsByIds(ids) {
+      return (await q(`${customerSelect('erp.customers')} WHERE c.tenant_id = $1 AND c.id = ANY($2::text[])`, [tenant, ids])).map(financeAccount);
+    },
+    async invoicesByIds(ids) {
+      return (await q(`SELECT ${INVOICE_COLS} FROM erp.invoices WHERE tenant_id = $1 AND id = ANY($2::text[])`, [tenant, ids])).map(invoice);
+    },
+    async listInvoices(filter, page) {
+      const w = new Where([tenant]);
+      invoiceWhere(w, filter);
+      return (await q(listSql('erp.invoices', INVOICE_COLS, w, page), w.params)).map(invoice);
+    },
+    async invoicePagesByAccounts(accountIds, filter, page) {
+      const w = new Where([tenant, accountIds]);
+      invoiceWhere(w, { ...filter, accountId: null });
+      return (await q(childPages('erp.invoices', INVOICE_COLS, 'account_id', w, page), w.params)).map(invoice);
+    },
+    async paymentsByIds(ids) {
+      return (await q(`SELECT ${PAYMENT_COLS} FROM erp.payments WHERE tenant_id = $1 AND id = ANY($2::text[])`, [tenant, ids])).map(payment);
+    },
+    async paymentPagesByAccounts(accountIds, page) {
+      const w = new Where([tenant, accountIds]);
+      return (await q(childPages('erp.payments', PAYMENT_COLS, 'account_id', w, page), w.params)).map(payment);
+    },
+    async applicationsByInvoices(invoiceIds) {
+      const rows = await q(`${APPLICATION_SELECT} WHERE a.tenant_id = $1 AND a.invoice_id = ANY($2::text[]) ORDER BY a.invoice_id, a.payment_id`, [tenant, invoiceIds]);
+      return rows.map(application);
+    },
+    async applicationsByPayments(paymentIds) {
+      const rows = await q(`${APPLICATION_SELECT} WHERE a.tenant_id = $1 AND a.payment_id = ANY($2::text[]) ORDER BY a.payment_id, a.invoice_id`, [tenant, paymentIds]);
+      return rows.map(application);
+    },
+    async journalEntriesByIds(ids) {
+      return (await q(`SELECT ${JOURNAL_COLS} FROM erp.journal_entries e WHERE tenant_id = $1 AND id = ANY($2::text[])`, [tenant, ids])).map(journalEntry);
+    },
+    async listJournalEntries(filter, page) {
+      const w = new Where([tenant]);
+      if (filter.sourceId) w.add((p) => `source_id = ${p}`, filter.sourceId);
+      return (await q(listSql('erp.journal_entries e', JOURNAL_COLS, w, page), w.params)).map(journalEntry);
+    },
+    async externalIdsByEntities(ids) {
+      const rows = await q(
+        `SELECT entity_id, system, remote_id, remote_updated_at FROM erp.external_ids WHERE tenant_id = $1 AND entity_id = ANY($2::text[])`,
+        [tenant, ids],
+      );
+      return rows.map((r) => ({
+        entityId: str(r['entity_id']), system: str(r['system']) as ExternalRefModel['system'], remoteId: str(r['remote_id']),
+        remoteUpdatedAt: r['remote_updated_at'] ? iso(r['remote_updated_at']) : null,
+      }));
+    },
+
+    createInvoice: (input) => db.transaction((tx) => createInvoice(tx, tenant, input)),
+    postInvoice: (id) => db.transaction((tx) => postInvoice(tx, tenant, id)),
+    voidInvoice: (id, reason) => db.transaction((tx) => voidInvoice(tx, tenant, id, reason)),
+    recordPayment: (input) => db.transaction((tx) => recordPayment(tx, tenant, input)),
+    async setCreditLimit(accountId, creditLimit, creditStatus) {
+      // One statement: the update, then the customer with its balance read from the updated row.
+      const rows = await q(
+        `WITH updated AS (UPDATE erp.customers SET credit_limit_minor = $3, credit_status = coalesce($4, credit_status), updated_at = now()
+           WHERE tenant_id = $1 AND id = $2 RETURNING *) ${customerSelect('updated')}`,
+        [tenant, accountId, creditLimit.amountMinor, creditStatus],
+      );
+      if (!rows[0]) throw new MissingRecord('Account', accountId);
+      return financeAccount(rows[0]);
+    },
+  };
+}

@@ -1,0 +1,120 @@
+import { createLogger } from '../lib/logger';
+import { createRedis } from '../lib/redis';
+import { startGateway } from '../gateway/server';
+import type { RunningServer } from '../lib/http/server';
+import { codes, postGraphQL } from './support/http';
+import { ownRedis, type OwnRedis } from './support/redis-server';
+import { type TestStack, startTestStack } from './support/stack';
+
+const SMALL = '{ accounts(first: 2) { nodes { id name } } }';
+
+describe('rate limiting and response caching on Redis', () => {
+  let stack: TestStack;
+  let second: RunningServer;
+  let secondRedis: ReturnType<typeof createRedis>;
+  beforeAll(async () => {
+    stack = await startTestStack({ accounts: 5, env: { RATE_LIMITS: JSON.stringify({ perKind: { partner: 40 }, partnerOverrides: { 'big-partner': 1000 }, maxOperationCost: 5000 }) } });
+    // A second gateway instance on the same Redis and subgraphs.
+    secondRedis = createRedis(stack.config.redisUrl ?? '', stack.config.redisKeyPrefix);
+    second = await startGateway({
+      config: stack.config,
+      logger: createLogger('silent', 'test'),
+      redis: secondRedis,
+      subgraphUrls: { crm: stack.subgraphs.crm.url, erp: stack.subgraphs.erp.url, billing: stack.subgraphs.billing.url },
+      port: 0,
+    });
+  });
+  afterAll(async () => {
+    await second.close();
+    secondRedis.disconnect();
+    await stack.stop();
+  });
+
+  it('spends points by estimated cost, sends RateLimit headers, and shares the budget across gateway instances', async () => {
+    const token = await stack.token({ kind: 'partner', sub: 'small-partner', scopes: ['crm:read'] });
+    const first = await postGraphQL(stack.url, SMALL, { token });
+    expect(first.status).toBe(200);
+    expect(first.headers.get('ratelimit-limit')).toBe('40');
+    const remaining = Number(first.headers.get('ratelimit-remaining'));
+    // accounts(1) + 2 x (nodes(1) + id + name) = 1 + 2 * 3 = 7 points.
+    expect(remaining).toBe(40 - 7);
+    let status = 200;
+    let last = first;
+    for (let i = 0; i < 10 && status === 200; i++) {
+      last = await postGraphQL(stack.url, SMALL, { token });
+      status = last.status;
+    }
+    expect(status).toBe(429);
+    expect(codes(last)).toEqual(['RATE_LIMITED']);
+    expect(Number(last.headers.get('retry-after'))).toBeGreaterThan(0);
+    // The other instance refuses too: the budget lives in Redis.
+    const other = await postGraphQL(second.url, SMALL, { token });
+    expect(other.status).toBe(429);
+    // Another partner with an override is unaffected.
+    const big = await postGraphQL(second.url, SMALL, { token: await stack.token({ kind: 'partner', sub: 'big-partner', scopes: ['crm:read'] }) });
+    expect(big.status).toBe(200);
+    expect(big.headers.get('ratelimit-limit')).toBe('1000');
+  });
+
+  it('refuses an operation above the maximum cost outright', async () => {
+    const res = await stack.gql('{ accounts(first: 100) { nodes { contacts(first: 100) { nodes { id email } } } } }');
+    expect(res.status).toBe(400);
+    expect(codes(res)).toEqual(['COST_LIMIT_EXCEEDED']);
+  });
+
+  it('serves repeated reads from the cache, per tenant and scope set, and never stale after a mutation', async () => {
+    const query = '{ accounts(first: 3) { nodes { id name } } }';
+    const acme = await stack.token({ tenant: 'acme', sub: 'cache-user' });
+    const a1 = await postGraphQL(stack.url, query, { token: acme });
+    expect(a1.headers.get('x-cache')).toBe('MISS');
+    const a2 = await postGraphQL(second.url, query, { token: acme });
+    expect(a2.headers.get('x-cache')).toBe('HIT');
+    expect(a2.body.data).toEqual(a1.body.data);
+
+    // Same user id in another tenant, and the same tenant with another scope set: no shared entry.
+    const globex = await postGraphQL(stack.url, query, { token: await stack.token({ tenant: 'globex', sub: 'cache-user' }) });
+    expect(globex.headers.get('x-cache')).toBe('MISS');
+    expect(globex.body.data).not.toEqual(a1.body.data);
+    const narrower = await postGraphQL(stack.url, query, { token: await stack.token({ tenant: 'acme', sub: 'cache-user', scopes: ['crm:read'] }) });
+    expect(narrower.headers.get('x-cache')).toBe('MISS');
+
+    const id = (a1.body.data as { accounts: { nodes: { id: string }[] } }).accounts.nodes[0]?.id;
+    const renamed = await postGraphQL(second.url, 'mutation($id: ID!) { updateAccount(id: $id, input: { name: "Renamed Co" }) { name } }', { token: acme, variables: { id } });
+    expect(renamed.body.errors).toBeUndefined();
+    const a3 = await postGraphQL(stack.url, query, { token: acme });
+    expect(a3.headers.get('x-cache')).toBe('MISS');
+    expect((a3.body.data as { accounts: { nodes: { name: string }[] } }).accounts.nodes[0]?.name).toBe('Renamed Co');
+  });
+});
+
+describe('when Redis goes down', () => {
+  let redis: OwnRedis;
+  let stack: TestStack;
+  beforeAll(async () => {
+    redis = await ownRedis();
+    stack = await startTestStack({ accounts: 3, env: { REDIS_URL: redis.url } });
+  });
+  afterAll(async () => {
+    await stack.stop();
+    await redis.stop();
+  });
+
+  it('keeps serving (cache bypassed, insurance limiter) and uses Redis again once it is back', async () => {
+    const query = '{ accounts(first: 1) { nodes { id } } }';
+    const token = await stack.token({ sub: 'redis-down-user' });
+    expect((await postGraphQL(stack.url, query, { token })).headers.get('x-cache')).toBe('MISS');
+    expect((await postGraphQL(stack.url, query, { token })).headers.get('x-cache')).toBe('HIT');
+    await redis.stop();
+    const during = await postGraphQL(stack.url, query, { token });
+    expect(during.status).toBe(200);
+    expect(during.body.errors).toBeUndefined();
+    expect(during.headers.get('x-cache')).toBe('MISS');
+    expect(Number(during.headers.get('ratelimit-remaining'))).toBeGreaterThan(0);
+    await redis.start();
+    // ioredis reconnects by itself (retry strategy backs off up to 2 s); wait on its state, not on a clock.
+    await new Promise<void>((resolve) => (stack.redis?.status === 'ready' ? resolve() : stack.redis?.once('ready', () => resolve())));
+    const miss = await postGraphQL(stack.url, query, { token });
+    expect(miss.status).toBe(200);
+    expect((await postGraphQL(stack.url, query, { token })).headers.get('x-cache')).toBe('HIT');
+  });
+});

@@ -1,7 +1,7 @@
 import type { CodegenConfig } from '@graphql-codegen/cli';
 
 /** Typed resolvers per subgraph, generated from schema/ (shared types + the subgraph's own SDL). */
-const subgraphs = ['crm', 'erp', 'billing'] as const;
+const subgraphs = ['crm', 'erp', 'billing', 'sync'] as const;
 
 const config: CodegenConfig = {
   overwrite: true,
@@ -57,6 +57,13 @@ function mappersFor(name: (typeof subgraphs)[number]): Record<string, string> {
         BillingSubscription: `${models}BillingSubscriptionModel`,
         SubscriptionItem: `${models}SubscriptionItemModel`,
         Invoice: `${models}BillingInvoiceModel`,
+      };
+    case 'sync':
+      return {
+        SyncJob: '../ledger/models#SyncJobModel',
+        SyncJobTransition: '../ledger/models#SyncEventModel',
+        Account: '../ledger/models#SyncAccountModel',
+        ReconciliationReport: '../ledger/models#ReconciliationModel',
       };
   }
 }

@@ -25,9 +25,14 @@ const schema = z
     CRM_PORT: port.default(4001),
     ERP_PORT: port.default(4002),
     BILLING_PORT: port.default(4003),
+    SYNC_PORT: port.default(4004),
     CRM_URL: optionalUrl,
     ERP_URL: optionalUrl,
     BILLING_URL: optionalUrl,
+    SYNC_URL: optionalUrl,
+    SYNC_RETRY_BASE_MS: z.coerce.number().int().positive().default(500),
+    SYNC_FAULTS: z.string().optional(),
+    RECONCILE_INTERVAL_SECONDS: z.coerce.number().int().min(0).default(3600),
     SEED_ACCOUNTS: z.coerce.number().int().min(0).default(50),
   })
   .superRefine((env, ctx) => {
@@ -54,8 +59,9 @@ export interface Config {
   /** Secret the gateway signs forwarded claims with; subgraphs verify with it. */
   internalSecret: string;
   host: string;
-  ports: { gateway: number; crm: number; erp: number; billing: number };
-  subgraphUrls: { crm: string; erp: string; billing: string };
+  ports: { gateway: number; crm: number; erp: number; billing: number; sync: number };
+  subgraphUrls: { crm: string; erp: string; billing: string; sync: string };
+  sync: { retryBaseMs: number; faults: string | undefined; reconcileIntervalSeconds: number };
   seedAccounts: number;
 }
 
@@ -81,8 +87,11 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     jwt: { secret: e.JWT_SECRET ?? DEV_JWT_SECRET, issuer: e.JWT_ISSUER, audience: e.JWT_AUDIENCE },
     internalSecret: e.GATEWAY_SIGNING_SECRET ?? DEV_INTERNAL_SECRET,
     host: e.HOST,
-    ports: { gateway: e.GATEWAY_PORT, crm: e.CRM_PORT, erp: e.ERP_PORT, billing: e.BILLING_PORT },
-    subgraphUrls: { crm: url(e.CRM_URL, e.CRM_PORT), erp: url(e.ERP_URL, e.ERP_PORT), billing: url(e.BILLING_URL, e.BILLING_PORT) },
+    ports: { gateway: e.GATEWAY_PORT, crm: e.CRM_PORT, erp: e.ERP_PORT, billing: e.BILLING_PORT, sync: e.SYNC_PORT },
+    subgraphUrls: {
+      crm: url(e.CRM_URL, e.CRM_PORT), erp: url(e.ERP_URL, e.ERP_PORT), billing: url(e.BILLING_URL, e.BILLING_PORT), sync: url(e.SYNC_URL, e.SYNC_PORT),
+    },
+    sync: { retryBaseMs: e.SYNC_RETRY_BASE_MS, faults: e.SYNC_FAULTS, reconcileIntervalSeconds: e.RECONCILE_INTERVAL_SECONDS },
     seedAccounts: e.SEED_ACCOUNTS,
   };
 }

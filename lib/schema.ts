@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 /** The subgraphs composed into the supergraph, in composition order. */
-export const SUBGRAPH_NAMES = ['crm', 'erp', 'billing'] as const;
+export const SUBGRAPH_NAMES = ['crm', 'erp', 'billing', 'sync'] as const;
 export type SubgraphName = (typeof SUBGRAPH_NAMES)[number];
 
 export const SCHEMA_DIR = join(__dirname, '..', 'schema');

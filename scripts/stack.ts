@@ -7,7 +7,10 @@ import type { Logger } from '../lib/logger';
 import { type Redis, createRedis, redisReady } from '../lib/redis';
 import { SUBGRAPH_NAMES, type SubgraphName } from '../lib/schema';
 import { startGateway } from '../gateway/server';
-import { SUBGRAPHS, seedTenant } from '../subgraphs/registry';
+import { MIGRATIONS, seedTenant, subgraphDefinitions } from '../subgraphs/registry';
+import { type SyncEngine, startSyncEngine } from '../subgraphs/sync/engine/runtime';
+import { faultsFromJson } from '../subgraphs/sync/engine/faults';
+import { type EventBus, createEventBus } from '../lib/events';
 import { startSubgraph } from '../subgraphs/runtime/server';
 
 export interface StackOptions {
@@ -24,13 +27,15 @@ export interface StackOptions {
 export interface Stack {
   db: Db;
   redis: Redis | undefined;
+  bus: EventBus;
+  sync: SyncEngine;
   gateway: RunningServer;
   subgraphs: Record<SubgraphName, RunningServer & { statements: StatementCounter }>;
   stop(): Promise<void>;
 }
 
 export async function migrateAll(db: Db): Promise<void> {
-  for (const name of SUBGRAPH_NAMES) await migrate(db, name, SUBGRAPHS[name].migrations);
+  for (const m of MIGRATIONS) await migrate(db, m.system, m.dir);
 }
 
 export async function seedIfEmpty(db: Db, tenants: readonly string[], accounts: number): Promise<void> {
@@ -47,10 +52,20 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
   await migrateAll(db);
   if (opts.seed) await seedIfEmpty(db, opts.seed.tenants, opts.seed.accounts);
 
+  const bus = createEventBus(config.redisUrl, config.redisKeyPrefix);
+  const sync = startSyncEngine({
+    db,
+    bus,
+    logger: logger.child({ component: 'sync-worker' }),
+    faults: faultsFromJson(config.sync.faults),
+    retry: { baseDelayMs: config.sync.retryBaseMs, maxDelayMs: 30_000 },
+    reconcileIntervalSeconds: config.sync.reconcileIntervalSeconds,
+  });
+  const definitions = subgraphDefinitions({ systems: sync.systems, wake: sync.worker.wake });
   const started: Partial<Stack['subgraphs']> = {};
   for (const name of SUBGRAPH_NAMES) {
     const statements: StatementCounter = { count: 0 };
-    const server = await startSubgraph(SUBGRAPHS[name].definition, {
+    const server = await startSubgraph(definitions[name], {
       db: countStatements(db, statements),
       host: config.host,
       port: opts.ephemeralPorts ? 0 : config.ports[name],
@@ -67,17 +82,21 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     config,
     logger,
     redis,
-    subgraphUrls: { crm: subgraphs.crm.url, erp: subgraphs.erp.url, billing: subgraphs.billing.url },
+    subgraphUrls: { crm: subgraphs.crm.url, erp: subgraphs.erp.url, billing: subgraphs.billing.url, sync: subgraphs.sync.url },
     port: opts.ephemeralPorts ? 0 : config.ports.gateway,
   });
   return {
     db,
     redis,
+    bus,
+    sync,
     gateway,
     subgraphs,
     async stop() {
       await gateway.close();
       await Promise.all(SUBGRAPH_NAMES.map((n) => subgraphs[n].close()));
+      await sync.stop();
+      await bus.close();
       redis?.disconnect();
       if (!opts.db) await db.close();
     },

@@ -8,23 +8,26 @@ import { seedCrm } from './crm/seed';
 import { ERP_MIGRATIONS, erpSubgraph } from './erp';
 import { seedErp } from './erp/seed';
 import type { RequestBase, SubgraphDefinition } from './runtime/server';
+import { SYNC_MIGRATIONS, syncSubgraph } from './sync';
+import type { SyncDeps } from './sync/context';
 
-export interface SubgraphModule {
-  definition: SubgraphDefinition<RequestBase>;
-  migrations: string;
-}
+/** Migrations per system, in the order they must run (sync first: system writes enqueue into its outbox). */
+export const MIGRATIONS: readonly { system: SubgraphName; dir: string }[] = [
+  { system: 'sync', dir: SYNC_MIGRATIONS },
+  { system: 'crm', dir: CRM_MIGRATIONS },
+  { system: 'erp', dir: ERP_MIGRATIONS },
+  { system: 'billing', dir: BILLING_MIGRATIONS },
+];
 
-function module<C extends RequestBase>(definition: SubgraphDefinition<C>, migrations: string): SubgraphModule {
+function erase<C extends RequestBase>(definition: SubgraphDefinition<C>): SubgraphDefinition<RequestBase> {
   // Contexts differ per subgraph; the runtime only needs the shared base, so the registry erases the detail.
-  return { definition: definition as unknown as SubgraphDefinition<RequestBase>, migrations };
+  return definition as unknown as SubgraphDefinition<RequestBase>;
 }
 
-/** Every system subgraph, by name: the one list the stack, migrations and seeding walk. */
-export const SUBGRAPHS: Record<SubgraphName, SubgraphModule> = {
-  crm: module(crmSubgraph, CRM_MIGRATIONS),
-  erp: module(erpSubgraph, ERP_MIGRATIONS),
-  billing: module(billingSubgraph, BILLING_MIGRATIONS),
-};
+/** Every subgraph, by name: the one list the stack and the entry points walk. */
+export function subgraphDefinitions(sync: SyncDeps): Record<SubgraphName, SubgraphDefinition<RequestBase>> {
+  return { crm: erase(crmSubgraph), erp: erase(erpSubgraph), billing: erase(billingSubgraph), sync: erase(syncSubgraph(sync)) };
+}
 
 /** Seeds one tenant across all systems so the account 360 has data from each. */
 export async function seedTenant(db: Queryable, tenant: string, accounts: number): Promise<SeedAccount[]> {
@@ -32,5 +35,22 @@ export async function seedTenant(db: Queryable, tenant: string, accounts: number
   await seedErp(db, seeded);
   await seedBillingCatalog(db, tenant);
   await seedBilling(db, seeded);
+  await seedLinks(db, tenant);
   return seeded;
+}
+
+/** Seeded systems start in sync: each account's ERP and billing ids are linked on the CRM record and IN_SYNC. */
+async function seedLinks(db: Queryable, tenant: string): Promise<void> {
+  for (const [system, table] of [['ERP', 'erp.customers'], ['BILLING', 'billing.customers']] as const) {
+    await db.query(
+      `INSERT INTO crm.external_ids (tenant_id, entity_id, system, remote_id, remote_updated_at)
+       SELECT tenant_id, id, $2, remote_id, updated_at FROM ${table} WHERE tenant_id = $1 ON CONFLICT DO NOTHING`,
+      [tenant, system],
+    );
+    await db.query(
+      `INSERT INTO sync.links (tenant_id, entity_type, entity_id, system, remote_id, state, last_synced_at)
+       SELECT tenant_id, 'Account', id, $2, remote_id, 'IN_SYNC', updated_at FROM ${table} WHERE tenant_id = $1 ON CONFLICT DO NOTHING`,
+      [tenant, system],
+    );
+  }
 }

@@ -15,6 +15,7 @@ const ACCOUNT_360 = /* GraphQL */ `
         invoices(first: 5) { nodes { id number status total { amountMinor currency } subscription { id status } } }
         payments(first: 5) { nodes { id amount { amountMinor currency } } }
         subscriptions { id status mrr { amountMinor currency } items { quantity plan { code } } }
+        syncStatus { system state lastSyncedAt }
       }
     }
   }
@@ -32,11 +33,12 @@ interface Account360 {
       invoices: { nodes: { id: string }[] };
       payments: { nodes: { id: string }[] };
       subscriptions: { id: string; status: string }[];
+      syncStatus: { system: string; state: string }[];
     }[];
   };
 }
 
-describe('account 360 across CRM, ERP and billing', () => {
+describe('account 360 across CRM, ERP, billing and sync', () => {
   let stack: TestStack;
   beforeAll(async () => {
     stack = await startTestStack({ accounts: 120 });
@@ -55,6 +57,7 @@ describe('account 360 across CRM, ERP and billing', () => {
     expect(nodes.filter((n) => n.balance !== null).length).toBeGreaterThan(0);
     expect(nodes.flatMap((n) => n.invoices.nodes).length).toBeGreaterThan(0);
     expect(nodes.flatMap((n) => n.subscriptions).length).toBeGreaterThan(0);
+    expect(nodes.every((n) => n.syncStatus.every((s) => s.state === 'IN_SYNC'))).toBe(true);
     expect(nodes.every((n) => n.opportunities.nodes.every((o) => o.stage !== 'CLOSED_WON' && o.stage !== 'CLOSED_LOST'))).toBe(true);
 
     // Every record in the answer belongs to tenant acme, checked against the databases behind the subgraphs.

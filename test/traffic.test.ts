@@ -20,7 +20,7 @@ describe('rate limiting and response caching on Redis', () => {
       config: stack.config,
       logger: createLogger('silent', 'test'),
       redis: secondRedis,
-      subgraphUrls: { crm: stack.subgraphs.crm.url, erp: stack.subgraphs.erp.url, billing: stack.subgraphs.billing.url },
+      subgraphUrls: { crm: stack.subgraphs.crm.url, erp: stack.subgraphs.erp.url, billing: stack.subgraphs.billing.url, sync: stack.subgraphs.sync.url },
       port: 0,
     });
   });

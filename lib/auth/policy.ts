@@ -34,6 +34,13 @@ export const POLICY: Record<SubgraphName, SubgraphPolicy> = {
     write: 'billing:write',
     valueTypes: [...COMMON_VALUE_TYPES, 'Price', 'SubscriptionItem', ...connections('BillingSubscription')],
   },
+  sync: {
+    read: 'sync:read',
+    write: 'sync:write',
+    valueTypes: [...COMMON_VALUE_TYPES, 'SyncJobTransition', 'SystemSyncStatus', 'DriftItem', ...connections('SyncJob')],
+    // Quote-to-cash closes a deal: a CRM write that drives billing and ERP writes.
+    fields: { 'Mutation.closeOpportunityWon': 'crm:write' },
+  },
 };
 
 /** Federation plumbing the gateway needs; callers only reach it through the signed gateway path. */

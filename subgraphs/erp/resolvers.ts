@@ -2,7 +2,7 @@ import { badUserInput, illegalTransition, notFound } from '../../lib/errors';
 import { parsePage, toConnection } from '../../lib/pagination';
 import { validate } from '../../lib/validation';
 import { MissingRecord, RuleViolation } from './connector/errors';
-import type { ExternalRefModel, FinanceAccountModel, InvoiceFilter } from './connector/models';
+import { type ExternalRefModel, type FinanceAccountModel, type InvoiceFilter, notACustomer } from './connector/models';
 import type { ErpContext } from './context';
 import type { Resolvers } from './generated/resolvers';
 import { createInvoiceInput, invoiceFilter, recordPaymentInput, setCreditLimitInput, voidReason } from './validation';
@@ -88,8 +88,9 @@ export const resolvers: Resolvers = {
     },
   },
   Account: {
-    // Null for ids that are not ERP customers of this tenant: the finance fields then come back null.
-    __resolveReference: (ref, ctx) => ctx.loaders.account.load(ref.id),
+    // Null for ids that are not ERP customers of this tenant (never another tenant's row): scalar finance fields come
+    // back null, but selecting the non-null invoices/payments connections makes the gateway null the whole account.
+    __resolveReference: async (ref, ctx) => (await ctx.loaders.account.load(ref.id)) ?? notACustomer(ref.id),
     invoices: async (a, { first, after, filter }, ctx) => {
       const page = parsePage(first, after);
       const { statuses, dueBefore } = parseInvoiceFilter(filter);

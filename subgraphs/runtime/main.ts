@@ -4,7 +4,9 @@ import { countStatements } from '../../lib/db/db';
 import { openDatabase } from '../../lib/db/open';
 import { createLogger } from '../../lib/logger';
 import type { SubgraphName } from '../../lib/schema';
-import { SUBGRAPHS } from '../registry';
+import { MIGRATIONS, subgraphDefinitions } from '../registry';
+import { FaultInjector } from '../sync/engine/faults';
+import { referenceSystems } from '../sync/engine/systems';
 import { startSubgraph } from './server';
 
 /** Entry point of one subgraph as its own deployable: `tsx subgraphs/crm/main.ts`. */
@@ -13,8 +15,11 @@ export async function runSubgraph(name: SubgraphName): Promise<void> {
   const logger = createLogger(config.logLevel, name);
   if (!config.databaseUrl) logger.warn('DATABASE_URL is not set: this subgraph runs on its own in-memory PGlite');
   const db = await openDatabase(config);
-  await migrate(db, name, SUBGRAPHS[name].migrations);
-  const server = await startSubgraph(SUBGRAPHS[name].definition, {
+  // Every system's schema: a CRM write also enqueues into the sync outbox. Migrations are idempotent and locked.
+  for (const m of MIGRATIONS) await migrate(db, m.system, m.dir);
+  // Workers run as their own processes (subgraphs/sync/worker.ts) and poll, so there is no in-process worker to wake.
+  const definitions = subgraphDefinitions({ systems: referenceSystems(db, new FaultInjector()), wake: () => undefined });
+  const server = await startSubgraph(definitions[name], {
     db: countStatements(db, { count: 0 }),
     host: config.host,
     port: config.ports[name],

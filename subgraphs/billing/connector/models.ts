@@ -91,6 +91,8 @@ export interface NewSubscriptionItem {
 }
 
 export interface NewSubscription {
+  /** A caller-chosen id makes the create idempotent: a retry with the same id returns the first subscription. */
+  id?: string;
   accountId: string;
   currency: string;
   status: Extract<BillingSubscriptionStatus, 'TRIALING' | 'ACTIVE'>;
@@ -99,4 +101,11 @@ export interface NewSubscription {
   /** Trial length from periodStart; 0 means no trial. */
   trialDays: number;
   items: readonly NewSubscriptionItem[];
+}
+
+/** What sync writes into billing for a CRM account. Billing owns payment terms, so they are never overwritten. */
+export interface CustomerUpsert {
+  id: string;
+  name: string;
+  currency: string;
 }

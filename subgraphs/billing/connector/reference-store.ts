@@ -1,21 +1,9 @@
 import type { Db, Queryable } from '../../../lib/db/db';
+import { Where } from '../../../lib/db/sql';
 import { iso, newId, str } from '../../../lib/db/rows';
 import type { ExternalRefModel, NewSubscriptionItem } from './models';
 import type { BillingConnector } from './port';
 import { CUSTOMER_COLS, PLAN_SELECT, SUBSCRIPTION_SELECT, customer, invoice, plan, price, subscription } from './rows';
-
-/** Builds `AND ...` clauses with numbered parameters, starting after the ones already bound. */
-class Where {
-  readonly clauses: string[] = [];
-  constructor(readonly params: unknown[]) {}
-  add(sql: (p: string) => string, value: unknown): void {
-    this.params.push(value);
-    this.clauses.push(sql(`$${this.params.length}`));
-  }
-  toString(): string {
-    return this.clauses.map((c) => ` AND ${c}`).join('');
-  }
-}
 
 /** The built-in billing system of record: tables in the `billing` schema. Every statement is bound to one tenant. */
 export function billingReferenceStore(db: Db, tenant: string): BillingConnector {
@@ -113,7 +101,9 @@ export function billingReferenceStore(db: Db, tenant: string): BillingConnector 
           [tenant, input.accountId, remoteId('cus'), input.currency],
           tx,
         );
-        const id = newId('bsub');
+        const id = input.id ?? newId('bsub');
+        const [existing] = await q('SELECT 1 FROM billing.subscriptions WHERE tenant_id = $1 AND id = $2', [tenant, id], tx);
+        if (existing) return reread(tx, id);
         // Date arithmetic in SQL: `+ interval '1 month'` clamps to the month's last day (Jan 31 -> Feb 28).
         await q(
           `INSERT INTO billing.subscriptions
@@ -126,6 +116,24 @@ export function billingReferenceStore(db: Db, tenant: string): BillingConnector 
         await insertItems(tx, id, input.items);
         return reread(tx, id);
       });
+    },
+    async linkInvoice(invoiceId, subscriptionId, periodStart, periodEnd) {
+      await q(
+        `INSERT INTO billing.invoice_links (tenant_id, invoice_id, subscription_id, period_start, period_end)
+         VALUES ($1, $2, $3, $4, $5) ON CONFLICT (tenant_id, invoice_id) DO NOTHING`,
+        [tenant, invoiceId, subscriptionId, periodStart, periodEnd],
+      );
+    },
+    async upsertCustomer(input) {
+      const rows = await q(
+        `INSERT INTO billing.customers (tenant_id, id, remote_id, name, currency) VALUES ($1, $2, $3, $4, $5)
+         ON CONFLICT (tenant_id, id) DO UPDATE SET name = EXCLUDED.name, updated_at = now()
+         RETURNING remote_id, updated_at`,
+        [tenant, input.id, remoteId('cus'), input.name, input.currency],
+      );
+      const row = rows[0];
+      if (!row) throw new Error('upsert returned no row');
+      return { remoteId: str(row['remote_id']), updatedAt: iso(row['updated_at']) };
     },
     replaceItems(id, items) {
       return db.transaction(async (tx) => {

@@ -1,6 +1,6 @@
 import type { Db, Queryable, Row } from '../../../lib/db/db';
 import { iso, newId, str, strOrNull } from '../../../lib/db/rows';
-import type { Page } from '../../../lib/pagination';
+import { Where, childPages, listSql } from '../../../lib/db/sql';
 import type { CrmConnector } from './port';
 import {
   type AccountModel, type Address, CLOSED_STAGES, type ContactModel, type ExternalRefModel, type LifecycleStage,
@@ -37,19 +37,6 @@ function opportunity(r: Row): OpportunityModel {
   };
 }
 
-/** Builds `AND ...` clauses with numbered parameters, starting after the ones already bound. */
-class Where {
-  readonly clauses: string[] = [];
-  constructor(readonly params: unknown[]) {}
-  add(sql: (p: string) => string, value: unknown): void {
-    this.params.push(value);
-    this.clauses.push(sql(`$${this.params.length}`));
-  }
-  toString(): string {
-    return this.clauses.map((c) => ` AND ${c}`).join('');
-  }
-}
-
 function opportunityWhere(w: Where, filter: OpportunityFilter): void {
   if (filter.accountId) w.add((p) => `account_id = ${p}`, filter.accountId);
   if (filter.stages?.length) w.add((p) => `stage = ANY(${p}::text[])`, filter.stages);
@@ -57,23 +44,20 @@ function opportunityWhere(w: Where, filter: OpportunityFilter): void {
   if (filter.open === false) w.add((p) => `stage = ANY(${p}::text[])`, CLOSED_STAGES);
 }
 
-/** Top `limit + 1` children per parent in one statement (window function), for nested connections. */
-function childPages(table: string, cols: string, parentCol: string, w: Where, page: Page): string {
-  if (page.afterId) w.add((p) => `id > ${p}`, page.afterId);
-  w.params.push(page.limit + 1);
-  return `SELECT ${cols} FROM (SELECT ${cols}, row_number() OVER (PARTITION BY ${parentCol} ORDER BY id) AS rn
-    FROM ${table} WHERE tenant_id = $1 AND ${parentCol} = ANY($2::text[])${w}) ranked WHERE rn <= $${w.params.length} ORDER BY ${parentCol}, id`;
-}
-
-function listSql(table: string, cols: string, w: Where, page: Page): string {
-  if (page.afterId) w.add((p) => `id > ${p}`, page.afterId);
-  w.params.push(page.limit + 1);
-  return `SELECT ${cols} FROM ${table} WHERE tenant_id = $1${w} ORDER BY id LIMIT $${w.params.length}`;
+/** Called inside the write's transaction: how account changes reach the sync outbox atomically. */
+export interface CrmWriteHooks {
+  accountChanged(tx: Queryable, account: AccountModel): Promise<void>;
 }
 
 /** The built-in CRM system of record: tables in the `crm` schema. Every statement is bound to one tenant. */
-export function crmReferenceStore(db: Db, tenant: string): CrmConnector {
+export function crmReferenceStore(db: Db, tenant: string, hooks?: CrmWriteHooks): CrmConnector {
   const q = (sql: string, params: unknown[], on: Queryable = db) => on.query(sql, params);
+  const withAccountChange = (write: (tx: Queryable) => Promise<AccountModel | null>) =>
+    db.transaction(async (tx) => {
+      const changed = await write(tx);
+      if (changed && hooks) await hooks.accountChanged(tx, changed);
+      return changed;
+    });
   return {
     async accountsByIds(ids) {
       return (await q(`SELECT ${ACCOUNT_COLS} FROM crm.accounts WHERE tenant_id = $1 AND id = ANY($2::text[])`, [tenant, ids])).map(account);
@@ -124,13 +108,15 @@ export function crmReferenceStore(db: Db, tenant: string): CrmConnector {
     },
 
     async createAccount(input) {
-      const rows = await q(
+      const created = await withAccountChange(async (tx) => account(first(await q(
         `INSERT INTO crm.accounts (id, tenant_id, remote_id, name, domain, industry, lifecycle_stage, billing_address, owner)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING ${ACCOUNT_COLS}`,
         [newId('acc'), tenant, remoteId('crm-acc'), input.name, input.domain, input.industry, input.lifecycleStage,
           input.billingAddress ? JSON.stringify(input.billingAddress) : null, input.owner],
-      );
-      return account(first(rows));
+        tx,
+      ))));
+      if (!created) throw new Error('account insert returned no row');
+      return created;
     },
     async updateAccount(id, changes) {
       const sets = new Where([tenant, id]);
@@ -141,11 +127,14 @@ export function crmReferenceStore(db: Db, tenant: string): CrmConnector {
       if (changes.lifecycleStage !== undefined) set('lifecycle_stage', changes.lifecycleStage);
       if (changes.billingAddress !== undefined) set('billing_address', changes.billingAddress ? JSON.stringify(changes.billingAddress) : null);
       if (changes.owner !== undefined) set('owner', changes.owner);
-      const rows = await q(
-        `UPDATE crm.accounts SET ${[...sets.clauses, 'updated_at = now()'].join(', ')} WHERE tenant_id = $1 AND id = $2 RETURNING ${ACCOUNT_COLS}`,
-        sets.params,
-      );
-      return rows[0] ? account(rows[0]) : null;
+      return withAccountChange(async (tx) => {
+        const rows = await q(
+          `UPDATE crm.accounts SET ${[...sets.clauses, 'updated_at = now()'].join(', ')} WHERE tenant_id = $1 AND id = $2 RETURNING ${ACCOUNT_COLS}`,
+          sets.params,
+          tx,
+        );
+        return rows[0] ? account(rows[0]) : null;
+      });
     },
     async createContact(input) {
       const rows = await q(

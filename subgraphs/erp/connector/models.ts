@@ -10,13 +10,22 @@ export interface ExternalRefModel {
 }
 
 /** The finance view of an account: only exists once the account is an ERP customer. */
+/** The finance view of an account. Finance fields are null while the account is not (yet) an ERP customer. */
 export interface FinanceAccountModel {
   id: string;
-  currency: string;
-  creditLimit: Money;
-  creditStatus: CreditStatus;
+  currency: string | null;
+  creditLimit: Money | null;
+  creditStatus: CreditStatus | null;
   /** Amount due over POSTED invoices. */
-  balance: Money;
+  balance: Money | null;
+}
+
+/**
+ * An account the ERP has no customer for (not synced yet, or not this tenant's): no finance data and empty lists,
+ * so an account-360 list keeps its CRM fields instead of the gateway nulling the whole entity.
+ */
+export function notACustomer(id: string): FinanceAccountModel {
+  return { id, currency: null, creditLimit: null, creditStatus: null, balance: null };
 }
 
 export interface InvoiceLineModel {
@@ -95,6 +104,8 @@ export interface NewInvoiceLine {
 
 /** Amounts are computed by the connector from the lines, never taken from the caller. */
 export interface NewInvoice {
+  /** A caller-chosen id makes the create idempotent: a retry with the same id returns the first invoice. */
+  id?: string;
   accountId: string;
   currency: string;
   lines: readonly NewInvoiceLine[];
@@ -109,4 +120,11 @@ export interface NewPayment {
   reference: string | null;
   /** Invoices to apply to, in this order; null applies to the account's oldest POSTED invoices. */
   invoiceIds: readonly string[] | null;
+}
+
+/** What sync writes into the ERP for a CRM account. The ERP owns credit, so credit fields are never overwritten. */
+export interface CustomerUpsert {
+  id: string;
+  name: string;
+  currency: string;
 }

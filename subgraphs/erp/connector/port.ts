@@ -1,7 +1,7 @@
 import type { Money } from '../../../lib/money';
 import type { Page } from '../../../lib/pagination';
 import type {
-  CreditStatus, ExternalRefModel, FinanceAccountModel, InvoiceFilter, InvoiceModel, JournalEntryFilter, JournalEntryModel,
+  CreditStatus, CustomerUpsert, ExternalRefModel, FinanceAccountModel, InvoiceFilter, InvoiceModel, JournalEntryFilter, JournalEntryModel,
   NewInvoice, NewPayment, PaymentApplicationModel, PaymentModel,
 } from './models';
 
@@ -30,6 +30,8 @@ export interface ErpConnector {
   /** Links to the ids these records have in other systems, keyed by entity id. */
   externalIdsByEntities(ids: readonly string[]): Promise<(ExternalRefModel & { entityId: string })[]>;
 
+  /** Creates or renames the account's ERP customer (sync from CRM); credit limit and status stay the ERP's. */
+  upsertCustomer(input: CustomerUpsert): Promise<{ remoteId: string; updatedAt: string }>;
   /** A DRAFT invoice numbered from the tenant's counter. */
   createInvoice(input: NewInvoice): Promise<InvoiceModel>;
   /** DRAFT -> POSTED with issue and due dates, and its balanced journal entry. */

@@ -4,8 +4,8 @@ import { MissingRecord } from './errors';
 import type { ExternalRefModel, InvoiceFilter } from './models';
 import type { ErpConnector } from './port';
 import { APPLICATION_SELECT, INVOICE_COLS, JOURNAL_COLS, PAYMENT_COLS, application, customerSelect, financeAccount, invoice, journalEntry, payment } from './rows';
-import { Where, childPages, listSql } from './sql';
-import { createInvoice, postInvoice, recordPayment, voidInvoice } from './writes';
+import { Where, childPages, listSql } from '../../../lib/db/sql';
+import { createInvoice, postInvoice, recordPayment, upsertCustomer, voidInvoice } from './writes';
 
 function invoiceWhere(w: Where, filter: InvoiceFilter): void {
   if (filter.accountId) w.add((p) => `account_id = ${p}`, filter.accountId);
@@ -68,6 +68,7 @@ export function erpReferenceStore(db: Db, tenant: string): ErpConnector {
     },
 
     createInvoice: (input) => db.transaction((tx) => createInvoice(tx, tenant, input)),
+    upsertCustomer: (input) => db.transaction((tx) => upsertCustomer(tx, tenant, input)),
     postInvoice: (id) => db.transaction((tx) => postInvoice(tx, tenant, id)),
     voidInvoice: (id, reason) => db.transaction((tx) => voidInvoice(tx, tenant, id, reason)),
     recordPayment: (input) => db.transaction((tx) => recordPayment(tx, tenant, input)),

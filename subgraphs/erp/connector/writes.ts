@@ -2,7 +2,7 @@ import type { Queryable, Row } from '../../../lib/db/db';
 import { int, newId } from '../../../lib/db/rows';
 import { MissingRecord, RuleViolation } from './errors';
 import { type JournalDraft, allocate, invoiceNumber, invoicePosting, invoiceReversal, invoiceTotals, paymentReceipt } from './ledger';
-import type { InvoiceModel, NewInvoice, NewPayment, PaymentModel } from './models';
+import type { CustomerUpsert, InvoiceModel, NewInvoice, NewPayment, PaymentModel } from './models';
 import { INVOICE_COLS, PAYMENT_COLS, invoice, payment } from './rows';
 
 /**
@@ -11,6 +11,10 @@ import { INVOICE_COLS, PAYMENT_COLS, invoice, payment } from './rows';
  */
 
 export async function createInvoice(tx: Queryable, tenant: string, input: NewInvoice): Promise<InvoiceModel> {
+  if (input.id) {
+    const existing = await tx.query(`SELECT ${INVOICE_COLS} FROM erp.invoices WHERE tenant_id = $1 AND id = $2`, [tenant, input.id]);
+    if (existing[0]) return invoice(existing[0]);
+  }
   const totals = invoiceTotals(input.lines, input.taxRateBps);
   const counter = await tx.query(
     `INSERT INTO erp.invoice_counters (tenant_id, last_number) VALUES ($1, 1)
@@ -22,7 +26,7 @@ export async function createInvoice(tx: Queryable, tenant: string, input: NewInv
        subtotal_minor, tax_minor, total_minor, amount_due_minor, lines)
      SELECT $1, $2, c.id, $4, $5, 'DRAFT', $6, $7, $8, $9, $10, $10, $11 FROM erp.customers c WHERE c.tenant_id = $2 AND c.id = $3
      RETURNING ${INVOICE_COLS}`,
-    [newId('inv'), tenant, input.accountId, remoteId('erp-inv'), invoiceNumber(int(first(counter)['last_number'])), input.currency,
+    [input.id ?? newId('inv'), tenant, input.accountId, remoteId('erp-inv'), invoiceNumber(int(first(counter)['last_number'])), input.currency,
       input.dueInDays, totals.subtotal.toString(), totals.tax.toString(), totals.total.toString(), JSON.stringify(totals.lines)],
   );
   // Throwing rolls the counter back too: numbers stay gapless.
@@ -66,7 +70,8 @@ export async function voidInvoice(tx: Queryable, tenant: string, id: string, rea
 
 export async function recordPayment(tx: Queryable, tenant: string, input: NewPayment): Promise<PaymentModel> {
   // Locking the customer serialises payments per account, so two payments never split the same amount due.
-  const customer = await tx.query('SELECT id FROM erp.customers WHERE tenant_id = $1 AND id = $2 FOR UPDATE', [tenant, input.accountId]);
+  // NO KEY UPDATE: invoice inserts for the account (whose foreign key check takes KEY SHARE) are not blocked.
+  const customer = await tx.query('SELECT id FROM erp.customers WHERE tenant_id = $1 AND id = $2 FOR NO KEY UPDATE', [tenant, input.accountId]);
   if (customer.length === 0) throw new MissingRecord('Account', input.accountId);
   const targets = input.invoiceIds
     ? await namedOpenInvoices(tx, tenant, input.accountId, input.invoiceIds)
@@ -109,7 +114,7 @@ async function namedOpenInvoices(tx: Queryable, tenant: string, accountId: strin
     `SELECT ${INVOICE_COLS} FROM erp.invoices WHERE tenant_id = $1 AND account_id = $2 AND id = ANY($3::text[]) FOR UPDATE`,
     [tenant, accountId, ids],
   );
-  const byId = new Map(rows.map((r) => [String(r['id']), invoice(r)]));
+  const byId = new Map(rows.map(invoice).map((i) => [i.id, i]));
   return ids.map((id) => {
     const found = byId.get(id);
     if (!found) throw new MissingRecord('Invoice', id);
@@ -158,4 +163,15 @@ function first(rows: Row[]): Row {
 /** The id the ERP itself shows for a document; 48 random bits so tenants with millions of documents do not collide. */
 function remoteId(prefix: string): string {
   return `${prefix}-${crypto.randomUUID().replace(/-/g, '').slice(0, 12)}`;
+}
+
+export async function upsertCustomer(tx: Queryable, tenant: string, input: CustomerUpsert): Promise<{ remoteId: string; updatedAt: string }> {
+  const rows = await tx.query(
+    `INSERT INTO erp.customers (id, tenant_id, remote_id, name, currency) VALUES ($1, $2, $3, $4, $5)
+     ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, updated_at = now() WHERE erp.customers.tenant_id = EXCLUDED.tenant_id
+     RETURNING remote_id, updated_at`,
+    [input.id, tenant, remoteId('CUST'), input.name, input.currency],
+  );
+  const row = first(rows);
+  return { remoteId: String(row['remote_id']), updatedAt: new Date(row['updated_at'] as Date | string).toISOString() };
 }

@@ -1,4 +1,4 @@
-import type { Page } from '../../../lib/pagination';
+import type { Page } from '../pagination';
 
 /** Builds `AND ...` clauses with numbered parameters, starting after the ones already bound. */
 export class Where {

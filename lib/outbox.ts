@@ -1,0 +1,48 @@
+import type { Queryable } from './db/db';
+import { newId } from './db/rows';
+
+export type SystemName = 'CRM' | 'ERP' | 'BILLING';
+export type JobKind = 'ACCOUNT_UPSERT' | 'QUOTE_TO_CASH' | 'RECONCILE_REPAIR';
+
+export interface OutboxJob {
+  tenant: string;
+  kind: JobKind;
+  entityType: string;
+  entityId: string;
+  sourceSystem: SystemName;
+  targetSystem: SystemName | null;
+  correlationId: string;
+  /** Same key, same job: a retried write that enqueues again creates nothing. */
+  idempotencyKey: string;
+  payload?: Record<string, unknown>;
+  maxAttempts?: number;
+}
+
+/**
+ * The transactional outbox: called with the transaction of the system-of-record write, so the change and its sync
+ * job commit together or not at all. Returns the job id, or null when the idempotency key was already used.
+ */
+export async function enqueueSyncJob(tx: Queryable, job: OutboxJob): Promise<string | null> {
+  const rows = await tx.query<{ id: string }>(
+    `INSERT INTO sync.jobs (id, tenant_id, kind, entity_type, entity_id, source_system, target_system, state, correlation_id, idempotency_key, payload, max_attempts)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, 'PENDING', $8, $9, $10, $11)
+     ON CONFLICT (tenant_id, idempotency_key) DO NOTHING RETURNING id`,
+    [newId('job'), job.tenant, job.kind, job.entityType, job.entityId, job.sourceSystem, job.targetSystem, job.correlationId,
+      job.idempotencyKey, JSON.stringify(job.payload ?? {}), job.maxAttempts ?? 5],
+  );
+  const id = rows[0]?.id;
+  if (!id) return null;
+  await tx.query(
+    `INSERT INTO sync.events (tenant_id, job_id, kind, entity_type, entity_id, target_system, state, attempts, correlation_id)
+     VALUES ($1, $2, $3, $4, $5, $6, 'PENDING', 0, $7)`,
+    [job.tenant, id, job.kind, job.entityType, job.entityId, job.targetSystem, job.correlationId],
+  );
+  if (job.targetSystem) {
+    await tx.query(
+      `INSERT INTO sync.links (tenant_id, entity_type, entity_id, system, state) VALUES ($1, $2, $3, $4, 'PENDING')
+       ON CONFLICT (tenant_id, entity_type, entity_id, system) DO UPDATE SET state = 'PENDING', updated_at = now()`,
+      [job.tenant, job.entityType, job.entityId, job.targetSystem],
+    );
+  }
+  return id;
+}

@@ -1,0 +1,108 @@
+import { createHash } from 'node:crypto';
+import type { Db } from '../../../../lib/db/db';
+import type { SyncJobModel } from '../../ledger/models';
+import { CompensatedError, PermanentError, TransientError } from '../errors';
+import { recordLink } from '../links';
+import { type Systems, type SystemsFor, currencyForCountry } from '../systems';
+
+export interface QuoteToCashPayload {
+  opportunityId: string;
+  accountId: string;
+  planCode: string;
+  amountMinor: string;
+  currency: string;
+}
+
+/** Ids derived from the job: every downstream write carries its own idempotency key, so a retry never posts twice. */
+function stepId(prefix: string, job: SyncJobModel, step: string): string {
+  return `${prefix}_${createHash('sha256').update(`${job.tenant}|${job.id}|${step}`).digest('hex').slice(0, 32)}`;
+}
+
+/**
+ * Quote-to-cash for an opportunity closed as won: credit check in the ERP, subscription in billing, invoice in the
+ * ERP (posted, linked to the subscription). Transient failures retry the whole flow (every step is idempotent);
+ * a permanent failure, or the last allowed attempt failing, undoes the steps done (cancel the subscription) and the
+ * job ends COMPENSATED with the reason.
+ */
+export function quoteToCashFlow(db: Db, systems: SystemsFor) {
+  return async (job: SyncJobModel): Promise<string> => {
+    const p = job.payload as unknown as QuoteToCashPayload;
+    const sys = systems(job.tenant);
+    const done: string[] = [];
+    let subscriptionId: string | null = null;
+    try {
+      await creditCheck(db, sys, job, p);
+      done.push('credit check passed');
+      subscriptionId = await subscribe(sys, job, p);
+      done.push(`subscription ${subscriptionId} active`);
+      const invoiceId = await invoice(sys, job, p, subscriptionId);
+      done.push(`invoice ${invoiceId} posted`);
+      return done.join('\n');
+    } catch (err) {
+      // Anything but a permanent failure is retried while attempts remain; the steps done so far are kept.
+      if (!(err instanceof PermanentError) && job.attempts < job.maxAttempts) throw err;
+      const reason = err instanceof Error ? err.message : String(err);
+      if (subscriptionId) {
+        // Compensation must itself succeed; if billing is down too the job retries (and compensates) later.
+        const [sub] = await sys.billing.subscriptionsByIds([subscriptionId]);
+        if (sub && sub.status !== 'CANCELED') await sys.billing.cancelSubscription(subscriptionId, false);
+        done.push(`compensated: subscription ${subscriptionId} canceled`);
+      }
+      const code = err instanceof PermanentError || err instanceof TransientError ? err.code : 'INTERNAL';
+      throw new CompensatedError(code, reason, done);
+    }
+  };
+}
+
+async function creditCheck(db: Db, sys: Systems, job: SyncJobModel, p: QuoteToCashPayload): Promise<void> {
+  let [customer] = await sys.erp.accountsByIds([p.accountId]);
+  if (!customer) {
+    // Not synced yet: create the ERP customer from the CRM account first (the same idempotent upsert as master sync).
+    const [account] = await sys.crm.accountsByIds([p.accountId]);
+    if (!account) throw new PermanentError('SOURCE_NOT_FOUND', `CRM account "${p.accountId}" does not exist`);
+    const ref = await sys.erp.upsertCustomer({ id: account.id, name: account.name, currency: currencyForCountry(account.billingAddress?.country) });
+    await recordLink(db, job.tenant, account.id, 'ERP', ref);
+    [customer] = await sys.erp.accountsByIds([p.accountId]);
+  }
+  if (!customer) throw new PermanentError('CREDIT_CHECK_FAILED', `No ERP customer for account "${p.accountId}"`);
+  if (customer.creditStatus && customer.creditStatus !== 'OK') {
+    throw new PermanentError('CREDIT_CHECK_FAILED', `Credit status is ${customer.creditStatus}`);
+  }
+  const limit = BigInt(customer.creditLimit?.amountMinor ?? '0');
+  const exposure = BigInt(customer.balance?.amountMinor ?? '0') + BigInt(p.amountMinor);
+  // A zero limit means no limit was set in the ERP.
+  if (limit > 0n && exposure > limit) {
+    throw new PermanentError('CREDIT_CHECK_FAILED', `Exposure ${exposure} would exceed the credit limit ${limit}`);
+  }
+}
+
+async function subscribe(sys: Systems, job: SyncJobModel, p: QuoteToCashPayload): Promise<string> {
+  const [price] = (await sys.billing.activePricesByPlanCodes([p.planCode], p.currency)).filter((x) => x.interval === 'MONTH');
+  if (!price) throw new PermanentError('PLAN_NOT_SOLD', `No active monthly ${p.currency} price for plan "${p.planCode}"`);
+  const sub = await sys.billing.createSubscription({
+    id: stepId('bsub', job, 'subscription'),
+    accountId: p.accountId,
+    currency: p.currency,
+    status: 'ACTIVE',
+    periodStart: new Date().toISOString().slice(0, 10),
+    trialDays: 0,
+    items: [{ planId: price.planId, priceId: price.id, quantity: 1 }],
+  });
+  return sub.id;
+}
+
+async function invoice(sys: Systems, job: SyncJobModel, p: QuoteToCashPayload, subscriptionId: string): Promise<string> {
+  const [sub] = await sys.billing.subscriptionsByIds([subscriptionId]);
+  if (!sub) throw new TransientError('NOT_VISIBLE_YET', `Subscription "${subscriptionId}" not readable yet`);
+  const draft = await sys.erp.createInvoice({
+    id: stepId('inv', job, 'invoice'),
+    accountId: p.accountId,
+    currency: p.currency,
+    lines: [{ description: `${p.planCode} subscription ${sub.currentPeriodStart} to ${sub.currentPeriodEnd}`, quantity: 1, unitPriceMinor: p.amountMinor }],
+    taxRateBps: 0,
+    dueInDays: 30,
+  });
+  if (draft.status === 'DRAFT') await sys.erp.postInvoice(draft.id);
+  await sys.billing.linkInvoice(draft.id, subscriptionId, sub.currentPeriodStart, sub.currentPeriodEnd);
+  return draft.id;
+}

@@ -1,0 +1,34 @@
+import type { Db } from '../../../lib/db/db';
+import { type EventBus, syncChannel } from '../../../lib/events';
+import type { SyncEventModel } from '../ledger/models';
+import { event } from '../ledger/store';
+
+/** Any constant: the lock that makes one relay at a time assign event ids across all workers. */
+const RELAY_LOCK = 724_113;
+const EVENT_COLS = 'seq, tenant_id, job_id, kind, entity_type, entity_id, target_system, state, attempts, error_code, message, correlation_id, at';
+
+/**
+ * Gives committed events their public id (`seq`) and publishes them on the tenant's channel. Only the holder of an
+ * advisory lock assigns ids, and only to committed rows, so ids follow commit order: a subscriber resuming "after
+ * N" can never miss an event that committed late with a smaller row id. Returns how many it published.
+ */
+export async function relayEvents(db: Db, bus: EventBus, batch = 500): Promise<number> {
+  const sequenced = await db.transaction(async (tx) => {
+    const [lock] = await tx.query<{ ok: boolean }>('SELECT pg_try_advisory_xact_lock($1) AS ok', [RELAY_LOCK]);
+    if (!lock?.ok) return [];
+    const rows = await tx.query(
+      `WITH base AS (SELECT COALESCE(max(seq), 0) AS m FROM sync.events),
+         next AS (SELECT id, row_number() OVER (ORDER BY id) AS rn FROM sync.events WHERE seq IS NULL ORDER BY id LIMIT $1)
+       UPDATE sync.events e SET seq = base.m + next.rn FROM next, base WHERE e.id = next.id
+       RETURNING ${EVENT_COLS.split(', ').map((c) => `e.${c}`).join(', ')}`,
+      [batch],
+    );
+    return rows.map(event).sort((a, b) => Number(BigInt(a.eventId) - BigInt(b.eventId)));
+  });
+  for (const e of sequenced) await bus.publish(syncChannel(e.tenant), JSON.stringify(e));
+  return sequenced.length;
+}
+
+export function parseEvent(message: string): SyncEventModel {
+  return JSON.parse(message) as SyncEventModel;
+}

@@ -1,0 +1,76 @@
+import type { Db } from '../../../lib/db/db';
+import type { EventBus } from '../../../lib/events';
+import type { Logger } from '../../../lib/logger';
+import type { RetryPolicy } from './errors';
+import type { FaultInjector } from './faults';
+import { accountUpsertFlow } from './flows/account-upsert';
+import { quoteToCashFlow } from './flows/quote-to-cash';
+import { reconcileTenant } from './reconcile';
+import { type SystemsFor, referenceSystems } from './systems';
+import { type Worker, startWorker } from './worker';
+
+export interface SyncEngineOptions {
+  db: Db;
+  bus: EventBus;
+  logger: Logger;
+  faults: FaultInjector;
+  retry: RetryPolicy;
+  /** Seconds between scheduled reconciliations of every tenant; 0 turns the schedule off. */
+  reconcileIntervalSeconds: number;
+  pollMs?: number;
+  lockSeconds?: number;
+}
+
+export interface SyncEngine {
+  worker: Worker;
+  systems: SystemsFor;
+  faults: FaultInjector;
+  stop(): Promise<void>;
+}
+
+/** A worker with every flow wired to the reference systems, plus the reconciliation schedule. */
+export function startSyncEngine(opts: SyncEngineOptions): SyncEngine {
+  const systems = referenceSystems(opts.db, opts.faults);
+  const worker = startWorker({
+    db: opts.db,
+    bus: opts.bus,
+    logger: opts.logger,
+    retry: opts.retry,
+    pollMs: opts.pollMs,
+    lockSeconds: opts.lockSeconds,
+    flows: {
+      ACCOUNT_UPSERT: accountUpsertFlow(opts.db, systems),
+      RECONCILE_REPAIR: accountUpsertFlow(opts.db, systems),
+      QUOTE_TO_CASH: quoteToCashFlow(opts.db, systems),
+    },
+  });
+  let timer: NodeJS.Timeout | undefined;
+  if (opts.reconcileIntervalSeconds > 0) {
+    timer = setInterval(() => void reconcileAll(opts, systems, worker), opts.reconcileIntervalSeconds * 1000);
+    timer.unref();
+  }
+  return {
+    worker,
+    systems,
+    faults: opts.faults,
+    async stop() {
+      if (timer) clearInterval(timer);
+      await worker.stop();
+    },
+  };
+}
+
+/** Scheduled reconciliation; an advisory lock makes one worker of many run it per interval. */
+async function reconcileAll(opts: SyncEngineOptions, systems: SystemsFor, worker: Worker): Promise<void> {
+  try {
+    const tenants = await opts.db.transaction(async (tx) => {
+      const [lock] = await tx.query<{ ok: boolean }>('SELECT pg_try_advisory_xact_lock(724114) AS ok');
+      if (!lock?.ok) return [];
+      return (await tx.query<{ tenant_id: string }>('SELECT DISTINCT tenant_id FROM crm.accounts')).map((r) => r.tenant_id);
+    });
+    for (const tenant of tenants) await reconcileTenant(opts.db, systems, tenant, `reconcile-${Date.now()}`);
+    worker.wake();
+  } catch (err) {
+    opts.logger.error({ err }, 'scheduled reconciliation failed');
+  }
+}

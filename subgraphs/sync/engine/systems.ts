@@ -1,0 +1,47 @@
+import type { Db } from '../../../lib/db/db';
+import type { SystemName } from '../../../lib/outbox';
+import type { BillingConnector } from '../../billing/connector/port';
+import { billingReferenceStore } from '../../billing/connector/reference-store';
+import type { CrmConnector } from '../../crm/connector/port';
+import { crmReferenceStore } from '../../crm/connector/reference-store';
+import type { ErpConnector } from '../../erp/connector/port';
+import { erpReferenceStore } from '../../erp/connector/reference-store';
+import type { FaultInjector } from './faults';
+
+/** The three systems of record as the sync engine sees them: their connector ports, bound to one tenant. */
+export interface Systems {
+  crm: CrmConnector;
+  erp: ErpConnector;
+  billing: BillingConnector;
+}
+
+export type SystemsFor = (tenant: string) => Systems;
+
+/** Wraps every method of a connector so the fault injector can fail calls the way that vendor would. */
+function guarded<T extends object>(system: SystemName, connector: T, faults: FaultInjector): T {
+  return new Proxy(connector, {
+    get(target, prop, receiver) {
+      const value: unknown = Reflect.get(target, prop, receiver);
+      if (typeof value !== 'function' || typeof prop !== 'string') return value;
+      const method = value as (...a: unknown[]) => unknown;
+      return (...args: unknown[]) => faults.guard(system, prop, () => Promise.resolve(method.apply(target, args)));
+    },
+  });
+}
+
+/** The built-in reference stores (the only adapters so far), each behind the fault injector. */
+export function referenceSystems(db: Db, faults: FaultInjector): SystemsFor {
+  return (tenant) => ({
+    crm: guarded('CRM', crmReferenceStore(db, tenant), faults),
+    erp: guarded('ERP', erpReferenceStore(db, tenant), faults),
+    billing: guarded('BILLING', billingReferenceStore(db, tenant), faults),
+  });
+}
+
+/** Currency for a new downstream customer, from the billing country (systems keep theirs once created). */
+export function currencyForCountry(country: string | null | undefined): string {
+  const euro = ['DE', 'FR', 'ES', 'IT', 'NL', 'BE', 'AT', 'IE', 'PT', 'FI'];
+  if (country && euro.includes(country)) return 'EUR';
+  if (country === 'GB') return 'GBP';
+  return 'USD';
+}

@@ -1,0 +1,9 @@
+import { join } from 'node:path';
+import type { SubgraphDefinition } from '../runtime/server';
+import { type SyncContext, type SyncDeps, syncContext } from './context';
+import { resolvers } from './resolvers';
+
+export function syncSubgraph(deps: SyncDeps): SubgraphDefinition<SyncContext> {
+  return { name: 'sync', resolvers, context: syncContext(deps) };
+}
+export const SYNC_MIGRATIONS = join(__dirname, 'migrations');

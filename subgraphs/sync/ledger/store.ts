@@ -1,0 +1,154 @@
+import type { Db, Queryable, Row } from '../../../lib/db/db';
+import { int, iso, isoOrNull, str, strOrNull } from '../../../lib/db/rows';
+import { Where, listSql } from '../../../lib/db/sql';
+import type { JobKind, SystemName } from '../../../lib/outbox';
+import type { Page } from '../../../lib/pagination';
+import type { JobState, SyncEventModel, SyncJobFilter, SyncJobModel } from './models';
+
+const JOB_COLS = `id, tenant_id, kind, entity_type, entity_id, source_system, target_system, state, attempts, max_attempts, next_run_at,
+  last_error_code, last_error_message, correlation_id, idempotency_key, payload, result, created_at, updated_at`;
+const EVENT_COLS = 'seq, tenant_id, job_id, kind, entity_type, entity_id, target_system, state, attempts, error_code, message, correlation_id, at';
+
+export function job(r: Row): SyncJobModel {
+  return {
+    id: str(r['id']), tenant: str(r['tenant_id']), kind: str(r['kind']) as JobKind, entityType: str(r['entity_type']),
+    entityId: str(r['entity_id']), sourceSystem: str(r['source_system']) as SystemName,
+    targetSystem: strOrNull(r['target_system']) as SystemName | null, state: str(r['state']) as JobState,
+    attempts: int(r['attempts']), maxAttempts: int(r['max_attempts']), nextRunAt: isoOrNull(r['next_run_at']),
+    lastErrorCode: strOrNull(r['last_error_code']), lastErrorMessage: strOrNull(r['last_error_message']),
+    correlationId: str(r['correlation_id']), idempotencyKey: str(r['idempotency_key']),
+    payload: (r['payload'] as Record<string, unknown> | null) ?? {}, result: strOrNull(r['result']),
+    createdAt: iso(r['created_at']), updatedAt: iso(r['updated_at']),
+  };
+}
+
+export function event(r: Row): SyncEventModel {
+  return {
+    eventId: str(r['seq']), tenant: str(r['tenant_id']), jobId: str(r['job_id']), kind: str(r['kind']) as JobKind,
+    entityType: str(r['entity_type']), entityId: str(r['entity_id']), targetSystem: strOrNull(r['target_system']) as SystemName | null,
+    state: str(r['state']) as JobState, attempts: int(r['attempts']), errorCode: strOrNull(r['error_code']),
+    message: strOrNull(r['message']), correlationId: str(r['correlation_id']), at: iso(r['at']),
+  };
+}
+
+export interface Transition {
+  state: JobState;
+  errorCode?: string | null;
+  message?: string | null;
+  /** For FAILED: when the next attempt may run. */
+  nextRunAt?: Date;
+  result?: string | null;
+  /** Reset the attempt counter (replay). */
+  resetAttempts?: boolean;
+}
+
+/** Changes a job's state and records the change as an event, in one transaction. */
+export async function transition(tx: Queryable, jobId: string, t: Transition): Promise<SyncJobModel | null> {
+  const rows = await tx.query(
+    `UPDATE sync.jobs SET state = $2, last_error_code = COALESCE($3, CASE WHEN $2 IN ('PENDING', 'SUCCEEDED') THEN NULL ELSE last_error_code END),
+       last_error_message = COALESCE($4, CASE WHEN $2 IN ('PENDING', 'SUCCEEDED') THEN NULL ELSE last_error_message END),
+       next_run_at = COALESCE($5, next_run_at), result = COALESCE($6, result),
+       attempts = CASE WHEN $7 THEN 0 ELSE attempts END,
+       locked_by = CASE WHEN $2 = 'RUNNING' THEN locked_by ELSE NULL END,
+       locked_until = CASE WHEN $2 = 'RUNNING' THEN locked_until ELSE NULL END,
+       updated_at = now()
+     WHERE id = $1 RETURNING ${JOB_COLS}`,
+    [jobId, t.state, t.errorCode ?? null, t.message ?? null, t.nextRunAt ?? null, t.result ?? null, t.resetAttempts ?? false],
+  );
+  const row = rows[0];
+  if (!row) return null;
+  const j = job(row);
+  await recordEvent(tx, j, t.errorCode ?? null, t.message ?? null);
+  if (j.kind === 'ACCOUNT_UPSERT' && j.targetSystem) await updateLinkState(tx, j, t);
+  return j;
+}
+
+/** Keeps Account.syncStatus in step with the account's latest sync job per system. */
+async function updateLinkState(tx: Queryable, j: SyncJobModel, t: Transition): Promise<void> {
+  const state = j.state === 'SUCCEEDED' ? 'IN_SYNC' : j.state === 'DEAD_LETTERED' ? 'FAILED' : 'PENDING';
+  await tx.query(
+    `INSERT INTO sync.links (tenant_id, entity_type, entity_id, system, state, last_synced_at, last_error)
+     VALUES ($1, $2, $3, $4, $5, CASE WHEN $5 = 'IN_SYNC' THEN now() END, $6)
+     ON CONFLICT (tenant_id, entity_type, entity_id, system) DO UPDATE SET state = EXCLUDED.state,
+       last_synced_at = COALESCE(EXCLUDED.last_synced_at, sync.links.last_synced_at), last_error = EXCLUDED.last_error, updated_at = now()`,
+    [j.tenant, j.entityType, j.entityId, j.targetSystem, state, state === 'FAILED' ? (t.message ?? null) : null],
+  );
+}
+
+async function recordEvent(tx: Queryable, j: SyncJobModel, errorCode: string | null, message: string | null): Promise<void> {
+  await tx.query(
+    `INSERT INTO sync.events (tenant_id, job_id, kind, entity_type, entity_id, target_system, state, attempts, error_code, message, correlation_id)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+    [j.tenant, j.id, j.kind, j.entityType, j.entityId, j.targetSystem, j.state, j.attempts, errorCode, message, j.correlationId],
+  );
+}
+
+/**
+ * Claims the next runnable job for this worker: PENDING or FAILED and due, or RUNNING with an expired lock (its
+ * worker died). SKIP LOCKED lets many workers poll one table without ever taking the same job.
+ */
+export async function claimNext(db: Db, workerId: string, lockSeconds: number): Promise<SyncJobModel | null> {
+  return db.transaction(async (tx) => {
+    const rows = await tx.query(
+      `UPDATE sync.jobs SET state = 'RUNNING', attempts = attempts + 1, locked_by = $1,
+         locked_until = now() + make_interval(secs => $2), updated_at = now()
+       WHERE id = (
+         SELECT id FROM sync.jobs
+         WHERE (state IN ('PENDING', 'FAILED') AND next_run_at <= now()) OR (state = 'RUNNING' AND locked_until < now())
+         ORDER BY next_run_at LIMIT 1 FOR UPDATE SKIP LOCKED)
+       RETURNING ${JOB_COLS}`,
+      [workerId, lockSeconds],
+    );
+    const row = rows[0];
+    if (!row) return null;
+    const j = job(row);
+    await recordEvent(tx, j, null, null);
+    return j;
+  });
+}
+
+/** Tenant-scoped reads and commands for the sync subgraph API. */
+export function ledger(db: Db, tenant: string) {
+  return {
+    async jobsByIds(ids: readonly string[]): Promise<SyncJobModel[]> {
+      return (await db.query(`SELECT ${JOB_COLS} FROM sync.jobs WHERE tenant_id = $1 AND id = ANY($2::text[])`, [tenant, ids])).map(job);
+    },
+    async listJobs(filter: SyncJobFilter, page: Page): Promise<SyncJobModel[]> {
+      const w = new Where([tenant]);
+      if (filter.states?.length) w.add((p) => `state = ANY(${p}::text[])`, filter.states);
+      if (filter.kinds?.length) w.add((p) => `kind = ANY(${p}::text[])`, filter.kinds);
+      if (filter.entityId) w.add((p) => `entity_id = ${p}`, filter.entityId);
+      if (filter.targetSystem) w.add((p) => `target_system = ${p}`, filter.targetSystem);
+      if (filter.correlationId) w.add((p) => `correlation_id = ${p}`, filter.correlationId);
+      return (await db.query(listSql('sync.jobs', JOB_COLS, w, page), w.params)).map(job);
+    },
+    /** State histories of many jobs in one statement, in order. Unsequenced events show with their row order. */
+    async historiesByJobs(jobIds: readonly string[]): Promise<(SyncEventModel & { rowId: string })[]> {
+      const rows = await db.query(
+        `SELECT id AS row_id, COALESCE(seq, 0) AS seq, ${EVENT_COLS.replace('seq, ', '')} FROM sync.events
+         WHERE tenant_id = $1 AND job_id = ANY($2::text[]) ORDER BY id`,
+        [tenant, jobIds],
+      );
+      return rows.map((r) => ({ ...event(r), rowId: str(r['row_id']) }));
+    },
+    /** Sequenced events after `afterSeq`, oldest first: what a resuming subscriber missed. */
+    async eventsAfter(afterSeq: string, limit: number): Promise<SyncEventModel[]> {
+      return (await db.query(
+        `SELECT ${EVENT_COLS} FROM sync.events WHERE tenant_id = $1 AND seq > $2 ORDER BY seq LIMIT $3`,
+        [tenant, afterSeq, limit],
+      )).map(event);
+    },
+    async linksByEntities(entityIds: readonly string[]) {
+      const rows = await db.query(
+        `SELECT entity_id, system, state, last_synced_at, last_error FROM sync.links WHERE tenant_id = $1 AND entity_type = 'Account' AND entity_id = ANY($2::text[])`,
+        [tenant, entityIds],
+      );
+      return rows.map((r) => ({
+        entityId: str(r['entity_id']), system: str(r['system']) as SystemName, state: str(r['state']),
+        lastSyncedAt: isoOrNull(r['last_synced_at']), lastError: strOrNull(r['last_error']),
+      }));
+    },
+  };
+}
+
+export type Ledger = ReturnType<typeof ledger>;

@@ -1,0 +1,37 @@
+import { loadConfig } from '../../lib/config';
+import { createEventBus } from '../../lib/events';
+import { migrate } from '../../lib/db/migrate';
+import { openDatabase } from '../../lib/db/open';
+import { createLogger } from '../../lib/logger';
+import { MIGRATIONS } from '../registry';
+import { faultsFromJson } from './engine/faults';
+import { startSyncEngine } from './engine/runtime';
+
+/** Entry point of a sync worker process: `tsx subgraphs/sync/worker.ts`. Run as many as you like on one Postgres. */
+async function main(): Promise<void> {
+  const config = loadConfig();
+  const logger = createLogger(config.logLevel, 'sync-worker');
+  if (!config.databaseUrl) throw new Error('DATABASE_URL is required: workers share the ledger in Postgres (the embedded default runs its worker inside `npm start`)');
+  const db = await openDatabase(config);
+  for (const m of MIGRATIONS) await migrate(db, m.system, m.dir);
+  const bus = createEventBus(config.redisUrl, config.redisKeyPrefix);
+  const engine = startSyncEngine({
+    db, bus, logger, faults: faultsFromJson(config.sync.faults),
+    retry: { baseDelayMs: config.sync.retryBaseMs, maxDelayMs: 30_000 },
+    reconcileIntervalSeconds: config.sync.reconcileIntervalSeconds,
+  });
+  logger.info({ worker: engine.worker.id }, 'sync worker started');
+  const stop = async () => {
+    await engine.stop();
+    await bus.close();
+    await db.close();
+    process.exit(0);
+  };
+  process.once('SIGTERM', () => void stop());
+  process.once('SIGINT', () => void stop());
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(1);
+});

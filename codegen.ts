@@ -62,6 +62,7 @@ function mappersFor(name: (typeof subgraphs)[number]): Record<string, string> {
       return {
         SyncJob: '../ledger/models#SyncJobModel',
         SyncJobTransition: '../ledger/models#SyncEventModel',
+        SyncEvent: '../ledger/models#SyncEventModel',
         Account: '../ledger/models#SyncAccountModel',
         ReconciliationReport: '../ledger/models#ReconciliationModel',
       };

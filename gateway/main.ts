@@ -1,5 +1,6 @@
 import { loadConfig } from '../lib/config';
 import { createLogger } from '../lib/logger';
+import { createEventBus } from '../lib/events';
 import { createRedis, redisReady } from '../lib/redis';
 import { startGateway } from './server';
 
@@ -9,11 +10,13 @@ async function main(): Promise<void> {
   const logger = createLogger(config.logLevel, 'gateway');
   const redis = config.redisUrl ? createRedis(config.redisUrl, config.redisKeyPrefix) : undefined;
   if (redis && !(await redisReady(redis))) logger.warn('Redis is not reachable yet: cache bypassed and in-memory rate limits until it is');
-  const server = await startGateway({ config, logger, redis });
+  const bus = createEventBus(config.redisUrl, config.redisKeyPrefix);
+  const server = await startGateway({ config, logger, redis, bus });
   logger.info({ url: server.url }, 'gateway ready');
   const stop = async () => {
     await server.close();
     redis?.disconnect();
+    await bus.close();
     process.exit(0);
   };
   process.once('SIGTERM', () => void stop());

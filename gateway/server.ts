@@ -10,6 +10,9 @@ import { errorFormatter } from '../lib/format-error';
 import { type RunningServer, graphqlHttpHandler, listen } from '../lib/http/server';
 import type { Logger } from '../lib/logger';
 import type { Redis } from '../lib/redis';
+import type { EventBus } from '../lib/events';
+import type { GraphQLSchema } from 'graphql';
+import { DEFAULT_SUBSCRIPTION_LIMITS, type SubscriptionServer, attachSubscriptions } from './subscriptions/server';
 import { type SubgraphName, readSupergraph } from '../lib/schema';
 import type { GatewayContext } from './context';
 import { correlationPlugin } from './correlation-plugin';
@@ -27,6 +30,8 @@ export interface GatewayOptions {
   port?: number;
   /** Shared state between gateway instances (cache, rate limits); in-memory equivalents without it. */
   redis?: Redis;
+  /** Where sync status events arrive (Redis pub/sub across instances); subscriptions are off without it. */
+  bus?: EventBus;
 }
 
 /** The experience API: the composed supergraph behind JWT auth. */
@@ -57,6 +62,12 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningServer>
     includeStacktraceInErrorResponses: !config.production,
     introspection: !config.production,
   });
+  let subscriptions: SubscriptionServer | null = null;
+  let apiSchema: GraphQLSchema | null = null;
+  gateway.onSchemaLoadOrUpdate((update) => {
+    apiSchema = update.apiSchema;
+    subscriptions?.updateSchema(update.apiSchema);
+  });
   await apollo.start();
 
   const verify = tokenVerifier(config.jwt);
@@ -64,9 +75,19 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningServer>
     const principal = await verify(bearerToken(req.headers.authorization));
     return { principal, correlationId: correlationIdFrom(req.headers[CORRELATION_HEADER]) };
   };
-  const ready = async () => true;
-  return listen(graphqlHttpHandler({ apollo, context, ready }), config.host, opts.port ?? config.ports.gateway, async () => {
-    await apollo.stop();
-    await http.close();
+  const ready = async () => apiSchema !== null;
+  const running = await listen(graphqlHttpHandler({ apollo, context, ready }), config.host, opts.port ?? config.ports.gateway, {
+    beforeClose: async () => subscriptions?.close(),
+    afterClose: async () => {
+      await apollo.stop();
+      await http.close();
+    },
   });
+  if (opts.bus) {
+    subscriptions = attachSubscriptions({
+      server: running.server, apollo, bus: opts.bus, verify, logger, limits: DEFAULT_SUBSCRIPTION_LIMITS, production: config.production,
+    });
+    if (apiSchema) subscriptions.updateSchema(apiSchema);
+  }
+  return running;
 }

@@ -12,9 +12,13 @@ export type ErrorCode =
   | 'UPSTREAM_UNAVAILABLE'
   | 'INTERNAL_SERVER_ERROR';
 
+/**
+ * Codes that refuse the whole HTTP request. FORBIDDEN is not here on purpose: subgraphs deny single fields inside a
+ * 200 response (partial results); a subgraph answering 403 would make the gateway fail the whole fetch. The gateway
+ * turns an all-denied response into 403 itself (gateway/denial-status.ts).
+ */
 const HTTP_STATUS: Partial<Record<ErrorCode, number>> = {
   UNAUTHENTICATED: 401,
-  FORBIDDEN: 403,
   RATE_LIMITED: 429,
 };
 

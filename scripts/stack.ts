@@ -82,6 +82,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     config,
     logger,
     redis,
+    bus,
     subgraphUrls: { crm: subgraphs.crm.url, erp: subgraphs.erp.url, billing: subgraphs.billing.url, sync: subgraphs.sync.url },
     port: opts.ephemeralPorts ? 0 : config.ports.gateway,
   });

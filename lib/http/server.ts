@@ -66,11 +66,18 @@ export function graphqlHttpHandler<C extends BaseContext>(opts: GraphQLHttpOptio
   };
 }
 
+export interface CloseHooks {
+  /** Runs first: close long-lived connections (WebSockets) that would keep the server open. */
+  beforeClose?: () => Promise<void>;
+  /** Runs once no request is in flight any more. */
+  afterClose?: () => Promise<void>;
+}
+
 export async function listen(
   handler: (req: IncomingMessage, res: ServerResponse) => Promise<void>,
   host: string,
   port: number,
-  onClose: () => Promise<void> = async () => undefined,
+  hooks: CloseHooks = {},
 ): Promise<RunningServer> {
   const server = createServer((req, res) => {
     handler(req, res).catch((err: unknown) => {
@@ -87,12 +94,13 @@ export async function listen(
     port: actual,
     url: `http://${host}:${actual}/graphql`,
     async close(graceMs = 5000) {
+      await hooks.beforeClose?.();
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
       const timer = setTimeout(() => server.closeAllConnections(), graceMs);
       await closed;
       clearTimeout(timer);
-      await onClose();
+      await hooks.afterClose?.();
     },
   };
 }

@@ -63,7 +63,7 @@ export async function startSubgraph<C extends RequestBase>(def: SubgraphDefiniti
     return def.context({ principal, tenant: principal.tenant, correlationId, logger: logger.child({ correlationId }) }, opts.db);
   };
   const ready = async () => (await opts.db.query('SELECT 1 AS ok')).length === 1;
-  return listen(graphqlHttpHandler({ apollo, context, ready }), opts.host, opts.port, () => apollo.stop());
+  return listen(graphqlHttpHandler({ apollo, context, ready }), opts.host, opts.port, { afterClose: () => apollo.stop() });
 }
 
 function header(req: IncomingMessage, name: string): string | undefined {

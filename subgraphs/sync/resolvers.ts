@@ -1,5 +1,5 @@
 import { enqueueSyncJob } from '../../lib/outbox';
-import { illegalTransition, notFound } from '../../lib/errors';
+import { badUserInput, illegalTransition, notFound } from '../../lib/errors';
 import { parsePage, toConnection } from '../../lib/pagination';
 import { reconcileTenant } from './engine/reconcile';
 import type { SyncContext } from './context';
@@ -14,6 +14,12 @@ export const resolvers: Resolvers = {
     syncJobs: async (_p, { filter, first, after }, ctx) => {
       const page = parsePage(first, after);
       return toConnection(await ctx.ledger.listJobs(filter ?? {}, page), page.limit);
+    },
+    syncEvents: (_p, { after, first }, ctx) => {
+      const limit = first ?? 100;
+      if (!/^\d{1,18}$/.test(after)) throw badUserInput('after', 'must be an event id');
+      if (limit < 1 || limit > 1000) throw badUserInput('first', 'must be between 1 and 1000');
+      return ctx.ledger.eventsAfter(after, limit);
     },
     latestReconciliation: async (_p, _a, ctx) => {
       const [row] = await ctx.db.query<{ id: string; started_at: Date; finished_at: Date | null; accounts_checked: number; drift: ReconciliationModel['drift'] }>(

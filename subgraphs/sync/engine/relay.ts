@@ -8,7 +8,7 @@ const RELAY_LOCK = 724_113;
 const EVENT_COLS = 'seq, tenant_id, job_id, kind, entity_type, entity_id, target_system, state, attempts, error_code, message, correlation_id, at';
 
 /**
- * Gives committed events their public id (`seq`) and publishes them on the tenant's channel. Only the holder of an
+ * Gives committed events their public id (`seq`, consecutive per tenant) and publishes them on the tenant's channel. Only the holder of an
  * advisory lock assigns ids, and only to committed rows, so ids follow commit order: a subscriber resuming "after
  * N" can never miss an event that committed late with a smaller row id. Returns how many it published.
  */
@@ -17,12 +17,15 @@ export async function relayEvents(db: Db, bus: EventBus, batch = 500): Promise<n
     const [lock] = await tx.query<{ ok: boolean }>('SELECT pg_try_advisory_xact_lock($1) AS ok', [RELAY_LOCK]);
     if (!lock?.ok) return [];
     const rows = await tx.query(
-      `WITH base AS (SELECT COALESCE(max(seq), 0) AS m FROM sync.events),
-         next AS (SELECT id, row_number() OVER (ORDER BY id) AS rn FROM sync.events WHERE seq IS NULL ORDER BY id LIMIT $1)
-       UPDATE sync.events e SET seq = base.m + next.rn FROM next, base WHERE e.id = next.id
+      `WITH batch AS (SELECT id, tenant_id FROM sync.events WHERE seq IS NULL ORDER BY id LIMIT $1),
+         next AS (SELECT id, tenant_id, row_number() OVER (PARTITION BY tenant_id ORDER BY id) AS rn FROM batch),
+         base AS (SELECT t.tenant_id, COALESCE((SELECT max(seq) FROM sync.events s WHERE s.tenant_id = t.tenant_id), 0) AS m
+                  FROM (SELECT DISTINCT tenant_id FROM batch) t)
+       UPDATE sync.events e SET seq = base.m + next.rn FROM next JOIN base ON base.tenant_id = next.tenant_id WHERE e.id = next.id
        RETURNING ${EVENT_COLS.split(', ').map((c) => `e.${c}`).join(', ')}`,
       [batch],
     );
+    // Per tenant the ids are consecutive (1, 2, 3...), so a subscriber can tell a gap from a quiet period.
     return rows.map(event).sort((a, b) => Number(BigInt(a.eventId) - BigInt(b.eventId)));
   });
   for (const e of sequenced) await bus.publish(syncChannel(e.tenant), JSON.stringify(e));

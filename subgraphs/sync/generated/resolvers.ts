@@ -115,8 +115,16 @@ export type PageInfo = {
 export type Query = {
   __typename?: 'Query';
   latestReconciliation: Maybe<ReconciliationReport>;
+  /** Stored events after `after` (exclusive), oldest first: how a live subscriber resumes without gaps. */
+  syncEvents: Array<SyncEvent>;
   syncJob: Maybe<SyncJob>;
   syncJobs: SyncJobConnection;
+};
+
+
+export type QuerySyncEventsArgs = {
+  after: Scalars['ID']['input'];
+  first?: InputMaybe<Scalars['Int']['input']>;
 };
 
 
@@ -138,6 +146,23 @@ export type ReconciliationReport = {
   finishedAt: Maybe<Scalars['DateTime']['output']>;
   id: Scalars['ID']['output'];
   startedAt: Scalars['DateTime']['output'];
+};
+
+/** A stored state change of a sync job. `eventId` orders all events of the tenant without gaps. */
+export type SyncEvent = {
+  __typename?: 'SyncEvent';
+  at: Scalars['DateTime']['output'];
+  attempts: Scalars['Int']['output'];
+  correlationId: Scalars['String']['output'];
+  entityId: Scalars['ID']['output'];
+  entityType: Scalars['String']['output'];
+  errorCode: Maybe<Scalars['String']['output']>;
+  eventId: Scalars['ID']['output'];
+  jobId: Scalars['ID']['output'];
+  kind: SyncJobKind;
+  message: Maybe<Scalars['String']['output']>;
+  state: SyncJobState;
+  targetSystem: Maybe<SystemName>;
 };
 
 /** A unit of cross-system work: propagate one change from a source system to a target system. */
@@ -342,6 +367,7 @@ export type ResolversTypes = {
   PageInfo: ResolverTypeWrapper<PageInfo>;
   Query: ResolverTypeWrapper<Record<PropertyKey, never>>;
   ReconciliationReport: ResolverTypeWrapper<ReconciliationModel>;
+  SyncEvent: ResolverTypeWrapper<SyncEventModel>;
   SyncJob: ResolverTypeWrapper<SyncJobModel>;
   SyncJobConnection: ResolverTypeWrapper<Omit<SyncJobConnection, 'edges' | 'nodes'> & { edges: Array<ResolversTypes['SyncJobEdge']>, nodes: Array<ResolversTypes['SyncJob']> }>;
   SyncJobEdge: ResolverTypeWrapper<Omit<SyncJobEdge, 'node'> & { node: ResolversTypes['SyncJob'] }>;
@@ -371,6 +397,7 @@ export type ResolversParentTypes = {
   PageInfo: PageInfo;
   Query: Record<PropertyKey, never>;
   ReconciliationReport: ReconciliationModel;
+  SyncEvent: SyncEventModel;
   SyncJob: SyncJobModel;
   SyncJobConnection: Omit<SyncJobConnection, 'edges' | 'nodes'> & { edges: Array<ResolversParentTypes['SyncJobEdge']>, nodes: Array<ResolversParentTypes['SyncJob']> };
   SyncJobEdge: Omit<SyncJobEdge, 'node'> & { node: ResolversParentTypes['SyncJob'] };
@@ -440,6 +467,7 @@ export type PageInfoResolvers<ContextType = SyncContext, ParentType extends Reso
 
 export type QueryResolvers<ContextType = SyncContext, ParentType extends ResolversParentTypes['Query'] = ResolversParentTypes['Query']> = {
   latestReconciliation?: Resolver<Maybe<ResolversTypes['ReconciliationReport']>, ParentType, ContextType>;
+  syncEvents?: Resolver<Array<ResolversTypes['SyncEvent']>, ParentType, ContextType, RequireFields<QuerySyncEventsArgs, 'after' | 'first'>>;
   syncJob?: Resolver<Maybe<ResolversTypes['SyncJob']>, ParentType, ContextType, RequireFields<QuerySyncJobArgs, 'id'>>;
   syncJobs?: Resolver<ResolversTypes['SyncJobConnection'], ParentType, ContextType, RequireFields<QuerySyncJobsArgs, 'first'>>;
 };
@@ -450,6 +478,21 @@ export type ReconciliationReportResolvers<ContextType = SyncContext, ParentType 
   finishedAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   startedAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+};
+
+export type SyncEventResolvers<ContextType = SyncContext, ParentType extends ResolversParentTypes['SyncEvent'] = ResolversParentTypes['SyncEvent']> = {
+  at?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  attempts?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  correlationId?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  entityId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  entityType?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  errorCode?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  eventId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  jobId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  kind?: Resolver<ResolversTypes['SyncJobKind'], ParentType, ContextType>;
+  message?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  state?: Resolver<ResolversTypes['SyncJobState'], ParentType, ContextType>;
+  targetSystem?: Resolver<Maybe<ResolversTypes['SystemName']>, ParentType, ContextType>;
 };
 
 export type SyncJobResolvers<ContextType = SyncContext, ParentType extends ResolversParentTypes['SyncJob'] = ResolversParentTypes['SyncJob'], FederationReferenceType extends FederationReferenceTypes['SyncJob'] = FederationReferenceTypes['SyncJob']> = {
@@ -511,6 +554,7 @@ export type Resolvers<ContextType = SyncContext> = {
   PageInfo?: PageInfoResolvers<ContextType>;
   Query?: QueryResolvers<ContextType>;
   ReconciliationReport?: ReconciliationReportResolvers<ContextType>;
+  SyncEvent?: SyncEventResolvers<ContextType>;
   SyncJob?: SyncJobResolvers<ContextType>;
   SyncJobConnection?: SyncJobConnectionResolvers<ContextType>;
   SyncJobEdge?: SyncJobEdgeResolvers<ContextType>;

@@ -122,14 +122,14 @@ export function ledger(db: Db, tenant: string) {
       if (filter.correlationId) w.add((p) => `correlation_id = ${p}`, filter.correlationId);
       return (await db.query(listSql('sync.jobs', JOB_COLS, w, page), w.params)).map(job);
     },
-    /** State histories of many jobs in one statement, in order. Unsequenced events show with their row order. */
-    async historiesByJobs(jobIds: readonly string[]): Promise<(SyncEventModel & { rowId: string })[]> {
+    /** State histories of many jobs in one statement, in order. An event not relayed yet has eventId 0. */
+    async historiesByJobs(jobIds: readonly string[]): Promise<SyncEventModel[]> {
       const rows = await db.query(
-        `SELECT id AS row_id, COALESCE(seq, 0) AS seq, ${EVENT_COLS.replace('seq, ', '')} FROM sync.events
+        `SELECT COALESCE(seq, 0) AS seq, ${EVENT_COLS.replace('seq, ', '')} FROM sync.events
          WHERE tenant_id = $1 AND job_id = ANY($2::text[]) ORDER BY id`,
         [tenant, jobIds],
       );
-      return rows.map((r) => ({ ...event(r), rowId: str(r['row_id']) }));
+      return rows.map(event);
     },
     /** Sequenced events after `afterSeq`, oldest first: what a resuming subscriber missed. */
     async eventsAfter(afterSeq: string, limit: number): Promise<SyncEventModel[]> {

@@ -34,11 +34,11 @@ CREATE INDEX jobs_tenant ON sync.jobs (tenant_id, id)
 --;;
 CREATE INDEX jobs_tenant_entity ON sync.jobs (tenant_id, entity_id)
 --;;
--- Every state change of every job. `seq` is the public, gap-free event id: assigned by the single relay in commit
+-- Every state change of every job. `seq` is the public, gap-free event id per tenant: assigned by the single relay in commit
 -- order (see engine/relay.ts), so "after <eventId>" never skips an event committed later with a smaller id.
 CREATE TABLE sync.events (
   id bigserial PRIMARY KEY,
-  seq bigint UNIQUE,
+  seq bigint,
   tenant_id text NOT NULL,
   job_id text NOT NULL REFERENCES sync.jobs (id),
   kind text NOT NULL,
@@ -55,7 +55,7 @@ CREATE TABLE sync.events (
 --;;
 CREATE INDEX events_unsequenced ON sync.events (id) WHERE seq IS NULL
 --;;
-CREATE INDEX events_tenant_seq ON sync.events (tenant_id, seq)
+CREATE UNIQUE INDEX events_tenant_seq ON sync.events (tenant_id, seq)
 --;;
 CREATE INDEX events_job ON sync.events (job_id, id)
 --;;

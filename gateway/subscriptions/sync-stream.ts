@@ -1,0 +1,108 @@
+import type { EventBus } from '../../lib/events';
+import { syncChannel } from '../../lib/events';
+
+/** A stored sync event as the sync subgraph's `syncEvents` query returns it. */
+export interface SyncEvent {
+  eventId: string;
+  jobId: string;
+  kind: string;
+  entityType: string;
+  entityId: string;
+  targetSystem: string | null;
+  state: string;
+  attempts: number;
+  errorCode: string | null;
+  message: string | null;
+  correlationId: string;
+  at: string;
+}
+
+export interface SyncEventFilter {
+  entityType?: string | null;
+  entityId?: string | null;
+  states?: readonly string[] | null;
+  systems?: readonly string[] | null;
+}
+
+export interface StreamOptions {
+  bus: EventBus;
+  tenant: string;
+  /** Resume point: deliver every event after this id first, then live ones. */
+  after: string | null;
+  filter: SyncEventFilter;
+  /** Reads stored events after an id (oldest first, up to `PAGE`), through the gateway as the subscriber. */
+  fetchAfter: (after: string) => Promise<SyncEvent[]>;
+  /** Live events buffered for a consumer that does not keep up; beyond this it is dropped. */
+  maxBuffered: number;
+  /** Called once when the buffer overflows; the stream then ends (the caller closes the connection). */
+  onSlowConsumer: () => void;
+}
+
+const PAGE = 100;
+
+function matches(e: SyncEvent, f: SyncEventFilter): boolean {
+  return (
+    (!f.entityType || e.entityType === f.entityType) &&
+    (!f.entityId || e.entityId === f.entityId) &&
+    (!f.states?.length || f.states.includes(e.state)) &&
+    (!f.systems?.length || (e.targetSystem !== null && f.systems.includes(e.targetSystem)))
+  );
+}
+
+/**
+ * Gap-free event stream for one subscriber: listens live first (buffering), replays stored events after `after`, then
+ * continues live, skipping what it already delivered. A live event that jumps ahead of the last delivered id (relays
+ * in several processes can publish out of order) triggers a read of the ledger for the gap, so every event is
+ * delivered exactly once and in order.
+ */
+export async function* syncEventStream(opts: StreamOptions): AsyncGenerator<SyncEvent> {
+  const queue: SyncEvent[] = [];
+  let notify: (() => void) | null = null;
+  let overflow = false;
+  const unsubscribe = await opts.bus.subscribe(syncChannel(opts.tenant), (message) => {
+    if (queue.length >= opts.maxBuffered) {
+      overflow = true;
+    } else {
+      queue.push(JSON.parse(message) as SyncEvent);
+    }
+    notify?.();
+  });
+  let last: bigint | null = opts.after === null ? null : BigInt(opts.after);
+  try {
+    const catchUp = async function* (upTo: bigint | null): AsyncGenerator<SyncEvent> {
+      for (;;) {
+        if (last === null) return;
+        const page = await opts.fetchAfter(last.toString());
+        for (const e of page) {
+          const id = BigInt(e.eventId);
+          if (upTo !== null && id >= upTo) return;
+          last = id;
+          if (matches(e, opts.filter)) yield e;
+        }
+        if (page.length < PAGE) return;
+      }
+    };
+    yield* catchUp(null);
+    for (;;) {
+      if (overflow) {
+        // Dropping beats buffering without bound: the client reconnects and resumes with `after`.
+        opts.onSlowConsumer();
+        return;
+      }
+      const next = queue.shift();
+      if (!next) {
+        await new Promise<void>((resolve) => (notify = resolve));
+        notify = null;
+        continue;
+      }
+      const id = BigInt(next.eventId);
+      if (last !== null && id <= last) continue;
+      if (last !== null && id > last + 1n) yield* catchUp(id);
+      if (last !== null && id <= last) continue;
+      last = id;
+      if (matches(next, opts.filter)) yield next;
+    }
+  } finally {
+    await unsubscribe();
+  }
+}

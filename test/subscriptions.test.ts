@@ -1,0 +1,144 @@
+import { startGateway } from '../gateway/server';
+import { createEventBus } from '../lib/events';
+import type { RunningServer } from '../lib/http/server';
+import { createLogger } from '../lib/logger';
+import { createRedis } from '../lib/redis';
+import { type TestStack, startTestStack } from './support/stack';
+import { collect, wsClient } from './support/ws';
+import { waitForSync } from './support/wait';
+
+const WATCH = /* GraphQL */ `
+  subscription Watch($id: ID!, $after: ID) {
+    syncStatusChanged(filter: { entityId: $id }, after: $after) {
+      eventId
+      event { state targetSystem correlationId }
+      job { state targetSystem attempts }
+      account { name balance { amountMinor } subscriptions { status } }
+    }
+  }
+`;
+
+interface Change {
+  eventId: string;
+  event: { state: string; targetSystem: string };
+  job: { state: string } | null;
+  account: { name: string; balance: { amountMinor: string } | null } | null;
+}
+const changeOf = (r: { data?: Record<string, unknown> | null }) => r.data?.['syncStatusChanged'] as Change;
+
+describe('live sync status over graphql-ws', () => {
+  let stack: TestStack;
+  let instanceB: RunningServer;
+  const closers: (() => Promise<void> | void)[] = [];
+  beforeAll(async () => {
+    stack = await startTestStack({ accounts: 3 });
+    // A second gateway instance with its own Redis connections: events reach it only through Redis pub/sub.
+    const redis = createRedis(stack.config.redisUrl ?? '', stack.config.redisKeyPrefix);
+    const bus = createEventBus(stack.config.redisUrl, stack.config.redisKeyPrefix);
+    instanceB = await startGateway({
+      config: stack.config, logger: createLogger('silent', 'test'), redis, bus, port: 0,
+      subgraphUrls: { crm: stack.subgraphs.crm.url, erp: stack.subgraphs.erp.url, billing: stack.subgraphs.billing.url, sync: stack.subgraphs.sync.url },
+    });
+    closers.push(() => instanceB.close(), () => bus.close(), () => redis.disconnect());
+  });
+  afterAll(async () => {
+    for (const close of closers) await close();
+    await stack.stop();
+  });
+
+  const createAccount = async (name: string) => {
+    const res = await stack.gql<{ createAccount: { id: string } }>('mutation($n: String!) { createAccount(input: { name: $n }) { id } }', { n: name });
+    return res.body.data?.createAccount.id ?? '';
+  };
+  // PENDING x2, RUNNING x2, SUCCEEDED x2: one account change fans out to ERP and billing.
+  const EVENTS_PER_ACCOUNT_CHANGE = 6;
+
+  it('pushes a change made through instance A to a subscriber on instance B, with federated fields resolved', async () => {
+    const id = await createAccount('Live Events Co');
+    const { client } = wsClient(instanceB.url, await stack.token());
+    closers.push(() => client.dispose());
+    const sub = collect(client, WATCH, { id, after: '0' });
+    await sub.next(EVENTS_PER_ACCOUNT_CHANGE);
+    expect(sub.error).toBeNull();
+    const changes = sub.results.map(changeOf);
+    expect(changes.map((c) => c.event.state).filter((s) => s === 'SUCCEEDED')).toHaveLength(2);
+    const ids = changes.map((c) => BigInt(c.eventId));
+    expect(ids).toEqual([...ids].sort((a, b) => (a < b ? -1 : 1)));
+    const done = changes.find((c) => c.event.state === 'SUCCEEDED');
+    expect(done?.job?.state).toBe('SUCCEEDED');
+    expect(done?.account?.name).toBe('Live Events Co');
+    expect(sub.results.every((r) => !r.errors)).toBe(true);
+    sub.dispose();
+  });
+
+  it('applies the subscriber\'s own scopes to federated fields: no finance:read, balance denied', async () => {
+    const token = await stack.token({ scopes: ['sync:read', 'crm:read', 'billing:read'] });
+    const { client } = wsClient(stack.url, token);
+    closers.push(() => client.dispose());
+    const id = await createAccount('Scoped Watcher Ltd');
+    const sub = collect(client, WATCH, { id, after: '0' });
+    await sub.next(1);
+    const first = sub.results[0];
+    expect(changeOf(first ?? {}).account?.name).toBe('Scoped Watcher Ltd');
+    expect(changeOf(first ?? {}).account?.balance).toBeNull();
+    expect(first?.errors?.map((e) => [e.extensions?.['code'], e.path?.join('.')])).toContainEqual(['FORBIDDEN', 'syncStatusChanged.account.balance']);
+    sub.dispose();
+  });
+
+  it('never delivers another tenant\'s events', async () => {
+    const { client } = wsClient(stack.url, await stack.token({ tenant: 'globex' }));
+    closers.push(() => client.dispose());
+    const globexSub = collect(client, 'subscription { syncStatusChanged(after: "0") { eventId event { entityId } } }');
+    const acmeId = await createAccount('Acme Only Inc');
+    await waitForSync(stack, 'acme', async () => (await stack.db.query("SELECT 1 FROM sync.jobs WHERE entity_id = $1 AND state = 'SUCCEEDED'", [acmeId])).length === 2);
+    // A globex change afterwards: once it arrives, anything acme published before it would have arrived too.
+    const globexId = (await stack.gql<{ createAccount: { id: string } }>('mutation { createAccount(input: { name: "Globex Marker" }) { id } }', {}, { tenant: 'globex' })).body.data?.createAccount.id;
+    await globexSub.next(EVENTS_PER_ACCOUNT_CHANGE);
+    const seen = globexSub.results.map((r) => (r.data?.['syncStatusChanged'] as { event: { entityId: string } }).event.entityId);
+    expect(seen).toContain(globexId);
+    expect(seen).not.toContain(acmeId);
+    globexSub.dispose();
+  });
+
+  it('a client that disconnects and resumes with `after` receives each missed event exactly once', async () => {
+    const id = await createAccount('Resume Corp');
+    const token = await stack.token();
+    const first = wsClient(stack.url, token);
+    const sub = collect(first.client, WATCH, { id, after: '0' });
+    await sub.next(EVENTS_PER_ACCOUNT_CHANGE);
+    const lastSeen = changeOf(sub.results[sub.results.length - 1] ?? {}).eventId;
+    await first.client.dispose();
+
+    // While disconnected: two more changes.
+    await stack.gql('mutation($id: ID!) { updateAccount(id: $id, input: { name: "Resume Corp 2" }) { id } }', { id });
+    await waitForSync(stack, 'acme', async () => (await stack.db.query("SELECT 1 FROM sync.jobs WHERE entity_id = $1 AND state = 'SUCCEEDED'", [id])).length === 4);
+    await stack.gql('mutation($id: ID!) { updateAccount(id: $id, input: { name: "Resume Corp 3" }) { id } }', { id });
+
+    const second = wsClient(stack.url, token);
+    closers.push(() => second.client.dispose());
+    const resumed = collect(second.client, WATCH, { id, after: lastSeen });
+    await resumed.next(2 * EVENTS_PER_ACCOUNT_CHANGE);
+    const ids = resumed.results.map((r) => changeOf(r).eventId);
+    expect(new Set(ids).size).toBe(ids.length);
+    expect(ids.every((e) => BigInt(e) > BigInt(lastSeen))).toBe(true);
+    const stored = await stack.db.query<{ seq: string }>(
+      "SELECT seq::text FROM sync.events WHERE tenant_id = 'acme' AND entity_id = $1 AND seq > $2 ORDER BY seq LIMIT 12",
+      [id, lastSeen],
+    );
+    expect(ids).toEqual(stored.map((r) => r.seq));
+    resumed.dispose();
+  });
+
+  it('closes the connection with 4401 on a bad token and refuses a subscribe without sync:read', async () => {
+    const bad = wsClient(stack.url, 'not-a-token');
+    closers.push(() => bad.client.dispose());
+    collect(bad.client, 'subscription { syncStatusChanged { eventId } }');
+    expect(await bad.closed).toBe(4401);
+
+    const { client } = wsClient(stack.url, await stack.token({ scopes: ['crm:read'] }));
+    closers.push(() => client.dispose());
+    const denied = collect(client, 'subscription { syncStatusChanged { eventId } }');
+    await denied.next(1);
+    expect(JSON.stringify(denied.error)).toContain('FORBIDDEN');
+  });
+});

@@ -1,5 +1,6 @@
 import { loadConfig } from '../lib/config';
 import { createLogger } from '../lib/logger';
+import { connectPostgres } from '../lib/db/postgres';
 import { createEventBus } from '../lib/events';
 import { createRedis, redisReady } from '../lib/redis';
 import { startGateway } from './server';
@@ -11,12 +12,15 @@ async function main(): Promise<void> {
   const redis = config.redisUrl ? createRedis(config.redisUrl, config.redisKeyPrefix) : undefined;
   if (redis && !(await redisReady(redis))) logger.warn('Redis is not reachable yet: cache bypassed and in-memory rate limits until it is');
   const bus = createEventBus(config.redisUrl, config.redisKeyPrefix);
-  const server = await startGateway({ config, logger, redis, bus });
+  // The gateway itself only needs Postgres for Idempotency-Key; without DATABASE_URL the header is refused.
+  const db = config.databaseUrl ? await connectPostgres(config.databaseUrl, 4) : undefined;
+  const server = await startGateway({ config, logger, redis, bus, db });
   logger.info({ url: server.url }, 'gateway ready');
   const stop = async () => {
     await server.close();
     redis?.disconnect();
     await bus.close();
+    await db?.close();
     process.exit(0);
   };
   process.once('SIGTERM', () => void stop());

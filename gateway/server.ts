@@ -17,6 +17,8 @@ import { type SubgraphName, readSupergraph } from '../lib/schema';
 import type { GatewayContext } from './context';
 import { correlationPlugin } from './correlation-plugin';
 import { denialStatusPlugin } from './denial-status';
+import { idempotencyPlugin } from './idempotency';
+import type { Db } from '../lib/db/db';
 import { subgraphDataSource } from './data-sources';
 import { rateLimitPlugin, rateLimitSettings } from './rate-limit';
 import { cacheGenerations, responseCache } from './response-cache';
@@ -32,6 +34,8 @@ export interface GatewayOptions {
   redis?: Redis;
   /** Where sync status events arrive (Redis pub/sub across instances); subscriptions are off without it. */
   bus?: EventBus;
+  /** Durable store for Idempotency-Key (mutations); the header is refused without it. */
+  db?: Db;
 }
 
 /** The experience API: the composed supergraph behind JWT auth. */
@@ -55,6 +59,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningServer>
       correlationPlugin(),
       denialStatusPlugin(),
       rateLimitPlugin(rateLimitSettings(config.rateLimits), opts.redis),
+      ...(opts.db ? [idempotencyPlugin(opts.db)] : []),
       ...(config.responseCache ? responseCache(opts.redis, cacheGenerations(opts.redis), logger) : []),
       ...(config.production ? [ApolloServerPluginLandingPageDisabled()] : []),
     ],

@@ -83,6 +83,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     logger,
     redis,
     bus,
+    db,
     subgraphUrls: { crm: subgraphs.crm.url, erp: subgraphs.erp.url, billing: subgraphs.billing.url, sync: subgraphs.sync.url },
     port: opts.ephemeralPorts ? 0 : config.ports.gateway,
   });

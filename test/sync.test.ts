@@ -201,3 +201,57 @@ describe('sync engine end to end', () => {
     }
   });
 });
+
+describe('idempotency keys and reconciliation', () => {
+  let stack: TestStack;
+  beforeAll(async () => {
+    stack = await startTestStack({ accounts: 4, env: { SYNC_RETRY_BASE_MS: '10' } });
+  });
+  afterAll(() => stack.stop());
+
+  it('replays the first result for the same Idempotency-Key and input, creates nothing, and refuses a different input', async () => {
+    const create = (name: string, key: string) =>
+      stack.gql<{ createAccount: { id: string } }>('mutation($n: String!) { createAccount(input: { name: $n }) { id } }', { n: name }, { headers: { 'idempotency-key': key } });
+    const count = async () => (await stack.db.query<{ n: number }>("SELECT count(*)::int AS n FROM crm.accounts WHERE tenant_id = 'acme'"))[0]?.n;
+    const first = await create('Once Only Ltd', 'key-0001');
+    const before = await count();
+    const retry = await create('Once Only Ltd', 'key-0001');
+    expect(retry.headers.get('idempotent-replayed')).toBe('true');
+    expect(retry.body.data).toEqual(first.body.data);
+    expect(await count()).toBe(before);
+    const different = await create('Someone Else Ltd', 'key-0001');
+    expect(different.status).toBe(409);
+    expect(codes(different)).toEqual(['CONFLICT']);
+    expect(await count()).toBe(before);
+    // Keys are per principal: another user's key of the same name is independent.
+    const other = await stack.gql('mutation { createAccount(input: { name: "Other User Co" }) { id } }', {}, { token: await stack.token({ sub: 'someone-else' }), headers: { 'idempotency-key': 'key-0001' } });
+    expect(other.body.errors).toBeUndefined();
+  });
+
+  it('finds drift introduced behind the engine\'s back, reports it and repairs it', async () => {
+    const [a, b] = await stack.db.query<{ id: string; name: string }>("SELECT id, name FROM crm.accounts WHERE tenant_id = 'acme' ORDER BY id LIMIT 2");
+    await stack.db.query("UPDATE erp.customers SET name = 'Tampered Name' WHERE id = $1", [a?.id]);
+    await stack.db.query('DELETE FROM billing.subscription_items WHERE subscription_id IN (SELECT id FROM billing.subscriptions WHERE account_id = $1)', [b?.id]);
+    await stack.db.query('DELETE FROM billing.invoice_links WHERE subscription_id IN (SELECT id FROM billing.subscriptions WHERE account_id = $1)', [b?.id]);
+    await stack.db.query('DELETE FROM billing.subscriptions WHERE account_id = $1', [b?.id]);
+    await stack.db.query('DELETE FROM billing.customers WHERE id = $1', [b?.id]);
+
+    const res = await stack.gql<{ reconcile: { accountsChecked: number; drift: { entityId: string; system: string; kind: string; field: string | null; actual: string | null; repairQueued: boolean }[] } }>(
+      'mutation { reconcile { id accountsChecked drift { entityType entityId system kind field expected actual repairQueued } } }',
+    );
+    expect(res.body.errors).toBeUndefined();
+    const drift = res.body.data?.reconcile.drift ?? [];
+    expect(drift).toContainEqual(expect.objectContaining({ entityId: a?.id, system: 'ERP', kind: 'FIELD_MISMATCH', field: 'name', actual: 'Tampered Name', repairQueued: true }));
+    expect(drift).toContainEqual(expect.objectContaining({ entityId: b?.id, system: 'BILLING', kind: 'MISSING', repairQueued: true }));
+    const latest = await stack.gql<{ latestReconciliation: { drift: unknown[] } }>('{ latestReconciliation { drift { entityId } } }');
+    expect(latest.body.data?.latestReconciliation.drift).toHaveLength(drift.length);
+
+    await waitForSync(stack, 'acme', async () => {
+      const erp = await stack.db.query<{ name: string }>('SELECT name FROM erp.customers WHERE id = $1', [a?.id]);
+      const billing = await stack.db.query('SELECT 1 FROM billing.customers WHERE id = $1', [b?.id]);
+      return erp[0]?.name === a?.name && billing.length === 1;
+    });
+    const again = await stack.gql<{ reconcile: { drift: { entityId: string }[] } }>('mutation { reconcile { drift { entityId } } }');
+    expect(again.body.data?.reconcile.drift.filter((d) => d.entityId === a?.id || d.entityId === b?.id)).toEqual([]);
+  });
+});

@@ -1,0 +1,69 @@
+import { createHash } from 'node:crypto';
+import type { ApolloServerPlugin, GraphQLResponse } from '@apollo/server';
+import { HeaderMap } from '@apollo/server';
+import type { FormattedExecutionResult } from 'graphql';
+import type { Db } from '../lib/db/db';
+import type { GatewayContext } from './context';
+
+export const IDEMPOTENCY_HEADER = 'idempotency-key';
+const KEY = /^[A-Za-z0-9._:-]{1,255}$/;
+/** Keys are kept at least this long (and swept after). */
+const RETENTION = '24 hours';
+
+/** Errors are returned as responses: Apollo reports an error thrown from responseForOperation as a 500. */
+function refusal(status: number, code: string, message: string): GraphQLResponse {
+  return { http: { status, headers: new HeaderMap() }, body: { kind: 'single', singleResult: { errors: [{ message, extensions: { code } }] } } };
+}
+
+/**
+ * `Idempotency-Key` for mutations: the first request with a key runs and its response is stored in Postgres; a retry
+ * with the same key and the same operation gets the stored response (`idempotent-replayed: true`) and writes nothing;
+ * the same key with a different operation is a CONFLICT (409). Keys are per tenant and principal.
+ *
+ * A key whose first request never finished (the gateway died mid-request) stays "in progress": it answers CONFLICT
+ * rather than running again, because the first attempt may already have written.
+ */
+export function idempotencyPlugin(db: Db): ApolloServerPlugin<GatewayContext> {
+  const owned = new WeakMap<GatewayContext, { key: string; hash: string }>();
+  return {
+    async requestDidStart({ request }) {
+      const key = request.http?.headers.get(IDEMPOTENCY_HEADER);
+      if (!key) return {};
+      return {
+        async responseForOperation({ operation, request: req, contextValue }): Promise<GraphQLResponse | null> {
+          if (operation.operation !== 'mutation') return null;
+          if (!KEY.test(key)) return refusal(400, 'BAD_USER_INPUT', 'Idempotency-Key must be 1-255 characters of A-Z a-z 0-9 . _ : -');
+          const p = contextValue.principal;
+          const hash = createHash('sha256').update(JSON.stringify([req.query, req.operationName ?? null, req.variables ?? {}])).digest('hex');
+          const claimed = await db.query(
+            `INSERT INTO sync.idempotency_keys (tenant_id, principal, key, request_hash) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (tenant_id, principal, key) DO NOTHING RETURNING key`,
+            [p.tenant, p.sub, key, hash],
+          );
+          if (claimed.length > 0) {
+            owned.set(contextValue, { key, hash });
+            if (Math.random() < 0.01) await db.query(`DELETE FROM sync.idempotency_keys WHERE created_at < now() - interval '${RETENTION}'`);
+            return null;
+          }
+          const [row] = await db.query<{ request_hash: string; status: number | null; response: string | null }>(
+            'SELECT request_hash, status, response FROM sync.idempotency_keys WHERE tenant_id = $1 AND principal = $2 AND key = $3',
+            [p.tenant, p.sub, key],
+          );
+          if (!row || row.request_hash !== hash) return refusal(409, 'CONFLICT', 'Idempotency-Key was already used with a different request');
+          if (row.response === null) return refusal(409, 'CONFLICT', 'A request with this Idempotency-Key is in progress or was interrupted');
+          const headers = new HeaderMap([['idempotent-replayed', 'true']]);
+          return { http: { status: row.status ?? 200, headers }, body: { kind: 'single', singleResult: JSON.parse(row.response) as FormattedExecutionResult } };
+        },
+        async willSendResponse({ response, contextValue }) {
+          const mine = owned.get(contextValue);
+          if (!mine || response.body.kind !== 'single') return;
+          const p = contextValue.principal;
+          await db.query(
+            'UPDATE sync.idempotency_keys SET status = $4, response = $5 WHERE tenant_id = $1 AND principal = $2 AND key = $3',
+            [p.tenant, p.sub, mine.key, response.http.status ?? 200, JSON.stringify(response.body.singleResult)],
+          );
+        },
+      };
+    },
+  };
+}

@@ -34,6 +34,8 @@ interface Decision {
   limit: number;
   remaining: number;
   resetSeconds: number;
+  /** Set when the request was refused. */
+  retryAfter?: number;
 }
 
 /**
@@ -61,26 +63,16 @@ export function rateLimitPlugin(settings: RateLimitSettings, redis: Redis | unde
   };
   const decisions = new WeakMap<GatewayContext, Decision>();
 
-  const consume = async (l: RateLimiterAbstract, key: string, cost: number): Promise<RateLimiterRes> => {
+  /** Spends `cost` or throws RATE_LIMITED; the headers of either outcome are set in willSendResponse. */
+  const consume = async (ctx: GatewayContext, l: RateLimiterAbstract, key: string, cost: number): Promise<RateLimiterRes> => {
     try {
       return await l.consume(key, cost);
     } catch (rejection) {
       if (rejection instanceof RateLimiterRes) {
         const retryAfter = Math.max(1, Math.ceil(rejection.msBeforeNext / 1000));
+        decisions.set(ctx, { limit: l.points, remaining: 0, resetSeconds: retryAfter, retryAfter });
         throw new GraphQLError(`Rate limit exceeded: retry in ${retryAfter} s`, {
-          extensions: {
-            code: 'RATE_LIMITED',
-            retryAfterSeconds: retryAfter,
-            http: {
-              status: 429,
-              headers: new Map([
-                ['retry-after', String(retryAfter)],
-                ['ratelimit-limit', String(l.points)],
-                ['ratelimit-remaining', '0'],
-                ['ratelimit-reset', String(retryAfter)],
-              ]),
-            },
-          },
+          extensions: { code: 'RATE_LIMITED', retryAfterSeconds: retryAfter, http: { status: 429 } },
         });
       }
       throw rejection;
@@ -100,8 +92,8 @@ export function rateLimitPlugin(settings: RateLimitSettings, redis: Redis | unde
           }
           const p = contextValue.principal;
           const budget = budgetOf(contextValue);
-          const principalRes = await consume(limiter('principal', budget), `${p.tenant}:${p.kind}:${p.sub}`, cost);
-          await consume(limiter('tenant', settings.perTenant), p.tenant, cost);
+          const principalRes = await consume(contextValue, limiter('principal', budget), `${p.tenant}:${p.kind}:${p.sub}`, cost);
+          await consume(contextValue, limiter('tenant', settings.perTenant), p.tenant, cost);
           decisions.set(contextValue, {
             limit: budget,
             remaining: principalRes.remainingPoints,
@@ -114,6 +106,7 @@ export function rateLimitPlugin(settings: RateLimitSettings, redis: Redis | unde
           response.http.headers.set('ratelimit-limit', String(d.limit));
           response.http.headers.set('ratelimit-remaining', String(d.remaining));
           response.http.headers.set('ratelimit-reset', String(d.resetSeconds));
+          if (d.retryAfter !== undefined) response.http.headers.set('retry-after', String(d.retryAfter));
         },
       };
     },

@@ -7,6 +7,10 @@ import { bearerToken, tokenVerifier } from '../lib/auth/tokens';
 import type { Config } from '../lib/config';
 import { CORRELATION_HEADER, correlationIdFrom } from '../lib/correlation';
 import { errorFormatter } from '../lib/format-error';
+import type { GraphQLFormattedError } from 'graphql';
+import { auditPlugin } from './audit';
+import { DEFAULT_OPERATION_LIMITS, operationLimitsPlugin, tokenLimitCode } from './operation-limits';
+import { partnerAllowlists, trustedDocumentsPlugin } from './trusted-documents';
 import { type RunningServer, graphqlHttpHandler, listen } from '../lib/http/server';
 import type { Logger } from '../lib/logger';
 import type { Redis } from '../lib/redis';
@@ -55,17 +59,27 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningServer>
   });
   const apollo = new ApolloServer<GatewayContext>({
     gateway,
+    logger,
+    // The composition root owns shutdown (drain HTTP, stop workers, close pools); Apollo must not exit on signals.
+    stopOnTerminationSignals: false,
     plugins: [
       correlationPlugin(),
       denialStatusPlugin(),
+      operationLimitsPlugin({ ...DEFAULT_OPERATION_LIMITS, introspectionForAdminsOnly: config.production }),
+      trustedDocumentsPlugin(partnerAllowlists(config.partnerOperations)),
       rateLimitPlugin(rateLimitSettings(config.rateLimits), opts.redis),
-      ...(opts.db ? [idempotencyPlugin(opts.db)] : []),
+      ...(opts.db ? [idempotencyPlugin(opts.db), auditPlugin(opts.db, logger)] : []),
       ...(config.responseCache ? responseCache(opts.redis, cacheGenerations(opts.redis), logger) : []),
       ...(config.production ? [ApolloServerPluginLandingPageDisabled()] : []),
     ],
-    formatError: errorFormatter(config.production),
+    formatError: gatewayErrorFormatter(config.production),
     includeStacktraceInErrorResponses: !config.production,
-    introspection: !config.production,
+    // Introspection stays on so admins can use it; operationLimitsPlugin refuses it to everyone else in production.
+    introspection: true,
+    hideSchemaDetailsFromClientErrors: config.production,
+    parseOptions: { maxTokens: DEFAULT_OPERATION_LIMITS.maxTokens },
+    csrfPrevention: true,
+    allowBatchedHttpRequests: false,
   });
   let subscriptions: SubscriptionServer | null = null;
   let apiSchema: GraphQLSchema | null = null;
@@ -95,4 +109,13 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningServer>
     if (apiSchema) subscriptions.updateSchema(apiSchema);
   }
   return running;
+}
+
+/** The shared formatter, plus a code of its own for the parser's token limit. */
+function gatewayErrorFormatter(production: boolean) {
+  const base = errorFormatter(production);
+  return (formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError => {
+    const code = tokenLimitCode(formatted.message);
+    return base(code ? { ...formatted, extensions: { ...formatted.extensions, code } } : formatted, error);
+  };
 }

@@ -19,6 +19,9 @@ const schema = z
     JWT_SECRET: z.string().min(32).optional(),
     JWT_ISSUER: z.string().default('sor-gateway'),
     JWT_AUDIENCE: z.string().default('sor-gateway'),
+    JWT_JWKS_URL: optionalUrl,
+    JWT_JWKS_COOLDOWN_MS: z.coerce.number().int().min(0).default(5000),
+    PARTNER_OPERATIONS: z.string().optional(),
     GATEWAY_SIGNING_SECRET: z.string().min(32).optional(),
     HOST: z.string().default('127.0.0.1'),
     GATEWAY_PORT: port.default(4000),
@@ -37,9 +40,8 @@ const schema = z
   })
   .superRefine((env, ctx) => {
     if (env.NODE_ENV !== 'production') return;
-    for (const key of ['JWT_SECRET', 'GATEWAY_SIGNING_SECRET'] as const) {
-      if (!env[key]) ctx.addIssue({ code: 'custom', path: [key], message: `${key} is required in production` });
-    }
+    if (!env.GATEWAY_SIGNING_SECRET) ctx.addIssue({ code: 'custom', path: ['GATEWAY_SIGNING_SECRET'], message: 'GATEWAY_SIGNING_SECRET is required in production' });
+    if (!env.JWT_SECRET && !env.JWT_JWKS_URL) ctx.addIssue({ code: 'custom', path: ['JWT_JWKS_URL'], message: 'JWT_JWKS_URL (or JWT_SECRET) is required in production' });
   });
 
 export type Env = z.infer<typeof schema>;
@@ -55,7 +57,9 @@ export interface Config {
   responseCache: boolean;
   /** JSON overrides of the rate-limit settings (see gateway/rate-limit.ts), e.g. {"perKind":{"partner":5000}}. */
   rateLimits: Record<string, unknown>;
-  jwt: { secret: string; issuer: string; audience: string };
+  jwt: { secret: string; issuer: string; audience: string; jwksUrl?: string; jwksCooldownMs?: number };
+  /** Trusted documents: partner `sub` -> sha256 hashes of the operations it may send (JSON). */
+  partnerOperations: Record<string, unknown>;
   /** Secret the gateway signs forwarded claims with; subgraphs verify with it. */
   internalSecret: string;
   host: string;
@@ -84,7 +88,8 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     redisKeyPrefix: e.REDIS_KEY_PREFIX,
     responseCache: e.RESPONSE_CACHE === 'on',
     rateLimits: parseJsonObject('RATE_LIMITS', e.RATE_LIMITS),
-    jwt: { secret: e.JWT_SECRET ?? DEV_JWT_SECRET, issuer: e.JWT_ISSUER, audience: e.JWT_AUDIENCE },
+    jwt: { secret: e.JWT_SECRET ?? DEV_JWT_SECRET, issuer: e.JWT_ISSUER, audience: e.JWT_AUDIENCE, ...(e.JWT_JWKS_URL ? { jwksUrl: e.JWT_JWKS_URL, jwksCooldownMs: e.JWT_JWKS_COOLDOWN_MS } : {}) },
+    partnerOperations: parseJsonObject('PARTNER_OPERATIONS', e.PARTNER_OPERATIONS),
     internalSecret: e.GATEWAY_SIGNING_SECRET ?? DEV_INTERNAL_SECRET,
     host: e.HOST,
     ports: { gateway: e.GATEWAY_PORT, crm: e.CRM_PORT, erp: e.ERP_PORT, billing: e.BILLING_PORT, sync: e.SYNC_PORT },

@@ -37,9 +37,12 @@ export const POLICY: Record<SubgraphName, SubgraphPolicy> = {
   sync: {
     read: 'sync:read',
     write: 'sync:write',
-    valueTypes: [...COMMON_VALUE_TYPES, 'SyncJobTransition', 'SyncEvent', 'SystemSyncStatus', 'DriftItem', ...connections('SyncJob')],
-    // Quote-to-cash closes a deal: a CRM write that drives billing and ERP writes.
-    fields: { 'Mutation.closeOpportunityWon': 'crm:write' },
+    valueTypes: [...COMMON_VALUE_TYPES, 'SyncJobTransition', 'SyncEvent', 'SystemSyncStatus', 'DriftItem', 'AuditEntry', ...connections('SyncJob', 'AuditEntry')],
+    fields: {
+      // Quote-to-cash closes a deal: a CRM write that drives billing and ERP writes.
+      'Mutation.closeOpportunityWon': 'crm:write',
+      'Query.auditEntries': 'admin',
+    },
   },
 };
 

@@ -1,4 +1,4 @@
-import { SignJWT, errors, jwtVerify } from 'jose';
+import { type JWTVerifyGetKey, SignJWT, createRemoteJWKSet, errors, jwtVerify } from 'jose';
 import { unauthenticated } from '../errors';
 import { type Principal, type TokenKind, principalFromClaims, tokenClaims } from './principal';
 
@@ -6,6 +6,10 @@ export interface JwtSettings {
   secret: string;
   issuer: string;
   audience: string;
+  /** A real identity provider's key set (RS256/ES256). When set, tokens are verified against it, not the secret. */
+  jwksUrl?: string;
+  /** Minimum time between key set fetches (an unknown `kid` cannot make us hammer the provider). */
+  jwksCooldownMs?: number;
 }
 
 export interface MintOptions {
@@ -30,17 +34,21 @@ export async function mintToken(settings: JwtSettings, opts: MintOptions): Promi
     .sign(key);
 }
 
-/** Verifies a client bearer token; every failure is UNAUTHENTICATED with a reason that leaks nothing. */
+/**
+ * Verifies a client bearer token (signature, `exp`, `nbf`, `iss`, `aud`); every failure is UNAUTHENTICATED with a
+ * reason that leaks nothing. With a JWKS URL, jose caches the key set, refetches on an unknown `kid` (key rotation)
+ * and rate-limits refetches; otherwise the HS256 secret is used (local development and tests).
+ */
 export function tokenVerifier(settings: JwtSettings): (token: string) => Promise<Principal> {
-  const key = new TextEncoder().encode(settings.secret);
+  const secret = new TextEncoder().encode(settings.secret);
+  const jwks: JWTVerifyGetKey | null = settings.jwksUrl ? createRemoteJWKSet(new URL(settings.jwksUrl), { cooldownDuration: settings.jwksCooldownMs ?? 5000, cacheMaxAge: 600_000 }) : null;
+  const verify = (token: string) =>
+    jwks
+      ? jwtVerify(token, jwks, { algorithms: ['RS256', 'ES256'], issuer: settings.issuer, audience: settings.audience, requiredClaims: ['exp', 'sub'] })
+      : jwtVerify(token, secret, { algorithms: ['HS256'], issuer: settings.issuer, audience: settings.audience, requiredClaims: ['exp', 'sub'] });
   return async (token) => {
     try {
-      const { payload } = await jwtVerify(token, key, {
-        algorithms: ['HS256'],
-        issuer: settings.issuer,
-        audience: settings.audience,
-        requiredClaims: ['exp', 'sub'],
-      });
+      const { payload } = await verify(token);
       const claims = tokenClaims.safeParse(payload);
       if (!claims.success) throw unauthenticated('Token claims are invalid');
       return principalFromClaims(claims.data);

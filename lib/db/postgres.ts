@@ -7,6 +7,8 @@ pg.types.setTypeParser(pg.types.builtins.DATE, (v: string) => v);
 /** Connects to a real Postgres server; fails fast with a message naming the server when it is unreachable. */
 export async function connectPostgres(url: string, max = 10): Promise<Db> {
   const pool = new pg.Pool({ connectionString: url, max, connectionTimeoutMillis: 5000 });
+  // An idle client dropped by the server (restart, failover) must not crash the process; the pool replaces it.
+  pool.on('error', () => undefined);
   try {
     const client = await pool.connect();
     client.release();

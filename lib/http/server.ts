@@ -43,6 +43,8 @@ export function graphqlHttpHandler<C extends BaseContext>(opts: GraphQLHttpOptio
       body = await readBody(req);
     } catch (err) {
       const tooLarge = err instanceof BodyTooLarge;
+      // The rest of the body was never read: this connection cannot carry another request.
+      res.setHeader('connection', 'close');
       return sendJson(res, tooLarge ? 413 : 400, {
         errors: [{ message: tooLarge ? `Request body exceeds ${MAX_BODY_BYTES} bytes` : 'Request body is not valid JSON', extensions: { code: tooLarge ? 'PAYLOAD_TOO_LARGE' : 'BAD_REQUEST' } }],
       });

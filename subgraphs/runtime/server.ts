@@ -48,6 +48,9 @@ export async function startSubgraph<C extends RequestBase>(def: SubgraphDefiniti
   );
   const apollo = new ApolloServer<C>({
     schema,
+    logger: opts.logger,
+    // The composition root owns shutdown (drain HTTP, stop workers, close pools); Apollo must not exit on signals.
+    stopOnTerminationSignals: false,
     // Subgraphs are never browsed and never traced inline (ftv1 costs the gateway time on every request).
     plugins: [ApolloServerPluginInlineTraceDisabled(), ApolloServerPluginLandingPageDisabled()],
     formatError: errorFormatter(opts.production),

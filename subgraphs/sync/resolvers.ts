@@ -21,6 +21,22 @@ export const resolvers: Resolvers = {
       if (limit < 1 || limit > 1000) throw badUserInput('first', 'must be between 1 and 1000');
       return ctx.ledger.eventsAfter(after, limit);
     },
+    auditEntries: async (_p, { first, after }, ctx) => {
+      const page = parsePage(first, after);
+      if (page.afterId !== null && !/^\d{1,18}$/.test(page.afterId)) throw badUserInput('after', 'is not a cursor this API issued');
+      const rows = await ctx.db.query<{ id: string; principal: string; token_kind: string; operation_name: string | null; fields: string[]; arguments: unknown; outcome: string; error_codes: string[]; correlation_id: string; at: Date }>(
+        `SELECT id::text, principal, token_kind, operation_name, fields, arguments, outcome, error_codes, correlation_id, at FROM sync.audit_log
+         WHERE tenant_id = $1 AND ($2::bigint IS NULL OR id < $2::bigint) ORDER BY id DESC LIMIT $3`,
+        [ctx.tenant, page.afterId, page.limit + 1],
+      );
+      return toConnection(
+        rows.map((r) => ({
+          id: r.id, principal: r.principal, tokenKind: r.token_kind, operationName: r.operation_name, fields: r.fields,
+          arguments: JSON.stringify(r.arguments), outcome: r.outcome, errorCodes: r.error_codes, correlationId: r.correlation_id, at: new Date(r.at).toISOString(),
+        })),
+        page.limit,
+      );
+    },
     latestReconciliation: async (_p, _a, ctx) => {
       const [row] = await ctx.db.query<{ id: string; started_at: Date; finished_at: Date | null; accounts_checked: number; drift: ReconciliationModel['drift'] }>(
         'SELECT id, started_at, finished_at, accounts_checked, drift FROM sync.reconciliations WHERE tenant_id = $1 ORDER BY started_at DESC LIMIT 1',

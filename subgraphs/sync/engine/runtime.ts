@@ -19,6 +19,8 @@ export interface SyncEngineOptions {
   reconcileIntervalSeconds: number;
   pollMs?: number;
   lockSeconds?: number;
+  /** Jobs this engine runs at once. @default 4 */
+  concurrency?: number;
 }
 
 export interface SyncEngine {
@@ -38,6 +40,7 @@ export function startSyncEngine(opts: SyncEngineOptions): SyncEngine {
     retry: opts.retry,
     pollMs: opts.pollMs,
     lockSeconds: opts.lockSeconds,
+    concurrency: opts.concurrency,
     flows: {
       ACCOUNT_UPSERT: accountUpsertFlow(opts.db, systems),
       RECONCILE_REPAIR: accountUpsertFlow(opts.db, systems),

@@ -28,6 +28,35 @@ export type Account = {
   syncStatus: Array<SystemSyncStatus>;
 };
 
+/** One mutation through the gateway, for tenant admins (scope `admin`). */
+export type AuditEntry = {
+  __typename?: 'AuditEntry';
+  /** Arguments as sent, with secret-looking values redacted. */
+  arguments: Scalars['String']['output'];
+  at: Scalars['DateTime']['output'];
+  correlationId: Scalars['String']['output'];
+  errorCodes: Array<Scalars['String']['output']>;
+  fields: Array<Scalars['String']['output']>;
+  id: Scalars['ID']['output'];
+  operationName: Maybe<Scalars['String']['output']>;
+  outcome: Scalars['String']['output'];
+  principal: Scalars['String']['output'];
+  tokenKind: Scalars['String']['output'];
+};
+
+export type AuditEntryConnection = {
+  __typename?: 'AuditEntryConnection';
+  edges: Array<AuditEntryEdge>;
+  nodes: Array<AuditEntry>;
+  pageInfo: PageInfo;
+};
+
+export type AuditEntryEdge = {
+  __typename?: 'AuditEntryEdge';
+  cursor: Scalars['String']['output'];
+  node: AuditEntry;
+};
+
 export type CacheControlScope =
   | 'PRIVATE'
   | 'PUBLIC';
@@ -114,11 +143,19 @@ export type PageInfo = {
 
 export type Query = {
   __typename?: 'Query';
+  /** The tenant's audit log, newest first. */
+  auditEntries: AuditEntryConnection;
   latestReconciliation: Maybe<ReconciliationReport>;
   /** Stored events after `after` (exclusive), oldest first: how a live subscriber resumes without gaps. */
   syncEvents: Array<SyncEvent>;
   syncJob: Maybe<SyncJob>;
   syncJobs: SyncJobConnection;
+};
+
+
+export type QueryAuditEntriesArgs = {
+  after?: InputMaybe<Scalars['String']['input']>;
+  first?: InputMaybe<Scalars['Int']['input']>;
 };
 
 
@@ -354,11 +391,14 @@ export type FederationReferenceTypes = {
 export type ResolversTypes = {
   Account: ResolverTypeWrapper<SyncAccountModel>;
   ID: ResolverTypeWrapper<Scalars['ID']['output']>;
+  AuditEntry: ResolverTypeWrapper<AuditEntry>;
+  String: ResolverTypeWrapper<Scalars['String']['output']>;
+  AuditEntryConnection: ResolverTypeWrapper<AuditEntryConnection>;
+  AuditEntryEdge: ResolverTypeWrapper<AuditEntryEdge>;
   CacheControlScope: CacheControlScope;
   Date: ResolverTypeWrapper<Scalars['Date']['output']>;
   DateTime: ResolverTypeWrapper<Scalars['DateTime']['output']>;
   DriftItem: ResolverTypeWrapper<DriftItem>;
-  String: ResolverTypeWrapper<Scalars['String']['output']>;
   DriftKind: DriftKind;
   ExternalRef: ResolverTypeWrapper<ExternalRef>;
   Money: ResolverTypeWrapper<Money>;
@@ -386,10 +426,13 @@ export type ResolversTypes = {
 export type ResolversParentTypes = {
   Account: SyncAccountModel;
   ID: Scalars['ID']['output'];
+  AuditEntry: AuditEntry;
+  String: Scalars['String']['output'];
+  AuditEntryConnection: AuditEntryConnection;
+  AuditEntryEdge: AuditEntryEdge;
   Date: Scalars['Date']['output'];
   DateTime: Scalars['DateTime']['output'];
   DriftItem: DriftItem;
-  String: Scalars['String']['output'];
   ExternalRef: ExternalRef;
   Money: Money;
   MoneyInput: MoneyInput;
@@ -420,6 +463,30 @@ export type AccountResolvers<ContextType = SyncContext, ParentType extends Resol
   __resolveReference?: ReferenceResolver<Maybe<ResolversTypes['Account']> | FederationReferenceType, FederationReferenceType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   syncStatus?: Resolver<Array<ResolversTypes['SystemSyncStatus']>, ParentType, ContextType>;
+};
+
+export type AuditEntryResolvers<ContextType = SyncContext, ParentType extends ResolversParentTypes['AuditEntry'] = ResolversParentTypes['AuditEntry']> = {
+  arguments?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  at?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  correlationId?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  errorCodes?: Resolver<Array<ResolversTypes['String']>, ParentType, ContextType>;
+  fields?: Resolver<Array<ResolversTypes['String']>, ParentType, ContextType>;
+  id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  operationName?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  outcome?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  principal?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  tokenKind?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+};
+
+export type AuditEntryConnectionResolvers<ContextType = SyncContext, ParentType extends ResolversParentTypes['AuditEntryConnection'] = ResolversParentTypes['AuditEntryConnection']> = {
+  edges?: Resolver<Array<ResolversTypes['AuditEntryEdge']>, ParentType, ContextType>;
+  nodes?: Resolver<Array<ResolversTypes['AuditEntry']>, ParentType, ContextType>;
+  pageInfo?: Resolver<ResolversTypes['PageInfo'], ParentType, ContextType>;
+};
+
+export type AuditEntryEdgeResolvers<ContextType = SyncContext, ParentType extends ResolversParentTypes['AuditEntryEdge'] = ResolversParentTypes['AuditEntryEdge']> = {
+  cursor?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  node?: Resolver<ResolversTypes['AuditEntry'], ParentType, ContextType>;
 };
 
 export interface DateScalarConfig extends GraphQLScalarTypeConfig<ResolversTypes['Date'], any> {
@@ -466,6 +533,7 @@ export type PageInfoResolvers<ContextType = SyncContext, ParentType extends Reso
 };
 
 export type QueryResolvers<ContextType = SyncContext, ParentType extends ResolversParentTypes['Query'] = ResolversParentTypes['Query']> = {
+  auditEntries?: Resolver<ResolversTypes['AuditEntryConnection'], ParentType, ContextType, RequireFields<QueryAuditEntriesArgs, 'first'>>;
   latestReconciliation?: Resolver<Maybe<ResolversTypes['ReconciliationReport']>, ParentType, ContextType>;
   syncEvents?: Resolver<Array<ResolversTypes['SyncEvent']>, ParentType, ContextType, RequireFields<QuerySyncEventsArgs, 'after' | 'first'>>;
   syncJob?: Resolver<Maybe<ResolversTypes['SyncJob']>, ParentType, ContextType, RequireFields<QuerySyncJobArgs, 'id'>>;
@@ -545,6 +613,9 @@ export type SystemSyncStatusResolvers<ContextType = SyncContext, ParentType exte
 
 export type Resolvers<ContextType = SyncContext> = {
   Account?: AccountResolvers<ContextType>;
+  AuditEntry?: AuditEntryResolvers<ContextType>;
+  AuditEntryConnection?: AuditEntryConnectionResolvers<ContextType>;
+  AuditEntryEdge?: AuditEntryEdgeResolvers<ContextType>;
   Date?: GraphQLScalarType;
   DateTime?: GraphQLScalarType;
   DriftItem?: DriftItemResolvers<ContextType>;

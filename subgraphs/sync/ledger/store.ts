@@ -89,13 +89,14 @@ async function recordEvent(tx: Queryable, j: SyncJobModel, errorCode: string | n
  */
 export async function claimNext(db: Db, workerId: string, lockSeconds: number): Promise<SyncJobModel | null> {
   return db.transaction(async (tx) => {
+    // Two index-backed candidates instead of one OR (which scans the whole queue): the next due job, else a job
+    // whose worker died (RUNNING with an expired lock).
     const rows = await tx.query(
       `UPDATE sync.jobs SET state = 'RUNNING', attempts = attempts + 1, locked_by = $1,
          locked_until = now() + make_interval(secs => $2), updated_at = now()
-       WHERE id = (
-         SELECT id FROM sync.jobs
-         WHERE (state IN ('PENDING', 'FAILED') AND next_run_at <= now()) OR (state = 'RUNNING' AND locked_until < now())
-         ORDER BY next_run_at LIMIT 1 FOR UPDATE SKIP LOCKED)
+       WHERE id = COALESCE(
+         (SELECT id FROM sync.jobs WHERE state IN ('PENDING', 'FAILED') AND next_run_at <= now() ORDER BY next_run_at LIMIT 1 FOR UPDATE SKIP LOCKED),
+         (SELECT id FROM sync.jobs WHERE state = 'RUNNING' AND locked_until < now() ORDER BY locked_until LIMIT 1 FOR UPDATE SKIP LOCKED))
        RETURNING ${JOB_COLS}`,
       [workerId, lockSeconds],
     );

@@ -1,0 +1,282 @@
+/**
+ * Gateway throughput with the response cache off and on (`npm run bench:cache`).
+ *
+ * Starts the full stack twice in a child process (bench/serve.ts: fresh Postgres database, real Redis, RESPONSE_CACHE
+ * off then on), pinned to CPU 0 with taskset when available, and drives it with autocannon from this process
+ * (pinned to CPU 1). Per scenario: pre-flight requests on the idle server (the answer must be complete and without
+ * `errors`; rate-limit cost; median latency of 10 sequential requests), then one continuous autocannon run of
+ * warm-up + measured seconds of which only responses completed after the warm-up are counted, every response body
+ * checked to be `{"data":…}` without `errors`. Between scenarios the bench waits for the server to go idle, since
+ * autocannon abandons the requests still in flight at the end of a run and the server finishes them anyway.
+ *
+ * Scenarios: the account 360 of test/account360.test.ts; the same fan-out without the fields the cache cannot
+ * store (see ACCOUNT_360_CACHEABLE); and a tiny query that shows the fixed per-request cost of the gateway (JWT,
+ * cost analysis, two rate-limit round trips to Redis, and with the cache on the generation read and cache lookup).
+ *
+ * Rate limits cannot be turned off by configuration. The account 360 costs ~11,000 points per request against a
+ * default budget of 1,000,000 points per minute per user, so both servers run with RATE_LIMITS raised far above
+ * what the run can spend; the limiter still runs on every request (two Redis round trips).
+ *
+ *   npx tsx bench/cache.ts [--accounts 200] [--connections 50] [--warmup 5] [--duration 15] [--first 20]
+ */
+import { readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { parseArgs } from 'node:util';
+import { DEFAULT_RATE_LIMITS } from '../gateway/rate-limit';
+import {
+  type BenchServer, type LoadSummary, graphqlLoad, machineDescription, percentile, pinThisProcess, postGraphQL,
+  sequentialLatencies, startServer, table, tasksetAvailable,
+} from './support';
+
+const ACCOUNT_360 = /* GraphQL */ `
+  query Account360($first: Int!) {
+    accounts(first: $first) {
+      pageInfo { hasNextPage endCursor }
+      nodes {
+        id name lifecycleStage externalIds { system remoteId }
+        contacts(first: 5) { nodes { id email } }
+        opportunities(first: 5, filter: { open: true }) { nodes { id stage amount { amountMinor currency } } }
+        creditLimit { amountMinor currency }
+        creditStatus
+        balance { amountMinor currency }
+        invoices(first: 5) { nodes { id number status total { amountMinor currency } subscription { id status } } }
+        payments(first: 5) { nodes { id amount { amountMinor currency } } }
+        subscriptions { id status mrr { amountMinor currency } items { quantity plan { code } } }
+        syncStatus { system state lastSyncedAt }
+      }
+    }
+  }
+`;
+
+/**
+ * The same CRM → ERP → billing fan-out without the fields whose types carry no cache hint (Money, ExternalRef,
+ * PageInfo: maxAge 0 by default) or maxAge 0 on purpose (syncStatus): the shape the response cache can store today.
+ */
+const ACCOUNT_360_CACHEABLE = /* GraphQL */ `
+  query Account360Cacheable($first: Int!) {
+    accounts(first: $first) {
+      nodes {
+        id name lifecycleStage
+        contacts(first: 5) { nodes { id email } }
+        opportunities(first: 5, filter: { open: true }) { nodes { id stage } }
+        creditStatus
+        invoices(first: 5) { nodes { id number status subscription { id status } } }
+        payments(first: 5) { nodes { id } }
+        subscriptions { id status items { quantity plan { code } } }
+      }
+    }
+  }
+`;
+
+const IDLE_SAMPLES = 10;
+
+const fmt = (n: number | undefined, digits = 1): string => (n === undefined || !Number.isFinite(n) ? '-' : n.toFixed(digits));
+
+const TINY = '{ accounts(first: 1) { nodes { id } } }';
+
+interface Scenario {
+  name: string;
+  query: string;
+  variables?: Record<string, unknown>;
+  /** Accounts the answer must contain. */
+  expectNodes: number;
+}
+
+interface Measured {
+  scenario: string;
+  cache: 'off' | 'on';
+  load: LoadSummary;
+  /** Server process CPU (user + system) per request, ms, from /proc. */
+  cpuMsPerRequest: number | undefined;
+  /** Server process CPU utilisation during the measured run, % of one core. */
+  cpuPercent: number | undefined;
+  /** Rate-limit points one request costs, from the ratelimit-remaining header of two sequential requests. */
+  cost: number | undefined;
+  cacheControl: string;
+  /** Median of sequential requests on the idle server (after the pre-flight, so cached when the cache is on), ms. */
+  idleP50: number;
+}
+
+const HIGH_LIMITS = JSON.stringify({
+  perKind: { user: 1_000_000_000_000, partner: 1_000_000_000_000, service: 1_000_000_000_000 },
+  perTenant: 1_000_000_000_000,
+});
+
+const CLK_TCK = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
+
+/** utime + stime of a process in ms. */
+function cpuMs(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name (which may contain spaces): state is field 3, utime 14, stime 15.
+    const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return ((Number(rest[11]) + Number(rest[12])) * 1000) / CLK_TCK;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Waits until the server process uses under 25% of a core over 1 s (at most 60 s); returns the time waited. */
+async function waitIdle(pid: number): Promise<number> {
+  const started = Date.now();
+  while (Date.now() - started < 60_000) {
+    const a = cpuMs(pid);
+    await new Promise((r) => setTimeout(r, 1000));
+    const b = cpuMs(pid);
+    if (a === undefined || b === undefined || b - a < 250) return Date.now() - started - 1000;
+  }
+  return Date.now() - started;
+}
+
+function nodeCount(data: unknown): number {
+  if (!data || typeof data !== 'object') return -1;
+  const accounts = (data as { accounts?: { nodes?: unknown } }).accounts;
+  return Array.isArray(accounts?.nodes) ? accounts.nodes.length : -1;
+}
+
+async function preflight(server: BenchServer, s: Scenario): Promise<{ cost: number | undefined; xCache: string; cacheControl: string }> {
+  const first = await postGraphQL(server.url, server.token, s.query, s.variables);
+  if (first.status !== 200 || first.body.errors || nodeCount(first.body.data) !== s.expectNodes) {
+    throw new Error(`${s.name}: pre-flight failed (HTTP ${first.status}): ${JSON.stringify(first.body).slice(0, 600)}`);
+  }
+  const second = await postGraphQL(server.url, server.token, s.query, s.variables);
+  if (second.status !== 200 || second.body.errors) throw new Error(`${s.name}: second pre-flight failed: ${JSON.stringify(second.body).slice(0, 600)}`);
+  const remaining = (h: Headers) => Number(h.get('ratelimit-remaining'));
+  const delta = remaining(first.headers) - remaining(second.headers);
+  return {
+    cost: Number.isFinite(delta) && delta > 0 ? delta : undefined,
+    xCache: second.headers.get('x-cache') ?? '-',
+    cacheControl: second.headers.get('cache-control') ?? '-',
+  };
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      accounts: { type: 'string', default: '200' },
+      connections: { type: 'string', default: '50' },
+      warmup: { type: 'string', default: '5' },
+      duration: { type: 'string', default: '15' },
+      first: { type: 'string', default: '20' },
+    },
+  });
+  const accounts = Number(values.accounts);
+  const connections = Number(values.connections);
+  const warmup = Number(values.warmup);
+  const duration = Number(values.duration);
+  const first = Number(values.first);
+  const scenarios: Scenario[] = [
+    { name: `account360 (first: ${first})`, query: ACCOUNT_360, variables: { first }, expectNodes: first },
+    { name: `account360-cacheable (first: ${first})`, query: ACCOUNT_360_CACHEABLE, variables: { first }, expectNodes: first },
+    { name: 'tiny accounts(first: 1)', query: TINY, expectNodes: 1 },
+  ];
+
+  // Describe the machine before pinning: nproc reports the CPUs this process may use.
+  const machine = machineDescription();
+  const pinned = pinThisProcess(1);
+  console.log(`# bench:cache — ${new Date().toISOString()}`);
+  console.log(`machine: ${machine}`);
+  console.log(
+    `setup: ${accounts} accounts per tenant (acme, globex), ${connections} connections, ${warmup} s warm-up + ${duration} s measured per scenario; ` +
+      `server ${tasksetAvailable() ? 'pinned to CPU 0' : 'unpinned'}, load generator ${pinned ? 'pinned to CPU 1' : 'unpinned'}; ` +
+      `Postgres and Redis unpinned on the same machine`,
+  );
+  console.log(`RATE_LIMITS=${HIGH_LIMITS} (defaults: user ${DEFAULT_RATE_LIMITS.perKind.user} points / ${DEFAULT_RATE_LIMITS.windowSeconds} s)\n`);
+
+  const results: Measured[] = [];
+  for (const cache of ['off', 'on'] as const) {
+    const server = await startServer({ accounts, env: { RESPONSE_CACHE: cache, RATE_LIMITS: HIGH_LIMITS }, cpu: 0 });
+    console.log(`server RESPONSE_CACHE=${cache}: ${server.url} (pid ${server.pid}, database ${server.database}, started + seeded in ${server.seedMs} ms)`);
+    try {
+      // Pre-flight every scenario on the idle server: answers complete and error-free, the rate-limit cost from two
+      // sequential requests (nothing else spends points meanwhile), then the latency of sequential requests.
+      const pres = new Map<string, { cost: number | undefined; cacheControl: string; idleP50: number }>();
+      for (const s of scenarios) {
+        const pre = await preflight(server, s);
+        const idle = await sequentialLatencies(server.url, server.token, s.query, s.variables, IDLE_SAMPLES);
+        pres.set(s.name, { ...pre, idleP50: percentile(idle, 50) });
+      }
+      for (const s of scenarios) {
+        const pre = pres.get(s.name);
+        if (!pre) throw new Error(`no pre-flight for ${s.name}`);
+        // autocannon abandons the requests in flight when a run ends; the server keeps working on them.
+        const waited = await waitIdle(server.pid);
+        if (waited > 0) console.log(`  (waited ${(waited / 1000).toFixed(1)} s for the server to go idle)`);
+        let cpuBefore: number | undefined;
+        const sampleAtWindowStart = setTimeout(() => {
+          cpuBefore = cpuMs(server.pid);
+        }, warmup * 1000);
+        const l = await graphqlLoad({ url: server.url, token: server.token, query: s.query, variables: s.variables, connections, warmup, duration });
+        clearTimeout(sampleAtWindowStart);
+        const cpuAfter = cpuMs(server.pid);
+        const cpu = cpuBefore !== undefined && cpuAfter !== undefined ? cpuAfter - cpuBefore : undefined;
+        const m: Measured = {
+          scenario: s.name,
+          cache,
+          load: l,
+          cpuMsPerRequest: cpu !== undefined && l.requests > 0 ? cpu / l.requests : undefined,
+          cpuPercent: cpu !== undefined ? (cpu / (l.seconds * 1000)) * 100 : undefined,
+          cost: pre.cost,
+          cacheControl: pre.cacheControl,
+          idleP50: pre.idleP50,
+        };
+        results.push(m);
+        console.log(
+          `  ${s.name.padEnd(34)} ${l.rps.toFixed(1).padStart(8)} req/s  p50 ${fmt(l.p50)} ms  p99 ${fmt(l.p99)} ms  ` +
+            `(${l.requests} responses in ${l.seconds.toFixed(1)} s; whole run incl. warm-up: ${JSON.stringify(l.total)}; x-cache ${JSON.stringify(l.xCache)}; ` +
+            `cache-control "${pre.cacheControl}"; cost ${pre.cost ?? '?'} points; idle p50 ${fmt(pre.idleP50)} ms; server CPU ${fmt(m.cpuPercent, 0)}%)`,
+        );
+      }
+    } finally {
+      await server.stop();
+    }
+  }
+
+  console.log('\n## Results\n');
+  console.log(
+    table(
+      ['scenario', 'cache', 'req/s', 'p50 ms', 'p90 ms', 'p99 ms', 'max ms', 'responses', 'non-2xx', 'bad body', 'HIT %', 'idle p50 ms', 'srv CPU %', 'srv CPU ms/req'],
+      results.map((r) => {
+        const hits = r.load.xCache['HIT'] ?? 0;
+        return [
+          r.scenario, r.cache, fmt(r.load.rps), fmt(r.load.p50), fmt(r.load.p90), fmt(r.load.p99), fmt(r.load.max),
+          String(r.load.requests), String(r.load.non2xx), String(r.load.mismatches),
+          r.cache === 'on' && r.load.requests > 0 ? fmt((hits / r.load.requests) * 100) : '-', fmt(r.idleP50), fmt(r.cpuPercent, 0), fmt(r.cpuMsPerRequest, 2),
+        ];
+      }),
+    ),
+  );
+  console.log('\n## Cached / uncached\n');
+  console.log(
+    table(
+      ['scenario', 'req/s on/off', 'p50 on/off', 'p99 on/off', 'idle p50 on/off', 'cache-control (on)', 'cost (points)'],
+      scenarios.map((s) => {
+        const off = results.find((r) => r.scenario === s.name && r.cache === 'off');
+        const on = results.find((r) => r.scenario === s.name && r.cache === 'on');
+        const ratio = (a: number | undefined, b: number | undefined) => (a !== undefined && b ? fmt(a / b, 2) : '-');
+        return [
+          s.name, ratio(on?.load.rps, off?.load.rps), ratio(on?.load.p50, off?.load.p50), ratio(on?.load.p99, off?.load.p99), ratio(on?.idleP50, off?.idleP50),
+          on?.cacheControl ?? '-', String(on?.cost ?? off?.cost ?? '?'),
+        ];
+      }),
+    ),
+  );
+  const account360Cost = results.find((r) => r.scenario === scenarios[0]?.name)?.cost;
+  if (account360Cost) {
+    console.log(
+      `\nAt the default limits a user could run ${Math.floor(DEFAULT_RATE_LIMITS.perKind.user / account360Cost)} account-360 queries per ` +
+        `${DEFAULT_RATE_LIMITS.windowSeconds} s before 429 (cost ${account360Cost} points each).`,
+    );
+  }
+  const bad = results.filter((r) => r.load.total.non2xx > 0 || r.load.total.mismatches > 0 || r.load.total.errors > 0);
+  if (bad.length > 0) {
+    console.log(`\nWARNING: ${bad.map((r) => `${r.scenario}/cache ${r.cache}`).join(', ')} had failed or invalid responses (warm-up included); figures above include them.`);
+    process.exitCode = 1;
+  }
+  console.log('\nThe machine is shared with other work: figures are noisy, compare within one run only.');
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`bench:cache failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  process.exit(1);
+});

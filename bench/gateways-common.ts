@@ -1,0 +1,238 @@
+/**
+ * Pieces shared by bench/gateways.ts (the harness) and its child processes (bench/gateways-subgraphs.ts,
+ * bench/gateways-server.ts): the ready-line protocol, CPU-pinned child processes stopped through their stdin, and the
+ * refreshing pre-signed claims header that lets the stock gateways talk to our subgraphs.
+ */
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+import { z } from 'zod';
+import { claimsSigner } from '../lib/auth/forwarded';
+import type { Principal } from '../lib/auth/principal';
+
+export const ROOT = path.resolve(__dirname, '..');
+
+/** The tenant whose data every benchmark query reads. */
+export const BENCH_TENANT = 'acme';
+export const BENCH_TENANTS = ['acme', 'globex'] as const;
+
+/** Every child prints exactly one stdout line `{"gatewaysBenchReady": …}` once it serves. */
+export const READY_KEY = 'gatewaysBenchReady';
+
+export const GATEWAY_KINDS = ['ours', 'ours-cache', 'stock', 'hive', 'hive-nodedup'] as const;
+export type GatewayKind = (typeof GATEWAY_KINDS)[number];
+
+export const subgraphUrls = z.object({ crm: z.string().url(), erp: z.string().url(), billing: z.string().url(), sync: z.string().url() });
+export type SubgraphUrls = z.infer<typeof subgraphUrls>;
+
+export const subgraphsReady = z.object({ pid: z.number().int(), urls: subgraphUrls, seedMs: z.number() });
+export const gatewayReady = z.object({ pid: z.number().int(), url: z.string().url(), kind: z.enum(GATEWAY_KINDS), startMs: z.number() });
+
+// ---------------------------------------------------------------------------------------------------------------
+// Child side
+
+/** Prints the ready line. Everything else a child prints goes to stderr or is forwarded there by the parent. */
+export function announceReady(payload: unknown): void {
+  process.stdout.write(`${JSON.stringify({ [READY_KEY]: payload })}\n`);
+}
+
+/**
+ * Stops the child when its stdin closes (the parent ends it, or the parent died): runs `stop`, then exits, with a
+ * hard exit after `graceMs`. Exiting through process.exit lets `node --cpu-prof` write its profile.
+ */
+export function stopWhenStdinEnds(stop: () => Promise<void>, graceMs = 8000): void {
+  let stopping = false;
+  const finish = () => {
+    if (stopping) return;
+    stopping = true;
+    const hard = setTimeout(() => process.exit(2), graceMs);
+    hard.unref();
+    stop()
+      .then(() => process.exit(0))
+      .catch((err: unknown) => {
+        process.stderr.write(`stop failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+        process.exit(1);
+      });
+  };
+  process.stdin.on('data', () => undefined);
+  process.stdin.on('end', finish);
+  process.stdin.on('close', finish);
+  process.stdin.resume();
+}
+
+/** Removes the SIGINT/SIGTERM handlers that `fn` adds (Apollo Server adds its own outside NODE_ENV=test). */
+export async function withoutNewSignalHandlers<T>(fn: () => Promise<T>): Promise<T> {
+  const before = { SIGINT: process.listeners('SIGINT'), SIGTERM: process.listeners('SIGTERM') };
+  const result = await fn();
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    for (const l of process.listeners(signal)) if (!before[signal].includes(l)) process.removeListener(signal, l);
+  }
+  return result;
+}
+
+/**
+ * The `x-gateway-claims` value a stock gateway sends for the bench principal: signed with our claimsSigner (and so
+ * our config's internal secret), re-signed in the background because the claims live 60 s. `current()` is a plain
+ * read, so the stock gateways pay nothing per request for it.
+ */
+export async function refreshingClaims(secret: string, principal: Principal, everyMs = 10_000): Promise<{ current: () => string; stop: () => void }> {
+  const sign = claimsSigner(secret);
+  let value = await sign(principal);
+  const timer = setInterval(() => {
+    sign(principal).then(
+      (v) => {
+        value = v;
+      },
+      (err: unknown) => process.stderr.write(`claims refresh failed: ${String(err)}\n`),
+    );
+  }, everyMs);
+  timer.unref();
+  return { current: () => value, stop: () => clearInterval(timer) };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Parent side
+
+let tasksetOk: boolean | undefined;
+export function tasksetAvailable(): boolean {
+  if (tasksetOk === undefined) tasksetOk = spawnSync('taskset', ['-p', String(process.pid)], { stdio: 'ignore' }).status === 0;
+  return tasksetOk;
+}
+
+/** Pins every thread of this process to one CPU (false without taskset). */
+export function pinThisProcess(cpu: number): boolean {
+  if (!tasksetAvailable()) return false;
+  return spawnSync('taskset', ['-a', '-p', '-c', String(cpu), String(process.pid)], { stdio: 'ignore' }).status === 0;
+}
+
+export interface Child<T> {
+  info: T;
+  pid: number;
+  /** Closes the child's stdin (its signal to stop) and waits for the exit; SIGKILL after `ms`. */
+  stop(ms?: number): Promise<number | null>;
+}
+
+const live = new Set<ChildProcess>();
+process.once('exit', () => {
+  for (const c of live) c.kill('SIGKILL');
+});
+
+/**
+ * Runs a bench/ script as `taskset -c <cpu> node [nodeArgs] --import tsx bench/<script>` and resolves with the
+ * payload of its ready line. taskset execs node, so the child's pid is the server's pid (for /proc polling).
+ */
+export function startChild<S extends z.ZodType>(
+  script: string,
+  opts: { label: string; cpu: number | undefined; env: NodeJS.ProcessEnv; schema: S; nodeArgs?: readonly string[]; timeoutMs?: number },
+): Promise<Child<z.infer<S>>> {
+  const args = [...(opts.nodeArgs ?? []), '--import', 'tsx', path.join(__dirname, script)];
+  const pinned = opts.cpu !== undefined && tasksetAvailable();
+  const child = pinned
+    ? spawn('taskset', ['-c', String(opts.cpu), process.execPath, ...args], { cwd: ROOT, env: opts.env, stdio: ['pipe', 'pipe', 'pipe'] })
+    : spawn(process.execPath, args, { cwd: ROOT, env: opts.env, stdio: ['pipe', 'pipe', 'pipe'] });
+  live.add(child);
+  const exited = new Promise<number | null>((resolve) =>
+    child.once('exit', (code) => {
+      live.delete(child);
+      resolve(code);
+    }),
+  );
+  const tail: string[] = [];
+  child.stderr.on('data', (chunk: Buffer) => {
+    process.stderr.write(`[${opts.label}] ${chunk.toString()}`);
+    tail.push(chunk.toString());
+    if (tail.length > 40) tail.shift();
+  });
+  return new Promise((resolve, reject) => {
+    let ready = false;
+    const timer = setTimeout(() => {
+      if (ready) return;
+      child.kill('SIGKILL');
+      reject(new Error(`${script} (${opts.label}) was not ready after ${opts.timeoutMs ?? 120_000} ms:\n${tail.join('')}`));
+    }, opts.timeoutMs ?? 120_000);
+    createInterface({ input: child.stdout }).on('line', (line) => {
+      if (!ready && line.startsWith(`{"${READY_KEY}"`)) {
+        const raw: unknown = (JSON.parse(line) as Record<string, unknown>)[READY_KEY];
+        const parsed = opts.schema.safeParse(raw);
+        if (!parsed.success) {
+          child.kill('SIGKILL');
+          reject(new Error(`Unreadable ready line from ${script}: ${line}`));
+          return;
+        }
+        ready = true;
+        clearTimeout(timer);
+        resolve({
+          info: parsed.data as z.infer<S>,
+          pid: child.pid ?? -1,
+          async stop(ms = 15_000) {
+            if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
+            child.stdin.end();
+            const kill = setTimeout(() => child.kill('SIGKILL'), ms);
+            const code = await exited;
+            clearTimeout(kill);
+            return code;
+          },
+        });
+        return;
+      }
+      process.stderr.write(`[${opts.label}] ${line}\n`);
+    });
+    void exited.then((code) => {
+      clearTimeout(timer);
+      if (!ready) reject(new Error(`${script} (${opts.label}) exited with code ${String(code)} before it was ready:\n${tail.join('')}`));
+    });
+  });
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// /proc readings
+
+export interface MemoryReading {
+  /** Peak resident set size so far (VmHWM), bytes. */
+  hwm: number;
+  rss: number;
+}
+
+export function readMemory(pid: number): MemoryReading | null {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const kb = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? Number.NaN) * 1024;
+    return { hwm: kb('VmHWM'), rss: kb('VmRSS') };
+  } catch {
+    return null;
+  }
+}
+
+const CLK_TCK = (() => {
+  const r = spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' });
+  const n = Number(r.stdout?.trim());
+  return Number.isFinite(n) && n > 0 ? n : 100;
+})();
+
+/** CPU seconds (user + system) the process has used so far, or NaN once it is gone. */
+export function cpuSeconds(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command (which may contain spaces) start at state; utime and stime are fields 14 and 15.
+    const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(rest[11]) + Number(rest[12])) / CLK_TCK;
+  } catch {
+    return Number.NaN;
+  }
+}
+
+/** Jiffies of one CPU from /proc/stat: busy (everything but idle and iowait, steal included) and total. */
+export function cpuTimes(cpu: number): { busy: number; total: number } {
+  try {
+    const line = readFileSync('/proc/stat', 'utf8').split('\n').find((l) => l.startsWith(`cpu${cpu} `));
+    const v = (line ?? '').trim().split(/\s+/).slice(1, 9).map(Number);
+    const total = v.reduce((a, b) => a + b, 0);
+    return { busy: total - (v[3] ?? 0) - (v[4] ?? 0), total };
+  } catch {
+    return { busy: Number.NaN, total: Number.NaN };
+  }
+}
+
+/** Seconds of CPU time per jiffy of /proc. */
+export const SECONDS_PER_TICK = 1 / CLK_TCK;

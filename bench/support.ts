@@ -1,0 +1,352 @@
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+import autocannon from 'autocannon';
+import pg from 'pg';
+import { z } from 'zod';
+
+/** Admin connection of the benchmark Postgres (trust auth); every run creates and drops its own database on it. */
+export const ADMIN_POSTGRES_URL = process.env['BENCH_POSTGRES_URL'] ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+export const BENCH_REDIS_URL = process.env['BENCH_REDIS_URL'] ?? 'redis://127.0.0.1:6379';
+
+const BENCH_DIR = __dirname;
+const ROOT = path.resolve(BENCH_DIR, '..');
+
+/** A short id unique to this run: database names and Redis key prefixes carry it. */
+export function runId(): string {
+  return `${Date.now().toString(36)}${randomBytes(3).toString('hex')}`;
+}
+
+export interface BenchDatabase {
+  name: string;
+  url: string;
+  drop(): Promise<void>;
+}
+
+/** Creates an empty database on the benchmark server; `drop()` removes it even while connections are open. */
+export async function createDatabase(name: string): Promise<BenchDatabase> {
+  if (!/^[a-z_][a-z0-9_]{0,62}$/.test(name)) throw new Error(`Bad database name "${name}"`);
+  const admin = async (sql: string) => {
+    const c = new pg.Client({ connectionString: ADMIN_POSTGRES_URL });
+    await c.connect();
+    try {
+      await c.query(sql);
+    } finally {
+      await c.end();
+    }
+  };
+  await admin(`CREATE DATABASE ${name}`);
+  const url = new URL(ADMIN_POSTGRES_URL);
+  url.pathname = `/${name}`;
+  return { name, url: url.toString(), drop: () => admin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`) };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// CPU pinning
+
+let tasksetChecked: boolean | undefined;
+export function tasksetAvailable(): boolean {
+  if (tasksetChecked === undefined) {
+    const r = spawnSync('taskset', ['-p', String(process.pid)], { stdio: 'ignore' });
+    tasksetChecked = r.status === 0 && os.cpus().length >= 2;
+  }
+  return tasksetChecked;
+}
+
+/** Pins every thread of this process to one CPU; returns false (and changes nothing) without taskset. */
+export function pinThisProcess(cpu: number): boolean {
+  if (!tasksetAvailable()) return false;
+  return spawnSync('taskset', ['-a', '-p', '-c', String(cpu), String(process.pid)], { stdio: 'ignore' }).status === 0;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// The server under test, in a child process
+
+export interface ServerOptions {
+  /** Accounts seeded per tenant. */
+  accounts: number;
+  tenants?: readonly string[];
+  /** Extra configuration for the child (RESPONSE_CACHE, RATE_LIMITS, LOG_LEVEL …). */
+  env?: Record<string, string>;
+  /** CPU to pin the server to with taskset; undefined leaves it unpinned. */
+  cpu?: number;
+}
+
+export const serverInfo = z.object({
+  url: z.string().url(),
+  token: z.string().min(1),
+  database: z.string(),
+  redisKeyPrefix: z.string(),
+  pid: z.number().int(),
+  seedMs: z.number(),
+});
+export type ServerInfo = z.infer<typeof serverInfo>;
+
+/** Marker of the one stdout line of bench/serve.ts that carries the server's details. */
+export const READY_KEY = 'benchServerReady';
+
+export interface BenchServer extends ServerInfo {
+  pinnedCpu: number | undefined;
+  stop(): Promise<void>;
+}
+
+/** Marker of the one stdout line of bench/sync-worker.ts. */
+export const WORKER_READY_KEY = 'syncWorkerReady';
+export const workerInfo = z.object({ pid: z.number().int(), worker: z.string() });
+
+export interface ChildHandle<T> {
+  info: T;
+  pinnedCpu: number | undefined;
+  /** SIGTERM, then wait for the exit. */
+  stop(): Promise<void>;
+}
+
+const children = new Set<ChildProcess>();
+process.once('exit', () => {
+  for (const c of children) c.kill('SIGTERM');
+});
+
+/**
+ * Runs a bench/ script in a child process (node --import tsx), pinned to `cpu` with taskset when available, and
+ * resolves with the payload of its first stdout line `{"<readyKey>": …}`. Other output goes to our stderr.
+ */
+export function startChild<T>(script: string, opts: { env: NodeJS.ProcessEnv; readyKey: string; schema: z.ZodType<T>; cpu?: number; label: string }): Promise<ChildHandle<T>> {
+  const args = ['--import', 'tsx', path.join(BENCH_DIR, script)];
+  const pin = opts.cpu !== undefined && tasksetAvailable() ? opts.cpu : undefined;
+  const [cmd, argv] = pin !== undefined ? ['taskset', ['-c', String(pin), process.execPath, ...args]] : [process.execPath, args];
+  const child = spawn(cmd, argv, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: opts.env });
+  children.add(child);
+  const exited = new Promise<number | null>((resolve) =>
+    child.once('exit', (code) => {
+      children.delete(child);
+      resolve(code);
+    }),
+  );
+  const stderrTail: string[] = [];
+  child.stderr?.on('data', (chunk: Buffer) => {
+    process.stderr.write(chunk);
+    stderrTail.push(chunk.toString());
+    if (stderrTail.length > 50) stderrTail.shift();
+  });
+
+  return new Promise<ChildHandle<T>>((resolve, reject) => {
+    let ready = false;
+    const stdout = child.stdout;
+    if (!stdout) throw new Error('child has no stdout');
+    createInterface({ input: stdout }).on('line', (line) => {
+      if (!ready && line.includes(opts.readyKey)) {
+        let payload: unknown;
+        try {
+          payload = (JSON.parse(line) as Record<string, unknown>)[opts.readyKey];
+        } catch {
+          payload = undefined;
+        }
+        const parsed = opts.schema.safeParse(payload);
+        if (!parsed.success) {
+          child.kill('SIGTERM');
+          reject(new Error(`Unreadable ready line from ${script}: ${line}`));
+          return;
+        }
+        ready = true;
+        resolve({
+          info: parsed.data,
+          pinnedCpu: pin,
+          async stop() {
+            if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+            const code = await exited;
+            if (code !== 0 && code !== null) process.stderr.write(`${script} exited with code ${code}\n`);
+          },
+        });
+        return;
+      }
+      process.stderr.write(`[${opts.label}] ${line}\n`);
+    });
+    void exited.then((code) => {
+      if (!ready) reject(new Error(`${script} exited with code ${String(code)} before it was ready:\n${stderrTail.join('')}`));
+    });
+  });
+}
+
+/**
+ * Starts bench/serve.ts (fresh database, seeded stack, gateway on an ephemeral port) in a child process, pinned to
+ * `cpu` with taskset when available, and resolves once it printed its ready line. `stop()` sends SIGTERM and waits.
+ */
+export async function startServer(opts: ServerOptions): Promise<BenchServer> {
+  const child = await startChild('serve.ts', {
+    label: 'server',
+    readyKey: READY_KEY,
+    schema: serverInfo,
+    cpu: opts.cpu,
+    env: {
+      ...process.env,
+      // Production mode for the libraries too (graphql-js skips its development instanceof checks, for one).
+      NODE_ENV: 'production',
+      BENCH_ACCOUNTS: String(opts.accounts),
+      BENCH_TENANTS: (opts.tenants ?? ['acme', 'globex']).join(','),
+      ...opts.env,
+    },
+  });
+  return { ...child.info, pinnedCpu: child.pinnedCpu, stop: () => child.stop() };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Load generation
+
+export interface GraphQLLoad {
+  url: string;
+  token: string;
+  query: string;
+  variables?: Record<string, unknown>;
+  connections: number;
+  /** Seconds of load before measuring; responses completed in this time are not counted. */
+  warmup: number;
+  /** Seconds measured after the warm-up. */
+  duration: number;
+}
+
+export interface LoadSummary {
+  /** Responses completed in the measured window. */
+  requests: number;
+  seconds: number;
+  rps: number;
+  /** Latency percentiles of the measured window, ms. */
+  p50: number;
+  p90: number;
+  p99: number;
+  max: number;
+  /** Measured window: non-2xx responses and bodies that were not `{"data":…}` without `errors`. */
+  non2xx: number;
+  mismatches: number;
+  /** Whole run, warm-up included: what autocannon counted. */
+  total: { responses: number; non2xx: number; mismatches: number; errors: number; timeouts: number };
+  /** `x-cache` header values of the measured window (HIT / MISS / none). */
+  xCache: Record<string, number>;
+}
+
+/** A body passes when it is a data-only GraphQL response: starts with {"data": and has no top-level "errors". */
+export function cleanGraphQLBody(body: string): boolean {
+  return body.startsWith('{"data":') && !body.includes('"errors":');
+}
+
+/** POSTs one GraphQL operation and returns the parsed body (pre-flight checks). */
+export async function postGraphQL(
+  url: string,
+  token: string,
+  query: string,
+  variables?: Record<string, unknown>,
+): Promise<{ status: number; headers: Headers; body: { data?: unknown; errors?: unknown[] } }> {
+  const res = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+    body: JSON.stringify({ query, variables }),
+  });
+  return { status: res.status, headers: res.headers, body: (await res.json()) as { data?: unknown; errors?: unknown[] } };
+}
+
+/**
+ * Runs autocannon against a GraphQL operation for warmup + duration seconds in one continuous run (the connections
+ * stay busy across the boundary) and summarises only the responses that completed after the warm-up. Every
+ * response body is checked with cleanGraphQLBody. Requests still in flight when the run ends are abandoned by
+ * autocannon, and the server goes on working on them: let it go idle before the next run.
+ */
+export async function graphqlLoad(opts: GraphQLLoad): Promise<LoadSummary> {
+  const xCache: Record<string, number> = {};
+  const latencies: number[] = [];
+  let non2xx = 0;
+  let mismatches = 0;
+  const t0 = performance.now();
+  const measureFrom = t0 + opts.warmup * 1000;
+  const inWindow = () => performance.now() >= measureFrom;
+  const instance = autocannon({
+    url: opts.url,
+    connections: opts.connections,
+    duration: opts.warmup + opts.duration,
+    timeout: 60,
+    requests: [
+      {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${opts.token}` },
+        body: JSON.stringify({ query: opts.query, variables: opts.variables }),
+        onResponse: (_status, _body, _context, headers) => {
+          if (!inWindow()) return;
+          const v = headers['x-cache'] ?? 'none';
+          xCache[v] = (xCache[v] ?? 0) + 1;
+        },
+      },
+    ],
+    verifyBody: cleanGraphQLBody,
+  });
+  instance.on('response', (_client, statusCode, _bytes, responseTime) => {
+    if (!inWindow()) return;
+    latencies.push(responseTime);
+    if (statusCode < 200 || statusCode >= 300) non2xx += 1;
+  });
+  instance.on('reqMismatch', () => {
+    if (inWindow()) mismatches += 1;
+  });
+  const result = await instance;
+  const seconds = (performance.now() - measureFrom) / 1000;
+  latencies.sort((a, b) => a - b);
+  return {
+    requests: latencies.length,
+    seconds,
+    rps: latencies.length / seconds,
+    p50: percentile(latencies, 50),
+    p90: percentile(latencies, 90),
+    p99: percentile(latencies, 99),
+    max: latencies[latencies.length - 1] ?? Number.NaN,
+    non2xx,
+    mismatches,
+    total: { responses: result.requests.total, non2xx: result.non2xx, mismatches: result.mismatches, errors: result.errors, timeouts: result.timeouts },
+    xCache,
+  };
+}
+
+/** Latencies of `n` sequential requests on an otherwise idle server, ms, sorted. */
+export async function sequentialLatencies(url: string, token: string, query: string, variables: Record<string, unknown> | undefined, n: number): Promise<number[]> {
+  const out: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const started = performance.now();
+    const res = await postGraphQL(url, token, query, variables);
+    out.push(performance.now() - started);
+    if (res.status !== 200 || res.body.errors) throw new Error(`sequential request failed: ${JSON.stringify(res.body).slice(0, 400)}`);
+  }
+  return out.sort((a, b) => a - b);
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Reporting
+
+export function machineDescription(): string {
+  const cpuinfo = (() => {
+    try {
+      return readFileSync('/proc/cpuinfo', 'utf8');
+    } catch {
+      return '';
+    }
+  })();
+  const model = /^model name\s*:\s*(.+)$/m.exec(cpuinfo)?.[1] ?? os.cpus()[0]?.model ?? 'unknown';
+  const nproc = spawnSync('nproc', { encoding: 'utf8' }).stdout?.trim() || String(os.availableParallelism());
+  return `nproc ${nproc}, CPU "${model}", node ${process.version}, ${os.platform()} ${os.release()}, load average ${os
+    .loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' ')}`;
+}
+
+/** Fixed-width table, first column left-aligned, the rest right-aligned. */
+export function table(header: readonly string[], rows: readonly (readonly string[])[]): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: readonly string[]) =>
+    cells.map((c, i) => (i === 0 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0))).join('  ');
+  return [line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
+}
+
+/** p-th percentile (0–100) of numbers, nearest-rank. */
+export function percentile(sorted: readonly number[], p: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  const rank = Math.min(sorted.length, Math.max(1, Math.ceil((p / 100) * sorted.length)));
+  return sorted[rank - 1] ?? Number.NaN;
+}

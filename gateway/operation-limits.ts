@@ -1,0 +1,89 @@
+import type { ApolloServerPlugin } from '@apollo/server';
+import { type DocumentNode, type FragmentDefinitionNode, GraphQLError, Kind, type OperationDefinitionNode, type SelectionSetNode } from 'graphql';
+import type { GatewayContext } from './context';
+
+export interface OperationLimits {
+  /** @default 12 */
+  maxDepth: number;
+  /** @default 30 */
+  maxAliases: number;
+  /** @default 20 */
+  maxRootFields: number;
+  /** Enforced by the parser (`parseOptions.maxTokens`). @default 3000 */
+  maxTokens: number;
+  /** Introspection is only answered for callers with the `admin` scope. */
+  introspectionForAdminsOnly: boolean;
+}
+
+export const DEFAULT_OPERATION_LIMITS: OperationLimits = { maxDepth: 12, maxAliases: 30, maxRootFields: 20, maxTokens: 3000, introspectionForAdminsOnly: false };
+
+const refuse = (code: string, message: string) => new GraphQLError(message, { extensions: { code, http: { status: 400 } } });
+
+interface Shape {
+  depth: number;
+  aliases: number;
+  introspection: boolean;
+}
+
+function measure(selectionSet: SelectionSetNode, fragments: Map<string, FragmentDefinitionNode>, seen: ReadonlySet<string>): Shape {
+  let depth = 0;
+  let aliases = 0;
+  let introspection = false;
+  for (const sel of selectionSet.selections) {
+    let inner: Shape | null = null;
+    if (sel.kind === Kind.FIELD) {
+      if (sel.alias) aliases += 1;
+      if (sel.name.value === '__schema' || sel.name.value === '__type') introspection = true;
+      inner = sel.selectionSet ? measure(sel.selectionSet, fragments, seen) : { depth: 0, aliases: 0, introspection: false };
+      inner = { ...inner, depth: inner.depth + 1 };
+    } else if (sel.kind === Kind.INLINE_FRAGMENT) {
+      inner = measure(sel.selectionSet, fragments, seen);
+    } else {
+      const frag = fragments.get(sel.name.value);
+      if (frag && !seen.has(frag.name.value)) inner = measure(frag.selectionSet, fragments, new Set([...seen, frag.name.value]));
+    }
+    if (inner) {
+      depth = Math.max(depth, inner.depth);
+      aliases += inner.aliases;
+      introspection ||= inner.introspection;
+    }
+  }
+  return { depth, aliases, introspection };
+}
+
+export function operationShape(document: DocumentNode, operation: OperationDefinitionNode): Shape & { rootFields: number } {
+  const fragments = new Map<string, FragmentDefinitionNode>();
+  for (const def of document.definitions) if (def.kind === Kind.FRAGMENT_DEFINITION) fragments.set(def.name.value, def);
+  const shape = measure(operation.selectionSet, fragments, new Set());
+  const rootFields = operation.selectionSet.selections.filter((s) => s.kind === Kind.FIELD && s.name.value !== '__typename').length;
+  return { ...shape, rootFields };
+}
+
+/**
+ * Refuses abusive documents before any planning or subgraph work, each with its own code: DEPTH_LIMIT_EXCEEDED,
+ * ALIAS_LIMIT_EXCEEDED, ROOT_FIELD_LIMIT_EXCEEDED, and (production) INTROSPECTION_DISABLED for non-admins. The
+ * token limit is the parser's; its error is given the code TOKEN_LIMIT_EXCEEDED by `tokenLimitCode`.
+ */
+export function operationLimitsPlugin(limits: OperationLimits): ApolloServerPlugin<GatewayContext> {
+  return {
+    async requestDidStart() {
+      return {
+        async didResolveOperation({ document, operation, contextValue }) {
+          if (!operation) return;
+          const shape = operationShape(document, operation);
+          if (shape.depth > limits.maxDepth) throw refuse('DEPTH_LIMIT_EXCEEDED', `Query depth ${shape.depth} exceeds the maximum of ${limits.maxDepth}`);
+          if (shape.aliases > limits.maxAliases) throw refuse('ALIAS_LIMIT_EXCEEDED', `${shape.aliases} aliases exceed the maximum of ${limits.maxAliases}`);
+          if (shape.rootFields > limits.maxRootFields) throw refuse('ROOT_FIELD_LIMIT_EXCEEDED', `${shape.rootFields} root fields exceed the maximum of ${limits.maxRootFields}`);
+          if (limits.introspectionForAdminsOnly && shape.introspection && !contextValue.principal.scopes.has('admin')) {
+            throw new GraphQLError('Introspection is disabled', { extensions: { code: 'INTROSPECTION_DISABLED', http: { status: 403 } } });
+          }
+        },
+      };
+    },
+  };
+}
+
+/** graphql-js reports the token limit as a syntax error; give it a code of its own. */
+export function tokenLimitCode(message: string): string | null {
+  return /Document contains more tha[nt] \d+ tokens/.test(message) ? 'TOKEN_LIMIT_EXCEEDED' : null;
+}

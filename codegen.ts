@@ -57,6 +57,7 @@ function mappersFor(name: (typeof subgraphs)[number]): Record<string, string> {
         BillingSubscription: `${models}BillingSubscriptionModel`,
         SubscriptionItem: `${models}SubscriptionItemModel`,
         Invoice: `${models}BillingInvoiceModel`,
+        BillingInvoice: `${models}IssuedInvoiceModel`,
       };
     case 'sync':
       return {

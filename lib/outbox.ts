@@ -2,7 +2,7 @@ import type { Queryable } from './db/db';
 import { newId } from './db/rows';
 
 export type SystemName = 'CRM' | 'ERP' | 'BILLING';
-export type JobKind = 'ACCOUNT_UPSERT' | 'QUOTE_TO_CASH' | 'RECONCILE_REPAIR';
+export type JobKind = 'ACCOUNT_UPSERT' | 'QUOTE_TO_CASH' | 'RECONCILE_REPAIR' | 'INVOICE_POST' | 'PAYMENT_APPLY';
 
 export interface OutboxJob {
   tenant: string;

@@ -165,6 +165,37 @@ describe('sync engine end to end', () => {
     expect({ subs: (after?.subs ?? 0) - (before?.subs ?? 0), links: (after?.links ?? 0) - (before?.links ?? 0) }).toEqual({ subs: 1, links: 1 });
   });
 
+  it('invoice to ledger: a billing invoice is posted in the ERP with a balanced entry, and its payment makes both sides PAID', async () => {
+    const [sub] = await stack.db.query<{ id: string }>("SELECT id FROM billing.subscriptions WHERE tenant_id = 'acme' AND status = 'ACTIVE' ORDER BY id LIMIT 1");
+    const issued = await stack.gql<{ issueSubscriptionInvoice: { id: string; status: string; amount: { amountMinor: string; currency: string } } }>(
+      'mutation($s: ID!) { issueSubscriptionInvoice(subscriptionId: $s) { id status amount { amountMinor currency } } }', { s: sub?.id });
+    expect(issued.body.errors).toBeUndefined();
+    const invoice = issued.body.data?.issueSubscriptionInvoice;
+    expect(invoice?.status).toBe('ISSUED');
+    const id = invoice?.id ?? '';
+    await waitForSync(stack, 'acme', settled(id, ['SUCCEEDED'], 1));
+    const view = (q: string) => stack.gql<{ invoice: { status: string; billingStatus: string; amountDue: { amountMinor: string }; subscription: { id: string } } }>(q, { id });
+    const posted = await view('query($id: ID!) { invoice(id: $id) { status billingStatus amountDue { amountMinor } subscription { id } } }');
+    expect(posted.body.data?.invoice).toEqual({ status: 'POSTED', billingStatus: 'ISSUED', amountDue: { amountMinor: invoice?.amount.amountMinor }, subscription: { id: sub?.id } });
+    const entries = await stack.gql<{ journalEntries: { nodes: { lines: { debit: { amountMinor: string }; credit: { amountMinor: string } }[] }[] } }>(
+      'query($id: ID!) { journalEntries(filter: { sourceId: $id }) { nodes { lines { accountCode debit { amountMinor } credit { amountMinor } } } } }', { id });
+    const lines = entries.body.data?.journalEntries.nodes.flatMap((n) => n.lines) ?? [];
+    expect(lines.length).toBeGreaterThan(0);
+    const sum = (k: 'debit' | 'credit') => lines.reduce((t, l) => t + BigInt(l[k].amountMinor), 0n);
+    expect(sum('debit')).toBe(sum('credit'));
+    expect(sum('debit')).toBe(BigInt(invoice?.amount.amountMinor ?? '0'));
+
+    const overpaid = await stack.gql('mutation($id: ID!, $c: String!) { recordBillingPayment(invoiceId: $id, amount: { amountMinor: "999999999", currency: $c }) { status } }', { id, c: invoice?.amount.currency });
+    expect(codes(overpaid)).toEqual(['ILLEGAL_STATE_TRANSITION']);
+    const paid = await stack.gql<{ recordBillingPayment: { status: string } }>('mutation($id: ID!, $a: String!, $c: String!) { recordBillingPayment(invoiceId: $id, amount: { amountMinor: $a, currency: $c }) { status } }', { id, a: invoice?.amount.amountMinor, c: invoice?.amount.currency });
+    expect(paid.body.data?.recordBillingPayment.status).toBe('PAID');
+    const [payment] = await stack.db.query<{ id: string }>('SELECT id FROM billing.payments WHERE invoice_id = $1', [id]);
+    await waitForSync(stack, 'acme', settled(payment?.id ?? '', ['SUCCEEDED'], 1));
+    const after = await view('query($id: ID!) { invoice(id: $id) { status billingStatus amountDue { amountMinor } subscription { id } } }');
+    expect(after.body.data?.invoice).toMatchObject({ status: 'PAID', billingStatus: 'PAID', amountDue: { amountMinor: '0' } });
+    expect(await stack.db.query('SELECT 1 FROM erp.payments WHERE reference = $1', [payment?.id])).toHaveLength(1);
+  });
+
   it('two workers on one Postgres never run the same job twice', async () => {
     const second = startSyncEngine({
       db: stack.db, bus: stack.bus, logger: createLogger('silent', 'test'), faults: new FaultInjector(),

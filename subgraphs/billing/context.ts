@@ -1,9 +1,10 @@
 import type DataLoader from 'dataloader';
-import type { Db } from '../../lib/db/db';
+import type { Db, Queryable } from '../../lib/db/db';
+import { enqueueSyncJob } from '../../lib/outbox';
 import { byIdLoader, byParentLoader, childPageLoader } from '../../lib/loaders';
 import type { RequestBase } from '../runtime/server';
 import type {
-  BillingCustomerModel, BillingInvoiceModel, BillingSubscriptionModel, BillingSubscriptionStatus, ExternalRefModel, PlanModel,
+  BillingCustomerModel, BillingInvoiceModel, IssuedInvoiceModel, BillingSubscriptionModel, BillingSubscriptionStatus, ExternalRefModel, PlanModel,
 } from './connector/models';
 import type { BillingConnector } from './connector/port';
 import { billingReferenceStore } from './connector/reference-store';
@@ -16,6 +17,7 @@ export interface BillingLoaders {
   plan: DataLoader<string, PlanModel | null>;
   subscription: DataLoader<string, BillingSubscriptionModel | null>;
   invoice: DataLoader<string, BillingInvoiceModel | null>;
+  issuedInvoice: DataLoader<string, IssuedInvoiceModel | null>;
   accountSubscriptions: DataLoader<{ parentId: string; args: StatusFilter }, BillingSubscriptionModel[], string>;
   externalIds: DataLoader<string, (ExternalRefModel & { entityId: string })[]>;
 }
@@ -26,7 +28,16 @@ export interface BillingContext extends RequestBase {
 }
 
 export function billingContext(base: RequestBase, db: Db): BillingContext {
-  const billing = billingReferenceStore(db, base.tenant);
+  const enqueue = (tx: Queryable, kind: 'INVOICE_POST' | 'PAYMENT_APPLY', entityType: string, entityId: string, payload: Record<string, unknown>) =>
+    enqueueSyncJob(tx, {
+      tenant: base.tenant, kind, entityType, entityId, sourceSystem: 'BILLING', targetSystem: 'ERP', correlationId: base.correlationId,
+      idempotencyKey: `${kind.toLowerCase()}:${entityId}`, payload,
+    });
+  // Invoice to ledger: billing documents and their sync jobs commit together (transactional outbox).
+  const billing = billingReferenceStore(db, base.tenant, {
+    invoiceIssued: async (tx, invoice) => void (await enqueue(tx, 'INVOICE_POST', 'Invoice', invoice.id, {})),
+    paymentRecorded: async (tx, payment) => void (await enqueue(tx, 'PAYMENT_APPLY', 'Payment', payment.id, { invoiceId: payment.invoiceId })),
+  });
   return {
     ...base,
     billing,
@@ -35,6 +46,7 @@ export function billingContext(base: RequestBase, db: Db): BillingContext {
       plan: byIdLoader((ids) => billing.plansByIds(ids)),
       subscription: byIdLoader((ids) => billing.subscriptionsByIds(ids)),
       invoice: byIdLoader((ids) => billing.invoicesByIds(ids)),
+      issuedInvoice: byIdLoader((ids) => billing.issuedInvoicesByIds(ids)),
       accountSubscriptions: childPageLoader((statuses: StatusFilter, ids) => billing.subscriptionsByAccounts(ids, statuses), (s) => s.accountId),
       externalIds: byParentLoader((ids) => billing.externalIdsByEntities(ids), (r) => r.entityId),
     },

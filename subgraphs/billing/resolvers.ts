@@ -1,6 +1,8 @@
 import { badUserInput, illegalTransition, notFound } from '../../lib/errors';
 import { parsePage, toConnection } from '../../lib/pagination';
 import { validate } from '../../lib/validation';
+import { moneyInput } from '../../lib/money';
+import { BillingRuleViolation } from './connector/invoicing';
 import type { BillingAccountModel, BillingSubscriptionModel, ExternalRefModel, PlanModel } from './connector/models';
 import { type BillingContext, statusFilter } from './context';
 import type { Resolvers } from './generated/resolvers';
@@ -24,6 +26,16 @@ async function liveSubscription(ctx: BillingContext, id: string): Promise<Billin
   if (!current) throw notFound('BillingSubscription', id);
   if (current.status === 'CANCELED') throw canceled(id);
   return current;
+}
+
+/** Maps billing's rule violations to typed domain errors at the edge. */
+async function billingRule<T>(write: () => Promise<T>): Promise<T> {
+  try {
+    return await write();
+  } catch (err) {
+    if (err instanceof BillingRuleViolation) throw illegalTransition(err.domainCode, err.message);
+    throw err;
+  }
 }
 
 const canceled = (id: string) => illegalTransition('BILLING.SUBSCRIPTION_CANCELED', `BillingSubscription "${id}" is CANCELED and cannot change`);
@@ -54,6 +66,26 @@ export const resolvers: Resolvers = {
     },
   },
   Mutation: {
+    issueSubscriptionInvoice: async (_p, { subscriptionId }, ctx) => {
+      const sub = await liveSubscription(ctx, subscriptionId);
+      return billingRule(async () => {
+        const issued = await ctx.billing.issueInvoice(subscriptionId, mrr(sub).amountMinor);
+        if (!issued) throw notFound('BillingSubscription', subscriptionId);
+        return issued;
+      });
+    },
+    recordBillingPayment: async (_p, { invoiceId, amount }, ctx) => {
+      const money = validate(moneyInput, amount, 'amount');
+      if (money.amountMinor === '0') throw badUserInput('amount.amountMinor', 'must be greater than zero');
+      const invoice = await ctx.loaders.issuedInvoice.load(invoiceId);
+      if (!invoice) throw notFound('BillingInvoice', invoiceId);
+      if (invoice.amount.currency !== money.currency) throw badUserInput('amount.currency', `must be ${invoice.amount.currency}, the invoice's currency`);
+      return billingRule(async () => {
+        const result = await ctx.billing.recordInvoicePayment(invoiceId, money.amountMinor);
+        if (!result) throw notFound('BillingInvoice', invoiceId);
+        return result.invoice;
+      });
+    },
     createBillingSubscription: async (_p, { input }, ctx) => {
       const v = validate(createSubscriptionInput, input);
       const customer = await ctx.loaders.customer.load(v.accountId);
@@ -89,6 +121,14 @@ export const resolvers: Resolvers = {
     __resolveReference: async (ref, ctx) =>
       (await ctx.loaders.invoice.load(ref.id)) ?? { id: ref.id, subscriptionId: null, billingPeriodStart: null, billingPeriodEnd: null },
     subscription: (i, _args, ctx) => (i.subscriptionId ? ctx.loaders.subscription.load(i.subscriptionId) : null),
+    billingStatus: async (i, _args, ctx) => (await ctx.loaders.issuedInvoice.load(i.id))?.status ?? null,
+  },
+  BillingInvoice: {
+    subscription: async (i, _args, ctx) => {
+      const sub = await ctx.loaders.subscription.load(i.subscriptionId);
+      if (!sub) throw notFound('BillingSubscription', i.subscriptionId);
+      return sub;
+    },
   },
   Plan: {
     __resolveReference: (ref, ctx) => ctx.loaders.plan.load(ref.id),

@@ -75,6 +75,27 @@ export interface BillingInvoiceModel {
   billingPeriodEnd: string | null;
 }
 
+export type IssuedInvoiceStatus = 'ISSUED' | 'PAID' | 'VOID';
+
+/** An invoice billing issued for a subscription period (sync posts it to the ERP under the same id). */
+export interface IssuedInvoiceModel {
+  id: string;
+  subscriptionId: string;
+  accountId: string;
+  status: IssuedInvoiceStatus;
+  amount: Money;
+  amountPaid: Money;
+  periodStart: string;
+  periodEnd: string;
+}
+
+export interface BillingPaymentModel {
+  id: string;
+  invoiceId: string;
+  amount: Money;
+  receivedAt: string;
+}
+
 export interface SubscriptionFilter {
   accountId?: string | null;
   statuses?: readonly BillingSubscriptionStatus[] | null;

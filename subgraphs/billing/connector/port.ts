@@ -1,4 +1,5 @@
 import type { Page } from '../../../lib/pagination';
+import type { BillingInvoicing } from './invoicing';
 import type {
   CustomerUpsert, BillingCustomerModel, BillingInvoiceModel, BillingSubscriptionModel, BillingSubscriptionStatus, ExternalRefModel,
   NewSubscription, NewSubscriptionItem, PlanModel, PlanPriceModel, SubscriptionFilter,
@@ -9,7 +10,7 @@ import type {
  * asked for another tenant's data. Batch methods take many ids so loaders turn N lookups into one call, and
  * subscriptions always come back with their items.
  */
-export interface BillingConnector {
+export interface BillingConnector extends BillingInvoicing {
   customersByIds(ids: readonly string[]): Promise<BillingCustomerModel[]>;
   plansByIds(ids: readonly string[]): Promise<PlanModel[]>;
   listPlans(activeOnly: boolean): Promise<PlanModel[]>;

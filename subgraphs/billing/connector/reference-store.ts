@@ -3,10 +3,11 @@ import { Where } from '../../../lib/db/sql';
 import { iso, newId, str } from '../../../lib/db/rows';
 import type { ExternalRefModel, NewSubscriptionItem } from './models';
 import type { BillingConnector } from './port';
+import { type BillingWriteHooks, billingInvoicing } from './invoicing';
 import { CUSTOMER_COLS, PLAN_SELECT, SUBSCRIPTION_SELECT, customer, invoice, plan, price, subscription } from './rows';
 
 /** The built-in billing system of record: tables in the `billing` schema. Every statement is bound to one tenant. */
-export function billingReferenceStore(db: Db, tenant: string): BillingConnector {
+export function billingReferenceStore(db: Db, tenant: string, hooks?: BillingWriteHooks): BillingConnector {
   const q = (sql: string, params: unknown[], on: Queryable = db) => on.query(sql, params);
   const subscriptionsByIds = async (ids: readonly string[], on: Queryable = db) =>
     (await q(`${SUBSCRIPTION_SELECT} AND s.id = ANY($2::text[])`, [tenant, ids], on)).map(subscription);
@@ -38,6 +39,7 @@ export function billingReferenceStore(db: Db, tenant: string): BillingConnector 
   };
 
   return {
+    ...billingInvoicing(db, tenant, hooks),
     async customersByIds(ids) {
       return (await q(`SELECT ${CUSTOMER_COLS} FROM billing.customers WHERE tenant_id = $1 AND id = ANY($2::text[])`, [tenant, ids])).map(customer);
     },

@@ -114,6 +114,8 @@ export interface NewInvoice {
 }
 
 export interface NewPayment {
+  /** A caller-chosen id makes the payment idempotent: a retry with the same id returns the first payment. */
+  id?: string;
   accountId: string;
   amount: Money;
   method: string;

@@ -69,6 +69,10 @@ export async function voidInvoice(tx: Queryable, tenant: string, id: string, rea
 }
 
 export async function recordPayment(tx: Queryable, tenant: string, input: NewPayment): Promise<PaymentModel> {
+  if (input.id) {
+    const existing = await tx.query(`SELECT ${PAYMENT_COLS} FROM erp.payments WHERE tenant_id = $1 AND id = $2`, [tenant, input.id]);
+    if (existing[0]) return payment(existing[0]);
+  }
   // Locking the customer serialises payments per account, so two payments never split the same amount due.
   // NO KEY UPDATE: invoice inserts for the account (whose foreign key check takes KEY SHARE) are not blocked.
   const customer = await tx.query('SELECT id FROM erp.customers WHERE tenant_id = $1 AND id = $2 FOR NO KEY UPDATE', [tenant, input.accountId]);
@@ -86,7 +90,7 @@ export async function recordPayment(tx: Queryable, tenant: string, input: NewPay
   const rows = await tx.query(
     `INSERT INTO erp.payments (id, tenant_id, account_id, remote_id, amount_minor, currency, method, reference)
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING ${PAYMENT_COLS}`,
-    [newId('pay'), tenant, input.accountId, remoteId('erp-pay'), input.amount.amountMinor, input.amount.currency, input.method, input.reference],
+    [input.id ?? newId('pay'), tenant, input.accountId, remoteId('erp-pay'), input.amount.amountMinor, input.amount.currency, input.method, input.reference],
   );
   const created = payment(first(rows));
   if (applied.length > 0) {

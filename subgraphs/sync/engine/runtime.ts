@@ -4,6 +4,7 @@ import type { Logger } from '../../../lib/logger';
 import type { RetryPolicy } from './errors';
 import type { FaultInjector } from './faults';
 import { accountUpsertFlow } from './flows/account-upsert';
+import { invoicePostFlow, paymentApplyFlow } from './flows/invoice-ledger';
 import { quoteToCashFlow } from './flows/quote-to-cash';
 import { reconcileTenant } from './reconcile';
 import { type SystemsFor, referenceSystems } from './systems';
@@ -45,6 +46,8 @@ export function startSyncEngine(opts: SyncEngineOptions): SyncEngine {
       ACCOUNT_UPSERT: accountUpsertFlow(opts.db, systems),
       RECONCILE_REPAIR: accountUpsertFlow(opts.db, systems),
       QUOTE_TO_CASH: quoteToCashFlow(opts.db, systems),
+      INVOICE_POST: invoicePostFlow(opts.db, systems),
+      PAYMENT_APPLY: paymentApplyFlow(systems),
     },
   });
   let timer: NodeJS.Timeout | undefined;

@@ -249,6 +249,8 @@ export type SyncJobFilter = {
 
 export type SyncJobKind =
   | 'ACCOUNT_UPSERT'
+  | 'INVOICE_POST'
+  | 'PAYMENT_APPLY'
   | 'QUOTE_TO_CASH'
   | 'RECONCILE_REPAIR';
 

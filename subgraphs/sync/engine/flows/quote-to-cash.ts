@@ -2,8 +2,8 @@ import { createHash } from 'node:crypto';
 import type { Db } from '../../../../lib/db/db';
 import type { SyncJobModel } from '../../ledger/models';
 import { CompensatedError, PermanentError, TransientError } from '../errors';
-import { recordLink } from '../links';
-import { type Systems, type SystemsFor, currencyForCountry } from '../systems';
+import { ensureErpCustomer } from '../customers';
+import type { Systems, SystemsFor } from '../systems';
 
 export interface QuoteToCashPayload {
   opportunityId: string;
@@ -55,16 +55,7 @@ export function quoteToCashFlow(db: Db, systems: SystemsFor) {
 }
 
 async function creditCheck(db: Db, sys: Systems, job: SyncJobModel, p: QuoteToCashPayload): Promise<void> {
-  let [customer] = await sys.erp.accountsByIds([p.accountId]);
-  if (!customer) {
-    // Not synced yet: create the ERP customer from the CRM account first (the same idempotent upsert as master sync).
-    const [account] = await sys.crm.accountsByIds([p.accountId]);
-    if (!account) throw new PermanentError('SOURCE_NOT_FOUND', `CRM account "${p.accountId}" does not exist`);
-    const ref = await sys.erp.upsertCustomer({ id: account.id, name: account.name, currency: currencyForCountry(account.billingAddress?.country) });
-    await recordLink(db, job.tenant, account.id, 'ERP', ref);
-    [customer] = await sys.erp.accountsByIds([p.accountId]);
-  }
-  if (!customer) throw new PermanentError('CREDIT_CHECK_FAILED', `No ERP customer for account "${p.accountId}"`);
+  const customer = await ensureErpCustomer(db, sys, job.tenant, p.accountId);
   if (customer.creditStatus && customer.creditStatus !== 'OK') {
     throw new PermanentError('CREDIT_CHECK_FAILED', `Credit status is ${customer.creditStatus}`);
   }

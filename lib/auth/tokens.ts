@@ -46,12 +46,23 @@ export function tokenVerifier(settings: JwtSettings): (token: string) => Promise
     jwks
       ? jwtVerify(token, jwks, { algorithms: ['RS256', 'ES256'], issuer: settings.issuer, audience: settings.audience, requiredClaims: ['exp', 'sub'] })
       : jwtVerify(token, secret, { algorithms: ['HS256'], issuer: settings.issuer, audience: settings.audience, requiredClaims: ['exp', 'sub'] });
+  // Verified-token cache: the same bearer token arrives on every request of a session, and signature checks
+  // (RS256 especially) are the costliest step of the hot path. Entries end with the token's own `exp`.
+  const verified = new Map<string, Principal>();
   return async (token) => {
+    const hit = verified.get(token);
+    if (hit) {
+      if (hit.exp * 1000 > Date.now()) return hit;
+      verified.delete(token);
+    }
     try {
       const { payload } = await verify(token);
       const claims = tokenClaims.safeParse(payload);
       if (!claims.success) throw unauthenticated('Token claims are invalid');
-      return principalFromClaims(claims.data);
+      const principal = principalFromClaims(claims.data);
+      if (verified.size >= 10_000) verified.clear();
+      verified.set(token, principal);
+      return principal;
     } catch (err) {
       if (err instanceof errors.JWTExpired) throw unauthenticated('Token has expired');
       if (err instanceof errors.JOSEError) throw unauthenticated('Token is invalid');

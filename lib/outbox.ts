@@ -46,3 +46,25 @@ export async function enqueueSyncJob(tx: Queryable, job: OutboxJob): Promise<str
   }
   return id;
 }
+
+export type StatusEventKind = 'INVOICE_STATUS' | 'SUBSCRIPTION_STATUS';
+
+export interface StatusEvent {
+  tenant: string;
+  kind: StatusEventKind;
+  entityType: 'Invoice' | 'BillingSubscription';
+  entityId: string;
+  /** The entity's new status. */
+  state: string;
+  system: SystemName;
+  correlationId: string;
+}
+
+/** Records a business status change in the event ledger, in the transaction of the change (relayed like job events). */
+export async function recordStatusEvent(tx: Queryable, e: StatusEvent): Promise<void> {
+  await tx.query(
+    `INSERT INTO sync.events (tenant_id, job_id, kind, entity_type, entity_id, target_system, state, attempts, correlation_id)
+     VALUES ($1, NULL, $2, $3, $4, $5, $6, 0, $7)`,
+    [e.tenant, e.kind, e.entityType, e.entityId, e.system, e.state, e.correlationId],
+  );
+}

@@ -129,6 +129,40 @@ describe('live sync status over graphql-ws', () => {
     resumed.dispose();
   });
 
+  it('pushes invoice and subscription status changes, with the entity read through the gateway, replaying from the start of the ledger', async () => {
+    const [customer] = await stack.db.query<{ id: string; currency: string }>("SELECT id, currency FROM billing.customers WHERE tenant_id = 'acme' ORDER BY id LIMIT 1");
+    const created = await stack.gql<{ createBillingSubscription: { id: string } }>(
+      'mutation($a: ID!, $c: String!) { createBillingSubscription(input: { accountId: $a, currency: $c, items: [{ planCode: "starter" }] }) { id } }',
+      { a: customer?.id, c: customer?.currency },
+    );
+    expect(created.body.errors).toBeUndefined();
+    const sub = { id: created.body.data?.createBillingSubscription.id };
+    const { client } = wsClient(stack.url, await stack.token());
+    closers.push(() => client.dispose());
+    const subs = collect(client, 'subscription($id: ID) { subscriptionStatusChanged(subscriptionId: $id, after: "0") { eventId status subscription { id status } } }', { id: sub?.id });
+    const issued = await stack.gql<{ issueSubscriptionInvoice: { id: string } }>('mutation($s: ID!) { issueSubscriptionInvoice(subscriptionId: $s) { id } }', { s: sub?.id });
+    const invoiceId = issued.body.data?.issueSubscriptionInvoice.id;
+    const invoices = collect(client, 'subscription($id: ID) { invoiceStatusChanged(invoiceId: $id, after: "0") { eventId invoiceId status invoice { number status } } }', { id: invoiceId });
+    // Sync posts the billing invoice in the ERP: DRAFT then POSTED.
+    await invoices.next(2);
+    expect(invoices.results.map((r) => (r.data?.['invoiceStatusChanged'] as { status: string }).status)).toEqual(['DRAFT', 'POSTED']);
+    const posted = invoices.results[1]?.data?.['invoiceStatusChanged'] as { invoice: { number: string } } | undefined;
+    expect(posted?.invoice.number).toMatch(/^INV-/);
+    await stack.gql('mutation($id: ID!) { cancelBillingSubscription(id: $id) { status } }', { id: sub?.id });
+    await subs.next(2);
+    expect(subs.error).toBeNull();
+    expect(subs.results.map((r) => (r.data?.['subscriptionStatusChanged'] as { status: string }).status)).toEqual(['ACTIVE', 'CANCELED']);
+    expect(subs.results[1]?.data?.['subscriptionStatusChanged']).toMatchObject({ subscription: { id: sub?.id, status: 'CANCELED' } });
+    invoices.dispose();
+    subs.dispose();
+    // Without finance:read there is no invoice stream.
+    const narrow = wsClient(stack.url, await stack.token({ scopes: ['billing:read'] }));
+    closers.push(() => narrow.client.dispose());
+    const denied = collect(narrow.client, 'subscription { invoiceStatusChanged { eventId } }');
+    await denied.next(1);
+    expect(JSON.stringify(denied.error)).toContain('FORBIDDEN');
+  });
+
   it('closes the connection with 4401 on a bad token and refuses a subscribe without sync:read', async () => {
     const bad = wsClient(stack.url, 'not-a-token');
     closers.push(() => bad.client.dispose());

@@ -22,16 +22,44 @@ const SUBSCRIPTION_SDL = /* GraphQL */ `
     account: Account
   }
 
+  """An invoice changed status in the ERP (DRAFT, POSTED, PAID, VOID)."""
+  type InvoiceStatusChange {
+    eventId: ID!
+    invoiceId: ID!
+    status: String!
+    at: DateTime!
+    correlationId: String!
+    invoice: Invoice
+  }
+
+  """A billing subscription changed status (TRIALING, ACTIVE, PAST_DUE, CANCELED)."""
+  type SubscriptionStatusChange {
+    eventId: ID!
+    subscriptionId: ID!
+    status: String!
+    at: DateTime!
+    correlationId: String!
+    subscription: BillingSubscription
+  }
+
   type Subscription {
     """Sync status changes of the caller's tenant. Pass \`after\` (an eventId) to first receive every event missed since."""
     syncStatusChanged(filter: SyncStatusFilter, after: ID): SyncStatusChange!
+    """Invoice status changes of the caller's tenant (scope finance:read), optionally of one invoice; resumable with \`after\`."""
+    invoiceStatusChanged(invoiceId: ID, after: ID): InvoiceStatusChange!
+    """Subscription status changes of the caller's tenant (scope billing:read); resumable with \`after\`."""
+    subscriptionStatusChanged(subscriptionId: ID, after: ID): SubscriptionStatusChange!
   }
 
   extend schema { subscription: Subscription }
 `;
 
 /** Scope each subscription field needs (checked per subscribe, like the subgraphs' policy table for queries). */
-export const SUBSCRIPTION_SCOPES: Record<string, Scope> = { syncStatusChanged: 'sync:read' };
+export const SUBSCRIPTION_SCOPES: Record<string, Scope> = {
+  syncStatusChanged: 'sync:read',
+  invoiceStatusChanged: 'finance:read',
+  subscriptionStatusChanged: 'billing:read',
+};
 
 /** Per-subscriber state the resolvers need; created by the WebSocket server for each subscribe. */
 export interface SubscriptionContext {
@@ -59,6 +87,7 @@ export function buildSubscriptionSchema(apiSchema: GraphQLSchema): GraphQLSchema
       tenant: ctx.tenant,
       after: args.after ?? null,
       filter: args.filter ?? {},
+      accept: (e) => e.jobId !== null,
       maxBuffered: ctx.maxBuffered,
       onSlowConsumer: ctx.dropSlowConsumer,
       fetchAfter: async (after) => {
@@ -77,10 +106,61 @@ export function buildSubscriptionSchema(apiSchema: GraphQLSchema): GraphQLSchema
     f.resolve = resolve;
   };
   set('eventId', (e: SyncEvent) => e.eventId);
+  statusStream(schema, {
+    field: 'invoiceStatusChanged', kind: 'INVOICE_STATUS', idArg: 'invoiceId', type: 'InvoiceStatusChange', entityField: 'invoice', rootField: 'invoice',
+  });
+  statusStream(schema, {
+    field: 'subscriptionStatusChanged', kind: 'SUBSCRIPTION_STATUS', idArg: 'subscriptionId', type: 'SubscriptionStatusChange', entityField: 'subscription', rootField: 'billingSubscription',
+  });
   set('event', (e: SyncEvent) => e);
-  set('job', (e: SyncEvent, _a, ctx: SubscriptionContext, info) => resolveThroughGateway(ctx.execute, 'syncJob', e.jobId, info));
+  set('job', (e: SyncEvent, _a, ctx: SubscriptionContext, info) => (e.jobId ? resolveThroughGateway(ctx.execute, 'syncJob', e.jobId, info) : null));
   set('account', (e: SyncEvent, _a, ctx: SubscriptionContext, info) =>
     e.entityType === 'Account' ? resolveThroughGateway(ctx.execute, 'account', e.entityId, info) : null,
   );
   return schema;
+}
+
+interface StatusStreamSpec {
+  field: string;
+  kind: 'INVOICE_STATUS' | 'SUBSCRIPTION_STATUS';
+  idArg: string;
+  type: string;
+  entityField: string;
+  /** Root query field that reads the entity through the gateway. */
+  rootField: string;
+}
+
+/** A business status subscription: same ledger, ids and gap-free resume as sync status, one kind of event. */
+function statusStream(schema: GraphQLSchema, spec: StatusStreamSpec): void {
+  const field = schema.getSubscriptionType()?.getFields()[spec.field];
+  const type = schema.getType(spec.type);
+  if (!field || !isObjectType(type)) throw new Error(`${spec.field} missing`);
+  field.subscribe = (_s, args: Record<string, string | null | undefined>, ctx: SubscriptionContext) => {
+    const after = args['after'] ?? null;
+    if (after !== null && !/^\d{1,18}$/.test(after)) throw new Error('after must be an eventId');
+    const entityId = args[spec.idArg] ?? null;
+    return syncEventStream({
+      bus: ctx.bus,
+      tenant: ctx.tenant,
+      after,
+      filter: { entityId },
+      accept: (e) => e.kind === spec.kind,
+      maxBuffered: ctx.maxBuffered,
+      onSlowConsumer: ctx.dropSlowConsumer,
+      fetchAfter: async (from) => {
+        const res = await ctx.execute(`query Resume($after: ID!, $kinds: [String!]!) { statusEvents(after: $after, kinds: $kinds, first: 100) { ${EVENT_FIELDS} } }`, { after: from, kinds: [spec.kind] });
+        if (res.errors?.length) throw new Error(`resume failed: ${res.errors[0]?.message ?? 'unknown error'}`);
+        return (res.data?.['statusEvents'] as SyncEvent[] | undefined) ?? [];
+      },
+    });
+  };
+  field.resolve = (event: SyncEvent) => event;
+  const fields = type.getFields();
+  const idField = fields[`${spec.entityField}Id`];
+  const status = fields['status'];
+  const entity = fields[spec.entityField];
+  if (!idField || !status || !entity) throw new Error(`${spec.type} is incomplete`);
+  idField.resolve = (e: SyncEvent) => e.entityId;
+  status.resolve = (e: SyncEvent) => e.state;
+  entity.resolve = (e: SyncEvent, _a, ctx: SubscriptionContext, info) => resolveThroughGateway(ctx.execute, spec.rootField, e.entityId, info);
 }

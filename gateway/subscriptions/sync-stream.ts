@@ -4,7 +4,8 @@ import { syncChannel } from '../../lib/events';
 /** A stored sync event as the sync subgraph's `syncEvents` query returns it. */
 export interface SyncEvent {
   eventId: string;
-  jobId: string;
+  /** Null for business status events. */
+  jobId: string | null;
   kind: string;
   entityType: string;
   entityId: string;
@@ -30,6 +31,8 @@ export interface StreamOptions {
   /** Resume point: deliver every event after this id first, then live ones. */
   after: string | null;
   filter: SyncEventFilter;
+  /** Which events this stream is about (job events, or one kind of status event). Ids are shared by all kinds. */
+  accept: (e: SyncEvent) => boolean;
   /** Reads stored events after an id (oldest first, up to `PAGE`), through the gateway as the subscriber. */
   fetchAfter: (after: string) => Promise<SyncEvent[]>;
   /** Live events buffered for a consumer that does not keep up; beyond this it is dropped. */
@@ -50,7 +53,9 @@ function matches(e: SyncEvent, f: SyncEventFilter): boolean {
 }
 
 /**
- * Gap-free event stream for one subscriber: listens live first (buffering), replays stored events after `after`, then
+ * Gap-free event stream for one subscriber. Event ids are consecutive per tenant across all kinds, so every live
+ * event (of any kind) advances the position; only accepted ones are delivered.
+ * listens live first (buffering), replays stored events after `after`, then
  * continues live, skipping what it already delivered. A live event that jumps ahead of the last delivered id (relays
  * in several processes can publish out of order) triggers a read of the ledger for the gap, so every event is
  * delivered exactly once and in order.
@@ -77,7 +82,7 @@ export async function* syncEventStream(opts: StreamOptions): AsyncGenerator<Sync
           const id = BigInt(e.eventId);
           if (upTo !== null && id >= upTo) return;
           last = id;
-          if (matches(e, opts.filter)) yield e;
+          if (opts.accept(e) && matches(e, opts.filter)) yield e;
         }
         if (page.length < PAGE) return;
       }
@@ -100,7 +105,7 @@ export async function* syncEventStream(opts: StreamOptions): AsyncGenerator<Sync
       if (last !== null && id > last + 1n) yield* catchUp(id);
       if (last !== null && id <= last) continue;
       last = id;
-      if (matches(next, opts.filter)) yield next;
+      if (opts.accept(next) && matches(next, opts.filter)) yield next;
     }
   } finally {
     await unsubscribe();

@@ -42,6 +42,8 @@ export const POLICY: Record<SubgraphName, SubgraphPolicy> = {
       // Quote-to-cash closes a deal: a CRM write that drives billing and ERP writes.
       'Mutation.closeOpportunityWon': 'crm:write',
       'Query.auditEntries': 'admin',
+      // Checked per kind in the resolver (finance:read / billing:read): status events are not sync data.
+      'Query.statusEvents': 'public',
     },
   },
 };

@@ -1,6 +1,6 @@
 import type DataLoader from 'dataloader';
-import type { Db, Queryable } from '../../lib/db/db';
-import { enqueueSyncJob } from '../../lib/outbox';
+import type { Db } from '../../lib/db/db';
+import { billingWriteHooks } from './hooks';
 import { byIdLoader, byParentLoader, childPageLoader } from '../../lib/loaders';
 import type { RequestBase } from '../runtime/server';
 import type {
@@ -28,16 +28,7 @@ export interface BillingContext extends RequestBase {
 }
 
 export function billingContext(base: RequestBase, db: Db): BillingContext {
-  const enqueue = (tx: Queryable, kind: 'INVOICE_POST' | 'PAYMENT_APPLY', entityType: string, entityId: string, payload: Record<string, unknown>) =>
-    enqueueSyncJob(tx, {
-      tenant: base.tenant, kind, entityType, entityId, sourceSystem: 'BILLING', targetSystem: 'ERP', correlationId: base.correlationId,
-      idempotencyKey: `${kind.toLowerCase()}:${entityId}`, payload,
-    });
-  // Invoice to ledger: billing documents and their sync jobs commit together (transactional outbox).
-  const billing = billingReferenceStore(db, base.tenant, {
-    invoiceIssued: async (tx, invoice) => void (await enqueue(tx, 'INVOICE_POST', 'Invoice', invoice.id, {})),
-    paymentRecorded: async (tx, payment) => void (await enqueue(tx, 'PAYMENT_APPLY', 'Payment', payment.id, { invoiceId: payment.invoiceId })),
-  });
+  const billing = billingReferenceStore(db, base.tenant, billingWriteHooks(base.tenant, base.correlationId));
   return {
     ...base,
     billing,

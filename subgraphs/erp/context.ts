@@ -8,6 +8,7 @@ import type {
 } from './connector/models';
 import type { ErpConnector } from './connector/port';
 import { erpReferenceStore } from './connector/reference-store';
+import { erpWriteHooks } from './hooks';
 
 export interface ErpLoaders {
   account: DataLoader<string, FinanceAccountModel | null>;
@@ -27,7 +28,7 @@ export interface ErpContext extends RequestBase {
 }
 
 export function erpContext(base: RequestBase, db: Db): ErpContext {
-  const erp = erpReferenceStore(db, base.tenant);
+  const erp = erpReferenceStore(db, base.tenant, erpWriteHooks(base.tenant, base.correlationId));
   return {
     ...base,
     erp,

@@ -36,7 +36,7 @@ export function syncContext(deps: SyncDeps) {
       commands: syncCommands(db, base.tenant, base.correlationId, deps.wake),
       loaders: {
         job: byIdLoader((ids) => l.jobsByIds(ids)),
-        history: byParentLoader((ids) => l.historiesByJobs(ids), (e) => e.jobId),
+        history: byParentLoader((ids) => l.historiesByJobs(ids), (e) => e.jobId ?? ''),
         links: byParentLoader((ids) => l.linksByEntities(ids), (r) => r.entityId),
       },
     };

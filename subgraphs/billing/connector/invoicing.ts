@@ -6,6 +6,7 @@ import type { BillingPaymentModel, IssuedInvoiceModel, IssuedInvoiceStatus } fro
 export interface BillingWriteHooks {
   invoiceIssued(tx: Queryable, invoice: IssuedInvoiceModel): Promise<void>;
   paymentRecorded(tx: Queryable, payment: BillingPaymentModel): Promise<void>;
+  subscriptionStatusChanged(tx: Queryable, subscriptionId: string, status: string): Promise<void>;
 }
 
 /** A billing rule said no (issuing for a canceled subscription, paying more than is due). */

@@ -106,6 +106,7 @@ export function billingReferenceStore(db: Db, tenant: string, hooks?: BillingWri
         const id = input.id ?? newId('bsub');
         const [existing] = await q('SELECT 1 FROM billing.subscriptions WHERE tenant_id = $1 AND id = $2', [tenant, id], tx);
         if (existing) return reread(tx, id);
+        await hooks?.subscriptionStatusChanged(tx, id, input.status);
         // Date arithmetic in SQL: `+ interval '1 month'` clamps to the month's last day (Jan 31 -> Feb 28).
         await q(
           `INSERT INTO billing.subscriptions
@@ -149,7 +150,12 @@ export function billingReferenceStore(db: Db, tenant: string, hooks?: BillingWri
       // At period end only canceled_at is set (keeping the first request's time): canceled_at on a live subscription
       // is the scheduled cancellation, and the status stays until the period ends.
       const set = atPeriodEnd ? 'canceled_at = COALESCE(canceled_at, now()), ' : `status = 'CANCELED', canceled_at = now(), `;
-      return db.transaction(async (tx) => ((await updateLive(tx, id, set)) ? reread(tx, id) : null));
+      return db.transaction(async (tx) => {
+        if (!(await updateLive(tx, id, set))) return null;
+        const sub = await reread(tx, id);
+        if (!atPeriodEnd) await hooks?.subscriptionStatusChanged(tx, id, sub.status);
+        return sub;
+      });
     },
   };
 }

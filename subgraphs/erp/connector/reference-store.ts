@@ -1,7 +1,7 @@
-import type { Db } from '../../../lib/db/db';
+import type { Db, Queryable } from '../../../lib/db/db';
 import { iso, str } from '../../../lib/db/rows';
 import { MissingRecord } from './errors';
-import type { ExternalRefModel, InvoiceFilter } from './models';
+import type { ExternalRefModel, InvoiceFilter, InvoiceModel, InvoiceStatus } from './models';
 import type { ErpConnector } from './port';
 import { APPLICATION_SELECT, INVOICE_COLS, JOURNAL_COLS, PAYMENT_COLS, application, customerSelect, financeAccount, invoice, journalEntry, payment } from './rows';
 import { Where, childPages, listSql } from '../../../lib/db/sql';
@@ -14,8 +14,17 @@ function invoiceWhere(w: Where, filter: InvoiceFilter): void {
 }
 
 /** The built-in ERP system of record: tables in the `erp` schema. Every statement is bound to one tenant. */
-export function erpReferenceStore(db: Db, tenant: string): ErpConnector {
+/** Called inside the write's transaction: how invoice status changes reach the event ledger atomically. */
+export interface ErpWriteHooks {
+  invoiceStatusChanged(tx: Queryable, invoiceId: string, status: InvoiceStatus): Promise<void>;
+}
+
+export function erpReferenceStore(db: Db, tenant: string, hooks?: ErpWriteHooks): ErpConnector {
   const q = (sql: string, params: unknown[]) => db.query(sql, params);
+  const announce = async (tx: Queryable, invoice: InvoiceModel): Promise<InvoiceModel> => {
+    await hooks?.invoiceStatusChanged(tx, invoice.id, invoice.status);
+    return invoice;
+  };
   return {
     async accountsByIds(ids) {
       return (await q(`${customerSelect('erp.customers')} WHERE c.tenant_id = $1 AND c.id = ANY($2::text[])`, [tenant, ids])).map(financeAccount);
@@ -67,11 +76,23 @@ export function erpReferenceStore(db: Db, tenant: string): ErpConnector {
       }));
     },
 
-    createInvoice: (input) => db.transaction((tx) => createInvoice(tx, tenant, input)),
+    createInvoice: (input) => db.transaction(async (tx) => announce(tx, await createInvoice(tx, tenant, input))),
     upsertCustomer: (input) => db.transaction((tx) => upsertCustomer(tx, tenant, input)),
-    postInvoice: (id) => db.transaction((tx) => postInvoice(tx, tenant, id)),
-    voidInvoice: (id, reason) => db.transaction((tx) => voidInvoice(tx, tenant, id, reason)),
-    recordPayment: (input) => db.transaction((tx) => recordPayment(tx, tenant, input)),
+    postInvoice: (id) => db.transaction(async (tx) => announce(tx, await postInvoice(tx, tenant, id))),
+    voidInvoice: (id, reason) => db.transaction(async (tx) => announce(tx, await voidInvoice(tx, tenant, id, reason))),
+    recordPayment: (input) =>
+      db.transaction(async (tx) => {
+        const paid = await recordPayment(tx, tenant, input);
+        if (hooks) {
+          const settled = await tx.query<{ id: string }>(
+            `SELECT i.id FROM erp.payment_applications a JOIN erp.invoices i ON i.tenant_id = a.tenant_id AND i.id = a.invoice_id
+             WHERE a.tenant_id = $1 AND a.payment_id = $2 AND i.status = 'PAID'`,
+            [tenant, paid.id],
+          );
+          for (const inv of settled) await hooks.invoiceStatusChanged(tx, inv.id, 'PAID');
+        }
+        return paid;
+      }),
     async setCreditLimit(accountId, creditLimit, creditStatus) {
       // One statement: the update, then the customer with its balance read from the updated row.
       const rows = await q(

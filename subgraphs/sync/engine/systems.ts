@@ -6,6 +6,8 @@ import type { CrmConnector } from '../../crm/connector/port';
 import { crmReferenceStore } from '../../crm/connector/reference-store';
 import type { ErpConnector } from '../../erp/connector/port';
 import { erpReferenceStore } from '../../erp/connector/reference-store';
+import { erpWriteHooks } from '../../erp/hooks';
+import { billingWriteHooks } from '../../billing/hooks';
 import type { FaultInjector } from './faults';
 
 /** The three systems of record as the sync engine sees them: their connector ports, bound to one tenant. */
@@ -15,7 +17,8 @@ export interface Systems {
   billing: BillingConnector;
 }
 
-export type SystemsFor = (tenant: string) => Systems;
+/** Connectors for a tenant; writes made for a job carry its correlation id into the events they record. */
+export type SystemsFor = (tenant: string, correlationId?: string) => Systems;
 
 /** Wraps every method of a connector so the fault injector can fail calls the way that vendor would. */
 function guarded<T extends object>(system: SystemName, connector: T, faults: FaultInjector): T {
@@ -31,10 +34,10 @@ function guarded<T extends object>(system: SystemName, connector: T, faults: Fau
 
 /** The built-in reference stores (the only adapters so far), each behind the fault injector. */
 export function referenceSystems(db: Db, faults: FaultInjector): SystemsFor {
-  return (tenant) => ({
+  return (tenant, correlationId = 'sync-engine') => ({
     crm: guarded('CRM', crmReferenceStore(db, tenant), faults),
-    erp: guarded('ERP', erpReferenceStore(db, tenant), faults),
-    billing: guarded('BILLING', billingReferenceStore(db, tenant), faults),
+    erp: guarded('ERP', erpReferenceStore(db, tenant, erpWriteHooks(tenant, correlationId)), faults),
+    billing: guarded('BILLING', billingReferenceStore(db, tenant, billingWriteHooks(tenant, correlationId)), faults),
   });
 }
 

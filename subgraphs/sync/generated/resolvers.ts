@@ -146,6 +146,8 @@ export type Query = {
   /** The tenant's audit log, newest first. */
   auditEntries: AuditEntryConnection;
   latestReconciliation: Maybe<ReconciliationReport>;
+  /** Stored business status events after `after` (INVOICE_STATUS needs finance:read, SUBSCRIPTION_STATUS billing:read). */
+  statusEvents: Array<SyncEvent>;
   /** Stored events after `after` (exclusive), oldest first: how a live subscriber resumes without gaps. */
   syncEvents: Array<SyncEvent>;
   syncJob: Maybe<SyncJob>;
@@ -156,6 +158,13 @@ export type Query = {
 export type QueryAuditEntriesArgs = {
   after?: InputMaybe<Scalars['String']['input']>;
   first?: InputMaybe<Scalars['Int']['input']>;
+};
+
+
+export type QueryStatusEventsArgs = {
+  after: Scalars['ID']['input'];
+  first?: InputMaybe<Scalars['Int']['input']>;
+  kinds: Array<Scalars['String']['input']>;
 };
 
 
@@ -185,7 +194,10 @@ export type ReconciliationReport = {
   startedAt: Scalars['DateTime']['output'];
 };
 
-/** A stored state change of a sync job. `eventId` orders all events of the tenant without gaps. */
+/**
+ * A stored event: a state change of a sync job, or a business status change (kind INVOICE_STATUS or
+ * SUBSCRIPTION_STATUS, no job). `eventId` orders all events of the tenant without gaps.
+ */
 export type SyncEvent = {
   __typename?: 'SyncEvent';
   at: Scalars['DateTime']['output'];
@@ -195,10 +207,11 @@ export type SyncEvent = {
   entityType: Scalars['String']['output'];
   errorCode: Maybe<Scalars['String']['output']>;
   eventId: Scalars['ID']['output'];
-  jobId: Scalars['ID']['output'];
-  kind: SyncJobKind;
+  jobId: Maybe<Scalars['ID']['output']>;
+  kind: Scalars['String']['output'];
   message: Maybe<Scalars['String']['output']>;
-  state: SyncJobState;
+  /** A SyncJobState for job events; the entity's new status for status events. */
+  state: Scalars['String']['output'];
   targetSystem: Maybe<SystemName>;
 };
 
@@ -537,6 +550,7 @@ export type PageInfoResolvers<ContextType = SyncContext, ParentType extends Reso
 export type QueryResolvers<ContextType = SyncContext, ParentType extends ResolversParentTypes['Query'] = ResolversParentTypes['Query']> = {
   auditEntries?: Resolver<ResolversTypes['AuditEntryConnection'], ParentType, ContextType, RequireFields<QueryAuditEntriesArgs, 'first'>>;
   latestReconciliation?: Resolver<Maybe<ResolversTypes['ReconciliationReport']>, ParentType, ContextType>;
+  statusEvents?: Resolver<Array<ResolversTypes['SyncEvent']>, ParentType, ContextType, RequireFields<QueryStatusEventsArgs, 'after' | 'first' | 'kinds'>>;
   syncEvents?: Resolver<Array<ResolversTypes['SyncEvent']>, ParentType, ContextType, RequireFields<QuerySyncEventsArgs, 'after' | 'first'>>;
   syncJob?: Resolver<Maybe<ResolversTypes['SyncJob']>, ParentType, ContextType, RequireFields<QuerySyncJobArgs, 'id'>>;
   syncJobs?: Resolver<ResolversTypes['SyncJobConnection'], ParentType, ContextType, RequireFields<QuerySyncJobsArgs, 'first'>>;
@@ -558,10 +572,10 @@ export type SyncEventResolvers<ContextType = SyncContext, ParentType extends Res
   entityType?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   errorCode?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   eventId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  jobId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  kind?: Resolver<ResolversTypes['SyncJobKind'], ParentType, ContextType>;
+  jobId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  kind?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   message?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
-  state?: Resolver<ResolversTypes['SyncJobState'], ParentType, ContextType>;
+  state?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   targetSystem?: Resolver<Maybe<ResolversTypes['SystemName']>, ParentType, ContextType>;
 };
 

@@ -1,4 +1,4 @@
-import type { JobKind, SystemName } from '../../../lib/outbox';
+import type { JobKind, StatusEventKind, SystemName } from '../../../lib/outbox';
 
 export type JobState = 'PENDING' | 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'DEAD_LETTERED' | 'CANCELLED' | 'COMPENSATED';
 export const TERMINAL_STATES: readonly JobState[] = ['SUCCEEDED', 'DEAD_LETTERED', 'CANCELLED', 'COMPENSATED'];
@@ -30,8 +30,9 @@ export interface SyncJobModel {
 export interface SyncEventModel {
   eventId: string;
   tenant: string;
-  jobId: string;
-  kind: JobKind;
+  /** Null for business status events (an invoice posted), which belong to no job. */
+  jobId: string | null;
+  kind: JobKind | StatusEventKind;
   entityType: string;
   entityId: string;
   targetSystem: SystemName | null;

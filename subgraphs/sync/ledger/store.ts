@@ -24,7 +24,7 @@ export function job(r: Row): SyncJobModel {
 
 export function event(r: Row): SyncEventModel {
   return {
-    eventId: str(r['seq']), tenant: str(r['tenant_id']), jobId: str(r['job_id']), kind: str(r['kind']) as JobKind,
+    eventId: str(r['seq']), tenant: str(r['tenant_id']), jobId: strOrNull(r['job_id']), kind: str(r['kind']) as SyncEventModel['kind'],
     entityType: str(r['entity_type']), entityId: str(r['entity_id']), targetSystem: strOrNull(r['target_system']) as SystemName | null,
     state: str(r['state']) as JobState, attempts: int(r['attempts']), errorCode: strOrNull(r['error_code']),
     message: strOrNull(r['message']), correlationId: str(r['correlation_id']), at: iso(r['at']),
@@ -132,11 +132,18 @@ export function ledger(db: Db, tenant: string) {
       );
       return rows.map(event);
     },
-    /** Sequenced events after `afterSeq`, oldest first: what a resuming subscriber missed. */
+    /** Sequenced job events after `afterSeq`, oldest first: what a resuming subscriber missed. */
     async eventsAfter(afterSeq: string, limit: number): Promise<SyncEventModel[]> {
       return (await db.query(
-        `SELECT ${EVENT_COLS} FROM sync.events WHERE tenant_id = $1 AND seq > $2 ORDER BY seq LIMIT $3`,
+        `SELECT ${EVENT_COLS} FROM sync.events WHERE tenant_id = $1 AND seq > $2 AND job_id IS NOT NULL ORDER BY seq LIMIT $3`,
         [tenant, afterSeq, limit],
+      )).map(event);
+    },
+    /** Sequenced business status events of the given kinds after `afterSeq`, oldest first. */
+    async statusEventsAfter(afterSeq: string, kinds: readonly string[], limit: number): Promise<SyncEventModel[]> {
+      return (await db.query(
+        `SELECT ${EVENT_COLS} FROM sync.events WHERE tenant_id = $1 AND seq > $2 AND job_id IS NULL AND kind = ANY($3::text[]) ORDER BY seq LIMIT $4`,
+        [tenant, afterSeq, kinds, limit],
       )).map(event);
     },
     async linksByEntities(entityIds: readonly string[]) {

@@ -11,7 +11,7 @@ import { type SystemsFor, currencyForCountry } from '../systems';
  */
 export function accountUpsertFlow(db: Db, systems: SystemsFor) {
   return async (job: SyncJobModel): Promise<string> => {
-    const sys = systems(job.tenant);
+    const sys = systems(job.tenant, job.correlationId);
     const [account] = await sys.crm.accountsByIds([job.entityId]);
     if (!account) throw new PermanentError('SOURCE_NOT_FOUND', `CRM account "${job.entityId}" does not exist`);
     const customer = { id: account.id, name: account.name, currency: currencyForCountry(account.billingAddress?.country) };

@@ -12,7 +12,7 @@ import type { SystemsFor } from '../systems';
  */
 export function invoicePostFlow(db: Db, systems: SystemsFor) {
   return async (job: SyncJobModel): Promise<string> => {
-    const sys = systems(job.tenant);
+    const sys = systems(job.tenant, job.correlationId);
     const [invoice] = await sys.billing.issuedInvoicesByIds([job.entityId]);
     if (!invoice) throw new PermanentError('SOURCE_NOT_FOUND', `Billing invoice "${job.entityId}" does not exist`);
     const customer = await ensureErpCustomer(db, sys, job.tenant, invoice.accountId);
@@ -41,7 +41,7 @@ export function invoicePostFlow(db: Db, systems: SystemsFor) {
  */
 export function paymentApplyFlow(systems: SystemsFor) {
   return async (job: SyncJobModel): Promise<string> => {
-    const sys = systems(job.tenant);
+    const sys = systems(job.tenant, job.correlationId);
     const [payment] = await sys.billing.billingPaymentsByIds([job.entityId]);
     if (!payment) throw new PermanentError('SOURCE_NOT_FOUND', `Billing payment "${job.entityId}" does not exist`);
     const [erpInvoice] = await sys.erp.invoicesByIds([payment.invoiceId]);

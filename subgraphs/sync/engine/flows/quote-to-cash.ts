@@ -27,7 +27,7 @@ function stepId(prefix: string, job: SyncJobModel, step: string): string {
 export function quoteToCashFlow(db: Db, systems: SystemsFor) {
   return async (job: SyncJobModel): Promise<string> => {
     const p = job.payload as unknown as QuoteToCashPayload;
-    const sys = systems(job.tenant);
+    const sys = systems(job.tenant, job.correlationId);
     const done: string[] = [];
     let subscriptionId: string | null = null;
     try {

@@ -260,7 +260,12 @@ describe('idempotency keys and reconciliation', () => {
   });
 
   it('finds drift introduced behind the engine\'s back, reports it and repairs it', async () => {
-    const [a, b] = await stack.db.query<{ id: string; name: string }>("SELECT id, name FROM crm.accounts WHERE tenant_id = 'acme' ORDER BY id LIMIT 2");
+    // Let earlier tests' sync jobs finish first, so the only drift is the one made here.
+    await waitForSync(stack, 'acme', async () => (await stack.db.query("SELECT 1 FROM sync.jobs WHERE tenant_id = 'acme' AND state IN ('PENDING', 'RUNNING', 'FAILED')")).length === 0);
+    const [a, b] = await stack.db.query<{ id: string; name: string }>(
+      `SELECT a.id, a.name FROM crm.accounts a JOIN erp.customers e ON e.id = a.id JOIN billing.customers c ON c.tenant_id = a.tenant_id AND c.id = a.id
+       WHERE a.tenant_id = 'acme' ORDER BY a.id LIMIT 2`,
+    );
     await stack.db.query("UPDATE erp.customers SET name = 'Tampered Name' WHERE id = $1", [a?.id]);
     await stack.db.query('DELETE FROM billing.subscription_items WHERE subscription_id IN (SELECT id FROM billing.subscriptions WHERE account_id = $1)', [b?.id]);
     await stack.db.query('DELETE FROM billing.invoice_links WHERE subscription_id IN (SELECT id FROM billing.subscriptions WHERE account_id = $1)', [b?.id]);

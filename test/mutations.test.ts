@@ -47,8 +47,9 @@ describe('mutations across the systems of record', () => {
   });
 
   it('runs the invoice lifecycle and refuses to post a void invoice with a typed domain error', async () => {
-    const account = (await stack.gql<{ accounts: { nodes: { id: string }[] } }>('{ accounts(first: 1) { nodes { id } } }')).body.data?.accounts.nodes[0];
-    const currency = (await stack.db.query<{ currency: string }>('SELECT currency FROM erp.customers WHERE id = $1', [account?.id]))[0]?.currency ?? 'USD';
+    // A seeded account: one created by an earlier test may not be an ERP customer yet (sync is asynchronous).
+    const [account] = await stack.db.query<{ id: string; currency: string }>("SELECT id, currency FROM erp.customers WHERE tenant_id = 'acme' ORDER BY id LIMIT 1");
+    const currency = account?.currency;
     const created = await stack.gql<{ createInvoice: { id: string; status: string; total: { amountMinor: string } } }>(
       `mutation($input: CreateInvoiceInput!) { createInvoice(input: $input) { id status total { amountMinor currency } } }`,
       { input: { accountId: account?.id, currency, taxRateBps: 2000, lines: [{ description: 'Seats', quantity: 3, unitPrice: { amountMinor: '1000', currency } }] } },
@@ -65,8 +66,8 @@ describe('mutations across the systems of record', () => {
   });
 
   it('creates, changes and cancels a billing subscription; cancelling twice is illegal', async () => {
-    const account = (await stack.gql<{ accounts: { nodes: { id: string }[] } }>('{ accounts(first: 1) { nodes { id } } }')).body.data?.accounts.nodes[0];
-    const currency = (await stack.db.query<{ currency: string }>('SELECT currency FROM billing.customers WHERE id = $1', [account?.id]))[0]?.currency ?? 'USD';
+    const [account] = await stack.db.query<{ id: string; currency: string }>("SELECT id, currency FROM billing.customers WHERE tenant_id = 'acme' ORDER BY id LIMIT 1");
+    const currency = account?.currency;
     const created = await stack.gql<{ createBillingSubscription: { id: string; status: string; mrr: { amountMinor: string } } }>(
       'mutation($a: ID!, $c: String!) { createBillingSubscription(input: { accountId: $a, currency: $c, items: [{ planCode: "growth", quantity: 2 }] }) { id status mrr { amountMinor } } }',
       { a: account?.id, c: currency },
@@ -79,5 +80,10 @@ describe('mutations across the systems of record', () => {
     expect(codes(await stack.gql(cancel, { id }))).toEqual(['ILLEGAL_STATE_TRANSITION']);
     const unknownPlan = await stack.gql('mutation($a: ID!, $c: String!) { createBillingSubscription(input: { accountId: $a, currency: $c, items: [{ planCode: "nope" }] }) { id } }', { a: account?.id, c: currency });
     expect(codes(unknownPlan)).toEqual(['BAD_USER_INPUT']);
+    // An account id of another tenant is unknown here: nothing is attached to it.
+    const [foreign] = await stack.db.query<{ id: string }>("SELECT id FROM billing.customers WHERE tenant_id = 'globex' LIMIT 1");
+    const crossTenant = await stack.gql('mutation($a: ID!, $c: String!) { createBillingSubscription(input: { accountId: $a, currency: $c, items: [{ planCode: "growth" }] }) { id } }', { a: foreign?.id, c: currency });
+    expect(codes(crossTenant)).toEqual(['NOT_FOUND']);
+    expect(await stack.db.query("SELECT 1 FROM billing.customers WHERE tenant_id = 'acme' AND id = $1", [foreign?.id])).toHaveLength(0);
   });
 });

@@ -89,7 +89,10 @@ export const resolvers: Resolvers = {
     createBillingSubscription: async (_p, { input }, ctx) => {
       const v = validate(createSubscriptionInput, input);
       const customer = await ctx.loaders.customer.load(v.accountId);
-      if (customer && customer.currency !== v.currency) {
+      // Billing only sells to accounts it knows: billing customers come from CRM through account sync (or
+      // quote-to-cash). This also keeps a caller from attaching records to an id of another tenant.
+      if (!customer) throw notFound('Account', v.accountId);
+      if (customer.currency !== v.currency) {
         throw badUserInput('input.currency', `must be ${customer.currency}, the currency of the account's billing customer`);
       }
       const items = await priceItems(ctx.billing, v.currency, v.items);
@@ -97,8 +100,7 @@ export const resolvers: Resolvers = {
         accountId: v.accountId, currency: v.currency, items, trialDays: v.trialDays,
         status: v.trialDays > 0 ? 'TRIALING' : 'ACTIVE', periodStart: new Date().toISOString().slice(0, 10),
       });
-      // The customer may have just been created, and the account's subscription list has grown.
-      ctx.loaders.customer.clear(v.accountId);
+      // The account's subscription list has grown.
       ctx.loaders.accountSubscriptions.clearAll();
       return written(ctx, created.id, created);
     },

@@ -1,0 +1,171 @@
+/**
+ * One gateway under test for bench/gateways.ts, in its own process (the parent pins it with taskset):
+ *
+ * - `ours`:       gateway/server.ts startGateway as deployed: bearer JWT auth, gateway-signed claims, cost-based rate
+ *                 limiting on Redis (limits raised by RATE_LIMITS), RESPONSE_CACHE from the environment (off).
+ * - `ours-cache`: the same with RESPONSE_CACHE=on (Redis response cache); the parent sets the environment.
+ * - `stock`:      @apollo/gateway + @apollo/server with default settings (stock fetcher, standalone server).
+ * - `hive`:       Hive Gateway (`createGatewayRuntime` from @graphql-hive/gateway) served with node:http, defaults:
+ *                 identical subgraph requests in flight at the same time are sent once (deduplicateInflightRequests).
+ * - `hive-nodedup`: the same with deduplicateInflightRequests off, so every client request reaches the subgraphs.
+ *
+ * The stock gateways cannot sign our `x-gateway-claims` header, so they send a pre-signed one for the bench user
+ * (signed with lib/auth/forwarded.ts claimsSigner and the config's internal secret, re-signed in the background
+ * every 10 s because the claims live 60 s) on every subgraph request. They do not check the client's token.
+ *
+ * Environment: BENCH_GATEWAY_KIND, BENCH_SUBGRAPH_URLS (JSON), BENCH_TOKEN, and lib/config.ts settings.
+ * Prints `{"gatewaysBenchReady":{pid, url, kind, startMs}}`; stops when stdin closes. Each kind imports only its
+ * own gateway's modules (dynamic imports), so a process's peak RSS counts no other gateway's code.
+ */
+import { type IncomingMessage, type ServerResponse, createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { FORWARDED_CLAIMS_HEADER } from '../lib/auth/forwarded';
+import { tokenVerifier } from '../lib/auth/tokens';
+import { loadConfig } from '../lib/config';
+import { SUBGRAPH_NAMES, readSupergraph } from '../lib/schema';
+import { GATEWAY_KINDS, type GatewayKind, type SubgraphUrls, announceReady, refreshingClaims, stopWhenStdinEnds, subgraphUrls, withoutNewSignalHandlers } from './gateways-common';
+
+interface Started {
+  url: string;
+  stop: () => Promise<void>;
+}
+
+async function startOurs(urls: SubgraphUrls): Promise<Started> {
+  const [{ startGateway }, { createLogger }, { createRedis, redisReady }] = await Promise.all([
+    import('../gateway/server.js'), import('../lib/logger.js'), import('../lib/redis.js'),
+  ]);
+  const config = loadConfig(process.env);
+  const logger = createLogger(config.logLevel, 'bench-gateway');
+  const redis = config.redisUrl ? createRedis(config.redisUrl, config.redisKeyPrefix) : undefined;
+  if (redis && !(await redisReady(redis))) throw new Error(`Redis is not reachable at ${config.redisUrl ?? ''}`);
+  const running = await startGateway({ config, logger, redis, subgraphUrls: urls, port: 0 });
+  return {
+    url: running.url,
+    stop: async () => {
+      await running.close(1000);
+      redis?.disconnect();
+    },
+  };
+}
+
+/** The bench user's claims, pre-signed for gateways that cannot sign them. */
+async function benchClaims(): Promise<{ current: () => string; stop: () => void }> {
+  const config = loadConfig(process.env);
+  const token = process.env['BENCH_TOKEN'];
+  if (!token) throw new Error('BENCH_TOKEN is required');
+  const principal = await tokenVerifier(config.jwt)(token);
+  return refreshingClaims(config.internalSecret, principal);
+}
+
+async function startStock(urls: SubgraphUrls): Promise<Started> {
+  const [{ ApolloGateway, RemoteGraphQLDataSource }, { ApolloServer }, { startStandaloneServer }] = await Promise.all([
+    import('@apollo/gateway'), import('@apollo/server'), import('@apollo/server/standalone'),
+  ]);
+  const claims = await benchClaims();
+  const gateway = new ApolloGateway({
+    supergraphSdl: readSupergraph(),
+    buildService: ({ name }) => {
+      const url = (urls as Record<string, string>)[name];
+      if (!url) throw new Error(`No URL for subgraph "${name}"`);
+      return new RemoteGraphQLDataSource({
+        url,
+        willSendRequest({ request }) {
+          request.http?.headers.set(FORWARDED_CLAIMS_HEADER, claims.current());
+        },
+      });
+    },
+  });
+  const server = new ApolloServer({ gateway });
+  const { url } = await startStandaloneServer(server, { listen: { host: '127.0.0.1', port: 0 } });
+  return {
+    url: new URL('/graphql', url).toString(),
+    stop: async () => {
+      claims.stop();
+      await server.stop();
+    },
+  };
+}
+
+/**
+ * The part of @graphql-hive/gateway used here, typed locally: its typings pull in graphql-yoga's augmentation of
+ * GraphQLErrorExtensions (`http.headers` as a record), which conflicts with Apollo Server's (`http.headers` as a Map)
+ * and breaks the typecheck of gateway/rate-limit.ts once any file of the project imports the package's types.
+ */
+interface HiveRuntime {
+  (req: IncomingMessage, res: ServerResponse): void;
+  dispose(): Promise<void> | void;
+}
+interface HiveConfig {
+  supergraph: string;
+  transportEntries: Record<string, { location: string; options?: { deduplicateInflightRequests?: boolean } }>;
+  propagateHeaders: { fromClientToSubgraphs: () => Record<string, string> };
+  logging: 'debug' | 'info' | 'warn' | 'error' | boolean;
+}
+interface HiveModule {
+  createGatewayRuntime(config: HiveConfig): HiveRuntime;
+}
+
+function loadHive(): HiveModule {
+  // A plain require: TypeScript does not read the package's typings for it (see HiveModule).
+  const mod: unknown = require('@graphql-hive/gateway');
+  const isHive = (m: unknown): m is HiveModule =>
+    typeof m === 'object' && m !== null && 'createGatewayRuntime' in m && typeof m.createGatewayRuntime === 'function';
+  if (!isHive(mod)) throw new Error('@graphql-hive/gateway does not export createGatewayRuntime');
+  return mod;
+}
+
+async function startHive(urls: SubgraphUrls, deduplicate: boolean): Promise<Started> {
+  const { createGatewayRuntime } = loadHive();
+  const claims = await benchClaims();
+  const gateway = createGatewayRuntime({
+    supergraph: readSupergraph(),
+    // The supergraph names placeholder URLs (http://crm.invalid/graphql); point each subgraph at its server.
+    transportEntries: Object.fromEntries(
+      SUBGRAPH_NAMES.map((name) => [name, { location: urls[name], ...(deduplicate ? {} : { options: { deduplicateInflightRequests: false } }) }]),
+    ),
+    propagateHeaders: { fromClientToSubgraphs: () => ({ [FORWARDED_CLAIMS_HEADER]: claims.current() }) },
+    logging: 'warn',
+  });
+  const server = createServer(gateway);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => resolve());
+  });
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}/graphql`,
+    stop: async () => {
+      claims.stop();
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await gateway.dispose();
+    },
+  };
+}
+
+async function main(): Promise<void> {
+  const started = Date.now();
+  const kind = process.env['BENCH_GATEWAY_KIND'] as GatewayKind | undefined;
+  if (!kind || !GATEWAY_KINDS.includes(kind)) throw new Error(`BENCH_GATEWAY_KIND must be one of ${GATEWAY_KINDS.join(', ')}`);
+  const urls = subgraphUrls.parse(JSON.parse(process.env['BENCH_SUBGRAPH_URLS'] ?? '{}'));
+  const gateway = await withoutNewSignalHandlers(() => {
+    switch (kind) {
+      case 'ours':
+      case 'ours-cache':
+        return startOurs(urls);
+      case 'stock':
+        return startStock(urls);
+      case 'hive':
+        return startHive(urls, true);
+      case 'hive-nodedup':
+        return startHive(urls, false);
+    }
+  });
+  stopWhenStdinEnds(gateway.stop);
+  announceReady({ pid: process.pid, url: gateway.url, kind, startMs: Date.now() - started });
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`bench/gateways-server.ts: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  process.exit(1);
+});

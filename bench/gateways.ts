@@ -1,0 +1,838 @@
+/**
+ * Our gateway against the Node federation gateways, side by side (`npm run bench:gateways`).
+ *
+ * One invocation, one set of subgraphs, one seeded database:
+ *   1. Creates a scratch Postgres database, then starts crm, erp, billing and sync (bench/gateways-subgraphs.ts) in
+ *      one child process pinned to CPU 1, seeded with --accounts accounts for each of two tenants.
+ *   2. Starts each gateway under test (bench/gateways-server.ts) in turn in its own child process pinned to CPU 0:
+ *      ours (JWT auth, signed claims, shield in the subgraphs, cost rate limits on Redis, RESPONSE_CACHE=off), ours
+ *      with the Redis response cache on, stock @apollo/gateway with default settings, Hive Gateway with default
+ *      settings, and Hive Gateway without its in-flight deduplication of identical subgraph requests (every client
+ *      sends the same query, which that feature collapses). The stock gateways send a pre-signed `x-gateway-claims`
+ *      header for the bench user (see bench/gateways-server.ts).
+ *   3. Drives each from this process (pinned to CPU 1) with autocannon: --connections connections, --warmup seconds
+ *      discarded, then --duration seconds measured, one nested CRM → ERP → billing query. Every body must be
+ *      `{"data":…}` without `errors`; every 10th is parsed and checked in depth; the first answer of each gateway
+ *      must carry the same data as our gateway's. Peak RSS is VmHWM from /proc/<pid>/status; CPU time per request
+ *      comes from /proc/<pid>/stat, and /proc/stat tells how much of the gateway's core other processes took.
+ *   4. Overhead: `{ plans { code } }` sent sequentially to the billing subgraph directly (with a signed header) and
+ *      through our gateway; the difference of the medians is what the gateway adds.
+ *   5. Profile: our gateway once more under the same load with `node --cpu-prof`; the samples of the measured window
+ *      are summed by function (self time) and by package.
+ *
+ *   npx tsx bench/gateways.ts [--accounts 50] [--connections 50] [--warmup 5] [--duration 20] [--first 20]
+ *                             [--gateways ours,ours-cache,stock,hive,hive-nodedup]
+ *                             [--overhead-requests 300] [--no-profile] [--write]
+ *
+ * --write puts the figures into bench/GATEWAYS.md (between its results markers). Needs Postgres (trust auth) at
+ * BENCH_POSTGRES_URL (default postgres://postgres@127.0.0.1:5432/postgres) and Redis at BENCH_REDIS_URL.
+ */
+import { randomBytes } from 'node:crypto';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import autocannon from 'autocannon';
+import Redis from 'ioredis';
+import pg from 'pg';
+import { z } from 'zod';
+import { claimsSigner } from '../lib/auth/forwarded';
+import { SCOPES } from '../lib/auth/principal';
+import { mintToken, tokenVerifier } from '../lib/auth/tokens';
+import { loadConfig } from '../lib/config';
+import {
+  BENCH_TENANT, type Child, GATEWAY_KINDS, type GatewayKind, ROOT, SECONDS_PER_TICK, type SubgraphUrls, cpuSeconds, cpuTimes, gatewayReady,
+  pinThisProcess, readMemory, startChild, subgraphsReady, tasksetAvailable,
+} from './gateways-common';
+
+const ADMIN_POSTGRES_URL = process.env['BENCH_POSTGRES_URL'] ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+const REDIS_URL = process.env['BENCH_REDIS_URL'] ?? 'redis://127.0.0.1:6379';
+const GATEWAY_CPU = 0;
+const LOAD_CPU = 1;
+const REPORT_PATH = path.join(__dirname, 'GATEWAYS.md');
+const RESULTS_START = '<!-- results:start (written by `npx tsx bench/gateways.ts --write`) -->';
+const RESULTS_END = '<!-- results:end -->';
+
+/** CRM (accounts, contacts) → ERP (balance, invoices) → billing (invoice subscription, subscriptions, plans). */
+const NESTED_QUERY = /* GraphQL */ `
+  query GatewaysBench($first: Int!) {
+    accounts(first: $first) {
+      nodes {
+        id name
+        contacts(first: 5) { nodes { id email } }
+        balance { amountMinor currency }
+        invoices(first: 5) { nodes { id number status total { amountMinor currency } subscription { id status } } }
+        subscriptions { id status items { quantity plan { code } } }
+      }
+    }
+  }
+`;
+const SINGLE_SUBGRAPH_QUERY = '{ plans { code } }';
+
+const LABELS: Record<GatewayKind, string> = {
+  ours: 'ours (auth, claims, shield, rate limits; cache off)',
+  'ours-cache': 'ours + Redis response cache',
+  stock: 'stock @apollo/gateway 2.14 (defaults)',
+  hive: 'Hive Gateway 2.15 (defaults: in-flight dedup on)',
+  'hive-nodedup': 'Hive Gateway 2.15, in-flight dedup off',
+};
+
+// ---------------------------------------------------------------------------------------------------------------
+// Arguments
+
+const { values: args } = parseArgs({
+  options: {
+    accounts: { type: 'string', default: '50' },
+    connections: { type: 'string', default: '50' },
+    warmup: { type: 'string', default: '5' },
+    duration: { type: 'string', default: '20' },
+    first: { type: 'string', default: '20' },
+    gateways: { type: 'string', default: GATEWAY_KINDS.join(',') },
+    'overhead-requests': { type: 'string', default: '300' },
+    'no-profile': { type: 'boolean', default: false },
+    write: { type: 'boolean', default: false },
+  },
+});
+const positiveInt = (name: string, raw: string): number => {
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`--${name} must be a positive integer`);
+  return n;
+};
+const settings = {
+  accounts: positiveInt('accounts', args.accounts),
+  connections: positiveInt('connections', args.connections),
+  warmup: positiveInt('warmup', args.warmup),
+  duration: positiveInt('duration', args.duration),
+  first: positiveInt('first', args.first),
+  overheadRequests: positiveInt('overhead-requests', args['overhead-requests']),
+  profile: !args['no-profile'],
+  write: args.write,
+  gateways: args.gateways.split(',').map((g) => {
+    const kind = GATEWAY_KINDS.find((k) => k === g.trim());
+    if (!kind) throw new Error(`--gateways: unknown gateway "${g}" (known: ${GATEWAY_KINDS.join(', ')})`);
+    return kind;
+  }),
+};
+if (settings.first > settings.accounts) throw new Error('--first cannot exceed --accounts');
+
+// ---------------------------------------------------------------------------------------------------------------
+// Validation of answers
+
+const money = z.object({ amountMinor: z.string(), currency: z.string() });
+const nestedAnswer = z.object({
+  data: z.object({
+    accounts: z.object({
+      nodes: z.array(
+        z.object({
+          id: z.string(),
+          name: z.string(),
+          contacts: z.object({ nodes: z.array(z.object({ id: z.string(), email: z.string().nullable() })) }),
+          balance: money.nullable(),
+          invoices: z.object({
+            nodes: z.array(z.object({ id: z.string(), number: z.string(), status: z.string(), total: money, subscription: z.object({ id: z.string(), status: z.string() }).nullable() })),
+          }),
+          subscriptions: z.array(z.object({ id: z.string(), status: z.string(), items: z.array(z.object({ quantity: z.number(), plan: z.object({ code: z.string() }) })) })),
+        }),
+      ),
+    }),
+  }),
+});
+
+/** Why a nested answer is not a complete one (null when it is). */
+function checkNested(body: string, first: number): string | null {
+  let json: unknown;
+  try {
+    json = JSON.parse(body);
+  } catch {
+    return `not JSON: ${body.slice(0, 200)}`;
+  }
+  if (json && typeof json === 'object' && 'errors' in json) return `errors in the answer: ${body.slice(0, 300)}`;
+  const parsed = nestedAnswer.safeParse(json);
+  if (!parsed.success) return `unexpected shape (${parsed.error.issues[0]?.path.join('.') ?? ''}: ${parsed.error.issues[0]?.message ?? ''}): ${body.slice(0, 300)}`;
+  const nodes = parsed.data.data.accounts.nodes;
+  if (nodes.length !== first) return `${nodes.length} accounts instead of ${first}`;
+  if (!nodes.some((n) => n.contacts.nodes.length > 0)) return 'no contacts (CRM)';
+  if (!nodes.some((n) => n.balance !== null) || !nodes.some((n) => n.invoices.nodes.length > 0)) return 'no balances or invoices (ERP)';
+  if (!nodes.some((n) => n.subscriptions.length > 0)) return 'no subscriptions (billing)';
+  return null;
+}
+
+const cheapCheck = (body: string) => body.startsWith('{"data":') && !body.includes('"errors":');
+
+/** JSON with sorted keys, to compare two gateways' data regardless of key order. */
+function canonical(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
+  if (value && typeof value === 'object') {
+    const entries = Object.entries(value).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonical(v)}`).join(',')}}`;
+  }
+  return JSON.stringify(value);
+}
+
+async function post(url: string, headers: Record<string, string>, query: string, variables?: Record<string, unknown>): Promise<{ status: number; body: string }> {
+  const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify({ query, variables }) });
+  return { status: res.status, body: await res.text() };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Load
+
+interface LoadResult {
+  requests: number;
+  seconds: number;
+  rps: number;
+  p50: number;
+  p90: number;
+  p99: number;
+  max: number;
+  non2xx: number;
+  /** Bodies that were not `{"data":…}` without `errors`. */
+  badBodies: number;
+  /** autocannon connection errors and timeouts. */
+  errors: number;
+  sampled: number;
+  sampleFailures: number;
+  firstFailure: string | null;
+  xCache: Record<string, number>;
+}
+
+function percentile(sorted: readonly number[], p: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  return sorted[Math.min(sorted.length, Math.max(1, Math.ceil((p / 100) * sorted.length))) - 1] ?? Number.NaN;
+}
+
+/**
+ * One continuous autocannon run of warmup + duration seconds (connections stay busy across the boundary, so no
+ * requests abandoned by a separate warm-up run eat into the measured window); only responses completed after the
+ * warm-up count. `onMeasureStart` runs at the boundary.
+ */
+async function runLoad(url: string, token: string, onMeasureStart?: () => void): Promise<LoadResult> {
+  const latencies: number[] = [];
+  const xCache: Record<string, number> = {};
+  let non2xx = 0;
+  let badBodies = 0;
+  let seen = 0;
+  let sampled = 0;
+  let sampleFailures = 0;
+  let firstFailure: string | null = null;
+  let measuring = false;
+  let measureFrom = 0;
+  const boundary = setTimeout(() => {
+    measuring = true;
+    measureFrom = performance.now();
+    onMeasureStart?.();
+  }, settings.warmup * 1000);
+  const instance = autocannon({
+    url,
+    connections: settings.connections,
+    duration: settings.warmup + settings.duration,
+    timeout: 30,
+    requests: [
+      {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+        body: JSON.stringify({ query: NESTED_QUERY, variables: { first: settings.first } }),
+        onResponse: (status, body, _context, headers) => {
+          seen += 1;
+          // Every 10th answer of the whole run is parsed and checked in depth; the cheap check covers all.
+          if (seen % 10 === 0) {
+            sampled += 1;
+            const problem = status === 200 ? checkNested(body, settings.first) : `HTTP ${status}: ${body.slice(0, 200)}`;
+            if (problem) {
+              sampleFailures += 1;
+              firstFailure ??= problem;
+            }
+          }
+          if (!measuring) return;
+          const cache = headers['x-cache'] ?? 'none';
+          xCache[cache] = (xCache[cache] ?? 0) + 1;
+        },
+      },
+    ],
+    verifyBody: cheapCheck,
+  });
+  instance.on('response', (_client, statusCode, _bytes, responseTime) => {
+    if (statusCode < 200 || statusCode >= 300) non2xx += 1;
+    if (measuring) latencies.push(responseTime);
+  });
+  instance.on('reqMismatch', (body) => {
+    badBodies += 1;
+    firstFailure ??= `bad body: ${body.slice(0, 300)}`;
+  });
+  const result = await instance;
+  clearTimeout(boundary);
+  const elapsed = measuring ? (performance.now() - measureFrom) / 1000 : 0;
+  latencies.sort((a, b) => a - b);
+  return {
+    requests: latencies.length,
+    seconds: elapsed,
+    rps: elapsed > 0 ? latencies.length / elapsed : Number.NaN,
+    p50: percentile(latencies, 50),
+    p90: percentile(latencies, 90),
+    p99: percentile(latencies, 99),
+    max: latencies[latencies.length - 1] ?? Number.NaN,
+    non2xx,
+    badBodies,
+    errors: result.errors + result.timeouts,
+    sampled,
+    sampleFailures,
+    firstFailure,
+    xCache,
+  };
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Waits (up to 15 s) until the given processes use under 5 % of a core over 300 ms: abandoned requests are done. */
+async function settle(...pids: number[]): Promise<void> {
+  const deadline = performance.now() + 15_000;
+  while (performance.now() < deadline) {
+    const before = pids.map(cpuSeconds);
+    await sleep(300);
+    const busy = pids.some((pid, i) => (cpuSeconds(pid) - (before[i] ?? 0)) / 0.3 > 0.05);
+    if (!busy) return;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// One gateway
+
+interface GatewayRun {
+  kind: GatewayKind;
+  startMs: number;
+  load: LoadResult;
+  /** Peak RSS (VmHWM) of the gateway process over its life, MiB. */
+  peakRssMiB: number;
+  /** RSS once started and after the pre-flight request, before any load, MiB. */
+  startRssMiB: number;
+  /** CPU used in the measured window, % of one core: the gateway and the subgraphs process. */
+  gatewayCpu: number;
+  subgraphsCpu: number;
+  /** CPU time per measured response, ms: the gateway and the subgraphs process. */
+  gatewayCpuMsPerRequest: number;
+  subgraphsCpuMsPerRequest: number;
+  /** % of the gateway's CPU (0) busy with other processes in the measured window (contention from other work). */
+  othersOnGatewayCpu: number;
+  sameDataAsOurs: boolean | null;
+}
+
+interface Env {
+  base: NodeJS.ProcessEnv;
+  token: string;
+  urls: SubgraphUrls;
+  subgraphsPid: number;
+  redisPrefix: string;
+}
+
+function gatewayEnv(kind: GatewayKind, env: Env): NodeJS.ProcessEnv {
+  const ours = kind === 'ours' || kind === 'ours-cache';
+  return {
+    ...env.base,
+    BENCH_GATEWAY_KIND: kind,
+    BENCH_SUBGRAPH_URLS: JSON.stringify(env.urls),
+    BENCH_TOKEN: env.token,
+    ...(ours
+      ? {
+          REDIS_URL: REDIS_URL,
+          REDIS_KEY_PREFIX: `${env.redisPrefix}${kind}:`,
+          RESPONSE_CACHE: kind === 'ours-cache' ? 'on' : 'off',
+          // Far above what a run can spend: the limiter still runs (two Redis round trips a request), never refuses.
+          RATE_LIMITS: JSON.stringify({ perKind: { user: 1e12, partner: 1e12, service: 1e12 }, perTenant: 1e12 }),
+        }
+      : {}),
+  };
+}
+
+function startGatewayChild(kind: GatewayKind, env: Env, nodeArgs: readonly string[] = []): Promise<Child<z.infer<typeof gatewayReady>>> {
+  return startChild('gateways-server.ts', { label: kind, cpu: GATEWAY_CPU, env: gatewayEnv(kind, env), schema: gatewayReady, nodeArgs });
+}
+
+async function preflight(url: string, token: string): Promise<unknown> {
+  const res = await post(url, { authorization: `Bearer ${token}` }, NESTED_QUERY, { first: settings.first });
+  const problem = res.status === 200 ? checkNested(res.body, settings.first) : `HTTP ${res.status}: ${res.body.slice(0, 400)}`;
+  if (problem) throw new Error(`pre-flight request failed: ${problem}`);
+  return (JSON.parse(res.body) as { data: unknown }).data;
+}
+
+async function benchGateway(kind: GatewayKind, env: Env, reference: { data: unknown }, after?: (url: string) => Promise<void>): Promise<GatewayRun> {
+  const child = await startGatewayChild(kind, env);
+  try {
+    const data = await preflight(child.info.url, env.token);
+    const startRss = readMemory(child.pid)?.rss ?? Number.NaN;
+    let sameDataAsOurs: boolean | null = null;
+    if (kind === 'ours') reference.data ??= data;
+    else if (reference.data !== undefined) sameDataAsOurs = canonical(data) === canonical(reference.data);
+    let peak = 0;
+    const poll = setInterval(() => {
+      peak = Math.max(peak, readMemory(child.pid)?.hwm ?? 0);
+    }, 250);
+    process.stderr.write(`${kind}: ${settings.warmup} s warm-up + ${settings.duration} s measured\n`);
+    let cpu0 = { gw: Number.NaN, sg: Number.NaN, t: 0, core: cpuTimes(GATEWAY_CPU) };
+    const load = await runLoad(child.info.url, env.token, () => {
+      cpu0 = { gw: cpuSeconds(child.pid), sg: cpuSeconds(env.subgraphsPid), t: performance.now(), core: cpuTimes(GATEWAY_CPU) };
+    });
+    const wall = (performance.now() - cpu0.t) / 1000;
+    const gwSeconds = cpuSeconds(child.pid) - cpu0.gw;
+    const sgSeconds = cpuSeconds(env.subgraphsPid) - cpu0.sg;
+    const core = cpuTimes(GATEWAY_CPU);
+    const coreBusySeconds = (core.busy - cpu0.core.busy) * SECONDS_PER_TICK;
+    const coreTotalSeconds = (core.total - cpu0.core.total) * SECONDS_PER_TICK;
+    const othersOnGatewayCpu = coreTotalSeconds > 0 ? (Math.max(0, coreBusySeconds - gwSeconds) / coreTotalSeconds) * 100 : Number.NaN;
+    const gatewayCpu = (gwSeconds / wall) * 100;
+    const subgraphsCpu = (sgSeconds / wall) * 100;
+    clearInterval(poll);
+    peak = Math.max(peak, readMemory(child.pid)?.hwm ?? 0);
+    if (after) {
+      await settle(env.subgraphsPid, child.pid);
+      await after(child.info.url);
+    }
+    return {
+      kind, startMs: child.info.startMs, load, peakRssMiB: peak / 2 ** 20, startRssMiB: startRss / 2 ** 20, gatewayCpu, subgraphsCpu, othersOnGatewayCpu, sameDataAsOurs,
+      gatewayCpuMsPerRequest: (gwSeconds * 1000) / load.requests,
+      subgraphsCpuMsPerRequest: (sgSeconds * 1000) / load.requests,
+    };
+  } finally {
+    await child.stop();
+    // Requests autocannon abandoned at the end may still be running in the subgraphs: let them finish.
+    await settle(env.subgraphsPid);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Overhead of our gateway on a single-subgraph query
+
+interface Overhead {
+  direct: { p50: number; p90: number; p99: number };
+  gateway: { p50: number; p90: number; p99: number };
+  requests: number;
+}
+
+async function measureOverhead(gatewayUrl: string, billingUrl: string, token: string, signedClaims: () => Promise<string>): Promise<Overhead> {
+  const gatewayHeaders = { authorization: `Bearer ${token}` };
+  // Claims live 60 s: take the signer's current header (re-signed after 30 s) before each block.
+  let directHeaders = { 'x-gateway-claims': await signedClaims() };
+  const once = async (url: string, headers: Record<string, string>): Promise<number> => {
+    const t = performance.now();
+    const res = await post(url, headers, SINGLE_SUBGRAPH_QUERY);
+    const ms = performance.now() - t;
+    if (res.status !== 200 || !res.body.startsWith('{"data":{"plans":[{') || res.body.includes('"errors"')) {
+      throw new Error(`single-subgraph query failed at ${url}: HTTP ${res.status} ${res.body.slice(0, 300)}`);
+    }
+    return ms;
+  };
+  for (let i = 0; i < 50; i++) {
+    if (i % 20 === 0) directHeaders = { 'x-gateway-claims': await signedClaims() };
+    await once(billingUrl, directHeaders);
+    await once(gatewayUrl, gatewayHeaders);
+  }
+  const direct: number[] = [];
+  const viaGateway: number[] = [];
+  // Alternating blocks, so that a burst of load from elsewhere on the machine hits both sides alike.
+  for (let done = 0; done < settings.overheadRequests; done += 20) {
+    directHeaders = { 'x-gateway-claims': await signedClaims() };
+    for (let i = 0; i < 20; i++) direct.push(await once(billingUrl, directHeaders));
+    for (let i = 0; i < 20; i++) viaGateway.push(await once(gatewayUrl, gatewayHeaders));
+  }
+  direct.sort((a, b) => a - b);
+  viaGateway.sort((a, b) => a - b);
+  const stats = (s: number[]) => ({ p50: percentile(s, 50), p90: percentile(s, 90), p99: percentile(s, 99) });
+  return { direct: stats(direct), gateway: stats(viaGateway), requests: direct.length };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// CPU profile
+
+const cpuProfile = z.object({
+  nodes: z.array(
+    z.object({
+      id: z.number(),
+      callFrame: z.object({ functionName: z.string(), url: z.string(), lineNumber: z.number(), columnNumber: z.number() }),
+    }),
+  ),
+  startTime: z.number(),
+  endTime: z.number(),
+  samples: z.array(z.number()),
+  timeDeltas: z.array(z.number()),
+});
+
+interface ProfileSummary {
+  file: string;
+  /** Whether the samples were cut to the measured window (false: the whole life of the process). */
+  windowed: boolean;
+  sampledMs: number;
+  idleMs: number;
+  top: { name: string; where: string; ms: number; pct: number }[];
+  packages: { name: string; ms: number; pct: number }[];
+  load: LoadResult;
+}
+
+function shortUrl(url: string): string {
+  const file = url.replace(/^file:\/\//, '');
+  const nm = file.lastIndexOf('/node_modules/');
+  if (nm !== -1) return file.slice(nm + '/node_modules/'.length);
+  if (file.startsWith(ROOT)) return file.slice(ROOT.length + 1);
+  return file;
+}
+
+function packageOf(url: string, name: string): string {
+  if (name === '(garbage collector)' || name === '(program)' || name === '(idle)') return name;
+  if (url === '') return '(native / V8 builtins)';
+  if (url.startsWith('node:')) return 'node: core';
+  const file = url.replace(/^file:\/\//, '');
+  const nm = file.lastIndexOf('/node_modules/');
+  if (nm !== -1) {
+    const parts = file.slice(nm + '/node_modules/'.length).split('/');
+    return parts[0]?.startsWith('@') ? `${parts[0]}/${parts[1] ?? ''}` : (parts[0] ?? file);
+  }
+  if (file.startsWith(ROOT)) return `project: ${file.slice(ROOT.length + 1).split('/')[0] ?? ''}/`;
+  return file;
+}
+
+/** Self time by function and by package, of the samples taken between `fromUs` and `toUs` (monotonic clock). */
+function summariseProfile(file: string, fromUs: number, toUs: number, load: LoadResult): ProfileSummary {
+  const profile = cpuProfile.parse(JSON.parse(readFileSync(file, 'utf8')));
+  const byId = new Map(profile.nodes.map((n) => [n.id, n.callFrame]));
+  // V8 stamps samples on the same monotonic clock as process.hrtime (CLOCK_MONOTONIC on Linux); if the window does
+  // not fall inside the profile (another clock), the whole profile is summarised and the report says so.
+  const windowed = fromUs >= profile.startTime && toUs <= profile.endTime + 1_000_000;
+  const self = new Map<number, number>();
+  let t = profile.startTime;
+  profile.samples.forEach((id, i) => {
+    const delta = profile.timeDeltas[i] ?? 0;
+    t += delta;
+    if (windowed && (t < fromUs || t > toUs)) return;
+    self.set(id, (self.get(id) ?? 0) + delta);
+  });
+  const byFunction = new Map<string, { name: string; where: string; us: number }>();
+  const byPackage = new Map<string, number>();
+  let total = 0;
+  let idle = 0;
+  for (const [id, us] of self) {
+    const frame = byId.get(id);
+    if (!frame) continue;
+    const name = frame.functionName || '(anonymous)';
+    if (name === '(idle)') {
+      idle += us;
+      continue;
+    }
+    total += us;
+    const where = frame.url ? `${shortUrl(frame.url)}:${frame.lineNumber + 1}` : '';
+    const key = `${name}|${where}`;
+    const entry = byFunction.get(key) ?? { name, where, us: 0 };
+    entry.us += us;
+    byFunction.set(key, entry);
+    const pkg = packageOf(frame.url, name);
+    byPackage.set(pkg, (byPackage.get(pkg) ?? 0) + us);
+  }
+  const pct = (us: number) => (total > 0 ? (us / total) * 100 : 0);
+  return {
+    file,
+    windowed,
+    sampledMs: total / 1000,
+    idleMs: idle / 1000,
+    top: [...byFunction.values()].sort((a, b) => b.us - a.us).slice(0, 20).map((f) => ({ name: f.name, where: f.where, ms: f.us / 1000, pct: pct(f.us) })),
+    packages: [...byPackage.entries()].sort((a, b) => b[1] - a[1]).slice(0, 15).map(([name, us]) => ({ name, ms: us / 1000, pct: pct(us) })),
+    load,
+  };
+}
+
+const monotonicUs = () => Number(process.hrtime.bigint() / 1000n);
+
+async function profileOurs(env: Env): Promise<ProfileSummary> {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'gateways-cpuprof-'));
+  try {
+    const child = await startGatewayChild('ours', { ...env, redisPrefix: `${env.redisPrefix}profile:` }, ['--cpu-prof', '--cpu-prof-dir', dir]);
+    let load: LoadResult;
+    let from: number;
+    let to: number;
+    try {
+      await preflight(child.info.url, env.token);
+      process.stderr.write(`profile: ${settings.warmup} s warm-up + ${settings.duration} s measured under --cpu-prof\n`);
+      from = Number.NaN;
+      load = await runLoad(child.info.url, env.token, () => {
+        from = monotonicUs();
+      });
+      to = monotonicUs();
+    } finally {
+      await child.stop(30_000);
+    }
+    // One file per thread (CPU.<date>.<time>.<pid>.<thread>.<seq>.cpuprofile): the main thread is thread 0.
+    const files = readdirSync(dir).filter((f) => f.endsWith('.cpuprofile')).map((f) => path.join(dir, f));
+    const main = files.find((f) => path.basename(f).includes(`.${child.pid}.0.`)) ?? files.sort((a, b) => statSync(b).size - statSync(a).size)[0];
+    if (!main) throw new Error(`node --cpu-prof wrote no profile into ${dir}`);
+    return summariseProfile(main, from, to, load);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Environment: database, Redis
+
+async function adminQuery(sql: string): Promise<void> {
+  const c = new pg.Client({ connectionString: ADMIN_POSTGRES_URL });
+  await c.connect();
+  try {
+    await c.query(sql);
+  } finally {
+    await c.end();
+  }
+}
+
+async function deleteRedisKeys(prefix: string): Promise<number> {
+  const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 1 });
+  let deleted = 0;
+  try {
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+      cursor = next;
+      if (keys.length > 0) deleted += await redis.del(...keys);
+    } while (cursor !== '0');
+  } finally {
+    redis.disconnect();
+  }
+  return deleted;
+}
+
+function machine(): { nproc: string; cpu: string; node: string; kernel: string } {
+  const cpuinfo = existsSync('/proc/cpuinfo') ? readFileSync('/proc/cpuinfo', 'utf8') : '';
+  return {
+    nproc: spawnSync('nproc', { encoding: 'utf8' }).stdout?.trim() || String(os.availableParallelism()),
+    cpu: /^model name\s*:\s*(.+)$/m.exec(cpuinfo)?.[1] ?? os.cpus()[0]?.model ?? 'unknown',
+    node: process.version,
+    kernel: `${os.platform()} ${os.release()}`,
+  };
+}
+
+const loadAverage = () => os.loadavg().map((l) => l.toFixed(2)).join(' ');
+
+// ---------------------------------------------------------------------------------------------------------------
+// Report
+
+const f1 = (n: number) => (Number.isFinite(n) ? n.toFixed(1) : '-');
+const f2 = (n: number) => (Number.isFinite(n) ? n.toFixed(2) : '-');
+
+/** A Markdown table; columns named in `left` are left-aligned, the first always, the rest right-aligned. */
+function mdTable(header: readonly string[], rows: readonly (readonly string[])[], left: readonly string[] = []): string {
+  const rule = header.map((h, i) => (i === 0 || left.includes(h) ? '---' : '---:'));
+  return [`| ${header.join(' | ')} |`, `| ${rule.join(' | ')} |`, ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n');
+}
+
+interface Report {
+  command: string;
+  machine: ReturnType<typeof machine>;
+  loadBefore: string;
+  loadAfter: string;
+  pinned: boolean;
+  seedMs: number;
+  runs: GatewayRun[];
+  overhead: Overhead | null;
+  profile: ProfileSummary | null;
+  wallSeconds: number;
+  date: string;
+}
+
+function renderReport(r: Report): string {
+  const out: string[] = [];
+  out.push(`Run of ${r.date}: \`${r.command}\` (${r.wallSeconds.toFixed(0)} s wall).`, '');
+  out.push(
+    `Machine: nproc ${r.machine.nproc}, CPU "${r.machine.cpu}", node ${r.machine.node}, ${r.machine.kernel}. ` +
+      `**Shared with other work during the run**: load average ${r.loadBefore} before, ${r.loadAfter} after (1/5/15 min) on 2 cores, ` +
+      'so absolute figures are low and noisy; the gateways ran one after the other under the same conditions.',
+    '',
+    `Setup: ${r.pinned ? 'gateway pinned to CPU 0; subgraphs (one process) and autocannon pinned to CPU 1' : 'taskset unavailable: nothing pinned'}; ` +
+      `Postgres and Redis unpinned. ${settings.accounts} accounts seeded per tenant (2 tenants, ${(r.seedMs / 1000).toFixed(1)} s). ` +
+      `autocannon ${settings.connections} connections, ${settings.warmup} s warm-up discarded, ${settings.duration} s measured; ` +
+      `query: accounts(first: ${settings.first}) with contacts (CRM), balance and invoices (ERP), invoice subscription and subscriptions with plans (billing).`,
+    '',
+  );
+  const rows = r.runs.map((run) => {
+    const l = run.load;
+    const checks = `${l.sampled - l.sampleFailures}/${l.sampled} deep, ${l.badBodies} bad, ${l.non2xx} non-2xx, ${l.errors} errors`;
+    const cache = run.kind === 'ours-cache' ? ` x-cache ${Object.entries(l.xCache).map(([k, v]) => `${k} ${v}`).join(', ')}` : '';
+    const same = run.sameDataAsOurs === null ? '' : run.sameDataAsOurs ? '' : ' **data differs from ours**';
+    return [
+      LABELS[run.kind], f1(l.rps), f1(l.p50), f1(l.p99), f1(run.peakRssMiB), f1(run.startRssMiB), f1(run.gatewayCpu), f1(run.gatewayCpuMsPerRequest), f1(run.subgraphsCpuMsPerRequest),
+      f1(run.othersOnGatewayCpu), `${l.requests} measured; ${checks}${cache}${same}`,
+    ];
+  });
+  out.push(
+    mdTable(
+      ['gateway', 'req/s', 'p50 ms', 'p99 ms', 'peak RSS MiB', 'RSS at start MiB', 'gateway CPU %', 'gateway CPU ms/req', 'subgraphs CPU ms/req', 'CPU 0 used by others %', 'answers'],
+      rows,
+      ['answers'],
+    ),
+    '',
+    '`gateway CPU %` is the gateway process\'s share of one core in the measured window; `CPU ms/req` divides the CPU time of the ' +
+      'gateway process (and of the one subgraphs process) by the responses measured: the cost per request, less sensitive to ' +
+      'contention than req/s. `CPU 0 used by others` is the time the gateway\'s core spent on other processes (other work on the ' +
+      'machine): the gateway could not have it. RSS is VmHWM (peak) and VmRSS after start-up and one request; every process ' +
+      'runs through `node --import tsx`, whose loader is part of each figure alike.',
+    '',
+  );
+  const byKind = new Map(r.runs.map((run) => [run.kind, run]));
+  const ratios: string[] = [];
+  for (const ours of ['ours', 'ours-cache'] as const) {
+    const o = byKind.get(ours);
+    if (!o) continue;
+    for (const other of ['stock', 'hive', 'hive-nodedup'] as const) {
+      const s = byKind.get(other);
+      if (!s) continue;
+      ratios.push(
+        `- ${ours} / ${other}: req/s ×${f2(o.load.rps / s.load.rps)}, p50 ×${f2(o.load.p50 / s.load.p50)}, p99 ×${f2(o.load.p99 / s.load.p99)}, ` +
+          `gateway CPU ms/req ×${f2(o.gatewayCpuMsPerRequest / s.gatewayCpuMsPerRequest)}, peak RSS ×${f2(o.peakRssMiB / s.peakRssMiB)}`,
+      );
+    }
+  }
+  if (ratios.length > 0) out.push('Ratios (req/s above 1, latency, CPU and RSS below 1 favour ours):', '', ...ratios, '');
+  if (r.overhead) {
+    const o = r.overhead;
+    out.push(
+      `Overhead of our gateway on a single-subgraph query (\`${SINGLE_SUBGRAPH_QUERY}\`, billing): ${o.requests} sequential requests ` +
+        'each way in alternating blocks of 20, after 50 warm-up requests, with no benchmark load running (the machine\'s other work went on):',
+      '',
+      mdTable(
+        ['path', 'p50 ms', 'p90 ms', 'p99 ms'],
+        [
+          ['billing subgraph directly (signed header)', f2(o.direct.p50), f2(o.direct.p90), f2(o.direct.p99)],
+          ['through our gateway (bearer JWT)', f2(o.gateway.p50), f2(o.gateway.p90), f2(o.gateway.p99)],
+          ['added by the gateway', f2(o.gateway.p50 - o.direct.p50), f2(o.gateway.p90 - o.direct.p90), f2(o.gateway.p99 - o.direct.p99)],
+        ],
+      ),
+      '',
+    );
+  }
+  if (r.profile) {
+    const p = r.profile;
+    out.push(
+      `Profile: our gateway (cache off) once more under the same load with \`node --cpu-prof\` ` +
+        `(${f1(p.load.rps)} req/s, p50 ${f1(p.load.p50)} ms while profiling). ` +
+        `${p.windowed ? 'Samples of the measured window only' : 'Whole process life (the window could not be located)'}: ` +
+        `${f1(p.sampledMs)} ms busy, ${f1(p.idleMs)} ms idle. Top self time:`,
+      '',
+      mdTable(['function', 'where', 'self ms', '% of busy'], p.top.map((t) => [`\`${t.name}\``, t.where, f1(t.ms), f1(t.pct)]), ['where']),
+      '',
+      'Self time by package:',
+      '',
+      mdTable(['package', 'self ms', '% of busy'], p.packages.map((k) => [k.name, f1(k.ms), f1(k.pct)])),
+      '',
+    );
+  }
+  return out.join('\n');
+}
+
+function writeReport(markdown: string): void {
+  const block = `${RESULTS_START}\n${markdown}\n${RESULTS_END}`;
+  if (!existsSync(REPORT_PATH)) {
+    writeFileSync(REPORT_PATH, `# Gateways side by side\n\n${block}\n`);
+    return;
+  }
+  const current = readFileSync(REPORT_PATH, 'utf8');
+  const start = current.indexOf(RESULTS_START);
+  const end = current.indexOf(RESULTS_END);
+  const next = start !== -1 && end > start ? `${current.slice(0, start)}${block}${current.slice(end + RESULTS_END.length)}` : `${current.trimEnd()}\n\n${block}\n`;
+  writeFileSync(REPORT_PATH, next);
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+
+async function main(): Promise<void> {
+  const t0 = performance.now();
+  const loadBefore = loadAverage();
+  // Before pinning: nproc counts the CPUs this process may use.
+  const host = machine();
+  const pinned = tasksetAvailable() && os.cpus().length >= 2 && pinThisProcess(LOAD_CPU);
+  const id = `${Date.now().toString(36)}${randomBytes(3).toString('hex')}`;
+  const database = `bench_gw_${id}`;
+  const redisPrefix = `bench:gw:${id}:`;
+  const base: NodeJS.ProcessEnv = {
+    ...process.env,
+    NODE_ENV: 'production',
+    LOG_LEVEL: 'warn',
+    JWT_SECRET: randomBytes(32).toString('hex'),
+    GATEWAY_SIGNING_SECRET: randomBytes(32).toString('hex'),
+    RECONCILE_INTERVAL_SECONDS: '0',
+  };
+  delete base['DATABASE_URL'];
+  delete base['REDIS_URL'];
+  const config = loadConfig(base);
+  const token = await mintToken(config.jwt, {
+    sub: 'bench-user', tenant: BENCH_TENANT, kind: 'user', scopes: SCOPES.filter((s) => s !== 'admin'), ttlSeconds: 3 * 3600,
+  });
+  const signer = claimsSigner(config.internalSecret);
+  const principal = await tokenVerifier(config.jwt)(token);
+  const signedClaims = () => signer(principal);
+
+  await adminQuery(`CREATE DATABASE ${database}`);
+  const dbUrl = new URL(ADMIN_POSTGRES_URL);
+  dbUrl.pathname = `/${database}`;
+  let subgraphs: Child<z.infer<typeof subgraphsReady>> | undefined;
+  let interrupted = false;
+  const cleanup = async () => {
+    await subgraphs?.stop().catch(() => null);
+    await adminQuery(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`).catch((err: unknown) => process.stderr.write(`could not drop ${database}: ${String(err)}\n`));
+    await deleteRedisKeys(redisPrefix).catch(() => 0);
+  };
+  process.once('SIGINT', () => {
+    interrupted = true;
+    void cleanup().finally(() => process.exit(130));
+  });
+  try {
+    process.stderr.write(`starting subgraphs on database ${database}\n`);
+    subgraphs = await startChild('gateways-subgraphs.ts', {
+      label: 'subgraphs',
+      cpu: LOAD_CPU,
+      env: { ...base, DATABASE_URL: dbUrl.toString(), BENCH_ACCOUNTS: String(settings.accounts) },
+      schema: subgraphsReady,
+      timeoutMs: 180_000,
+    });
+    const env: Env = { base, token, urls: subgraphs.info.urls, subgraphsPid: subgraphs.pid, redisPrefix };
+    const reference: { data: unknown } = { data: undefined };
+    const runs: GatewayRun[] = [];
+    let overhead: Overhead | null = null;
+    for (const kind of settings.gateways) {
+      const billing = subgraphs.info.urls.billing;
+      const after = kind === 'ours' ? async (url: string) => void (overhead = await measureOverhead(url, billing, token, signedClaims)) : undefined;
+      runs.push(await benchGateway(kind, env, reference, after));
+      const run = runs[runs.length - 1];
+      if (run) process.stderr.write(`${kind}: ${f1(run.load.rps)} req/s, p50 ${f1(run.load.p50)} ms, p99 ${f1(run.load.p99)} ms, peak RSS ${f1(run.peakRssMiB)} MiB\n`);
+    }
+    const profile = settings.profile ? await profileOurs(env) : null;
+    const report: Report = {
+      command: `npx tsx bench/gateways.ts ${process.argv.slice(2).join(' ')}`.trim(),
+      machine: host,
+      loadBefore,
+      loadAfter: loadAverage(),
+      pinned,
+      seedMs: subgraphs.info.seedMs,
+      runs,
+      overhead,
+      profile,
+      wallSeconds: (performance.now() - t0) / 1000,
+      date: new Date().toISOString(),
+    };
+    const markdown = renderReport(report);
+    process.stdout.write(`\n${markdown}\n`);
+    for (const run of runs) {
+      if (run.load.firstFailure) process.stdout.write(`\n${run.kind}: first failed check: ${run.load.firstFailure}\n`);
+    }
+    if (settings.write) {
+      writeReport(markdown);
+      process.stdout.write(`\nwritten to ${path.relative(ROOT, REPORT_PATH)}\n`);
+    }
+    const failed = runs.filter((r) => r.load.sampleFailures > 0 || r.load.badBodies > 0 || r.load.non2xx > 0 || r.sameDataAsOurs === false);
+    if (failed.length > 0) {
+      process.stderr.write(`answers failed their checks for: ${failed.map((r) => r.kind).join(', ')}\n`);
+      process.exitCode = 1;
+    }
+  } finally {
+    if (!interrupted) await cleanup();
+  }
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`bench/gateways.ts: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  process.exit(1);
+});

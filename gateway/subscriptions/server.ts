@@ -1,6 +1,6 @@
 import type { Server } from 'node:http';
 import type { ApolloServer } from '@apollo/server';
-import { type ExecutionArgs, GraphQLError, type GraphQLSchema, Kind, type OperationDefinitionNode, parse, validate } from 'graphql';
+import { type DocumentNode, type ExecutionArgs, GraphQLError, type GraphQLSchema, Kind, type OperationDefinitionNode, parse, validate } from 'graphql';
 import { CloseCode } from 'graphql-ws';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
@@ -86,6 +86,31 @@ export function attachSubscriptions(opts: SubscriptionServerOptions): Subscripti
     return { data: response.body.singleResult.data ?? null, errors: response.body.singleResult.errors };
   };
 
+  // Dashboards open thousands of identical subscriptions: parse and validate each query text once per schema.
+  const checkedDocuments = new WeakMap<GraphQLSchema, Map<string, { document: DocumentNode } | { errors: readonly GraphQLError[] }>>();
+  const checkDocument = (s: GraphQLSchema, query: string): { document: DocumentNode } | { errors: readonly GraphQLError[] } => {
+    let cache = checkedDocuments.get(s);
+    if (!cache) {
+      cache = new Map();
+      checkedDocuments.set(s, cache);
+    }
+    const hit = cache.get(query);
+    if (hit) return hit;
+    let result: { document: DocumentNode } | { errors: readonly GraphQLError[] };
+    try {
+      const document = parse(query);
+      const errors = validate(s, document);
+      result = errors.length
+        ? { errors: errors.map((e) => new GraphQLError(e.message, { nodes: e.nodes, extensions: { code: 'GRAPHQL_VALIDATION_FAILED' } })) }
+        : { document };
+    } catch (err) {
+      result = { errors: [new GraphQLError(err instanceof Error ? err.message : 'Syntax error', { extensions: { code: 'GRAPHQL_PARSE_FAILED' } })] };
+    }
+    if (cache.size >= 1000) cache.clear();
+    cache.set(query, result);
+    return result;
+  };
+
   const release = (tenant: string) => perTenant.set(tenant, Math.max(0, (perTenant.get(tenant) ?? 1) - 1));
 
   useServer<Record<string, unknown>, Record<PropertyKey, never>>(
@@ -115,14 +140,9 @@ export function attachSubscriptions(opts: SubscriptionServerOptions): Subscripti
         const principal = extra.principal;
         if (!principal) return [new GraphQLError('Not authenticated', { extensions: { code: 'UNAUTHENTICATED' } })];
         if (!schema) return [new GraphQLError('Schema not loaded yet', { extensions: { code: 'UPSTREAM_UNAVAILABLE' } })];
-        let document;
-        try {
-          document = parse(payload.query);
-        } catch (err) {
-          return [new GraphQLError(err instanceof Error ? err.message : 'Syntax error', { extensions: { code: 'GRAPHQL_PARSE_FAILED' } })];
-        }
-        const errors = validate(schema, document);
-        if (errors.length) return errors.map((e) => new GraphQLError(e.message, { nodes: e.nodes, extensions: { code: 'GRAPHQL_VALIDATION_FAILED' } }));
+        const checked = checkDocument(schema, payload.query);
+        if ('errors' in checked) return checked.errors;
+        const document = checked.document;
         const operation = document.definitions.find(
           (d): d is OperationDefinitionNode => d.kind === Kind.OPERATION_DEFINITION && (!payload.operationName || d.name?.value === payload.operationName),
         );

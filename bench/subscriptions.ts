@@ -1,0 +1,525 @@
+/**
+ * Fan-out of live sync events to many graphql-ws subscribers on one gateway instance (`npm run bench:subscriptions`).
+ *
+ * For each subscriber count N:
+ *   1. start the whole stack (bench/serve.ts: fresh database, REDIS_URL=redis://127.0.0.1:6379, a unique
+ *      REDIS_KEY_PREFIX) in a child process pinned to CPU 0, and read its RSS (/proc/<pid>/status VmRSS, VmHWM),
+ *   2. fork ceil(N / --per-client) client processes (bench/subscriptions-client.ts, pinned to CPU 1 with this process)
+ *      that open N graphql-ws connections between them, each subscribing to
+ *      `subscription { syncStatusChanged { eventId event { state message } } }` (payload-only fields: no query through
+ *      the gateway per event),
+ *   3. publish warm-up events on Redis until every subscription received one (so every subscription is live), read
+ *      the server's RSS again,
+ *   4. publish M synthetic events directly on Redis (`PUBLISH <prefix>sync-events:acme <SyncEventModel JSON>`, the
+ *      relay's format, consecutive eventIds following the warm-up ones) every --interval ms, each carrying its send
+ *      time in `message`, and measure per delivered event the time from just before PUBLISH to its receipt in the client,
+ *   5. wait until every subscription received every event (or nothing arrived for --stall s), read RSS and the server's
+ *      CPU time, close the clients and stop the server.
+ *
+ * The server process runs the whole stack (subgraphs, sync worker and the gateway); subscriptions only touch the gateway
+ * part, so the RSS growth from step 1 to 3 is the cost of the connections. The gateway allows 5000 subscriptions per
+ * tenant per instance (DEFAULT_SUBSCRIPTION_LIMITS), and bench/serve.ts mints a token for one tenant only (acme), so
+ * N > 5000 is refused beyond 5000 (reported as subscription errors).
+ *
+ *   npx tsx bench/subscriptions.ts [--subscribers 1000,5000] [--events 50] [--interval 500] [--per-client 2500]
+ *     [--concurrency 50] [--pin on|off] [--stall 20] [--drain-budget 90]
+ *
+ * --interval: ms between measured events (0: all at once); --per-client: connections per client process;
+ * --concurrency: WebSocket handshakes in flight per client process; --pin off: no taskset; --stall / --drain-budget:
+ * give up waiting for deliveries after that many seconds without progress / after the last PUBLISH.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import Redis from 'ioredis';
+import type { SyncEventModel } from '../subgraphs/sync/ledger/models';
+import { type ClientStatus, type FromClient, type ToClient, fromClient } from './subscriptions-client';
+import { BENCH_REDIS_URL, type BenchServer, machineDescription, percentile, pinThisProcess, startServer, table, tasksetAvailable } from './support';
+
+const TENANT = 'acme';
+/** Far above any id the stack's own relay could assign in this run, so its events (if any) never interleave with ours. */
+const EVENT_ID_BASE = 1_000_000_000_000n;
+
+const now = () => performance.timeOrigin + performance.now();
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+// ---------------------------------------------------------------------------------------------------------------
+// /proc readings of the server process
+
+interface Memory {
+  rssKiB: number;
+  hwmKiB: number;
+}
+
+function memoryOf(pid: number): Memory {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kib = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? Number.NaN);
+  return { rssKiB: kib('VmRSS'), hwmKiB: kib('VmHWM') };
+}
+
+/** utime + stime of a process in seconds (USER_HZ is 100 on Linux). */
+function cpuSecondsOf(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+function openFilesLimit(): number {
+  try {
+    const limits = readFileSync('/proc/self/limits', 'utf8');
+    const soft = /^Max open files\s+(\S+)/m.exec(limits)?.[1];
+    return soft === undefined || soft === 'unlimited' ? Number.POSITIVE_INFINITY : Number(soft);
+  } catch {
+    return Number.POSITIVE_INFINITY;
+  }
+}
+
+const mib = (kib: number) => `${(kib / 1024).toFixed(1)} MiB`;
+
+// ---------------------------------------------------------------------------------------------------------------
+// Client processes
+
+interface ClientProcess {
+  pid: number;
+  send(msg: ToClient): void;
+  /** Resolves with the next message of this type. */
+  next<T extends FromClient['type']>(type: T): Promise<Extract<FromClient, { type: T }>>;
+  status(): Promise<ClientStatus>;
+  kill(): void;
+  exited: Promise<void>;
+}
+
+const liveChildren = new Set<ChildProcess>();
+process.once('exit', () => {
+  for (const c of liveChildren) c.kill('SIGTERM');
+});
+
+function forkClient(label: string, cpu: number | undefined): Promise<ClientProcess> {
+  const script = path.join(__dirname, 'subscriptions-client.ts');
+  const args = ['--import', 'tsx', script];
+  const [cmd, argv] = cpu !== undefined ? ['taskset', ['-c', String(cpu), process.execPath, ...args]] : [process.execPath, args];
+  const child = spawn(cmd, argv, { cwd: path.resolve(__dirname, '..'), stdio: ['ignore', 'inherit', 'inherit', 'ipc'], env: { ...process.env, NODE_ENV: 'production' } });
+  liveChildren.add(child);
+  const waiters = new Map<string, ((msg: FromClient) => void)[]>();
+  const exited = new Promise<void>((resolve) =>
+    child.once('exit', (code, signal) => {
+      liveChildren.delete(child);
+      if (code !== 0 && code !== null) process.stderr.write(`[${label}] exited with code ${code}\n`);
+      else if (signal && signal !== 'SIGTERM') process.stderr.write(`[${label}] killed by ${signal}\n`);
+      for (const list of waiters.values()) for (const w of list) w({ type: 'closed' });
+      waiters.clear();
+      resolve();
+    }),
+  );
+  child.on('message', (raw: unknown) => {
+    const parsed = fromClient.safeParse(raw);
+    if (!parsed.success) {
+      process.stderr.write(`[${label}] unreadable message: ${JSON.stringify(raw).slice(0, 200)}\n`);
+      return;
+    }
+    const list = waiters.get(parsed.data.type);
+    const w = list?.shift();
+    w?.(parsed.data);
+  });
+  const next = <T extends FromClient['type']>(type: T) =>
+    new Promise<Extract<FromClient, { type: T }>>((resolve, reject) => {
+      if (!child.connected) {
+        reject(new Error(`${label} is gone`));
+        return;
+      }
+      const list = waiters.get(type) ?? [];
+      list.push((msg) => (msg.type === type ? resolve(msg as Extract<FromClient, { type: T }>) : reject(new Error(`${label} exited`))));
+      waiters.set(type, list);
+    });
+  const handle: ClientProcess = {
+    pid: -1,
+    send: (msg) => {
+      if (child.connected) child.send(msg);
+    },
+    next,
+    async status() {
+      const reply = next('status');
+      handle.send({ type: 'status' });
+      return (await reply).status;
+    },
+    kill: () => child.kill('SIGTERM'),
+    exited,
+  };
+  return next('ready').then((ready) => {
+    handle.pid = ready.pid;
+    return handle;
+  });
+}
+
+function sumStatus(all: readonly ClientStatus[]): ClientStatus {
+  const total: ClientStatus = {
+    connected: 0, failed: 0, subscriptionErrors: 0, errorSamples: [], closeCodes: {}, warmedUp: 0, measured: 0, outOfOrder: 0, badPayloads: 0, rssBytes: 0,
+  };
+  for (const s of all) {
+    total.connected += s.connected;
+    total.failed += s.failed;
+    total.subscriptionErrors += s.subscriptionErrors;
+    total.warmedUp += s.warmedUp;
+    total.measured += s.measured;
+    total.outOfOrder += s.outOfOrder;
+    total.badPayloads += s.badPayloads;
+    total.rssBytes += s.rssBytes;
+    for (const e of s.errorSamples) if (total.errorSamples.length < 5 && !total.errorSamples.includes(e)) total.errorSamples.push(e);
+    for (const [code, n] of Object.entries(s.closeCodes)) total.closeCodes[code] = (total.closeCodes[code] ?? 0) + n;
+  }
+  return total;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// One run
+
+interface RunOptions {
+  pin: boolean;
+  subscribers: number;
+  events: number;
+  intervalMs: number;
+  perClient: number;
+  concurrency: number;
+  stallSeconds: number;
+  drainBudgetSeconds: number;
+}
+
+interface RunResult {
+  subscribers: number;
+  clientProcesses: number;
+  connected: number;
+  failed: number;
+  subscriptionErrors: number;
+  /** Subscriptions that received a warm-up event: live when the measurement started. */
+  live: number;
+  connectSeconds: number;
+  warmupEvents: number;
+  warmupSeconds: number;
+  delivered: number;
+  expected: number;
+  outOfOrder: number;
+  badPayloads: number;
+  /** Seconds from the first measured PUBLISH to the last delivery (or to giving up). */
+  drainSeconds: number;
+  latency: { p50: number; p90: number; p99: number; max: number };
+  /** Per event, the latency of its last delivery (time to reach every subscriber): median and max over events. */
+  fanout: { p50: number; max: number };
+  /** Median latency of each measured event, in publication order (shows whether a backlog builds up). */
+  perEventP50: number[];
+  /** PUBLISH → receipt on a plain Redis subscriber in this (load-generating) process: the Redis hop alone. */
+  redisHop: { p50: number; p99: number };
+  memory: { idle: Memory; subscribed: Memory; afterEvents: Memory };
+  serverCpuSeconds: number;
+  /** CPU seconds of the client processes together over the same time. */
+  clientCpuSeconds: number;
+  /** Server CPU seconds per second before any client connected (the sync worker's polling and the like). */
+  idleCpuPerSecond: number;
+  clientRssMiB: number;
+  foreignEvents: number;
+  errorSamples: string[];
+  closeCodes: Record<string, number>;
+}
+
+function eventJson(id: bigint, message: string): string {
+  const event: SyncEventModel = {
+    eventId: id.toString(),
+    tenant: TENANT,
+    jobId: '00000000-0000-4000-8000-000000000000',
+    kind: 'ACCOUNT_UPSERT',
+    entityType: 'Account',
+    entityId: '00000000-0000-4000-8000-000000000001',
+    targetSystem: 'ERP',
+    state: 'SUCCEEDED',
+    attempts: 1,
+    errorCode: null,
+    message,
+    correlationId: 'bench-subscriptions',
+    at: new Date().toISOString(),
+  };
+  return JSON.stringify(event);
+}
+
+async function runOnce(opts: RunOptions): Promise<RunResult> {
+  const log = (line: string) => process.stdout.write(`  [${opts.subscribers}] ${line}\n`);
+  const server: BenchServer = await startServer({ accounts: 1, tenants: [TENANT], cpu: opts.pin ? 0 : undefined, env: { LOG_LEVEL: 'warn' } });
+  const channel = `${server.redisKeyPrefix}sync-events:${TENANT}`;
+  log(`server ${server.url} (pid ${server.pid}${server.pinnedCpu !== undefined ? `, CPU ${server.pinnedCpu}` : ''}, ${server.database}, prefix ${server.redisKeyPrefix}, ready in ${server.seedMs} ms)`);
+  const publisher = new Redis(BENCH_REDIS_URL, { maxRetriesPerRequest: 1 });
+  const monitor = new Redis(BENCH_REDIS_URL, { maxRetriesPerRequest: 1 });
+  const clients: ClientProcess[] = [];
+  let foreignEvents = 0;
+  const redisHop: number[] = [];
+  try {
+    // Watch the channel ourselves: the Redis hop alone, and any event the stack's own relay might publish.
+    monitor.on('message', (_ch: string, message: string) => {
+      const receivedAt = now();
+      const parsed = JSON.parse(message) as Partial<SyncEventModel>;
+      const [phase, , sentAt] = (parsed.message ?? '').split(':');
+      if (phase === 'm' && sentAt !== undefined) redisHop.push(receivedAt - Number(sentAt));
+      else if (phase !== 'w') foreignEvents += 1;
+    });
+    await monitor.subscribe(channel);
+
+    await sleep(1000);
+    const idleCpuStart = cpuSecondsOf(server.pid);
+    await sleep(3000);
+    const idleCpuPerSecond = (cpuSecondsOf(server.pid) - idleCpuStart) / 3;
+    const idle = memoryOf(server.pid);
+    log(`idle server: VmRSS ${mib(idle.rssKiB)}, VmHWM ${mib(idle.hwmKiB)}, CPU ${(idleCpuPerSecond * 100).toFixed(0)}% of a core`);
+
+    // Connect.
+    const processes = Math.ceil(opts.subscribers / opts.perClient);
+    const clientCpu = opts.pin && tasksetAvailable() ? 1 : undefined;
+    for (let i = 0; i < processes; i++) clients.push(await forkClient(`client ${i + 1}`, clientCpu));
+    const connectStarted = performance.now();
+    const connectCpu = { server: cpuSecondsOf(server.pid), clients: clients.reduce((sum, c) => sum + cpuSecondsOf(c.pid), 0) };
+    const opened = clients.map((c) => c.next('opened'));
+    clients.forEach((c, i) => {
+      const count = Math.floor(opts.subscribers / processes) + (i < opts.subscribers % processes ? 1 : 0);
+      c.send({ type: 'open', url: server.url, token: server.token, count, concurrency: opts.concurrency });
+    });
+    let settled = false;
+    void Promise.all(opened).then(
+      () => (settled = true),
+      (err: unknown) => {
+        settled = true;
+        log(`a client process failed while connecting: ${String(err)}`);
+      },
+    );
+    let status = sumStatus(await Promise.all(clients.map((c) => c.status())));
+    let lastReport = performance.now();
+    while (!settled && performance.now() - connectStarted < 120_000) {
+      await sleep(250);
+      if (performance.now() - lastReport >= 5000) {
+        status = sumStatus(await Promise.all(clients.map((c) => c.status())));
+        log(`… ${status.connected} connected, ${status.failed} failed`);
+        lastReport = performance.now();
+      }
+    }
+    const connectSeconds = (performance.now() - connectStarted) / 1000;
+    connectCpu.server = cpuSecondsOf(server.pid) - connectCpu.server;
+    connectCpu.clients = clients.reduce((sum, c) => sum + cpuSecondsOf(c.pid), 0) - connectCpu.clients;
+    status = sumStatus(await Promise.all(clients.map((c) => c.status())));
+    log(`${status.connected}/${opts.subscribers} connections acknowledged in ${connectSeconds.toFixed(1)} s (CPU meanwhile: server ${connectCpu.server.toFixed(1)} s, client processes ${connectCpu.clients.toFixed(1)} s; ${status.failed} failed, ${status.subscriptionErrors} subscription errors)`);
+
+    // Warm up: every subscription that did not fail must see one event before the measurement starts.
+    let nextId = EVENT_ID_BASE;
+    let warmupEvents = 0;
+    const warmupStarted = performance.now();
+    const target = () => status.connected - status.subscriptionErrors;
+    while (status.warmedUp < target() && performance.now() - warmupStarted < 60_000) {
+      await publisher.publish(channel, eventJson(nextId, `w:${warmupEvents}:${now()}`));
+      nextId += 1n;
+      warmupEvents += 1;
+      await sleep(500);
+      status = sumStatus(await Promise.all(clients.map((c) => c.status())));
+    }
+    const warmupSeconds = (performance.now() - warmupStarted) / 1000;
+    const live = status.warmedUp;
+    log(`${live} subscriptions live (received a warm-up event) after ${warmupEvents} warm-up event(s), ${warmupSeconds.toFixed(1)} s`);
+    await sleep(1000);
+    const subscribed = memoryOf(server.pid);
+    log(`subscribed server: VmRSS ${mib(subscribed.rssKiB)}, VmHWM ${mib(subscribed.hwmKiB)}`);
+
+    // Measure.
+    const baseline = status.measured;
+    const expected = live * opts.events;
+    const cpuBefore = cpuSecondsOf(server.pid);
+    const clientCpuBefore = clients.reduce((sum, c) => sum + cpuSecondsOf(c.pid), 0);
+    const publishStarted = performance.now();
+    for (let i = 0; i < opts.events; i++) {
+      const due = publishStarted + i * opts.intervalMs;
+      const wait = due - performance.now();
+      if (wait > 0) await sleep(wait);
+      await publisher.publish(channel, eventJson(nextId, `m:${i}:${now()}`));
+      nextId += 1n;
+    }
+    const publishSeconds = (performance.now() - publishStarted) / 1000;
+    let lastProgress = performance.now();
+    let lastDelivered = -1;
+    for (;;) {
+      status = sumStatus(await Promise.all(clients.map((c) => c.status())));
+      const delivered = status.measured - baseline;
+      if (delivered >= expected) break;
+      if (delivered !== lastDelivered) {
+        lastDelivered = delivered;
+        lastProgress = performance.now();
+      } else if (performance.now() - lastProgress > opts.stallSeconds * 1000) {
+        log(`no delivery for ${opts.stallSeconds} s: giving up at ${delivered}/${expected}`);
+        break;
+      }
+      if (performance.now() - publishStarted > publishSeconds * 1000 + opts.drainBudgetSeconds * 1000) {
+        log(`still draining ${opts.drainBudgetSeconds} s after the last PUBLISH: giving up at ${delivered}/${expected}`);
+        break;
+      }
+      await sleep(100);
+    }
+    const drainSeconds = (performance.now() - publishStarted) / 1000;
+    const serverCpuSeconds = cpuSecondsOf(server.pid) - cpuBefore;
+    const clientCpuSeconds = clients.reduce((sum, c) => sum + cpuSecondsOf(c.pid), 0) - clientCpuBefore;
+    const afterEvents = memoryOf(server.pid);
+    const delivered = status.measured - baseline;
+    log(`${opts.events} events published in ${publishSeconds.toFixed(1)} s; ${delivered}/${expected} deliveries in ${drainSeconds.toFixed(1)} s; server CPU ${serverCpuSeconds.toFixed(1)} s, client processes' CPU ${clientCpuSeconds.toFixed(1)} s`);
+
+    const results = await Promise.all(
+      clients.map(async (c) => {
+        const reply = c.next('results');
+        c.send({ type: 'results' });
+        return (await reply).latencies;
+      }),
+    );
+    const all: number[] = [];
+    const lastPerEvent: number[] = [];
+    const perEventP50: number[] = [];
+    for (let i = 0; i < opts.events; i++) {
+      const ofEvent = results.flatMap((r) => r[i] ?? []).sort((a, b) => a - b);
+      all.push(...ofEvent);
+      perEventP50.push(percentile(ofEvent, 50));
+      const worst = ofEvent[ofEvent.length - 1];
+      if (worst !== undefined) lastPerEvent.push(worst);
+    }
+    all.sort((a, b) => a - b);
+    lastPerEvent.sort((a, b) => a - b);
+    redisHop.sort((a, b) => a - b);
+
+    return {
+      subscribers: opts.subscribers,
+      clientProcesses: processes,
+      connected: status.connected,
+      failed: status.failed,
+      subscriptionErrors: status.subscriptionErrors,
+      live,
+      connectSeconds,
+      warmupEvents,
+      warmupSeconds,
+      delivered,
+      expected,
+      outOfOrder: status.outOfOrder,
+      badPayloads: status.badPayloads,
+      drainSeconds,
+      latency: { p50: percentile(all, 50), p90: percentile(all, 90), p99: percentile(all, 99), max: all[all.length - 1] ?? Number.NaN },
+      fanout: { p50: percentile(lastPerEvent, 50), max: lastPerEvent[lastPerEvent.length - 1] ?? Number.NaN },
+      perEventP50,
+      redisHop: { p50: percentile(redisHop, 50), p99: percentile(redisHop, 99) },
+      memory: { idle, subscribed, afterEvents },
+      serverCpuSeconds,
+      clientCpuSeconds,
+      idleCpuPerSecond,
+      clientRssMiB: status.rssBytes / 1024 / 1024,
+      foreignEvents,
+      errorSamples: status.errorSamples,
+      closeCodes: status.closeCodes,
+    };
+  } finally {
+    await Promise.all(
+      clients.map(async (c) => {
+        const closed = c.next('closed').catch(() => undefined);
+        c.send({ type: 'close' });
+        await Promise.race([closed, sleep(15_000)]);
+        const timer = setTimeout(() => c.kill(), 5000);
+        await c.exited;
+        clearTimeout(timer);
+      }),
+    );
+    monitor.disconnect();
+    publisher.disconnect();
+    await server.stop();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      subscribers: { type: 'string', default: '1000,5000' },
+      events: { type: 'string', default: '50' },
+      interval: { type: 'string', default: '500' },
+      'per-client': { type: 'string', default: '2500' },
+      concurrency: { type: 'string', default: '50' },
+      stall: { type: 'string', default: '20' },
+      'drain-budget': { type: 'string', default: '90' },
+      pin: { type: 'string', default: 'on' },
+    },
+  });
+  const counts = values.subscribers.split(',').map((s) => Number(s.trim()));
+  const int = (name: string, raw: string, min: number) => {
+    const n = Number(raw);
+    if (!Number.isInteger(n) || n < min) throw new Error(`--${name} must be an integer >= ${min}`);
+    return n;
+  };
+  if (counts.some((n) => !Number.isInteger(n) || n < 1)) throw new Error('--subscribers must be a comma-separated list of positive integers');
+  const events = int('events', values.events, 1);
+  const intervalMs = int('interval', values.interval, 0);
+  const perClient = int('per-client', values['per-client'], 1);
+  const concurrency = int('concurrency', values.concurrency, 1);
+  const stallSeconds = int('stall', values.stall, 1);
+  const drainBudgetSeconds = int('drain-budget', values['drain-budget'], 1);
+
+  const needed = Math.max(...counts) + 1024;
+  const limit = openFilesLimit();
+  if (limit < needed) {
+    throw new Error(`The open-files limit is ${limit}; the server needs one descriptor per connection (${needed} with headroom). Raise it first: ulimit -n ${needed * 2}`);
+  }
+  const started = Date.now();
+  process.stdout.write(`# bench:subscriptions — ${new Date().toISOString()}\n`);
+  // Before pinning: nproc reports the CPUs this process may use.
+  process.stdout.write(`machine: ${machineDescription()}\n`);
+  if (values.pin !== 'on' && values.pin !== 'off') throw new Error('--pin must be on or off');
+  const pinned = values.pin === 'on' && pinThisProcess(1);
+  process.stdout.write(
+    `setup: subscribers ${counts.join(', ')} (tenant ${TENANT}, one subscription per connection); ${events} events every ${intervalMs} ms published on Redis after the warm-up; ` +
+      `${pinned ? 'server pinned to CPU 0, client processes and publisher to CPU 1' : `no CPU pinning (${values.pin === 'off' ? '--pin off' : 'taskset unavailable'})`}; Postgres and Redis unpinned on the same machine; ` +
+      `at most ${perClient} connections per client process, ${concurrency} handshakes in flight per process; open-files limit ${limit}\n\n`,
+  );
+
+  const results: RunResult[] = [];
+  for (const subscribers of counts) {
+    results.push(await runOnce({ pin: pinned, subscribers, events, intervalMs, perClient, concurrency, stallSeconds, drainBudgetSeconds }));
+    const r = results[results.length - 1];
+    if (r && (r.errorSamples.length > 0 || r.foreignEvents > 0)) {
+      process.stdout.write(`  [${subscribers}] errors: ${JSON.stringify(r.errorSamples)}; close codes ${JSON.stringify(r.closeCodes)}; foreign events on the channel: ${r.foreignEvents}\n`);
+    }
+  }
+
+  const ms = (n: number) => (Number.isNaN(n) ? '-' : n.toFixed(1));
+  process.stdout.write('\n## Results\n\n');
+  process.stdout.write(
+    `${table(
+      ['subscribers', 'connected', 'live', 'delivered/expected', 'p50 ms', 'p90 ms', 'p99 ms', 'max ms', 'last-delivery p50 ms', 'drain s', 'server CPU s'],
+      results.map((r) => [
+        String(r.subscribers), `${r.connected}`, `${r.live}`, `${r.delivered}/${r.expected}`,
+        ms(r.latency.p50), ms(r.latency.p90), ms(r.latency.p99), ms(r.latency.max), ms(r.fanout.p50), r.drainSeconds.toFixed(1), r.serverCpuSeconds.toFixed(1),
+      ]),
+    )}\n\n`,
+  );
+  process.stdout.write(
+    `${table(
+      ['subscribers', 'RSS idle', 'RSS subscribed', 'RSS after events', 'HWM subscribed', 'HWM after events', 'RSS growth / connection', 'connect s', 'warm-up events'],
+      results.map((r) => [
+        String(r.subscribers), mib(r.memory.idle.rssKiB), mib(r.memory.subscribed.rssKiB), mib(r.memory.afterEvents.rssKiB), mib(r.memory.subscribed.hwmKiB), mib(r.memory.afterEvents.hwmKiB),
+        `${(((r.memory.subscribed.rssKiB - r.memory.idle.rssKiB) / Math.max(1, r.live))).toFixed(1)} KiB`, r.connectSeconds.toFixed(1), String(r.warmupEvents),
+      ]),
+    )}\n\n`,
+  );
+  for (const r of results) {
+    process.stdout.write(
+      `${r.subscribers}: ${r.clientProcesses} client process(es) (${r.clientRssMiB.toFixed(0)} MiB RSS together); failed connections ${r.failed}, subscription errors ${r.subscriptionErrors}, ` +
+        `out of order ${r.outOfOrder}, bad payloads ${r.badPayloads}; last delivery per event: p50 ${ms(r.fanout.p50)} ms, max ${ms(r.fanout.max)} ms; ` +
+        `Redis hop (PUBLISH → a plain subscriber in the publishing process): p50 ${ms(r.redisHop.p50)} ms, p99 ${ms(r.redisHop.p99)} ms\n` +
+        `  server CPU while idle before connecting: ${(r.idleCpuPerSecond * 100).toFixed(0)}% of a core; during the events: ${r.serverCpuSeconds.toFixed(2)} s in ${r.drainSeconds.toFixed(1)} s; client processes during the events: ${r.clientCpuSeconds.toFixed(2)} s\n` +
+        `  median latency per event, in publication order (ms): ${r.perEventP50.map((v) => ms(v)).join(' ')}\n`,
+    );
+  }
+  process.stdout.write(
+    '\nLatency: from just before PUBLISH to receipt in a client process, per delivery (subscription × event); it includes the client processes\' own\n' +
+      'event-loop queueing. RSS is of the server process, which runs the whole stack (subgraphs, sync worker, gateway).\n' +
+      `The machine is shared with other work: figures are noisy. Took ${((Date.now() - started) / 1000).toFixed(0)} s.\n`,
+  );
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`bench/subscriptions.ts: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  process.exit(1);
+});

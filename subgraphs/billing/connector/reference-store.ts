@@ -1,7 +1,8 @@
+import { externalIdsOf } from '../../../lib/db/external-ids';
 import type { Db, Queryable } from '../../../lib/db/db';
 import { Where } from '../../../lib/db/sql';
 import { iso, newId, str } from '../../../lib/db/rows';
-import type { ExternalRefModel, NewSubscriptionItem } from './models';
+import type { NewSubscriptionItem } from './models';
 import type { BillingConnector } from './port';
 import { type BillingWriteHooks, billingInvoicing } from './invoicing';
 import { CUSTOMER_COLS, PLAN_SELECT, SUBSCRIPTION_SELECT, customer, invoice, plan, price, subscription } from './rows';
@@ -84,16 +85,7 @@ export function billingReferenceStore(db: Db, tenant: string, hooks?: BillingWri
       );
       return rows.map(invoice);
     },
-    async externalIdsByEntities(ids) {
-      const rows = await q(
-        `SELECT entity_id, system, remote_id, remote_updated_at FROM billing.external_ids WHERE tenant_id = $1 AND entity_id = ANY($2::text[])`,
-        [tenant, ids],
-      );
-      return rows.map((r) => ({
-        entityId: str(r['entity_id']), system: str(r['system']) as ExternalRefModel['system'], remoteId: str(r['remote_id']),
-        remoteUpdatedAt: r['remote_updated_at'] ? iso(r['remote_updated_at']) : null,
-      }));
-    },
+    externalIdsByEntities: (ids) => externalIdsOf(db, 'billing', tenant, ids),
 
     createSubscription(input) {
       return db.transaction(async (tx) => {

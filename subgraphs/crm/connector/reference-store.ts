@@ -1,9 +1,10 @@
+import { externalIdsOf } from '../../../lib/db/external-ids';
 import type { Db, Queryable, Row } from '../../../lib/db/db';
 import { iso, newId, str, strOrNull } from '../../../lib/db/rows';
 import { Where, childPages, listSql } from '../../../lib/db/sql';
 import type { CrmConnector } from './port';
 import {
-  type AccountModel, type Address, CLOSED_STAGES, type ContactModel, type ExternalRefModel, type LifecycleStage,
+  type AccountModel, type Address, CLOSED_STAGES, type ContactModel, type LifecycleStage,
   type OpportunityFilter, type OpportunityModel, type OpportunityStage,
 } from './models';
 
@@ -96,16 +97,7 @@ export function crmReferenceStore(db: Db, tenant: string, hooks?: CrmWriteHooks)
       opportunityWhere(w, { ...filter, accountId: null });
       return (await q(childPages('crm.opportunities', OPP_COLS, 'account_id', w, page), w.params)).map(opportunity);
     },
-    async externalIdsByEntities(ids) {
-      const rows = await q(
-        `SELECT entity_id, system, remote_id, remote_updated_at FROM crm.external_ids WHERE tenant_id = $1 AND entity_id = ANY($2::text[])`,
-        [tenant, ids],
-      );
-      return rows.map((r) => ({
-        entityId: str(r['entity_id']), system: str(r['system']) as ExternalRefModel['system'], remoteId: str(r['remote_id']),
-        remoteUpdatedAt: r['remote_updated_at'] ? iso(r['remote_updated_at']) : null,
-      }));
-    },
+    externalIdsByEntities: (ids) => externalIdsOf(db, 'crm', tenant, ids),
 
     async createAccount(input) {
       const created = await withAccountChange(async (tx) => account(first(await q(

@@ -1,7 +1,7 @@
+import { externalIdsOf } from '../../../lib/db/external-ids';
 import type { Db, Queryable } from '../../../lib/db/db';
-import { iso, str } from '../../../lib/db/rows';
 import { MissingRecord } from './errors';
-import type { ExternalRefModel, InvoiceFilter, InvoiceModel, InvoiceStatus } from './models';
+import type { InvoiceFilter, InvoiceModel, InvoiceStatus } from './models';
 import type { ErpConnector } from './port';
 import { APPLICATION_SELECT, INVOICE_COLS, JOURNAL_COLS, PAYMENT_COLS, application, customerSelect, financeAccount, invoice, journalEntry, payment } from './rows';
 import { Where, childPages, listSql } from '../../../lib/db/sql';
@@ -65,16 +65,7 @@ export function erpReferenceStore(db: Db, tenant: string, hooks?: ErpWriteHooks)
       if (filter.sourceId) w.add((p) => `source_id = ${p}`, filter.sourceId);
       return (await q(listSql('erp.journal_entries e', JOURNAL_COLS, w, page), w.params)).map(journalEntry);
     },
-    async externalIdsByEntities(ids) {
-      const rows = await q(
-        `SELECT entity_id, system, remote_id, remote_updated_at FROM erp.external_ids WHERE tenant_id = $1 AND entity_id = ANY($2::text[])`,
-        [tenant, ids],
-      );
-      return rows.map((r) => ({
-        entityId: str(r['entity_id']), system: str(r['system']) as ExternalRefModel['system'], remoteId: str(r['remote_id']),
-        remoteUpdatedAt: r['remote_updated_at'] ? iso(r['remote_updated_at']) : null,
-      }));
-    },
+    externalIdsByEntities: (ids) => externalIdsOf(db, 'erp', tenant, ids),
 
     createInvoice: (input) => db.transaction(async (tx) => announce(tx, await createInvoice(tx, tenant, input))),
     upsertCustomer: (input) => db.transaction((tx) => upsertCustomer(tx, tenant, input)),

@@ -92,6 +92,8 @@ export function rateLimitPlugin(settings: RateLimitSettings, redis: Redis | unde
           }
           const p = contextValue.principal;
           const budget = budgetOf(contextValue);
+          // In turn, not in parallel: a principal over its own limit must not keep draining its tenant's budget
+          // (a throttled partner would starve the tenant's portals).
           const principalRes = await consume(contextValue, limiter('principal', budget), `${p.tenant}:${p.kind}:${p.sub}`, cost);
           await consume(contextValue, limiter('tenant', settings.perTenant), p.tenant, cost);
           decisions.set(contextValue, {

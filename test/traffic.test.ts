@@ -56,6 +56,21 @@ describe('rate limiting and response caching on Redis', () => {
     expect(big.headers.get('ratelimit-limit')).toBe('1000');
   });
 
+  it('shares one subgraph request between identical reads in flight, but never merges writes', async () => {
+    const token = await stack.token({ sub: 'dedup-user', scopes: ['crm:read', 'crm:write'] });
+    stack.subgraphs.crm.statements.count = 0;
+    // 20 identical reads at once: the response cache misses for all of them (nothing cached yet), the fetcher sends
+    // the CRM subgraph far fewer than 20 requests.
+    const reads = await Promise.all(Array.from({ length: 20 }, () => postGraphQL(second.url, '{ contacts(first: 3) { nodes { id } } }', { token })));
+    expect(reads.every((r) => r.status === 200 && !r.body.errors)).toBe(true);
+    expect(stack.subgraphs.crm.statements.count).toBeLessThan(20);
+    const before = (await stack.db.query<{ n: number }>("SELECT count(*)::int AS n FROM crm.accounts WHERE tenant_id = 'acme' AND name = 'Twin Co'"))[0]?.n;
+    const writes = await Promise.all(Array.from({ length: 5 }, () => postGraphQL(second.url, 'mutation { createAccount(input: { name: "Twin Co" }) { id } }', { token })));
+    expect(writes.every((r) => !r.body.errors)).toBe(true);
+    const after = (await stack.db.query<{ n: number }>("SELECT count(*)::int AS n FROM crm.accounts WHERE tenant_id = 'acme' AND name = 'Twin Co'"))[0]?.n;
+    expect((after ?? 0) - (before ?? 0)).toBe(5);
+  });
+
   it('refuses an operation above the maximum cost outright', async () => {
     const res = await stack.gql('{ accounts(first: 100) { nodes { contacts(first: 100) { nodes { id email } } } } }');
     expect(res.status).toBe(400);

@@ -46,7 +46,7 @@ export interface GatewayOptions {
 export async function startGateway(opts: GatewayOptions): Promise<RunningServer> {
   const { config, logger } = opts;
   const urls = opts.subgraphUrls ?? config.subgraphUrls;
-  const http = keepAliveFetcher();
+  const http = keepAliveFetcher({ dedup: config.subgraphDedup });
   const signClaims = claimsSigner(config.internalSecret);
   const gateway = new ApolloGateway({
     supergraphSdl: readSupergraph(),

@@ -43,7 +43,7 @@ function isRead(body: string | Buffer | undefined): boolean {
  * claims, so the same tenant, principal and scopes) share one upstream request: a dashboard fleet asking the same
  * thing costs the subgraphs one query, not fifty.
  */
-export function keepAliveFetcher(): { fetcher: Fetcher; close: () => Promise<void> } {
+export function keepAliveFetcher(opts: { dedup: boolean } = { dedup: true }): { fetcher: Fetcher; close: () => Promise<void> } {
   const agent = new Agent({ keepAliveTimeout: 30_000, connections: 64, pipelining: 1 });
   const inFlight = new Map<string, Promise<RawResponse>>();
   const send = async (url: string, init: FetcherRequestInit | undefined): Promise<RawResponse> => {
@@ -56,7 +56,7 @@ export function keepAliveFetcher(): { fetcher: Fetcher; close: () => Promise<voi
     return { status: res.statusCode, headers, body };
   };
   const fetcher: Fetcher = async (url: string, init?: FetcherRequestInit) => {
-    if (!isRead(init?.body)) {
+    if (!opts.dedup || !isRead(init?.body)) {
       const raw = await send(url, init);
       return bufferedResponse(url, raw.status, raw.headers, raw.body);
     }

@@ -15,6 +15,7 @@ const schema = z
     REDIS_URL: optionalUrl,
     REDIS_KEY_PREFIX: z.string().default('sor:'),
     RESPONSE_CACHE: z.enum(['on', 'off']).default('on'),
+    SUBGRAPH_DEDUP: z.enum(['on', 'off']).default('on'),
     RATE_LIMITS: z.string().optional(),
     JWT_SECRET: z.string().min(32).optional(),
     JWT_ISSUER: z.string().default('sor-gateway'),
@@ -55,6 +56,8 @@ export interface Config {
   redisUrl: string | undefined;
   redisKeyPrefix: string;
   responseCache: boolean;
+  /** Share one subgraph request between identical reads in flight (same signed claims). */
+  subgraphDedup: boolean;
   /** JSON overrides of the rate-limit settings (see gateway/rate-limit.ts), e.g. {"perKind":{"partner":5000}}. */
   rateLimits: Record<string, unknown>;
   jwt: { secret: string; issuer: string; audience: string; jwksUrl?: string; jwksCooldownMs?: number };
@@ -87,6 +90,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     redisUrl: e.REDIS_URL,
     redisKeyPrefix: e.REDIS_KEY_PREFIX,
     responseCache: e.RESPONSE_CACHE === 'on',
+    subgraphDedup: e.SUBGRAPH_DEDUP === 'on',
     rateLimits: parseJsonObject('RATE_LIMITS', e.RATE_LIMITS),
     jwt: { secret: e.JWT_SECRET ?? DEV_JWT_SECRET, issuer: e.JWT_ISSUER, audience: e.JWT_AUDIENCE, ...(e.JWT_JWKS_URL ? { jwksUrl: e.JWT_JWKS_URL, jwksCooldownMs: e.JWT_JWKS_COOLDOWN_MS } : {}) },
     partnerOperations: parseJsonObject('PARTNER_OPERATIONS', e.PARTNER_OPERATIONS),

@@ -16,7 +16,7 @@ export interface Db extends Queryable {
   close(): Promise<void>;
 }
 
-/** Counts statements sent through a Db: how the N+1 tests and metrics see a subgraph's SQL. */
+/** Counts statements sent through a Db: how the N+1 test sees each subgraph's SQL. */
 export interface StatementCounter {
   count: number;
 }

@@ -1,6 +1,5 @@
 import { loadConfig } from '../../lib/config';
 import { migrate } from '../../lib/db/migrate';
-import { countStatements } from '../../lib/db/db';
 import { openDatabase } from '../../lib/db/open';
 import { createLogger } from '../../lib/logger';
 import type { SubgraphName } from '../../lib/schema';
@@ -20,7 +19,7 @@ export async function runSubgraph(name: SubgraphName): Promise<void> {
   // Workers run as their own processes (subgraphs/sync/worker.ts) and poll, so there is no in-process worker to wake.
   const definitions = subgraphDefinitions({ systems: referenceSystems(db, new FaultInjector()), wake: () => undefined });
   const server = await startSubgraph(definitions[name], {
-    db: countStatements(db, { count: 0 }),
+    db,
     host: config.host,
     port: config.ports[name],
     internalSecret: config.internalSecret,

@@ -80,23 +80,11 @@ export function buildSubscriptionSchema(apiSchema: GraphQLSchema): GraphQLSchema
 
   const field = root.getFields()['syncStatusChanged'];
   if (!field) throw new Error('syncStatusChanged missing');
-  field.subscribe = (_source, args: { filter?: SyncEventFilter | null; after?: string | null }, ctx: SubscriptionContext) => {
-    if (args.after != null && !/^\d{1,18}$/.test(args.after)) throw new Error('after must be an eventId');
-    return syncEventStream({
-      bus: ctx.bus,
-      tenant: ctx.tenant,
-      after: args.after ?? null,
-      filter: args.filter ?? {},
-      accept: (e) => e.jobId !== null,
-      maxBuffered: ctx.maxBuffered,
-      onSlowConsumer: ctx.dropSlowConsumer,
-      fetchAfter: async (after) => {
-        const res = await ctx.execute(`query Resume($after: ID!) { syncEvents(after: $after, first: 100) { ${EVENT_FIELDS} } }`, { after });
-        if (res.errors?.length) throw new Error(`resume failed: ${res.errors[0]?.message ?? 'unknown error'}`);
-        return (res.data?.['syncEvents'] as SyncEvent[] | undefined) ?? [];
-      },
+  field.subscribe = (_source, args: { filter?: SyncEventFilter | null; after?: string | null }, ctx: SubscriptionContext) =>
+    eventStream(ctx, args.after, args.filter ?? {}, (e) => e.jobId !== null, {
+      field: 'syncEvents',
+      query: `query Resume($after: ID!) { syncEvents(after: $after, first: 100) { ${EVENT_FIELDS} } }`,
     });
-  };
   field.resolve = (event: SyncEvent) => event;
 
   const fields = change.getFields();
@@ -135,25 +123,12 @@ function statusStream(schema: GraphQLSchema, spec: StatusStreamSpec): void {
   const field = schema.getSubscriptionType()?.getFields()[spec.field];
   const type = schema.getType(spec.type);
   if (!field || !isObjectType(type)) throw new Error(`${spec.field} missing`);
-  field.subscribe = (_s, args: Record<string, string | null | undefined>, ctx: SubscriptionContext) => {
-    const after = args['after'] ?? null;
-    if (after !== null && !/^\d{1,18}$/.test(after)) throw new Error('after must be an eventId');
-    const entityId = args[spec.idArg] ?? null;
-    return syncEventStream({
-      bus: ctx.bus,
-      tenant: ctx.tenant,
-      after,
-      filter: { entityId },
-      accept: (e) => e.kind === spec.kind,
-      maxBuffered: ctx.maxBuffered,
-      onSlowConsumer: ctx.dropSlowConsumer,
-      fetchAfter: async (from) => {
-        const res = await ctx.execute(`query Resume($after: ID!, $kinds: [String!]!) { statusEvents(after: $after, kinds: $kinds, first: 100) { ${EVENT_FIELDS} } }`, { after: from, kinds: [spec.kind] });
-        if (res.errors?.length) throw new Error(`resume failed: ${res.errors[0]?.message ?? 'unknown error'}`);
-        return (res.data?.['statusEvents'] as SyncEvent[] | undefined) ?? [];
-      },
+  field.subscribe = (_s, args: Record<string, string | null | undefined>, ctx: SubscriptionContext) =>
+    eventStream(ctx, args['after'], { entityId: args[spec.idArg] ?? null }, (e) => e.kind === spec.kind, {
+      field: 'statusEvents',
+      query: `query Resume($after: ID!, $kinds: [String!]!) { statusEvents(after: $after, kinds: $kinds, first: 100) { ${EVENT_FIELDS} } }`,
+      variables: { kinds: [spec.kind] },
     });
-  };
   field.resolve = (event: SyncEvent) => event;
   const fields = type.getFields();
   const idField = fields[`${spec.entityField}Id`];
@@ -163,4 +138,29 @@ function statusStream(schema: GraphQLSchema, spec: StatusStreamSpec): void {
   idField.resolve = (e: SyncEvent) => e.entityId;
   status.resolve = (e: SyncEvent) => e.state;
   entity.resolve = (e: SyncEvent, _a, ctx: SubscriptionContext, info) => resolveThroughGateway(ctx.execute, spec.rootField, e.entityId, info);
+}
+
+/** A subscriber's gap-free stream; stored events are read through the gateway (as the subscriber) with `source`. */
+function eventStream(
+  ctx: SubscriptionContext,
+  after: string | null | undefined,
+  filter: SyncEventFilter,
+  accept: (e: SyncEvent) => boolean,
+  source: { field: 'syncEvents' | 'statusEvents'; query: string; variables?: Record<string, unknown> },
+): AsyncGenerator<SyncEvent> {
+  if (after != null && !/^\d{1,18}$/.test(after)) throw new Error('after must be an eventId');
+  return syncEventStream({
+    bus: ctx.bus,
+    tenant: ctx.tenant,
+    after: after ?? null,
+    filter,
+    accept,
+    maxBuffered: ctx.maxBuffered,
+    onSlowConsumer: ctx.dropSlowConsumer,
+    fetchAfter: async (from) => {
+      const res = await ctx.execute(source.query, { ...source.variables, after: from });
+      if (res.errors?.length) throw new Error(`resume failed: ${res.errors[0]?.message ?? 'unknown error'}`);
+      return (res.data?.[source.field] as SyncEvent[] | undefined) ?? [];
+    },
+  });
 }

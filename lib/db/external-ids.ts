@@ -1,11 +1,10 @@
+import type { SystemName } from '../outbox';
 import type { Queryable } from './db';
 import { isoOrNull, str } from './rows';
 
-export type SystemOfRecord = 'CRM' | 'ERP' | 'BILLING';
-
 export interface LinkedRef {
   entityId: string;
-  system: SystemOfRecord;
+  system: SystemName;
   remoteId: string;
   remoteUpdatedAt: string | null;
 }
@@ -17,6 +16,6 @@ export async function externalIdsOf(db: Queryable, schema: 'crm' | 'erp' | 'bill
     [tenant, ids],
   );
   return rows.map((r) => ({
-    entityId: str(r['entity_id']), system: str(r['system']) as SystemOfRecord, remoteId: str(r['remote_id']), remoteUpdatedAt: isoOrNull(r['remote_updated_at']),
+    entityId: str(r['entity_id']), system: str(r['system']) as SystemName, remoteId: str(r['remote_id']), remoteUpdatedAt: isoOrNull(r['remote_updated_at']),
   }));
 }

@@ -10,7 +10,6 @@ export interface GraphQLHttpOptions<C extends BaseContext> {
   context: (req: IncomingMessage) => Promise<C>;
   /** Readiness: true when the service can serve traffic (schema loaded, database reachable). */
   ready: () => Promise<boolean>;
-  path?: string;
 }
 
 export interface RunningServer {
@@ -26,7 +25,6 @@ export interface RunningServer {
  * rather than a framework because it is the gateway's hot path and has nothing else to route.
  */
 export function graphqlHttpHandler<C extends BaseContext>(opts: GraphQLHttpOptions<C>) {
-  const path = opts.path ?? '/graphql';
   return async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const url = req.url ?? '/';
     const q = url.indexOf('?');
@@ -36,7 +34,7 @@ export function graphqlHttpHandler<C extends BaseContext>(opts: GraphQLHttpOptio
       const ready = await opts.ready().catch(() => false);
       return sendJson(res, ready ? 200 : 503, { status: ready ? 'ready' : 'not ready' });
     }
-    if (pathname !== path) return sendJson(res, 404, { errors: [{ message: 'Not found', extensions: { code: 'NOT_FOUND' } }] });
+    if (pathname !== '/graphql') return sendJson(res, 404, { errors: [{ message: 'Not found', extensions: { code: 'NOT_FOUND' } }] });
 
     let body: unknown;
     try {

@@ -13,6 +13,8 @@ export interface ExternalRefModel {
 /** The finance view of an account. Finance fields are null while the account is not (yet) an ERP customer. */
 export interface FinanceAccountModel {
   id: string;
+  /** The customer name as the ERP holds it (CRM owns it; reconciliation compares the two). */
+  name: string | null;
   currency: string | null;
   creditLimit: Money | null;
   creditStatus: CreditStatus | null;
@@ -25,7 +27,7 @@ export interface FinanceAccountModel {
  * so an account-360 list keeps its CRM fields instead of the gateway nulling the whole entity.
  */
 export function notACustomer(id: string): FinanceAccountModel {
-  return { id, currency: null, creditLimit: null, creditStatus: null, balance: null };
+  return { id, name: null, currency: null, creditLimit: null, creditStatus: null, balance: null };
 }
 
 export interface InvoiceLineModel {

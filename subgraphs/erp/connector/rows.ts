@@ -8,7 +8,7 @@ import type {
 
 /** A customer with its balance, from `source` aliased `c`: one statement whatever the number of accounts. */
 export function customerSelect(source: string): string {
-  return `SELECT c.id, c.currency, c.credit_limit_minor, c.credit_status,
+  return `SELECT c.id, c.name, c.currency, c.credit_limit_minor, c.credit_status,
     (SELECT coalesce(sum(i.amount_due_minor), 0) FROM erp.invoices i
       WHERE i.tenant_id = c.tenant_id AND i.account_id = c.id AND i.status = 'POSTED') AS balance_minor
     FROM ${source} c`;
@@ -27,7 +27,7 @@ export const APPLICATION_SELECT = `SELECT a.payment_id, a.invoice_id, a.amount_m
 export function financeAccount(r: Row): FinanceAccountModel {
   const currency = str(r['currency']);
   return {
-    id: str(r['id']), currency, creditLimit: money(str(r['credit_limit_minor']), currency),
+    id: str(r['id']), name: str(r['name']), currency, creditLimit: money(str(r['credit_limit_minor']), currency),
     creditStatus: str(r['credit_status']) as CreditStatus, balance: money(str(r['balance_minor']), currency),
   };
 }

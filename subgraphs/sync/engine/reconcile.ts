@@ -26,10 +26,9 @@ export async function reconcileTenant(db: Db, systems: SystemsFor, tenant: strin
     const ids = page.map((a) => a.id);
     const erp = new Map((await sys.erp.accountsByIds(ids)).map((c) => [c.id, c]));
     const billing = new Map((await sys.billing.customersByIds(ids)).map((c) => [c.id, c]));
-    const erpNames = new Map((await db.query<{ id: string; name: string }>('SELECT id, name FROM erp.customers WHERE tenant_id = $1 AND id = ANY($2::text[])', [tenant, ids])).map((r) => [r.id, r.name]));
     for (const account of page) {
       const checks = [
-        { system: 'ERP' as const, exists: erp.has(account.id), name: erpNames.get(account.id) ?? null },
+        { system: 'ERP' as const, exists: erp.has(account.id), name: erp.get(account.id)?.name ?? null },
         { system: 'BILLING' as const, exists: billing.has(account.id), name: billing.get(account.id)?.name ?? null },
       ];
       for (const c of checks) {

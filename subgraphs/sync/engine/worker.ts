@@ -94,10 +94,9 @@ export function startWorker(opts: WorkerOptions): Worker {
       try {
         job = await claimNext(opts.db, id, opts.lockSeconds ?? 30);
         if (job) {
-          await relay();
           await runOne(job);
+          await relay();
         }
-        await relay();
       } catch (err) {
         logger.error({ err }, 'worker loop error');
       }
@@ -105,14 +104,20 @@ export function startWorker(opts: WorkerOptions): Worker {
     }
   };
 
+  // One relay tick per worker, not one per idle loop: it publishes what loops did not relay right after a job (a
+  // RUNNING state of a long job, PENDING events and business status events written by the API).
+  const ticker = setInterval(() => void relay(), pollMs);
+  ticker.unref();
   const loops = Array.from({ length: opts.concurrency ?? 4 }, () => loop());
   return {
     id,
     wake: wakeAll,
     async stop() {
       running = false;
+      clearInterval(ticker);
       wakeAll();
       await Promise.all(loops);
+      await relay();
     },
   };
 }

@@ -4,6 +4,7 @@ import { connectPostgres } from '../lib/db/postgres';
 import { createEventBus } from '../lib/events';
 import { createRedis, redisReady } from '../lib/redis';
 import { startGateway } from './server';
+import { onShutdown, runMain } from '../lib/process';
 
 /** Entry point of the gateway as its own deployable: `tsx gateway/main.ts` (subgraph URLs from CRM_URL etc.). */
 async function main(): Promise<void> {
@@ -16,18 +17,12 @@ async function main(): Promise<void> {
   const db = config.databaseUrl ? await connectPostgres(config.databaseUrl, 4) : undefined;
   const server = await startGateway({ config, logger, redis, bus, db });
   logger.info({ url: server.url }, 'gateway ready');
-  const stop = async () => {
+  onShutdown(async () => {
     await server.close();
     redis?.disconnect();
     await bus.close();
     await db?.close();
-    process.exit(0);
-  };
-  process.once('SIGTERM', () => void stop());
-  process.once('SIGINT', () => void stop());
+  });
 }
 
-main().catch((err: unknown) => {
-  process.stderr.write(`${err instanceof Error ? err.message : String(err)}\n`);
-  process.exit(1);
-});
+runMain(main);

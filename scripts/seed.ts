@@ -2,6 +2,7 @@ import { parseArgs } from 'node:util';
 import { loadConfig } from '../lib/config';
 import { openDatabase } from '../lib/db/open';
 import { migrateAll, seedIfEmpty } from './stack';
+import { runMain } from '../lib/process';
 
 /** `npm run seed -- --accounts 10000 --tenants acme,globex`: deterministic demo data in every system of record. */
 async function main(): Promise<void> {
@@ -19,7 +20,4 @@ async function main(): Promise<void> {
   process.stdout.write(`seeded ${tenants.join(', ')} with ${accounts} accounts each in ${Date.now() - started} ms\n`);
 }
 
-main().catch((err: unknown) => {
-  process.stderr.write(`${err instanceof Error ? err.message : String(err)}\n`);
-  process.exit(1);
-});
+runMain(main);

@@ -3,6 +3,7 @@ import { SCOPES } from '../lib/auth/principal';
 import { loadConfig } from '../lib/config';
 import { createLogger } from '../lib/logger';
 import { startStack } from './stack';
+import { onShutdown, runMain } from '../lib/process';
 
 /** `npm start`: the whole product in one process on the embedded default (PGlite, in-memory Redis stand-ins). */
 async function main(): Promise<void> {
@@ -27,16 +28,10 @@ async function main(): Promise<void> {
       '',
     ].join('\n'),
   );
-  const shutdown = async (signal: string) => {
-    logger.info({ signal }, 'shutting down');
+  onShutdown(async () => {
+    logger.info('shutting down');
     await stack.stop();
-    process.exit(0);
-  };
-  process.once('SIGINT', () => void shutdown('SIGINT'));
-  process.once('SIGTERM', () => void shutdown('SIGTERM'));
+  });
 }
 
-main().catch((err: unknown) => {
-  process.stderr.write(`${err instanceof Error ? err.message : String(err)}\n`);
-  process.exit(1);
-});
+runMain(main);

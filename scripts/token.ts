@@ -2,6 +2,7 @@ import { parseArgs } from 'node:util';
 import { SCOPES, TOKEN_KINDS, type TokenKind } from '../lib/auth/principal';
 import { mintToken } from '../lib/auth/tokens';
 import { loadConfig } from '../lib/config';
+import { runMain } from '../lib/process';
 
 /** `npm run token -- --tenant acme --kind partner --scope "crm:read" --ttl 3600` prints a signed token. */
 async function main(): Promise<void> {
@@ -24,7 +25,4 @@ async function main(): Promise<void> {
   process.stdout.write(`${token}\n`);
 }
 
-main().catch((err: unknown) => {
-  process.stderr.write(`${err instanceof Error ? err.message : String(err)}\n`);
-  process.exit(1);
-});
+runMain(main);

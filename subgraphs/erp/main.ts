@@ -1,6 +1,4 @@
+import { runMain } from '../../lib/process';
 import { runSubgraph } from '../runtime/main';
 
-runSubgraph('erp').catch((err: unknown) => {
-  process.stderr.write(`${err instanceof Error ? err.message : String(err)}\n`);
-  process.exit(1);
-});
+runMain(() => runSubgraph('erp'));

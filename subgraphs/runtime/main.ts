@@ -1,3 +1,4 @@
+import { onShutdown } from '../../lib/process';
 import { loadConfig } from '../../lib/config';
 import { migrate } from '../../lib/db/migrate';
 import { openDatabase } from '../../lib/db/open';
@@ -27,11 +28,8 @@ export async function runSubgraph(name: SubgraphName): Promise<void> {
     logger,
   });
   logger.info({ url: server.url }, 'subgraph ready');
-  const stop = async () => {
+  onShutdown(async () => {
     await server.close();
     await db.close();
-    process.exit(0);
-  };
-  process.once('SIGTERM', () => void stop());
-  process.once('SIGINT', () => void stop());
+  });
 }

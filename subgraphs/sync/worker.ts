@@ -6,6 +6,7 @@ import { createLogger } from '../../lib/logger';
 import { MIGRATIONS } from '../registry';
 import { faultsFromJson } from './engine/faults';
 import { startSyncEngine } from './engine/runtime';
+import { onShutdown, runMain } from '../../lib/process';
 
 /** Entry point of a sync worker process: `tsx subgraphs/sync/worker.ts`. Run as many as you like on one Postgres. */
 async function main(): Promise<void> {
@@ -21,17 +22,11 @@ async function main(): Promise<void> {
     reconcileIntervalSeconds: config.sync.reconcileIntervalSeconds,
   });
   logger.info({ worker: engine.worker.id }, 'sync worker started');
-  const stop = async () => {
+  onShutdown(async () => {
     await engine.stop();
     await bus.close();
     await db.close();
-    process.exit(0);
-  };
-  process.once('SIGTERM', () => void stop());
-  process.once('SIGINT', () => void stop());
+  });
 }
 
-main().catch((err: unknown) => {
-  process.stderr.write(`${err instanceof Error ? err.message : String(err)}\n`);
-  process.exit(1);
-});
+runMain(main);

@@ -27,26 +27,9 @@ import {
   type BenchServer, type LoadSummary, graphqlLoad, machineDescription, percentile, pinThisProcess, postGraphQL,
   sequentialLatencies, startServer, table, tasksetAvailable,
 } from './support';
+import { ACCOUNT_360 } from '../test/support/queries';
 
-const ACCOUNT_360 = /* GraphQL */ `
-  query Account360($first: Int!) {
-    accounts(first: $first) {
-      pageInfo { hasNextPage endCursor }
-      nodes {
-        id name lifecycleStage externalIds { system remoteId }
-        contacts(first: 5) { nodes { id email } }
-        opportunities(first: 5, filter: { open: true }) { nodes { id stage amount { amountMinor currency } } }
-        creditLimit { amountMinor currency }
-        creditStatus
-        balance { amountMinor currency }
-        invoices(first: 5) { nodes { id number status total { amountMinor currency } subscription { id status } } }
-        payments(first: 5) { nodes { id amount { amountMinor currency } } }
-        subscriptions { id status mrr { amountMinor currency } items { quantity plan { code } } }
-        syncStatus { system state lastSyncedAt }
-      }
-    }
-  }
-`;
+
 
 /**
  * The same CRM → ERP → billing fan-out without the fields whose types carry no cache hint (Money, ExternalRef,

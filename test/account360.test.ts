@@ -2,8 +2,6 @@ import { SUBGRAPH_NAMES } from '../lib/schema';
 import { ACCOUNT_360 } from './support/queries';
 import { type TestStack, startTestStack } from './support/stack';
 
-
-
 interface Account360 {
   accounts: {
     pageInfo: { hasNextPage: boolean; endCursor: string | null };

@@ -27,7 +27,12 @@ export const subgraphUrls = z.object({ crm: z.string().url(), erp: z.string().ur
 export type SubgraphUrls = z.infer<typeof subgraphUrls>;
 
 export const subgraphsReady = z.object({ pid: z.number().int(), urls: subgraphUrls, seedMs: z.number() });
-export const gatewayReady = z.object({ pid: z.number().int(), url: z.string().url(), kind: z.enum(GATEWAY_KINDS), startMs: z.number() });
+/** A bare HTTP pass-through to billing (no GraphQL at all): the floor of the overhead measurement. */
+export const PASSTHROUGH = 'passthrough';
+export const SERVER_KINDS = [...GATEWAY_KINDS, PASSTHROUGH] as const;
+export type ServerKind = (typeof SERVER_KINDS)[number];
+
+export const gatewayReady = z.object({ pid: z.number().int(), url: z.string().url(), kind: z.enum(SERVER_KINDS), startMs: z.number() });
 
 // ---------------------------------------------------------------------------------------------------------------
 // Child side
@@ -102,8 +107,13 @@ export function tasksetAvailable(): boolean {
 
 /** Pins every thread of this process to one CPU (false without taskset). */
 export function pinThisProcess(cpu: number): boolean {
+  return pinProcess(process.pid, cpu);
+}
+
+/** Pins every thread of a process to one CPU (false without taskset). */
+export function pinProcess(pid: number, cpu: number): boolean {
   if (!tasksetAvailable()) return false;
-  return spawnSync('taskset', ['-a', '-p', '-c', String(cpu), String(process.pid)], { stdio: 'ignore' }).status === 0;
+  return spawnSync('taskset', ['-a', '-p', '-c', String(cpu), String(pid)], { stdio: 'ignore' }).status === 0;
 }
 
 export interface Child<T> {

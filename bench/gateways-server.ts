@@ -8,6 +8,8 @@
  * - `hive`:       Hive Gateway (`createGatewayRuntime` from @graphql-hive/gateway) served with node:http, defaults:
  *                 identical subgraph requests in flight at the same time are sent once (deduplicateInflightRequests).
  * - `hive-nodedup`: the same with deduplicateInflightRequests off, so every client request reaches the subgraphs.
+ * - `passthrough`: no gateway: node:http forwards each body to billing with undici `request` (keep-alive) and the
+ *                 pre-signed claims, and returns the answer as is: the least any Node hop can add (overhead only).
  *
  * The stock gateways cannot sign our `x-gateway-claims` header, so they send a pre-signed one for the bench user
  * (signed with lib/auth/forwarded.ts claimsSigner and the config's internal secret, re-signed in the background
@@ -17,13 +19,13 @@
  * Prints `{"gatewaysBenchReady":{pid, url, kind, startMs}}`; stops when stdin closes. Each kind imports only its
  * own gateway's modules (dynamic imports), so a process's peak RSS counts no other gateway's code.
  */
-import { type IncomingMessage, type ServerResponse, createServer } from 'node:http';
+import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { FORWARDED_CLAIMS_HEADER } from '../lib/auth/forwarded';
 import { tokenVerifier } from '../lib/auth/tokens';
 import { loadConfig } from '../lib/config';
 import { SUBGRAPH_NAMES, readSupergraph } from '../lib/schema';
-import { GATEWAY_KINDS, type GatewayKind, type SubgraphUrls, announceReady, refreshingClaims, stopWhenStdinEnds, subgraphUrls, withoutNewSignalHandlers } from './gateways-common';
+import { SERVER_KINDS, type ServerKind, type SubgraphUrls, announceReady, refreshingClaims, stopWhenStdinEnds, subgraphUrls, withoutNewSignalHandlers } from './gateways-common';
 
 interface Started {
   url: string;
@@ -126,7 +128,14 @@ async function startHive(urls: SubgraphUrls, deduplicate: boolean): Promise<Star
     propagateHeaders: { fromClientToSubgraphs: () => ({ [FORWARDED_CLAIMS_HEADER]: claims.current() }) },
     logging: 'warn',
   });
-  const server = createServer(gateway);
+  return serveOnLocalPort(createServer(gateway), async () => {
+    claims.stop();
+    await gateway.dispose();
+  });
+}
+
+/** Listens on an ephemeral local port; `stop` closes every connection, then runs `dispose`. */
+async function serveOnLocalPort(server: Server, dispose: () => Promise<void>): Promise<Started> {
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(0, '127.0.0.1', () => resolve());
@@ -135,18 +144,44 @@ async function startHive(urls: SubgraphUrls, deduplicate: boolean): Promise<Star
   return {
     url: `http://127.0.0.1:${port}/graphql`,
     stop: async () => {
-      claims.stop();
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
-      await gateway.dispose();
+      await dispose();
     },
   };
 }
 
+async function startPassthrough(target: string): Promise<Started> {
+  const { Agent, request } = await import('undici');
+  const claims = await benchClaims();
+  const agent = new Agent({ keepAliveTimeout: 30_000, connections: 64 });
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const headers = { 'content-type': 'application/json', [FORWARDED_CLAIMS_HEADER]: claims.current() };
+      request(target, { method: 'POST', headers, body: Buffer.concat(chunks), dispatcher: agent })
+        .then(async (upstream) => {
+          const body = await upstream.body.text();
+          res.writeHead(upstream.statusCode, { 'content-type': 'application/json' });
+          res.end(body);
+        })
+        .catch(() => {
+          res.writeHead(502);
+          res.end();
+        });
+    });
+  });
+  return serveOnLocalPort(server, async () => {
+    claims.stop();
+    await agent.close();
+  });
+}
+
 async function main(): Promise<void> {
   const started = Date.now();
-  const kind = process.env['BENCH_GATEWAY_KIND'] as GatewayKind | undefined;
-  if (!kind || !GATEWAY_KINDS.includes(kind)) throw new Error(`BENCH_GATEWAY_KIND must be one of ${GATEWAY_KINDS.join(', ')}`);
+  const kind = SERVER_KINDS.find((k) => k === process.env['BENCH_GATEWAY_KIND']);
+  if (!kind) throw new Error(`BENCH_GATEWAY_KIND must be one of ${SERVER_KINDS.join(', ')}`);
   const urls = subgraphUrls.parse(JSON.parse(process.env['BENCH_SUBGRAPH_URLS'] ?? '{}'));
   const gateway = await withoutNewSignalHandlers(() => {
     switch (kind) {
@@ -159,6 +194,8 @@ async function main(): Promise<void> {
         return startHive(urls, true);
       case 'hive-nodedup':
         return startHive(urls, false);
+      case 'passthrough':
+        return startPassthrough(urls.billing);
     }
   });
   stopWhenStdinEnds(gateway.stop);

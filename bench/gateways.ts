@@ -22,7 +22,7 @@
  *
  *   npx tsx bench/gateways.ts [--accounts 50] [--connections 50] [--warmup 5] [--duration 20] [--first 20]
  *                             [--gateways ours,ours-cache,stock,hive,hive-nodedup]
- *                             [--overhead-requests 300] [--no-profile] [--write]
+ *                             [--overhead-requests 1000] [--no-profile] [--write]
  *
  * --write puts the figures into bench/GATEWAYS.md (between its results markers). Needs Postgres (trust auth) at
  * BENCH_POSTGRES_URL (default postgres://postgres@127.0.0.1:5432/postgres) and Redis at BENCH_REDIS_URL.
@@ -37,12 +37,13 @@ import autocannon from 'autocannon';
 import Redis from 'ioredis';
 import pg from 'pg';
 import { z } from 'zod';
+import { Agent, request } from 'undici';
 import { claimsSigner } from '../lib/auth/forwarded';
 import { SCOPES } from '../lib/auth/principal';
 import { mintToken, tokenVerifier } from '../lib/auth/tokens';
 import { loadConfig } from '../lib/config';
 import {
-  BENCH_TENANT, type Child, GATEWAY_KINDS, type GatewayKind, ROOT, SECONDS_PER_TICK, type SubgraphUrls, cpuSeconds, cpuTimes, gatewayReady,
+  BENCH_TENANT, type Child, GATEWAY_KINDS, type GatewayKind, PASSTHROUGH, ROOT, type ServerKind, pinProcess, SECONDS_PER_TICK, type SubgraphUrls, cpuSeconds, cpuTimes, gatewayReady,
   pinThisProcess, readMemory, startChild, subgraphsReady, tasksetAvailable,
 } from './gateways-common';
 
@@ -70,6 +71,15 @@ const NESTED_QUERY = /* GraphQL */ `
 `;
 const SINGLE_SUBGRAPH_QUERY = '{ plans { code } }';
 
+const OVERHEAD_LABELS: Record<ServerKind, string> = {
+  ours: 'ours (all features, cache off)',
+  'ours-cache': 'ours + response cache',
+  stock: 'stock @apollo/gateway',
+  hive: 'Hive Gateway (dedup on)',
+  'hive-nodedup': 'Hive Gateway (dedup off)',
+  passthrough: 'passthrough (no GraphQL)',
+};
+
 const LABELS: Record<GatewayKind, string> = {
   ours: 'ours (auth, claims, shield, rate limits; cache off)',
   'ours-cache': 'ours + Redis response cache',
@@ -89,7 +99,7 @@ const { values: args } = parseArgs({
     duration: { type: 'string', default: '20' },
     first: { type: 'string', default: '20' },
     gateways: { type: 'string', default: GATEWAY_KINDS.join(',') },
-    'overhead-requests': { type: 'string', default: '300' },
+    'overhead-requests': { type: 'string', default: '1000' },
     'no-profile': { type: 'boolean', default: false },
     write: { type: 'boolean', default: false },
   },
@@ -325,7 +335,7 @@ interface Env {
   redisPrefix: string;
 }
 
-function gatewayEnv(kind: GatewayKind, env: Env): NodeJS.ProcessEnv {
+function gatewayEnv(kind: ServerKind, env: Env): NodeJS.ProcessEnv {
   const ours = kind === 'ours' || kind === 'ours-cache';
   return {
     ...env.base,
@@ -344,7 +354,7 @@ function gatewayEnv(kind: GatewayKind, env: Env): NodeJS.ProcessEnv {
   };
 }
 
-function startGatewayChild(kind: GatewayKind, env: Env, nodeArgs: readonly string[] = []): Promise<Child<z.infer<typeof gatewayReady>>> {
+function startGatewayChild(kind: ServerKind, env: Env, nodeArgs: readonly string[] = []): Promise<Child<z.infer<typeof gatewayReady>>> {
   return startChild('gateways-server.ts', { label: kind, cpu: GATEWAY_CPU, env: gatewayEnv(kind, env), schema: gatewayReady, nodeArgs });
 }
 
@@ -355,7 +365,7 @@ async function preflight(url: string, token: string): Promise<unknown> {
   return (JSON.parse(res.body) as { data: unknown }).data;
 }
 
-async function benchGateway(kind: GatewayKind, env: Env, reference: { data: unknown }, after?: (url: string) => Promise<void>): Promise<GatewayRun> {
+async function benchGateway(kind: GatewayKind, env: Env, reference: { data: unknown }, after?: (url: string, pid: number) => Promise<void>): Promise<GatewayRun> {
   const child = await startGatewayChild(kind, env);
   try {
     const data = await preflight(child.info.url, env.token);
@@ -385,7 +395,7 @@ async function benchGateway(kind: GatewayKind, env: Env, reference: { data: unkn
     peak = Math.max(peak, readMemory(child.pid)?.hwm ?? 0);
     if (after) {
       await settle(env.subgraphsPid, child.pid);
-      await after(child.info.url);
+      await after(child.info.url, child.pid);
     }
     return {
       kind, startMs: child.info.startMs, load, peakRssMiB: peak / 2 ** 20, startRssMiB: startRss / 2 ** 20, gatewayCpu, subgraphsCpu, othersOnGatewayCpu, sameDataAsOurs,
@@ -402,42 +412,78 @@ async function benchGateway(kind: GatewayKind, env: Env, reference: { data: unkn
 // ---------------------------------------------------------------------------------------------------------------
 // Overhead of our gateway on a single-subgraph query
 
-interface Overhead {
-  direct: { p50: number; p90: number; p99: number };
-  gateway: { p50: number; p90: number; p99: number };
-  requests: number;
+interface Percentiles {
+  p50: number;
+  p90: number;
+  p99: number;
 }
 
-async function measureOverhead(gatewayUrl: string, billingUrl: string, token: string, signedClaims: () => Promise<string>): Promise<Overhead> {
-  const gatewayHeaders = { authorization: `Bearer ${token}` };
-  // Claims live 60 s: take the signer's current header (re-signed after 30 s) before each block.
-  let directHeaders = { 'x-gateway-claims': await signedClaims() };
-  const once = async (url: string, headers: Record<string, string>): Promise<number> => {
+interface OverheadLayout {
+  direct: Percentiles;
+  through: Percentiles;
+  /** CPU time of the server process per request through it (all its threads, kernel time included), ms. */
+  cpuMsPerRequest: number;
+}
+
+interface Overhead {
+  kind: ServerKind;
+  requests: number;
+  /** As pinned for the load: the server on CPU 0, the client and the subgraphs on CPU 1. */
+  crossCore: OverheadLayout;
+  /** The server moved to CPU 1 with the client and the subgraphs: no cross-core wake-ups on the path. */
+  sameCore: OverheadLayout | null;
+}
+
+/**
+ * Sequential `{ plans { code } }` straight to billing and through a server, in alternating blocks so a burst of other
+ * work hits both sides alike. The client is undici's `request` on one keep-alive connection per target, the leanest
+ * Node client, so the figures are mostly the servers' time. Measured twice: with the server where the load test
+ * pinned it (CPU 0; every hop wakes the other core), then moved to CPU 1 next to the client and the subgraphs.
+ */
+async function measureOverhead(kind: ServerKind, url: string, pid: number, billingUrl: string, token: string, signedClaims: () => Promise<string>): Promise<Overhead> {
+  const agent = new Agent({ keepAliveTimeout: 60_000, connections: 1 });
+  const body = JSON.stringify({ query: SINGLE_SUBGRAPH_QUERY });
+  const serverHeaders = { 'content-type': 'application/json', authorization: `Bearer ${token}` };
+  const directHeaders = async () => ({ 'content-type': 'application/json', 'x-gateway-claims': await signedClaims() });
+  const once = async (target: string, headers: Record<string, string>): Promise<number> => {
     const t = performance.now();
-    const res = await post(url, headers, SINGLE_SUBGRAPH_QUERY);
+    const res = await request(target, { method: 'POST', headers, body, dispatcher: agent });
+    const text = await res.body.text();
     const ms = performance.now() - t;
-    if (res.status !== 200 || !res.body.startsWith('{"data":{"plans":[{') || res.body.includes('"errors"')) {
-      throw new Error(`single-subgraph query failed at ${url}: HTTP ${res.status} ${res.body.slice(0, 300)}`);
+    if (res.statusCode !== 200 || !text.startsWith('{"data":{"plans":[{') || text.includes('"errors"')) {
+      throw new Error(`single-subgraph query failed at ${target}: HTTP ${res.statusCode} ${text.slice(0, 300)}`);
     }
     return ms;
   };
-  for (let i = 0; i < 50; i++) {
-    if (i % 20 === 0) directHeaders = { 'x-gateway-claims': await signedClaims() };
-    await once(billingUrl, directHeaders);
-    await once(gatewayUrl, gatewayHeaders);
+  const stats = (xs: number[]): Percentiles => {
+    const s = [...xs].sort((x, y) => x - y);
+    return { p50: percentile(s, 50), p90: percentile(s, 90), p99: percentile(s, 99) };
+  };
+  const layout = async (): Promise<OverheadLayout> => {
+    for (let i = 0; i < 100; i++) {
+      await once(billingUrl, await directHeaders());
+      await once(url, serverHeaders);
+    }
+    const direct: number[] = [];
+    const through: number[] = [];
+    let cpu = 0;
+    for (let done = 0; done < settings.overheadRequests; done += 20) {
+      // Claims live 60 s: take the signer's current header (re-signed after 30 s) before each block.
+      const headers = await directHeaders();
+      for (let i = 0; i < 20; i++) direct.push(await once(billingUrl, headers));
+      const before = cpuSeconds(pid);
+      for (let i = 0; i < 20; i++) through.push(await once(url, serverHeaders));
+      cpu += cpuSeconds(pid) - before;
+    }
+    return { direct: stats(direct), through: stats(through), cpuMsPerRequest: (cpu * 1000) / through.length };
+  };
+  try {
+    const crossCore = await layout();
+    const sameCore = pinProcess(pid, LOAD_CPU) ? await layout() : null;
+    return { kind, requests: settings.overheadRequests, crossCore, sameCore };
+  } finally {
+    await agent.close();
   }
-  const direct: number[] = [];
-  const viaGateway: number[] = [];
-  // Alternating blocks, so that a burst of load from elsewhere on the machine hits both sides alike.
-  for (let done = 0; done < settings.overheadRequests; done += 20) {
-    directHeaders = { 'x-gateway-claims': await signedClaims() };
-    for (let i = 0; i < 20; i++) direct.push(await once(billingUrl, directHeaders));
-    for (let i = 0; i < 20; i++) viaGateway.push(await once(gatewayUrl, gatewayHeaders));
-  }
-  direct.sort((a, b) => a - b);
-  viaGateway.sort((a, b) => a - b);
-  const stats = (s: number[]) => ({ p50: percentile(s, 50), p90: percentile(s, 90), p99: percentile(s, 99) });
-  return { direct: stats(direct), gateway: stats(viaGateway), requests: direct.length };
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -628,7 +674,7 @@ interface Report {
   pinned: boolean;
   seedMs: number;
   runs: GatewayRun[];
-  overhead: Overhead | null;
+  overhead: Overhead[];
   profile: ProfileSummary | null;
   wallSeconds: number;
   date: string;
@@ -687,20 +733,26 @@ function renderReport(r: Report): string {
     }
   }
   if (ratios.length > 0) out.push('Ratios (req/s above 1, latency, CPU and RSS below 1 favour ours):', '', ...ratios, '');
-  if (r.overhead) {
-    const o = r.overhead;
+  if (r.overhead.length > 0) {
+    const requests = r.overhead[0]?.requests ?? 0;
+    const row = (o: Overhead, name: string, l: OverheadLayout): string[] => [
+      `${OVERHEAD_LABELS[o.kind]}`, name, f2(l.direct.p50), f2(l.through.p50), f2(l.through.p50 - l.direct.p50), f2(l.through.p90 - l.direct.p90), f2(l.cpuMsPerRequest),
+    ];
     out.push(
-      `Overhead of our gateway on a single-subgraph query (\`${SINGLE_SUBGRAPH_QUERY}\`, billing): ${o.requests} sequential requests ` +
-        'each way in alternating blocks of 20, after 50 warm-up requests, with no benchmark load running (the machine\'s other work went on):',
+      `Overhead on a single-subgraph query (\`${SINGLE_SUBGRAPH_QUERY}\`, billing), with no benchmark load running: ${requests} sequential ` +
+        'requests each way (undici `request`, one keep-alive connection each) in alternating blocks of 20 after 100 warm-up ' +
+        'requests, straight to billing (signed claims header) and through each server (bearer JWT). `cross-core`: the server ' +
+        'on CPU 0 as in the load test, client and subgraphs on CPU 1; `same core`: the server moved to CPU 1 with them. ' +
+        '`passthrough` is no gateway at all, a node:http hop that forwards the body to billing: the floor for any Node server.',
       '',
       mdTable(
-        ['path', 'p50 ms', 'p90 ms', 'p99 ms'],
-        [
-          ['billing subgraph directly (signed header)', f2(o.direct.p50), f2(o.direct.p90), f2(o.direct.p99)],
-          ['through our gateway (bearer JWT)', f2(o.gateway.p50), f2(o.gateway.p90), f2(o.gateway.p99)],
-          ['added by the gateway', f2(o.gateway.p50 - o.direct.p50), f2(o.gateway.p90 - o.direct.p90), f2(o.gateway.p99 - o.direct.p99)],
-        ],
+        ['server', 'layout', 'direct p50 ms', 'through p50 ms', 'added p50 ms', 'added p90 ms', 'server CPU ms/req'],
+        r.overhead.flatMap((o) => [row(o, 'cross-core', o.crossCore), ...(o.sameCore ? [row(o, 'same core', o.sameCore)] : [])]),
+        ['server', 'layout'],
       ),
+      '',
+      '`server CPU ms/req` is the CPU time of the server process (every thread, user and kernel, from /proc/<pid>/stat) over ' +
+        'its blocks divided by its requests; the rest of the added latency is waiting (the extra HTTP hop, Redis, waking a core).',
       '',
     );
   }
@@ -791,13 +843,23 @@ async function main(): Promise<void> {
     const env: Env = { base, token, urls: subgraphs.info.urls, subgraphsPid: subgraphs.pid, redisPrefix };
     const reference: { data: unknown } = { data: undefined };
     const runs: GatewayRun[] = [];
-    let overhead: Overhead | null = null;
+    const overhead: Overhead[] = [];
+    const billing = subgraphs.info.urls.billing;
+    const measure = (kind: ServerKind) => async (url: string, pid: number) => {
+      process.stderr.write(`${kind}: overhead on a single-subgraph query\n`);
+      overhead.push(await measureOverhead(kind, url, pid, billing, token, signedClaims));
+    };
     for (const kind of settings.gateways) {
-      const billing = subgraphs.info.urls.billing;
-      const after = kind === 'ours' ? async (url: string) => void (overhead = await measureOverhead(url, billing, token, signedClaims)) : undefined;
-      runs.push(await benchGateway(kind, env, reference, after));
+      // A response-cache hit never reaches the subgraph: ours-cache has no overhead to measure.
+      runs.push(await benchGateway(kind, env, reference, kind === 'ours-cache' ? undefined : measure(kind)));
       const run = runs[runs.length - 1];
       if (run) process.stderr.write(`${kind}: ${f1(run.load.rps)} req/s, p50 ${f1(run.load.p50)} ms, p99 ${f1(run.load.p99)} ms, peak RSS ${f1(run.peakRssMiB)} MiB\n`);
+    }
+    const passthrough = await startGatewayChild(PASSTHROUGH, env);
+    try {
+      await measure(PASSTHROUGH)(passthrough.info.url, passthrough.pid);
+    } finally {
+      await passthrough.stop();
     }
     const profile = settings.profile ? await profileOurs(env) : null;
     const report: Report = {

@@ -1,11 +1,18 @@
 import type { ApolloServerPlugin } from '@apollo/server';
 import { GraphQLError } from 'graphql';
 import { z } from 'zod';
-import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
+import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
 import type { TokenKind } from '../lib/auth/principal';
 import type { Redis } from '../lib/redis';
 import type { GatewayContext } from './context';
 import { operationCost } from './cost';
+import { MirroredLimiter } from './rate-limit-mirror';
+
+/** The part of a limiter the plugin uses: rate-limiter-flexible's own, or the mirrored one in front of Redis. */
+interface Limiter {
+  readonly points: number;
+  consume(key: string, cost: number): Promise<RateLimiterRes>;
+}
 
 export interface RateLimitSettings {
   /** Window length in seconds. @default 60 */
@@ -19,6 +26,13 @@ export interface RateLimitSettings {
   /** Overrides of the per-principal budget by tenant, and by partner (token `sub`). */
   tenantOverrides: Record<string, number>;
   partnerOverrides: Record<string, number>;
+  /**
+   * How long this instance may decide a key from its local view of the shared counter (no Redis round trip) after
+   * Redis last answered for it; 0 asks Redis on every request. See MirroredLimiter. @default 1000
+   */
+  localDecisionMs: number;
+  /** Points spent on locally decided requests reach Redis within this many ms (one command per key). @default 20 */
+  flushMs: number;
 }
 
 export const DEFAULT_RATE_LIMITS: RateLimitSettings = {
@@ -28,6 +42,8 @@ export const DEFAULT_RATE_LIMITS: RateLimitSettings = {
   perTenant: 10_000_000,
   tenantOverrides: {},
   partnerOverrides: {},
+  localDecisionMs: 1000,
+  flushMs: 20,
 };
 
 interface Decision {
@@ -40,18 +56,22 @@ interface Decision {
 
 /**
  * Cost-based rate limiting per principal and per tenant, on Redis so every gateway instance spends the same budget;
- * an in-memory insurance limiter takes over while Redis is unreachable. Rejections happen in didResolveOperation,
- * before any subgraph is called.
+ * an in-memory insurance limiter takes over while Redis is unreachable. A busy key is decided from this instance's
+ * view of the Redis counter and spent in Redis without waiting (MirroredLimiter): no round trip on the hot path.
+ * Rejections happen in didResolveOperation, before any subgraph is called.
  */
 export function rateLimitPlugin(settings: RateLimitSettings, redis: Redis | undefined): ApolloServerPlugin<GatewayContext> {
-  const limiters = new Map<string, RateLimiterAbstract>();
-  const limiter = (scope: 'principal' | 'tenant', points: number): RateLimiterAbstract => {
+  const limiters = new Map<string, Limiter>();
+  const limiter = (scope: 'principal' | 'tenant', points: number): Limiter => {
     const key = `${scope}:${points}`;
     const existing = limiters.get(key);
     if (existing) return existing;
     const base = { points, duration: settings.windowSeconds, keyPrefix: `rl:${scope}` };
     const created = redis
-      ? new RateLimiterRedis({ ...base, storeClient: redis, insuranceLimiter: new RateLimiterMemory(base) })
+      ? new MirroredLimiter(new RateLimiterRedis({ ...base, storeClient: redis, insuranceLimiter: new RateLimiterMemory(base) }), {
+          freshMs: settings.localDecisionMs,
+          flushMs: settings.flushMs,
+        })
       : new RateLimiterMemory(base);
     limiters.set(key, created);
     return created;
@@ -64,7 +84,7 @@ export function rateLimitPlugin(settings: RateLimitSettings, redis: Redis | unde
   const decisions = new WeakMap<GatewayContext, Decision>();
 
   /** Spends `cost` or throws RATE_LIMITED; the headers of either outcome are set in willSendResponse. */
-  const consume = async (ctx: GatewayContext, l: RateLimiterAbstract, key: string, cost: number): Promise<RateLimiterRes> => {
+  const consume = async (ctx: GatewayContext, l: Limiter, key: string, cost: number): Promise<RateLimiterRes> => {
     try {
       return await l.consume(key, cost);
     } catch (rejection) {
@@ -80,6 +100,14 @@ export function rateLimitPlugin(settings: RateLimitSettings, redis: Redis | unde
   };
 
   return {
+    async serverWillStart() {
+      return {
+        // Points spent on locally decided requests go to Redis before the instance goes away.
+        async serverWillStop() {
+          await Promise.all([...limiters.values()].map((l) => (l instanceof MirroredLimiter ? l.flush() : undefined)));
+        },
+      };
+    },
     async requestDidStart() {
       return {
         async didResolveOperation({ document, operation, schema, request, contextValue }) {
@@ -124,6 +152,8 @@ const overridesSchema = z
     perTenant: z.number().int().positive(),
     tenantOverrides: budgets,
     partnerOverrides: budgets,
+    localDecisionMs: z.number().int().nonnegative(),
+    flushMs: z.number().int().positive(),
   })
   .partial()
   .strict();

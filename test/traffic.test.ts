@@ -56,6 +56,33 @@ describe('rate limiting and response caching on Redis', () => {
     expect(big.headers.get('ratelimit-limit')).toBe('1000');
   });
 
+  it('decides a busy key from the local view, spends it in Redis all the same, and refuses once Redis says spent', async () => {
+    const token = await stack.token({ kind: 'partner', sub: 'mirror-partner', scopes: ['crm:read'] });
+    // Read through the gateway's own Redis connection: a read answered after a spend was sent is ordered after it,
+    // so once this read shows the spend the gateway has the answer to it too.
+    const redisCount = async () => Number(await stack.redis?.get('rl:principal:acme:partner:mirror-partner'));
+    const untilRedisCounts = async (atLeast: number) => {
+      // Bounded by the limiter's flush interval (20 ms); each read is one Redis round trip, not a sleep.
+      for (let reads = 0; reads < 10_000; reads++) if ((await redisCount()) >= atLeast) return;
+      throw new Error(`Redis never counted ${atLeast} points`);
+    };
+    // Instance A: the first request asks Redis, the second is decided locally; both end up counted in Redis.
+    expect(Number((await postGraphQL(stack.url, SMALL, { token })).headers.get('ratelimit-remaining'))).toBe(33);
+    expect(Number((await postGraphQL(stack.url, SMALL, { token })).headers.get('ratelimit-remaining'))).toBe(26);
+    await untilRedisCounts(14);
+    expect(await redisCount()).toBe(14);
+    // Instance B asks Redis (14 spent), then decides locally until its view says the budget is spent.
+    const onB: number[] = [];
+    for (let i = 0; i < 6 && onB.at(-1) !== 429; i++) onB.push((await postGraphQL(second.url, SMALL, { token })).status);
+    expect(onB).toEqual([200, 200, 200, 429]);
+    await untilRedisCounts(35);
+    // A's view is older than B's spends: A may admit one more request, whose spend then tells A the budget is gone.
+    const next = (await postGraphQL(stack.url, SMALL, { token })).status;
+    expect([200, 429]).toContain(next);
+    await untilRedisCounts(42);
+    expect((await postGraphQL(stack.url, SMALL, { token })).status).toBe(429);
+  });
+
   it('shares one subgraph request between identical reads in flight, but never merges writes', async () => {
     const token = await stack.token({ sub: 'dedup-user', scopes: ['crm:read', 'crm:write'] });
     stack.subgraphs.crm.statements.count = 0;

@@ -3,7 +3,15 @@
  * but without a gateway or a sync worker: migrates and seeds the database at DATABASE_URL (BENCH_ACCOUNTS accounts
  * for each of acme and globex), starts every subgraph on an ephemeral port with the production settings and the
  * GATEWAY_SIGNING_SECRET of the run, prints `{"gatewaysBenchReady":{pid, urls, seedMs}}` and stops when stdin closes.
+ *
+ * With BENCH_MEMO_SUBGRAPHS=on (the harness's default) each subgraph is fronted by a memo: the first request with a
+ * given body and claims header goes to the real subgraph, identical ones later get its answer from memory. The load
+ * sends the same query over and over, so the subgraphs then cost next to nothing and the gateway under test is the
+ * bottleneck, as the gateway comparison needs; the answers are still the real subgraphs' (and checked by the harness).
  */
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Agent, request } from 'undici';
 import { loadConfig } from '../lib/config';
 import { migrate } from '../lib/db/migrate';
 import { openDatabase } from '../lib/db/open';
@@ -37,16 +45,68 @@ async function main(): Promise<void> {
       });
     }
   });
-  const urlOf = (name: SubgraphName): string => {
-    const s = servers[name];
-    if (!s) throw new Error(`subgraph ${name} did not start`);
-    return s.url;
-  };
+  const memo = process.env['BENCH_MEMO_SUBGRAPHS'] === 'on' ? memoFronts() : null;
+  const urls: Partial<Record<SubgraphName, string>> = {};
+  for (const name of SUBGRAPH_NAMES) {
+    const real = servers[name]?.url;
+    if (!real) throw new Error(`subgraph ${name} did not start`);
+    urls[name] = memo ? await memo.front(real) : real;
+  }
+  const urlOf = (name: SubgraphName): string => urls[name] ?? '';
   stopWhenStdinEnds(async () => {
+    await memo?.close();
     await Promise.all(Object.values(servers).map((s) => s.close(1000)));
     await db.close();
   });
   announceReady({ pid: process.pid, seedMs, urls: { crm: urlOf('crm'), erp: urlOf('erp'), billing: urlOf('billing'), sync: urlOf('sync') } });
+}
+
+/** Memoizing HTTP fronts for the subgraphs (see the header). Only 200 answers are kept. */
+function memoFronts(): { front: (target: string) => Promise<string>; close: () => Promise<void> } {
+  const agent = new Agent({ keepAliveTimeout: 30_000, connections: 64 });
+  const closers: (() => Promise<void>)[] = [];
+  const front = async (target: string): Promise<string> => {
+    const answers = new Map<string, Promise<{ status: number; body: string }>>();
+    const server = createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        const body = Buffer.concat(chunks).toString('utf8');
+        const claims = String(req.headers['x-gateway-claims'] ?? '');
+        const key = `${claims}\n${body}`;
+        let answer = answers.get(key);
+        if (!answer) {
+          const forwarded = { 'content-type': 'application/json', 'x-gateway-claims': claims };
+          answer = request(target, { method: 'POST', headers: forwarded, body, dispatcher: agent }).then(async (r) => ({ status: r.statusCode, body: await r.body.text() }));
+          answers.set(key, answer);
+          answer.then((a) => a.status !== 200 && answers.delete(key), () => answers.delete(key));
+        }
+        answer.then(
+          (a) => {
+            res.writeHead(a.status, { 'content-type': 'application/json' });
+            res.end(a.body);
+          },
+          () => {
+            res.writeHead(502);
+            res.end();
+          },
+        );
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    closers.push(async () => {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    });
+    return `http://127.0.0.1:${(server.address() as AddressInfo).port}/graphql`;
+  };
+  return {
+    front,
+    close: async () => {
+      await Promise.all(closers.map((c) => c()));
+      await agent.close();
+    },
+  };
 }
 
 main().catch((err: unknown) => {

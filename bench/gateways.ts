@@ -22,7 +22,10 @@
  *
  *   npx tsx bench/gateways.ts [--accounts 50] [--connections 50] [--warmup 5] [--duration 20] [--first 20]
  *                             [--gateways ours,ours-cache,stock,hive,hive-nodedup]
- *                             [--overhead-requests 1000] [--no-profile] [--write]
+ *                             [--overhead-requests 1000] [--no-profile] [--real-subgraphs] [--write]
+ *
+ * The subgraphs answer identical requests from memory after the first (bench/gateways-subgraphs.ts), so the
+ * gateway is the bottleneck; --real-subgraphs runs every request through them (Postgres, shield) instead.
  *
  * --write puts the figures into bench/GATEWAYS.md (between its results markers). Needs Postgres (trust auth) at
  * BENCH_POSTGRES_URL (default postgres://postgres@127.0.0.1:5432/postgres) and Redis at BENCH_REDIS_URL.
@@ -101,6 +104,7 @@ const { values: args } = parseArgs({
     gateways: { type: 'string', default: GATEWAY_KINDS.join(',') },
     'overhead-requests': { type: 'string', default: '1000' },
     'no-profile': { type: 'boolean', default: false },
+    'real-subgraphs': { type: 'boolean', default: false },
     write: { type: 'boolean', default: false },
   },
 });
@@ -117,6 +121,7 @@ const settings = {
   first: positiveInt('first', args.first),
   overheadRequests: positiveInt('overhead-requests', args['overhead-requests']),
   profile: !args['no-profile'],
+  realSubgraphs: args['real-subgraphs'],
   write: args.write,
   gateways: args.gateways.split(',').map((g) => {
     const kind = GATEWAY_KINDS.find((k) => k === g.trim());
@@ -685,11 +690,11 @@ function renderReport(r: Report): string {
   out.push(`Run of ${r.date}: \`${r.command}\` (${r.wallSeconds.toFixed(0)} s wall).`, '');
   out.push(
     `Machine: nproc ${r.machine.nproc}, CPU "${r.machine.cpu}", node ${r.machine.node}, ${r.machine.kernel}. ` +
-      `**Shared with other work during the run**: load average ${r.loadBefore} before, ${r.loadAfter} after (1/5/15 min) on 2 cores, ` +
-      'so absolute figures are low and noisy; the gateways ran one after the other under the same conditions.',
+      `Load average ${r.loadBefore} before, ${r.loadAfter} after (1/5/15 min) on 2 cores (the 1-minute figure includes the ` +
+      'previous gateway\'s load); the gateways ran one after the other under the same conditions.',
     '',
     `Setup: ${r.pinned ? 'gateway pinned to CPU 0; subgraphs (one process) and autocannon pinned to CPU 1' : 'taskset unavailable: nothing pinned'}; ` +
-      `Postgres and Redis unpinned. ${settings.accounts} accounts seeded per tenant (2 tenants, ${(r.seedMs / 1000).toFixed(1)} s). ` +
+      `Postgres and Redis unpinned. ${settings.realSubgraphs ? 'Real subgraphs on every request (--real-subgraphs).' : 'Subgraph answers memoized after the first identical request (the gateways are the bottleneck).'} ${settings.accounts} accounts seeded per tenant (2 tenants, ${(r.seedMs / 1000).toFixed(1)} s). ` +
       `autocannon ${settings.connections} connections, ${settings.warmup} s warm-up discarded, ${settings.duration} s measured; ` +
       `query: accounts(first: ${settings.first}) with contacts (CRM), balance and invoices (ERP), invoice subscription and subscriptions with plans (billing).`,
     '',
@@ -836,7 +841,7 @@ async function main(): Promise<void> {
     subgraphs = await startChild('gateways-subgraphs.ts', {
       label: 'subgraphs',
       cpu: LOAD_CPU,
-      env: { ...base, DATABASE_URL: dbUrl.toString(), BENCH_ACCOUNTS: String(settings.accounts) },
+      env: { ...base, DATABASE_URL: dbUrl.toString(), BENCH_ACCOUNTS: String(settings.accounts), BENCH_MEMO_SUBGRAPHS: settings.realSubgraphs ? 'off' : 'on' },
       schema: subgraphsReady,
       timeoutMs: 180_000,
     });

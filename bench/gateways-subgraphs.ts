@@ -61,12 +61,13 @@ async function main(): Promise<void> {
   announceReady({ pid: process.pid, seedMs, urls: { crm: urlOf('crm'), erp: urlOf('erp'), billing: urlOf('billing'), sync: urlOf('sync') } });
 }
 
-/** Memoizing HTTP fronts for the subgraphs (see the header). Only 200 answers are kept. */
+/** Memoizing HTTP fronts for the subgraphs (see the header). Only 200 answers are kept, with their headers (the
+ * gateways read the subgraphs' cache hints from `cache-control`). */
 function memoFronts(): { front: (target: string) => Promise<string>; close: () => Promise<void> } {
   const agent = new Agent({ keepAliveTimeout: 30_000, connections: 64 });
   const closers: (() => Promise<void>)[] = [];
   const front = async (target: string): Promise<string> => {
-    const answers = new Map<string, Promise<{ status: number; body: string }>>();
+    const answers = new Map<string, Promise<{ status: number; headers: Record<string, string>; body: string }>>();
     const server = createServer((req, res) => {
       const chunks: Buffer[] = [];
       req.on('data', (c: Buffer) => chunks.push(c));
@@ -77,13 +78,17 @@ function memoFronts(): { front: (target: string) => Promise<string>; close: () =
         let answer = answers.get(key);
         if (!answer) {
           const forwarded = { 'content-type': 'application/json', 'x-gateway-claims': claims };
-          answer = request(target, { method: 'POST', headers: forwarded, body, dispatcher: agent }).then(async (r) => ({ status: r.statusCode, body: await r.body.text() }));
+          answer = request(target, { method: 'POST', headers: forwarded, body, dispatcher: agent }).then(async (r) => ({
+            status: r.statusCode,
+            headers: Object.fromEntries(['content-type', 'cache-control'].flatMap((h) => (typeof r.headers[h] === 'string' ? [[h, r.headers[h]]] : []))),
+            body: await r.body.text(),
+          }));
           answers.set(key, answer);
           answer.then((a) => a.status !== 200 && answers.delete(key), () => answers.delete(key));
         }
         answer.then(
           (a) => {
-            res.writeHead(a.status, { 'content-type': 'application/json' });
+            res.writeHead(a.status, a.headers);
             res.end(a.body);
           },
           () => {

@@ -22,7 +22,8 @@
  *
  *   npx tsx bench/gateways.ts [--accounts 50] [--connections 50] [--warmup 5] [--duration 20] [--first 20]
  *                             [--gateways ours,ours-cache,stock,hive,hive-nodedup]
- *                             [--overhead-requests 1000] [--no-profile] [--real-subgraphs] [--write]
+ *                             [--overhead-requests 1000] [--no-profile] [--real-subgraphs] [--redis-every-request]
+ *                             [--write]
  *
  * The subgraphs answer identical requests from memory after the first (bench/gateways-subgraphs.ts), so the
  * gateway is the bottleneck; --real-subgraphs runs every request through them (Postgres, shield) instead.
@@ -105,6 +106,7 @@ const { values: args } = parseArgs({
     'overhead-requests': { type: 'string', default: '1000' },
     'no-profile': { type: 'boolean', default: false },
     'real-subgraphs': { type: 'boolean', default: false },
+    'redis-every-request': { type: 'boolean', default: false },
     write: { type: 'boolean', default: false },
   },
 });
@@ -122,6 +124,7 @@ const settings = {
   overheadRequests: positiveInt('overhead-requests', args['overhead-requests']),
   profile: !args['no-profile'],
   realSubgraphs: args['real-subgraphs'],
+  redisEveryRequest: args['redis-every-request'],
   write: args.write,
   gateways: args.gateways.split(',').map((g) => {
     const kind = GATEWAY_KINDS.find((k) => k === g.trim());
@@ -352,8 +355,11 @@ function gatewayEnv(kind: ServerKind, env: Env): NodeJS.ProcessEnv {
           REDIS_URL: REDIS_URL,
           REDIS_KEY_PREFIX: `${env.redisPrefix}${kind}:`,
           RESPONSE_CACHE: kind === 'ours-cache' ? 'on' : 'off',
-          // Far above what a run can spend: the limiter still runs (two Redis round trips a request), never refuses.
-          RATE_LIMITS: JSON.stringify({ perKind: { user: 1e12, partner: 1e12, service: 1e12 }, perTenant: 1e12 }),
+          // Far above what a run can spend: the limiter still runs (and spends in Redis), never refuses.
+          // --redis-every-request: every request waits for Redis (localDecisionMs 0), as before MirroredLimiter.
+          RATE_LIMITS: JSON.stringify({
+            perKind: { user: 1e12, partner: 1e12, service: 1e12 }, perTenant: 1e12, ...(settings.redisEveryRequest ? { localDecisionMs: 0 } : {}),
+          }),
         }
       : {}),
   };
@@ -694,7 +700,7 @@ function renderReport(r: Report): string {
       'previous gateway\'s load); the gateways ran one after the other under the same conditions.',
     '',
     `Setup: ${r.pinned ? 'gateway pinned to CPU 0; subgraphs (one process) and autocannon pinned to CPU 1' : 'taskset unavailable: nothing pinned'}; ` +
-      `Postgres and Redis unpinned. ${settings.realSubgraphs ? 'Real subgraphs on every request (--real-subgraphs).' : 'Subgraph answers memoized after the first identical request (the gateways are the bottleneck).'} ${settings.accounts} accounts seeded per tenant (2 tenants, ${(r.seedMs / 1000).toFixed(1)} s). ` +
+      `Postgres and Redis unpinned. ${settings.realSubgraphs ? 'Real subgraphs on every request (--real-subgraphs).' : 'Subgraph answers memoized after the first identical request (the gateways are the bottleneck).'}${settings.redisEveryRequest ? ' Our rate limits ask Redis on every request (--redis-every-request).' : ''} ${settings.accounts} accounts seeded per tenant (2 tenants, ${(r.seedMs / 1000).toFixed(1)} s). ` +
       `autocannon ${settings.connections} connections, ${settings.warmup} s warm-up discarded, ${settings.duration} s measured; ` +
       `query: accounts(first: ${settings.first}) with contacts (CRM), balance and invoices (ERP), invoice subscription and subscriptions with plans (billing).`,
     '',
@@ -889,7 +895,9 @@ async function main(): Promise<void> {
       writeReport(markdown);
       process.stdout.write(`\nwritten to ${path.relative(ROOT, REPORT_PATH)}\n`);
     }
-    const failed = runs.filter((r) => r.load.sampleFailures > 0 || r.load.badBodies > 0 || r.load.non2xx > 0 || r.sameDataAsOurs === false);
+    // The cached run must be served from the cache: a miss rate means the figures are not what the row says.
+    const uncached = (r: GatewayRun) => r.kind === 'ours-cache' && (r.load.xCache['HIT'] ?? 0) < 0.99 * r.load.requests;
+    const failed = runs.filter((r) => r.load.sampleFailures > 0 || r.load.badBodies > 0 || r.load.non2xx > 0 || r.sameDataAsOurs === false || uncached(r));
     if (failed.length > 0) {
       process.stderr.write(`answers failed their checks for: ${failed.map((r) => r.kind).join(', ')}\n`);
       process.exitCode = 1;

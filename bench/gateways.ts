@@ -365,8 +365,16 @@ function gatewayEnv(kind: ServerKind, env: Env): NodeJS.ProcessEnv {
   };
 }
 
+/**
+ * Node flags our gateway runs with (package.json `gateway` and `start` scripts): a 64 MiB young generation instead of
+ * the default 16, so the short-lived objects of each request die in fewer, cheaper scavenges (garbage collection was
+ * a quarter of the gateway's CPU under load). The other gateways run with Node's defaults.
+ */
+const OUR_NODE_FLAGS = ['--max-semi-space-size=64'];
+
 function startGatewayChild(kind: ServerKind, env: Env, nodeArgs: readonly string[] = []): Promise<Child<z.infer<typeof gatewayReady>>> {
-  return startChild('gateways-server.ts', { label: kind, cpu: GATEWAY_CPU, env: gatewayEnv(kind, env), schema: gatewayReady, nodeArgs });
+  const ours = kind === 'ours' || kind === 'ours-cache';
+  return startChild('gateways-server.ts', { label: kind, cpu: GATEWAY_CPU, env: gatewayEnv(kind, env), schema: gatewayReady, nodeArgs: [...(ours ? OUR_NODE_FLAGS : []), ...nodeArgs] });
 }
 
 async function preflight(url: string, token: string): Promise<unknown> {

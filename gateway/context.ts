@@ -4,4 +4,10 @@ import type { Principal } from '../lib/auth/principal';
 export interface GatewayContext {
   principal: Principal;
   correlationId: string;
+  /**
+   * Set by the HTTP front only, which serializes the response itself: a cache hit leaves its stored data JSON here to
+   * be spliced into the body unparsed (see response-cache.ts). Apollo shallow-copies the context per operation, so
+   * this is a shared holder, not a field to assign.
+   */
+  cacheSplice?: { data?: string };
 }

@@ -1,75 +1,159 @@
-import type { ApolloServerPlugin } from '@apollo/server';
-import responseCachePlugin from '@apollo/server-plugin-response-cache';
-import { ErrorsAreMissesCache, InMemoryLRUCache, type KeyValueCache } from '@apollo/utils.keyvaluecache';
+import { createHash, randomBytes } from 'node:crypto';
+import { type ApolloServerPlugin, HeaderMap } from '@apollo/server';
+import { InMemoryLRUCache } from '@apollo/utils.keyvaluecache';
 import type { Logger } from '../lib/logger';
 import type { Redis } from '../lib/redis';
 import type { GatewayContext } from './context';
-import { IoRedisKeyValueCache } from './redis-cache';
 
 /**
- * Tenant-safe response caching. Cache keys carry the tenant, the caller's scope set and the tenant's cache
- * generation; any write in the tenant (a mutation through the gateway or a sync step) bumps the generation, so a
- * client never reads its own write stale and no entry is ever served across tenants or scope sets.
+ * Tenant-safe whole-response caching for queries.
  *
- * The generation is coarse on purpose: it evicts every cached response of the tenant, a superset of the responses
- * that contained the written entity, which keeps invalidation exact without tracking entity ids per response.
+ * Keys carry the operation (document, name, variables), the tenant and the caller's scope set; PRIVATE answers (the
+ * subgraphs' @cacheControl hints decide) also carry the caller's `sub`. Each entry records the tenant's cache
+ * generation at the time the request started, and a mutation through the gateway bumps that generation: an entry of
+ * an older generation is a miss, so a client never reads its own write stale and no entry crosses tenants or scope
+ * sets. The generation and both candidate entries (private, shared) come back in one Redis MGET.
+ *
+ * A hit is served without parsing: the stored `data` JSON is spliced into the serialized response in place of a
+ * placeholder (`spliceCachedData`, called by the HTTP front), so a hit costs neither JSON.parse nor JSON.stringify
+ * of the answer. Redis errors are misses; the request runs uncached.
  */
-export interface CacheGenerations {
-  current(tenant: string): Promise<string>;
+interface EntryMeta {
+  generation: string;
+  maxAge: number;
+  scope: 'PUBLIC' | 'PRIVATE';
+  cachedAt: number;
+}
+
+/** Where entries and generations live: Redis, or this process's memory without Redis. */
+interface CacheStore {
+  /** The tenant's generation and the stored values of `keys`, in one round trip. */
+  lookup(tenant: string, keys: readonly string[]): Promise<{ generation: string; values: (string | null)[] }>;
+  store(key: string, value: string, ttlSeconds: number): Promise<void>;
   bump(tenant: string): Promise<void>;
 }
 
-export function cacheGenerations(redis: Redis | undefined): CacheGenerations {
-  if (!redis) {
-    const local = new Map<string, number>();
-    return {
-      current: async (t) => String(local.get(t) ?? 0),
-      bump: async (t) => void local.set(t, (local.get(t) ?? 0) + 1),
-    };
-  }
+const ENTRY = 'rc:';
+const GENERATION = 'rcgen:';
+
+function redisStore(redis: Redis): CacheStore {
   return {
-    // While Redis is down the cache is bypassed anyway (errors are misses); `down` keeps keys from colliding.
-    current: async (t) => (await redis.get(`rcgen:${t}`).catch(() => 'down')) ?? '0',
-    bump: async (t) => void (await redis.incr(`rcgen:${t}`).catch(() => undefined)),
+    async lookup(tenant, keys) {
+      const [generation, ...values] = await redis.mget(GENERATION + tenant, ...keys.map((k) => ENTRY + k));
+      return { generation: generation ?? '0', values };
+    },
+    async store(key, value, ttlSeconds) {
+      await redis.set(ENTRY + key, value, 'EX', ttlSeconds);
+    },
+    async bump(tenant) {
+      await redis.incr(GENERATION + tenant);
+    },
   };
 }
 
-export function responseCache(redis: Redis | undefined, generations: CacheGenerations, logger: Logger): ApolloServerPlugin<GatewayContext>[] {
-  const store: KeyValueCache<string> = redis
-    ? new ErrorsAreMissesCache(new IoRedisKeyValueCache(redis), logger)
-    : new InMemoryLRUCache<string>({ maxSize: 64 * 1024 * 1024 });
-  // One generation read per request, reused for the cache read and write: reading it twice could file a response
-  // computed before a write under the generation that came after it.
-  const generationOf = new WeakMap<GatewayContext, Promise<string>>();
-  const generation = (ctx: GatewayContext) => {
-    const existing = generationOf.get(ctx);
-    if (existing) return existing;
-    const fresh = generations.current(ctx.principal.tenant);
-    generationOf.set(ctx, fresh);
-    return fresh;
+function memoryStore(): CacheStore {
+  const entries = new InMemoryLRUCache<string>({ maxSize: 64 * 1024 * 1024 });
+  const generations = new Map<string, number>();
+  return {
+    async lookup(tenant, keys) {
+      const values = await Promise.all(keys.map(async (k) => (await entries.get(k)) ?? null));
+      return { generation: String(generations.get(tenant) ?? 0), values };
+    },
+    async store(key, value, ttlSeconds) {
+      await entries.set(key, value, { ttl: ttlSeconds });
+    },
+    async bump(tenant) {
+      generations.set(tenant, (generations.get(tenant) ?? 0) + 1);
+    },
   };
-  const identity = (ctx: GatewayContext) => `${ctx.principal.tenant}|${[...ctx.principal.scopes].sort().join(' ')}`;
+}
 
-  const cachePlugin = responseCachePlugin<GatewayContext>({
-    cache: store,
-    sessionId: async ({ contextValue }) => `${identity(contextValue)}|${contextValue.principal.sub}`,
-    extraCacheKeyData: async ({ contextValue }) => `${identity(contextValue)}|g${await generation(contextValue)}`,
-  });
+interface Lookup {
+  generation: string;
+  privateKey: string;
+  sharedKey: string;
+}
 
-  const marker: ApolloServerPlugin<GatewayContext> = {
+/** This process's placeholder for spliced data: a field name no schema has, so it cannot collide with an answer. */
+const PLACEHOLDER_FIELD = `__cached_${randomBytes(8).toString('hex')}`;
+const PLACEHOLDER_JSON = JSON.stringify({ [PLACEHOLDER_FIELD]: true });
+
+/** Replaces the placeholder of a cache hit with the stored data JSON; other responses pass through unchanged. */
+export function spliceCachedData(ctx: GatewayContext | undefined, body: string): string {
+  const data = ctx?.cacheSplice?.data;
+  return data === undefined ? body : body.replace(PLACEHOLDER_JSON, () => data);
+}
+
+const sha = (s: string) => createHash('sha256').update(s).digest('hex');
+
+export function responseCache(redis: Redis | undefined, logger: Logger): ApolloServerPlugin<GatewayContext> {
+  const cache = redis ? redisStore(redis) : memoryStore();
+  let failing = false;
+  const degraded = (err: unknown) => {
+    // One warning per outage, not one per request.
+    if (!failing) logger.warn({ err }, 'response cache unavailable: serving uncached');
+    failing = true;
+  };
+  const lookups = new WeakMap<GatewayContext, Lookup>();
+
+  return {
     async requestDidStart() {
       return {
-        async willSendResponse({ response, metrics, operation, contextValue }) {
+        async responseForOperation({ operation, request, queryHash, contextValue, overallCachePolicy, metrics }) {
+          if (operation?.operation !== 'query') return null;
+          const p = contextValue.principal;
+          const base = sha(JSON.stringify([queryHash, request.operationName ?? null, request.variables ?? {}, p.tenant, [...p.scopes].sort()]));
+          const privateKey = sha(`${base}|${p.sub}`);
+          let found: Awaited<ReturnType<CacheStore['lookup']>>;
+          try {
+            found = await cache.lookup(p.tenant, [privateKey, base]);
+            failing = false;
+          } catch (err) {
+            degraded(err);
+            return null;
+          }
+          lookups.set(contextValue, { generation: found.generation, privateKey, sharedKey: base });
+          for (const raw of found.values) {
+            if (raw === null) continue;
+            const cut = raw.indexOf('\n');
+            const meta = JSON.parse(raw.slice(0, cut)) as EntryMeta;
+            if (meta.generation !== found.generation) continue;
+            overallCachePolicy.replace({ maxAge: meta.maxAge, scope: meta.scope });
+            metrics.responseCacheHit = true;
+            const stored = raw.slice(cut + 1);
+            const splice = contextValue.cacheSplice;
+            // Over HTTP the front splices the stored JSON in; elsewhere (subscriptions' entity reads) it is parsed.
+            if (splice) splice.data = stored;
+            const age = Math.max(0, Math.round((Date.now() - meta.cachedAt) / 1000));
+            return {
+              body: { kind: 'single', singleResult: { data: splice ? { [PLACEHOLDER_FIELD]: true } : (JSON.parse(stored) as Record<string, unknown>) } },
+              http: { status: undefined, headers: new HeaderMap([['age', String(age)]]) },
+            };
+          }
+          return null;
+        },
+
+        async willSendResponse({ response, operation, contextValue, overallCachePolicy, metrics }) {
           if (operation?.operation === 'mutation') {
             // Writes are never cached and invalidate what the tenant had cached (even a partly failed mutation may
             // have written something).
-            await generations.bump(contextValue.principal.tenant);
+            await cache.bump(contextValue.principal.tenant).catch(degraded);
             return;
           }
           response.http.headers.set('x-cache', metrics.responseCacheHit ? 'HIT' : 'MISS');
+          const lookup = lookups.get(contextValue);
+          if (metrics.responseCacheHit || !lookup || response.body.kind !== 'single') return;
+          const { data, errors } = response.body.singleResult;
+          const policy = overallCachePolicy.policyIfCacheable();
+          if (errors?.length || !data || !policy?.maxAge) return;
+          const scope = policy.scope === 'PRIVATE' ? 'PRIVATE' : 'PUBLIC';
+          // Filed under the generation read when the request started: if a write bumped it meanwhile, the entry is
+          // already stale and will never be served.
+          const meta: EntryMeta = { generation: lookup.generation, maxAge: policy.maxAge, scope, cachedAt: Date.now() };
+          const key = scope === 'PRIVATE' ? lookup.privateKey : lookup.sharedKey;
+          await cache.store(key, `${JSON.stringify(meta)}\n${JSON.stringify(data)}`, policy.maxAge).catch(degraded);
         },
       };
     },
   };
-  return [cachePlugin, marker];
 }

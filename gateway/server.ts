@@ -25,7 +25,7 @@ import { idempotencyPlugin } from './idempotency';
 import type { Db } from '../lib/db/db';
 import { subgraphDataSource } from './data-sources';
 import { rateLimitPlugin, rateLimitSettings } from './rate-limit';
-import { cacheGenerations, responseCache } from './response-cache';
+import { responseCache, spliceCachedData } from './response-cache';
 import { keepAliveFetcher } from './subgraph-fetcher';
 
 export interface GatewayOptions {
@@ -69,7 +69,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningServer>
       trustedDocumentsPlugin(partnerAllowlists(config.partnerOperations)),
       rateLimitPlugin(rateLimitSettings(config.rateLimits), opts.redis),
       ...(opts.db ? [idempotencyPlugin(opts.db), auditPlugin(opts.db, logger)] : []),
-      ...(config.responseCache ? responseCache(opts.redis, cacheGenerations(opts.redis), logger) : []),
+      ...(config.responseCache ? [responseCache(opts.redis, logger)] : []),
       ...(config.production ? [ApolloServerPluginLandingPageDisabled()] : []),
     ],
     formatError: gatewayErrorFormatter(config.production),
@@ -92,10 +92,10 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningServer>
   const verify = tokenVerifier(config.jwt);
   const context = async (req: IncomingMessage): Promise<GatewayContext> => {
     const principal = await verify(bearerToken(req.headers.authorization));
-    return { principal, correlationId: correlationIdFrom(req.headers[CORRELATION_HEADER]) };
+    return { principal, correlationId: correlationIdFrom(req.headers[CORRELATION_HEADER]), cacheSplice: {} };
   };
   const ready = async () => apiSchema !== null;
-  const running = await listen(graphqlHttpHandler({ apollo, context, ready }), config.host, opts.port ?? config.ports.gateway, {
+  const running = await listen(graphqlHttpHandler({ apollo, context, ready, finishBody: spliceCachedData }), config.host, opts.port ?? config.ports.gateway, {
     beforeClose: async () => subscriptions?.close(),
     afterClose: async () => {
       await apollo.stop();

@@ -10,6 +10,8 @@ export interface GraphQLHttpOptions<C extends BaseContext> {
   context: (req: IncomingMessage) => Promise<C>;
   /** Readiness: true when the service can serve traffic (schema loaded, database reachable). */
   ready: () => Promise<boolean>;
+  /** Last touch on a complete response body, with the request's context (the gateway splices cached data in). */
+  finishBody?: (context: C | undefined, body: string) => string;
 }
 
 export interface RunningServer {
@@ -51,14 +53,15 @@ export function graphqlHttpHandler<C extends BaseContext>(opts: GraphQLHttpOptio
     for (const [key, value] of Object.entries(req.headers)) {
       if (value !== undefined) headers.set(key, Array.isArray(value) ? value.join(', ') : value);
     }
+    let context: C | undefined;
     const result = await opts.apollo.executeHTTPGraphQLRequest({
       httpGraphQLRequest: { method: (req.method ?? 'GET').toUpperCase(), headers, search: q === -1 ? '' : url.slice(q + 1), body },
-      context: () => opts.context(req),
+      context: async () => (context = await opts.context(req)),
     });
     res.statusCode = result.status ?? 200;
     for (const [key, value] of result.headers) res.setHeader(key, value);
     if (result.body.kind === 'complete') {
-      res.end(result.body.string);
+      res.end(opts.finishBody ? opts.finishBody(context, result.body.string) : result.body.string);
       return;
     }
     for await (const chunk of result.body.asyncIterator) res.write(chunk);

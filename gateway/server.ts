@@ -1,4 +1,6 @@
 import type { IncomingMessage } from 'node:http';
+// First: must run before @apollo/gateway loads (see the module).
+import './flatten-reexports';
 import { ApolloGateway } from '@apollo/gateway';
 import { ApolloServer } from '@apollo/server';
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';

@@ -1,8 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { type ApolloServerPlugin, HeaderMap } from '@apollo/server';
-import { InMemoryLRUCache } from '@apollo/utils.keyvaluecache';
 import type { Logger } from '../lib/logger';
-import type { Redis } from '../lib/redis';
+import { type CacheStore } from '../lib/response-cache-store';
 import type { GatewayContext } from './context';
 
 /**
@@ -12,7 +11,8 @@ import type { GatewayContext } from './context';
  * subgraphs' @cacheControl hints decide) also carry the caller's `sub`. Each entry records the tenant's cache
  * generation at the time the request started, and a mutation through the gateway bumps that generation: an entry of
  * an older generation is a miss, so a client never reads its own write stale and no entry crosses tenants or scope
- * sets. The generation and both candidate entries (private, shared) come back in one Redis MGET.
+ * sets. The sync engine bumps it too when its writes reach a tenant's systems (lib/response-cache-store.ts). The
+ * generation and both candidate entries (private, shared) come back in one Redis MGET.
  *
  * A hit is served without parsing: the stored `data` JSON is spliced into the serialized response in place of a
  * placeholder (`spliceCachedData`, called by the HTTP front), so a hit costs neither JSON.parse nor JSON.stringify
@@ -23,49 +23,6 @@ interface EntryMeta {
   maxAge: number;
   scope: 'PUBLIC' | 'PRIVATE';
   cachedAt: number;
-}
-
-/** Where entries and generations live: Redis, or this process's memory without Redis. */
-interface CacheStore {
-  /** The tenant's generation and the stored values of `keys`, in one round trip. */
-  lookup(tenant: string, keys: readonly string[]): Promise<{ generation: string; values: (string | null)[] }>;
-  store(key: string, value: string, ttlSeconds: number): Promise<void>;
-  bump(tenant: string): Promise<void>;
-}
-
-const ENTRY = 'rc:';
-const GENERATION = 'rcgen:';
-
-function redisStore(redis: Redis): CacheStore {
-  return {
-    async lookup(tenant, keys) {
-      const [generation, ...values] = await redis.mget(GENERATION + tenant, ...keys.map((k) => ENTRY + k));
-      return { generation: generation ?? '0', values };
-    },
-    async store(key, value, ttlSeconds) {
-      await redis.set(ENTRY + key, value, 'EX', ttlSeconds);
-    },
-    async bump(tenant) {
-      await redis.incr(GENERATION + tenant);
-    },
-  };
-}
-
-function memoryStore(): CacheStore {
-  const entries = new InMemoryLRUCache<string>({ maxSize: 64 * 1024 * 1024 });
-  const generations = new Map<string, number>();
-  return {
-    async lookup(tenant, keys) {
-      const values = await Promise.all(keys.map(async (k) => (await entries.get(k)) ?? null));
-      return { generation: String(generations.get(tenant) ?? 0), values };
-    },
-    async store(key, value, ttlSeconds) {
-      await entries.set(key, value, { ttl: ttlSeconds });
-    },
-    async bump(tenant) {
-      generations.set(tenant, (generations.get(tenant) ?? 0) + 1);
-    },
-  };
 }
 
 interface Lookup {
@@ -86,8 +43,7 @@ export function spliceCachedData(ctx: GatewayContext | undefined, body: string):
 
 const sha = (s: string) => createHash('sha256').update(s).digest('hex');
 
-export function responseCache(redis: Redis | undefined, logger: Logger): ApolloServerPlugin<GatewayContext> {
-  const cache = redis ? redisStore(redis) : memoryStore();
+export function responseCache(cache: CacheStore, logger: Logger): ApolloServerPlugin<GatewayContext> {
   let failing = false;
   const degraded = (err: unknown) => {
     // One warning per outage, not one per request.

@@ -28,6 +28,7 @@ import type { Db } from '../lib/db/db';
 import { subgraphDataSource } from './data-sources';
 import { rateLimitPlugin, rateLimitSettings } from './rate-limit';
 import { responseCache, spliceCachedData } from './response-cache';
+import { type CacheStore, createCacheStore } from '../lib/response-cache-store';
 import { keepAliveFetcher } from './subgraph-fetcher';
 
 export interface GatewayOptions {
@@ -42,6 +43,8 @@ export interface GatewayOptions {
   bus?: EventBus;
   /** Durable store for Idempotency-Key (mutations); the header is refused without it. */
   db?: Db;
+  /** The response cache's store, shared with the sync engine in this process; created from `redis` otherwise. */
+  cacheStore?: CacheStore;
 }
 
 /** The experience API: the composed supergraph behind JWT auth. */
@@ -71,7 +74,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningServer>
       trustedDocumentsPlugin(partnerAllowlists(config.partnerOperations)),
       rateLimitPlugin(rateLimitSettings(config.rateLimits), opts.redis),
       ...(opts.db ? [idempotencyPlugin(opts.db), auditPlugin(opts.db, logger)] : []),
-      ...(config.responseCache ? [responseCache(opts.redis, logger)] : []),
+      ...(config.responseCache ? [responseCache(opts.cacheStore ?? createCacheStore(opts.redis), logger)] : []),
       ...(config.production ? [ApolloServerPluginLandingPageDisabled()] : []),
     ],
     formatError: gatewayErrorFormatter(config.production),

@@ -12,6 +12,7 @@ import { type SyncEngine, startSyncEngine } from '../subgraphs/sync/engine/runti
 import { faultsFromJson } from '../subgraphs/sync/engine/faults';
 import { type EventBus, createEventBus } from '../lib/events';
 import { startSubgraph } from '../subgraphs/runtime/server';
+import { createCacheStore } from '../lib/response-cache-store';
 
 export interface StackOptions {
   config: Config;
@@ -53,6 +54,9 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
   if (opts.seed) await seedIfEmpty(db, opts.seed.tenants, opts.seed.accounts);
 
   const bus = createEventBus(config.redisUrl, config.redisKeyPrefix);
+  const redis = config.redisUrl ? createRedis(config.redisUrl, config.redisKeyPrefix) : undefined;
+  // One cache store for the gateway and the sync engine: sync writes evict the tenant's cached answers.
+  const cacheStore = createCacheStore(redis);
   const sync = startSyncEngine({
     db,
     bus,
@@ -60,6 +64,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     faults: faultsFromJson(config.sync.faults),
     retry: { baseDelayMs: config.sync.retryBaseMs, maxDelayMs: 30_000 },
     reconcileIntervalSeconds: config.sync.reconcileIntervalSeconds,
+    onWritten: (tenant) => cacheStore.bump(tenant),
   });
   const definitions = subgraphDefinitions({ systems: sync.systems, wake: sync.worker.wake });
   const started: Partial<Stack['subgraphs']> = {};
@@ -76,7 +81,6 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     started[name] = Object.assign(server, { statements });
   }
   const subgraphs = started as Stack['subgraphs'];
-  const redis = config.redisUrl ? createRedis(config.redisUrl, config.redisKeyPrefix) : undefined;
   if (redis && !(await redisReady(redis))) logger.warn('Redis is not reachable yet: cache bypassed and in-memory rate limits until it is');
   const gateway = await startGateway({
     config,
@@ -84,6 +88,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     redis,
     bus,
     db,
+    cacheStore,
     subgraphUrls: { crm: subgraphs.crm.url, erp: subgraphs.erp.url, billing: subgraphs.billing.url, sync: subgraphs.sync.url },
     port: opts.ephemeralPorts ? 0 : config.ports.gateway,
   });

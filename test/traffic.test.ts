@@ -1,3 +1,5 @@
+import { enqueueSyncJob } from '../lib/outbox';
+import { syncChannel } from '../lib/events';
 import { createLogger } from '../lib/logger';
 import { createRedis } from '../lib/redis';
 import { startGateway } from '../gateway/server';
@@ -126,6 +128,35 @@ describe('rate limiting and response caching on Redis', () => {
     const a3 = await postGraphQL(stack.url, query, { token: acme });
     expect(a3.headers.get('x-cache')).toBe('MISS');
     expect((a3.body.data as { accounts: { nodes: { name: string }[] } }).accounts.nodes[0]?.name).toBe('Renamed Co');
+  });
+  it('evicts the tenant\'s cached answers when a sync job wrote its systems, before the job\'s event is published', async () => {
+    const query = '{ accounts(first: 2) { nodes { id name } } }';
+    const acme = await stack.token({ tenant: 'acme', sub: 'sync-cache-user' });
+    const globex = await stack.token({ tenant: 'globex', sub: 'sync-cache-user' });
+    for (const token of [acme, globex]) {
+      expect((await postGraphQL(stack.url, query, { token })).headers.get('x-cache')).toBe('MISS');
+      expect((await postGraphQL(stack.url, query, { token })).headers.get('x-cache')).toBe('HIT');
+    }
+    // A job put straight into the ledger: no gateway mutation, so only the sync engine can evict.
+    const [account] = await stack.db.query<{ id: string }>("SELECT id FROM crm.accounts WHERE tenant_id = 'acme' ORDER BY id LIMIT 1");
+    let resolveSucceeded: () => void = () => undefined;
+    const succeeded = new Promise<void>((resolve) => (resolveSucceeded = resolve));
+    const off = await stack.bus.subscribe(syncChannel('acme'), (message) => {
+      const e = JSON.parse(message) as { correlationId: string; state: string };
+      if (e.correlationId === 'cache-evict-0001' && e.state === 'SUCCEEDED') resolveSucceeded();
+    });
+    await stack.db.transaction((tx) =>
+      enqueueSyncJob(tx, {
+        tenant: 'acme', kind: 'ACCOUNT_UPSERT', entityType: 'Account', entityId: account?.id ?? '', sourceSystem: 'CRM', targetSystem: 'ERP',
+        correlationId: 'cache-evict-0001', idempotencyKey: `cache-evict:${account?.id ?? ''}`,
+      }),
+    );
+    stack.sync.worker.wake();
+    await succeeded;
+    await off();
+    expect((await postGraphQL(stack.url, query, { token: acme })).headers.get('x-cache')).toBe('MISS');
+    // The other tenant's answers stay cached.
+    expect((await postGraphQL(stack.url, query, { token: globex })).headers.get('x-cache')).toBe('HIT');
   });
 });
 

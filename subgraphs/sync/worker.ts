@@ -7,6 +7,8 @@ import { MIGRATIONS } from '../registry';
 import { faultsFromJson } from './engine/faults';
 import { startSyncEngine } from './engine/runtime';
 import { onShutdown, runMain } from '../../lib/process';
+import { createRedis } from '../../lib/redis';
+import { createCacheStore } from '../../lib/response-cache-store';
 
 /** Entry point of a sync worker process: `tsx subgraphs/sync/worker.ts`. Run as many as you like on one Postgres. */
 async function main(): Promise<void> {
@@ -16,15 +18,20 @@ async function main(): Promise<void> {
   const db = await openDatabase(config);
   for (const m of MIGRATIONS) await migrate(db, m.system, m.dir);
   const bus = createEventBus(config.redisUrl, config.redisKeyPrefix);
+  // With Redis, the gateways' response cache lives there: evict a tenant's cached answers once sync wrote its systems.
+  const redis = config.redisUrl ? createRedis(config.redisUrl, config.redisKeyPrefix) : undefined;
+  const cache = redis ? createCacheStore(redis) : undefined;
   const engine = startSyncEngine({
     db, bus, logger, faults: faultsFromJson(config.sync.faults),
     retry: { baseDelayMs: config.sync.retryBaseMs, maxDelayMs: 30_000 },
     reconcileIntervalSeconds: config.sync.reconcileIntervalSeconds,
+    ...(cache ? { onWritten: (tenant: string) => cache.bump(tenant) } : {}),
   });
   logger.info({ worker: engine.worker.id }, 'sync worker started');
   onShutdown(async () => {
     await engine.stop();
     await bus.close();
+    redis?.disconnect();
     await db.close();
   });
 }

@@ -7,12 +7,24 @@ import { event } from '../ledger/store';
 const RELAY_LOCK = 724_113;
 const EVENT_COLS = 'seq, tenant_id, job_id, kind, entity_type, entity_id, target_system, state, attempts, error_code, message, correlation_id, at';
 
+/** States that follow a write to a system (a step done, partly done, or undone): cached answers may be stale. */
+const AFTER_WRITES = new Set(['SUCCEEDED', 'FAILED', 'DEAD_LETTERED', 'COMPENSATED']);
+
+export interface RelayOptions {
+  batch?: number;
+  /** Called once per tenant whose systems the relayed events say were written, before the events are published. */
+  onWritten?: (tenant: string) => Promise<void>;
+}
+
 /**
  * Gives committed events their public id (`seq`, consecutive per tenant) and publishes them on the tenant's channel. Only the holder of an
  * advisory lock assigns ids, and only to committed rows, so ids follow commit order: a subscriber resuming "after
- * N" can never miss an event that committed late with a smaller row id. Returns how many it published.
+ * N" can never miss an event that committed late with a smaller row id. Tenants whose systems were written are
+ * reported first (`onWritten`: the response cache's generation), so whoever sees an event reads fresh answers.
+ * Business status events (an invoice PAID, a subscription CANCELED) are writes too. Returns how many it published.
  */
-export async function relayEvents(db: Db, bus: EventBus, batch = 500): Promise<number> {
+export async function relayEvents(db: Db, bus: EventBus, opts: RelayOptions = {}): Promise<number> {
+  const batch = opts.batch ?? 500;
   const sequenced = await db.transaction(async (tx) => {
     const [lock] = await tx.query<{ ok: boolean }>('SELECT pg_try_advisory_xact_lock($1) AS ok', [RELAY_LOCK]);
     if (!lock?.ok) return [];
@@ -28,6 +40,11 @@ export async function relayEvents(db: Db, bus: EventBus, batch = 500): Promise<n
     // Per tenant the ids are consecutive (1, 2, 3...), so a subscriber can tell a gap from a quiet period.
     return rows.map(event).sort((a, b) => Number(BigInt(a.eventId) - BigInt(b.eventId)));
   });
+  if (opts.onWritten) {
+    const written = new Set(sequenced.filter((e) => e.jobId === null || AFTER_WRITES.has(e.state)).map((e) => e.tenant));
+    // Best effort: an unreachable cache must not hold events back (cached answers then expire by their max-age).
+    for (const tenant of written) await opts.onWritten(tenant).catch(() => undefined);
+  }
   for (const e of sequenced) await bus.publish(syncChannel(e.tenant), JSON.stringify(e));
   return sequenced.length;
 }

@@ -22,6 +22,8 @@ export interface SyncEngineOptions {
   lockSeconds?: number;
   /** Jobs this engine runs at once. @default 4 */
   concurrency?: number;
+  /** Told about each tenant whose systems sync steps wrote (bumps the response cache's generation). */
+  onWritten?: (tenant: string) => Promise<void>;
 }
 
 export interface SyncEngine {
@@ -42,6 +44,7 @@ export function startSyncEngine(opts: SyncEngineOptions): SyncEngine {
     pollMs: opts.pollMs,
     lockSeconds: opts.lockSeconds,
     concurrency: opts.concurrency,
+    onWritten: opts.onWritten,
     flows: {
       ACCOUNT_UPSERT: accountUpsertFlow(opts.db, systems),
       RECONCILE_REPAIR: accountUpsertFlow(opts.db, systems),

@@ -23,6 +23,8 @@ export interface WorkerOptions {
   pollMs?: number;
   /** Jobs run at the same time by this worker. @default 4 */
   concurrency?: number;
+  /** Told about each tenant whose systems the relayed events say were written (the response cache's generation). */
+  onWritten?: (tenant: string) => Promise<void>;
 }
 
 export interface Worker {
@@ -56,7 +58,7 @@ export function startWorker(opts: WorkerOptions): Worker {
     for (const wake of [...sleepers]) wake();
   };
 
-  const relay = () => relayEvents(opts.db, opts.bus).catch((err: unknown) => logger.warn({ err }, 'event relay failed'));
+  const relay = () => relayEvents(opts.db, opts.bus, { onWritten: opts.onWritten }).catch((err: unknown) => logger.warn({ err }, 'event relay failed'));
 
   const runOne = async (job: SyncJobModel): Promise<void> => {
     const log = logger.child({ jobId: job.id, kind: job.kind, correlationId: job.correlationId, attempt: job.attempts });

@@ -18,7 +18,7 @@ import type { Logger } from '../lib/logger';
 import type { Redis } from '../lib/redis';
 import type { EventBus } from '../lib/events';
 import type { GraphQLSchema } from 'graphql';
-import { DEFAULT_SUBSCRIPTION_LIMITS, type SubscriptionServer, attachSubscriptions } from './subscriptions/server';
+import { DEFAULT_SUBSCRIPTION_LIMITS, type SubscriptionLimits, type SubscriptionServer, attachSubscriptions } from './subscriptions/server';
 import { type SubgraphName, readSupergraph } from '../lib/schema';
 import type { GatewayContext } from './context';
 import { correlationPlugin } from './correlation-plugin';
@@ -45,6 +45,8 @@ export interface GatewayOptions {
   db?: Db;
   /** The response cache's store, shared with the sync engine in this process; created from `redis` otherwise. */
   cacheStore?: CacheStore;
+  /** Overrides of the WebSocket limits (DEFAULT_SUBSCRIPTION_LIMITS). */
+  subscriptionLimits?: Partial<SubscriptionLimits>;
 }
 
 /** The experience API: the composed supergraph behind JWT auth. */
@@ -109,7 +111,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningServer>
   });
   if (opts.bus) {
     subscriptions = attachSubscriptions({
-      server: running.server, apollo, bus: opts.bus, verify, logger, limits: DEFAULT_SUBSCRIPTION_LIMITS, production: config.production,
+      server: running.server, apollo, bus: opts.bus, verify, logger, limits: { ...DEFAULT_SUBSCRIPTION_LIMITS, ...opts.subscriptionLimits }, production: config.production,
     });
     if (apiSchema) subscriptions.updateSchema(apiSchema);
   }

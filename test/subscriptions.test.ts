@@ -6,6 +6,10 @@ import { createRedis } from '../lib/redis';
 import { type TestStack, startTestStack } from './support/stack';
 import { collect, wsClient } from './support/ws';
 import { waitForSync } from './support/wait';
+import type { ClientRequestArgs } from 'node:http';
+import { type Socket, connect } from 'node:net';
+import WebSocket from 'ws';
+import { syncChannel } from '../lib/events';
 
 const WATCH = /* GraphQL */ `
   subscription Watch($id: ID!, $after: ID) {
@@ -174,5 +178,78 @@ describe('live sync status over graphql-ws', () => {
     const denied = collect(client, 'subscription { syncStatusChanged { eventId } }');
     await denied.next(1);
     expect(JSON.stringify(denied.error)).toContain('FORBIDDEN');
+  });
+
+  it('drops a subscriber that stops reading with 4008 once its undelivered events pass the limit; the others get every event', async () => {
+    // An instance with a small buffer, on its own bus connection: this test's listener on that bus is called after
+    // the gateway's (same emitter, registered later), so once it has seen the last event the gateway has too.
+    const bus = createEventBus(stack.config.redisUrl, stack.config.redisKeyPrefix);
+    const redis = createRedis(stack.config.redisUrl ?? '', stack.config.redisKeyPrefix);
+    const instanceC = await startGateway({
+      config: stack.config, logger: createLogger('silent', 'test'), redis, bus, port: 0, subscriptionLimits: { maxBuffered: 20 },
+      subgraphUrls: { crm: stack.subgraphs.crm.url, erp: stack.subgraphs.erp.url, billing: stack.subgraphs.billing.url, sync: stack.subgraphs.sync.url },
+    });
+    closers.push(() => instanceC.close(), () => bus.close(), () => redis.disconnect());
+    // Both subscribers resume just before the last stored job event: receiving it proves they listen live.
+    const id = await createAccount('Flood Corp');
+    await waitForSync(stack, 'acme', async () =>
+      (await stack.db.query("SELECT 1 FROM sync.events WHERE entity_id = $1 AND state = 'SUCCEEDED' AND seq IS NOT NULL", [id])).length === 2);
+    const [seqs] = await stack.db.query<{ job: string; top: string }>(
+      "SELECT max(seq) FILTER (WHERE job_id IS NOT NULL)::text AS job, max(seq)::text AS top FROM sync.events WHERE tenant_id = 'acme'",
+    );
+    const after = String(BigInt(seqs?.job ?? '1') - 1n);
+    const base = BigInt(seqs?.top ?? '0');
+
+    // A raw graphql-transport-ws client on a socket the test can stop reading from.
+    const conn: { socket?: Socket } = {};
+    const ws = new WebSocket(instanceC.url.replace(/^http/, 'ws'), 'graphql-transport-ws', {
+      createConnection: (options: ClientRequestArgs) => (conn.socket = connect({ host: options.host ?? '127.0.0.1', port: Number(options.port) })),
+    });
+    const frames: { type: string }[] = [];
+    let onFrame: () => void = () => undefined;
+    ws.on('message', (raw: Buffer) => {
+      frames.push(JSON.parse(raw.toString('utf8')) as { type: string });
+      onFrame();
+    });
+    const closed = new Promise<number>((resolve) => ws.on('close', (code: number) => resolve(code)));
+    const until = (check: () => boolean) =>
+      new Promise<void>((resolve) => {
+        onFrame = () => void (check() && resolve());
+        onFrame();
+      });
+    const delivered = () => frames.filter((f) => f.type === 'next').length;
+    await new Promise<void>((resolve) => ws.on('open', () => resolve()));
+    ws.send(JSON.stringify({ type: 'connection_init', payload: { authorization: `Bearer ${await stack.token()}` } }));
+    await until(() => frames.some((f) => f.type === 'connection_ack'));
+    ws.send(JSON.stringify({ id: '1', type: 'subscribe', payload: { query: 'subscription($a: ID) { syncStatusChanged(after: $a) { eventId event { message } } }', variables: { a: after } } }));
+    await until(() => delivered() === 1);
+    const other = wsClient(instanceC.url, await stack.token());
+    const steady = collect(other.client, 'subscription($a: ID) { syncStatusChanged(after: $a) { eventId } }', { a: after });
+    await steady.next(1);
+
+    // Stop reading; 300 synthetic job events with the next ids, 64 KiB each (~19 MiB, far more than the socket
+    // buffers hold); wait until the bus has handed the last one to the gateway; read again.
+    conn.socket?.pause();
+    const event = (n: number) => JSON.stringify({
+      eventId: String(base + BigInt(n)), jobId: 'job_flood', kind: 'ACCOUNT_UPSERT', entityType: 'Account', entityId: 'acc_flood', targetSystem: 'ERP',
+      state: 'RUNNING', attempts: 1, errorCode: null, message: 'x'.repeat(64 * 1024), correlationId: 'flood', at: new Date().toISOString(),
+    });
+    let seenLast: () => void = () => undefined;
+    const lastSeen = new Promise<void>((resolve) => (seenLast = resolve));
+    const off = await bus.subscribe(syncChannel('acme'), (m) => void (m.startsWith(`{"eventId":"${base + 300n}"`) && seenLast()));
+    for (let n = 1; n <= 300; n++) await bus.publish(syncChannel('acme'), event(n));
+    await lastSeen;
+    await off();
+    conn.socket?.resume();
+
+    // What the socket buffers held arrives, then the close; the other subscriber got every event, in order.
+    expect(await closed).toBe(4008);
+    expect(delivered()).toBeGreaterThan(1);
+    expect(delivered()).toBeLessThan(301);
+    await steady.next(301);
+    const ids = steady.results.map((r) => (r.data?.['syncStatusChanged'] as { eventId: string }).eventId);
+    expect(ids.slice(1)).toEqual(Array.from({ length: 300 }, (_, i) => String(base + BigInt(i + 1))));
+    steady.dispose();
+    await other.client.dispose();
   });
 });

@@ -43,6 +43,20 @@ export interface StreamOptions {
 
 const PAGE = 100;
 
+/**
+ * The bus hands the same message string to every subscriber of a tenant in turn, so one parse serves them all: the
+ * last message and its event are kept (events are never mutated after parsing).
+ */
+let lastMessage: string | null = null;
+let lastEvent: SyncEvent | null = null;
+function parseOnce(message: string): SyncEvent {
+  if (message !== lastMessage || lastEvent === null) {
+    lastEvent = JSON.parse(message) as SyncEvent;
+    lastMessage = message;
+  }
+  return lastEvent;
+}
+
 function matches(e: SyncEvent, f: SyncEventFilter): boolean {
   return (
     (!f.entityType || e.entityType === f.entityType) &&
@@ -68,7 +82,7 @@ export async function* syncEventStream(opts: StreamOptions): AsyncGenerator<Sync
     if (queue.length >= opts.maxBuffered) {
       overflow = true;
     } else {
-      queue.push(JSON.parse(message) as SyncEvent);
+      queue.push(parseOnce(message));
     }
     notify?.();
   });

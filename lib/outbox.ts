@@ -23,28 +23,26 @@ export interface OutboxJob {
  * job commit together or not at all. Returns the job id, or null when the idempotency key was already used.
  */
 export async function enqueueSyncJob(tx: Queryable, job: OutboxJob): Promise<string | null> {
+  // One statement (data-modifying CTEs): the job, its PENDING event and the link's PENDING state, or nothing at all
+  // when the idempotency key was already used.
   const rows = await tx.query<{ id: string }>(
-    `INSERT INTO sync.jobs (id, tenant_id, kind, entity_type, entity_id, source_system, target_system, state, correlation_id, idempotency_key, payload, max_attempts)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, 'PENDING', $8, $9, $10, $11)
-     ON CONFLICT (tenant_id, idempotency_key) DO NOTHING RETURNING id`,
+    `WITH job AS (
+       INSERT INTO sync.jobs (id, tenant_id, kind, entity_type, entity_id, source_system, target_system, state, correlation_id, idempotency_key, payload, max_attempts)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, 'PENDING', $8, $9, $10, $11)
+       ON CONFLICT (tenant_id, idempotency_key) DO NOTHING RETURNING id
+     ), event AS (
+       INSERT INTO sync.events (tenant_id, job_id, kind, entity_type, entity_id, target_system, state, attempts, correlation_id)
+       SELECT $2, id, $3, $4, $5, $7, 'PENDING', 0, $8 FROM job
+     ), link AS (
+       INSERT INTO sync.links (tenant_id, entity_type, entity_id, system, state)
+       SELECT $2, $4, $5, $7, 'PENDING' FROM job WHERE $7::text IS NOT NULL
+       ON CONFLICT (tenant_id, entity_type, entity_id, system) DO UPDATE SET state = 'PENDING', updated_at = now()
+     )
+     SELECT id FROM job`,
     [newId('job'), job.tenant, job.kind, job.entityType, job.entityId, job.sourceSystem, job.targetSystem, job.correlationId,
       job.idempotencyKey, JSON.stringify(job.payload ?? {}), job.maxAttempts ?? 5],
   );
-  const id = rows[0]?.id;
-  if (!id) return null;
-  await tx.query(
-    `INSERT INTO sync.events (tenant_id, job_id, kind, entity_type, entity_id, target_system, state, attempts, correlation_id)
-     VALUES ($1, $2, $3, $4, $5, $6, 'PENDING', 0, $7)`,
-    [job.tenant, id, job.kind, job.entityType, job.entityId, job.targetSystem, job.correlationId],
-  );
-  if (job.targetSystem) {
-    await tx.query(
-      `INSERT INTO sync.links (tenant_id, entity_type, entity_id, system, state) VALUES ($1, $2, $3, $4, 'PENDING')
-       ON CONFLICT (tenant_id, entity_type, entity_id, system) DO UPDATE SET state = 'PENDING', updated_at = now()`,
-      [job.tenant, job.entityType, job.entityId, job.targetSystem],
-    );
-  }
-  return id;
+  return rows[0]?.id ?? null;
 }
 
 export type StatusEventKind = 'INVOICE_STATUS' | 'SUBSCRIPTION_STATUS';

@@ -1,4 +1,5 @@
 import { enqueueSyncJob } from '../lib/outbox';
+import { seedTenant } from '../subgraphs/registry';
 import { syncChannel } from '../lib/events';
 import { createLogger } from '../lib/logger';
 import { createRedis } from '../lib/redis';
@@ -107,11 +108,13 @@ describe('rate limiting and response caching on Redis', () => {
   });
 
   it('serves repeated reads from the cache, per tenant and scope set, and never stale after a mutation', async () => {
+    // A tenant of its own: sync jobs left by other tests (which evict their tenant's entries) cannot interfere.
+    await stack.db.transaction((tx) => seedTenant(tx, 'hooli', 3));
     const query = '{ accounts(first: 3) { nodes { id name } } }';
-    const acme = await stack.token({ tenant: 'acme', sub: 'cache-user' });
-    const a1 = await postGraphQL(stack.url, query, { token: acme });
+    const own = await stack.token({ tenant: 'hooli', sub: 'cache-user' });
+    const a1 = await postGraphQL(stack.url, query, { token: own });
     expect(a1.headers.get('x-cache')).toBe('MISS');
-    const a2 = await postGraphQL(second.url, query, { token: acme });
+    const a2 = await postGraphQL(second.url, query, { token: own });
     expect(a2.headers.get('x-cache')).toBe('HIT');
     expect(a2.body.data).toEqual(a1.body.data);
 
@@ -119,44 +122,46 @@ describe('rate limiting and response caching on Redis', () => {
     const globex = await postGraphQL(stack.url, query, { token: await stack.token({ tenant: 'globex', sub: 'cache-user' }) });
     expect(globex.headers.get('x-cache')).toBe('MISS');
     expect(globex.body.data).not.toEqual(a1.body.data);
-    const narrower = await postGraphQL(stack.url, query, { token: await stack.token({ tenant: 'acme', sub: 'cache-user', scopes: ['crm:read'] }) });
+    const narrower = await postGraphQL(stack.url, query, { token: await stack.token({ tenant: 'hooli', sub: 'cache-user', scopes: ['crm:read'] }) });
     expect(narrower.headers.get('x-cache')).toBe('MISS');
 
     const id = (a1.body.data as { accounts: { nodes: { id: string }[] } }).accounts.nodes[0]?.id;
-    const renamed = await postGraphQL(second.url, 'mutation($id: ID!) { updateAccount(id: $id, input: { name: "Renamed Co" }) { name } }', { token: acme, variables: { id } });
+    const renamed = await postGraphQL(second.url, 'mutation($id: ID!) { updateAccount(id: $id, input: { name: "Renamed Co" }) { name } }', { token: own, variables: { id } });
     expect(renamed.body.errors).toBeUndefined();
-    const a3 = await postGraphQL(stack.url, query, { token: acme });
+    const a3 = await postGraphQL(stack.url, query, { token: own });
     expect(a3.headers.get('x-cache')).toBe('MISS');
     expect((a3.body.data as { accounts: { nodes: { name: string }[] } }).accounts.nodes[0]?.name).toBe('Renamed Co');
   });
+
   it('evicts the tenant\'s cached answers when a sync job wrote its systems, before the job\'s event is published', async () => {
+    // Two tenants of their own: no job left over from other tests can evict their entries meanwhile.
+    for (const tenant of ['initech', 'umbrella']) await stack.db.transaction((tx) => seedTenant(tx, tenant, 2));
     const query = '{ accounts(first: 2) { nodes { id name } } }';
-    const acme = await stack.token({ tenant: 'acme', sub: 'sync-cache-user' });
-    const globex = await stack.token({ tenant: 'globex', sub: 'sync-cache-user' });
-    for (const token of [acme, globex]) {
+    const written = await stack.token({ tenant: 'initech', sub: 'sync-cache-user' });
+    const untouched = await stack.token({ tenant: 'umbrella', sub: 'sync-cache-user' });
+    for (const token of [written, untouched]) {
       expect((await postGraphQL(stack.url, query, { token })).headers.get('x-cache')).toBe('MISS');
       expect((await postGraphQL(stack.url, query, { token })).headers.get('x-cache')).toBe('HIT');
     }
     // A job put straight into the ledger: no gateway mutation, so only the sync engine can evict.
-    const [account] = await stack.db.query<{ id: string }>("SELECT id FROM crm.accounts WHERE tenant_id = 'acme' ORDER BY id LIMIT 1");
+    const [account] = await stack.db.query<{ id: string }>("SELECT id FROM crm.accounts WHERE tenant_id = 'initech' ORDER BY id LIMIT 1");
     let resolveSucceeded: () => void = () => undefined;
     const succeeded = new Promise<void>((resolve) => (resolveSucceeded = resolve));
-    const off = await stack.bus.subscribe(syncChannel('acme'), (message) => {
+    const off = await stack.bus.subscribe(syncChannel('initech'), (message) => {
       const e = JSON.parse(message) as { correlationId: string; state: string };
       if (e.correlationId === 'cache-evict-0001' && e.state === 'SUCCEEDED') resolveSucceeded();
     });
     await stack.db.transaction((tx) =>
       enqueueSyncJob(tx, {
-        tenant: 'acme', kind: 'ACCOUNT_UPSERT', entityType: 'Account', entityId: account?.id ?? '', sourceSystem: 'CRM', targetSystem: 'ERP',
+        tenant: 'initech', kind: 'ACCOUNT_UPSERT', entityType: 'Account', entityId: account?.id ?? '', sourceSystem: 'CRM', targetSystem: 'ERP',
         correlationId: 'cache-evict-0001', idempotencyKey: `cache-evict:${account?.id ?? ''}`,
       }),
     );
     stack.sync.worker.wake();
     await succeeded;
     await off();
-    expect((await postGraphQL(stack.url, query, { token: acme })).headers.get('x-cache')).toBe('MISS');
-    // The other tenant's answers stay cached.
-    expect((await postGraphQL(stack.url, query, { token: globex })).headers.get('x-cache')).toBe('HIT');
+    expect((await postGraphQL(stack.url, query, { token: written })).headers.get('x-cache')).toBe('MISS');
+    expect((await postGraphQL(stack.url, query, { token: untouched })).headers.get('x-cache')).toBe('HIT');
   });
 });
 

@@ -23,6 +23,7 @@ import { type SubgraphName, readSupergraph } from '../lib/schema';
 import type { GatewayContext } from './context';
 import { correlationPlugin } from './correlation-plugin';
 import { denialStatusPlugin } from './denial-status';
+import { unresolvedReferencesPlugin } from './unresolved-references';
 import { idempotencyPlugin } from './idempotency';
 import type { Db } from '../lib/db/db';
 import { subgraphDataSource } from './data-sources';
@@ -76,6 +77,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningServer>
       trustedDocumentsPlugin(partnerAllowlists(config.partnerOperations)),
       rateLimitPlugin(rateLimitSettings(config.rateLimits), opts.redis),
       ...(opts.db ? [idempotencyPlugin(opts.db), auditPlugin(opts.db, logger)] : []),
+      unresolvedReferencesPlugin(),
       ...(config.responseCache ? [responseCache(opts.cacheStore ?? createCacheStore(opts.redis), logger)] : []),
       ...(config.production ? [ApolloServerPluginLandingPageDisabled()] : []),
     ],

@@ -89,6 +89,28 @@ describe('authorization and hardening through the real gateway', () => {
     expect(getMutation.status).toBe(405);
   });
 
+  it('reports an entity one system refers to and another cannot find as an error on its path, and never caches it', async () => {
+    const [sub] = await stack.db.query<{ id: string; account_id: string }>(
+      "SELECT id, account_id FROM billing.subscriptions WHERE tenant_id = 'globex' ORDER BY id LIMIT 1",
+    );
+    const query = 'query($id: ID!) { billingSubscription(id: $id) { id account { id name } } plans { code } }';
+    const token = await stack.token({ tenant: 'globex', sub: 'dangling-user' });
+    // The CRM no longer has the account (as if deleted there); billing still refers to it.
+    await stack.db.query("UPDATE crm.accounts SET tenant_id = 'gone' WHERE id = $1", [sub?.account_id]);
+    try {
+      for (let i = 0; i < 2; i++) {
+        const res = await postGraphQL(stack.url, query, { token, variables: { id: sub?.id } });
+        expect(res.status).toBe(200);
+        expect(res.body.data).toMatchObject({ billingSubscription: null, plans: expect.arrayContaining([{ code: 'growth' }]) });
+        expect(res.body.errors?.map((e) => [e.path, e.extensions?.['code']])).toEqual([[['billingSubscription', 'account', 'name'], 'UNRESOLVED_REFERENCE']]);
+        expect(res.body.extensions?.['valueCompletion']).toBeUndefined();
+        expect(res.headers.get('x-cache')).toBe('MISS');
+      }
+    } finally {
+      await stack.db.query("UPDATE crm.accounts SET tenant_id = 'globex' WHERE id = $1", [sub?.account_id]);
+    }
+  });
+
   it('records every mutation in the audit log with secrets redacted, readable by tenant admins only', async () => {
     expect(redact({ input: { name: 'x', apiKey: 'sk_live', nested: [{ password: 'p' }] } })).toEqual({ input: { name: 'x', apiKey: '[REDACTED]', nested: [{ password: '[REDACTED]' }] } });
     const res = await stack.gql('mutation M($input: CreateAccountInput!) { createAccount(input: $input) { id } }', { input: { name: 'Audited Ltd' } }, { headers: { 'x-correlation-id': 'audit-correlation-01' } });

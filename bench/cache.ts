@@ -11,11 +11,11 @@
  *
  * Scenarios: the account 360 of test/account360.test.ts; the same fan-out without the fields the cache cannot
  * store (see ACCOUNT_360_CACHEABLE); and a tiny query that shows the fixed per-request cost of the gateway (JWT,
- * cost analysis, two rate-limit round trips to Redis, and with the cache on the generation read and cache lookup).
+ * cost analysis, rate limits, and with the cache on one Redis MGET for the generation and the entries).
  *
  * Rate limits cannot be turned off by configuration. The account 360 costs ~11,000 points per request against a
  * default budget of 1,000,000 points per minute per user, so both servers run with RATE_LIMITS raised far above
- * what the run can spend; the limiter still runs on every request (two Redis round trips).
+ * what the run can spend; the limiter still runs on every request (and spends in Redis).
  *
  *   npx tsx bench/cache.ts [--accounts 200] [--connections 50] [--warmup 5] [--duration 15] [--first 20]
  */
@@ -256,7 +256,7 @@ async function main(): Promise<void> {
     console.log(`\nWARNING: ${bad.map((r) => `${r.scenario}/cache ${r.cache}`).join(', ')} had failed or invalid responses (warm-up included); figures above include them.`);
     process.exitCode = 1;
   }
-  console.log('\nThe machine is shared with other work: figures are noisy, compare within one run only.');
+  console.log('\nThe load average is in the machine line above: compare figures within one run only.');
 }
 
 main().catch((err: unknown) => {

@@ -515,7 +515,7 @@ async function main(): Promise<void> {
   process.stdout.write(
     '\nLatency: from just before PUBLISH to receipt in a client process, per delivery (subscription × event); it includes the client processes\' own\n' +
       'event-loop queueing. RSS is of the server process, which runs the whole stack (subgraphs, sync worker, gateway).\n' +
-      `The machine is shared with other work: figures are noisy. Took ${((Date.now() - started) / 1000).toFixed(0)} s.\n`,
+      `The load average is in the machine line above. Took ${((Date.now() - started) / 1000).toFixed(0)} s.\n`,
   );
 }
 

@@ -187,7 +187,7 @@ async function main(): Promise<void> {
     console.log(`\nNot every run drained ${accounts * TARGETS.length} jobs within ${budget} s: jobs/s and latencies above cover the jobs that did succeed.`);
   }
   console.log('\nLatency is queueing time for almost every job: all jobs become visible at once and are drained in order.');
-  console.log('The machine is shared with other work: figures are noisy.');
+  console.log('The load average is in the machine line above: compare figures within one run only.');
 }
 
 main().catch((err: unknown) => {

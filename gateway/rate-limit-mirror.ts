@@ -100,7 +100,11 @@ export class MirroredLimiter {
     const now = Date.now();
     let view = this.views.get(key);
     if (!view) {
-      if (this.views.size >= MAX_KEYS) this.views.clear();
+      if (this.views.size >= MAX_KEYS) {
+        // Send what the views still hold before forgetting them (flush sends synchronously, then awaits).
+        void this.flush();
+        this.views.clear();
+      }
       view = { consumed: 0, unsent: 0, inFlight: 0, resetAt: 0, syncedAt: 0 };
       this.views.set(key, view);
     }

@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { type ApolloServerPlugin, HeaderMap } from '@apollo/server';
 import type { Logger } from '../lib/logger';
-import { type CacheStore } from '../lib/response-cache-store';
+import type { CacheStore } from '../lib/response-cache-store';
 import type { GatewayContext } from './context';
 
 /**

@@ -3,8 +3,9 @@
  *
  * Starts the full stack twice in a child process (bench/serve.ts: fresh Postgres database, real Redis, RESPONSE_CACHE
  * off then on), pinned to CPU 0 with taskset when available, and drives it with autocannon from this process
- * (pinned to CPU 1). Per scenario: pre-flight requests on the idle server (the answer must be complete and without
- * `errors`; rate-limit cost; median latency of 10 sequential requests), then one continuous autocannon run of
+ * (pinned to CPU 1). Per server: pre-flight requests for every scenario on the idle server (the answer must be
+ * complete and without `errors`; rate-limit cost; median latency of 10 sequential requests), then per scenario one
+ * continuous autocannon run of
  * warm-up + measured seconds of which only responses completed after the warm-up are counted, every response body
  * checked to be `{"data":…}` without `errors`. Between scenarios the bench waits for the server to go idle, since
  * autocannon abandons the requests still in flight at the end of a run and the server finishes them anyway.
@@ -19,12 +20,10 @@
  *
  *   npx tsx bench/cache.ts [--accounts 200] [--connections 50] [--warmup 5] [--duration 15] [--first 20]
  */
-import { readFileSync } from 'node:fs';
-import { spawnSync } from 'node:child_process';
 import { parseArgs } from 'node:util';
 import { DEFAULT_RATE_LIMITS } from '../gateway/rate-limit';
 import {
-  type BenchServer, type LoadSummary, graphqlLoad, machineDescription, percentile, pinThisProcess, postGraphQL,
+  type BenchServer, type LoadSummary, cpuSeconds, graphqlLoad, intOption, machineDescription, percentile, pinThisProcess, postGraphQL,
   sequentialLatencies, startServer, table, tasksetAvailable,
 } from './support';
 import { ACCOUNT_360 } from '../test/support/queries';
@@ -85,18 +84,10 @@ const HIGH_LIMITS = JSON.stringify({
   perTenant: 1_000_000_000_000,
 });
 
-const CLK_TCK = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
-
-/** utime + stime of a process in ms. */
+/** utime + stime of a process in ms, undefined once it is gone. */
 function cpuMs(pid: number): number | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // Fields after the command name (which may contain spaces): state is field 3, utime 14, stime 15.
-    const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return ((Number(rest[11]) + Number(rest[12])) * 1000) / CLK_TCK;
-  } catch {
-    return undefined;
-  }
+  const seconds = cpuSeconds(pid);
+  return Number.isFinite(seconds) ? seconds * 1000 : undefined;
 }
 
 /** Waits until the server process uses under 25% of a core over 1 s (at most 60 s); returns the time waited. */
@@ -143,11 +134,11 @@ async function main(): Promise<void> {
       first: { type: 'string', default: '20' },
     },
   });
-  const accounts = Number(values.accounts);
-  const connections = Number(values.connections);
-  const warmup = Number(values.warmup);
-  const duration = Number(values.duration);
-  const first = Number(values.first);
+  const accounts = intOption('accounts', values.accounts);
+  const connections = intOption('connections', values.connections);
+  const warmup = intOption('warmup', values.warmup);
+  const duration = intOption('duration', values.duration);
+  const first = intOption('first', values.first);
   const scenarios: Scenario[] = [
     { name: `account360 (first: ${first})`, query: ACCOUNT_360, variables: { first }, expectNodes: first },
     { name: `account360-cacheable (first: ${first})`, query: ACCOUNT_360_CACHEABLE, variables: { first }, expectNodes: first },

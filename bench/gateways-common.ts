@@ -3,13 +3,13 @@
  * bench/gateways-server.ts): the ready-line protocol, CPU-pinned child processes stopped through their stdin, and the
  * refreshing pre-signed claims header that lets the stock gateways talk to our subgraphs.
  */
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { type ChildProcess, spawn } from 'node:child_process';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { z } from 'zod';
 import { claimsSigner } from '../lib/auth/forwarded';
 import type { Principal } from '../lib/auth/principal';
+import { tasksetAvailable } from './host';
 
 export const ROOT = path.resolve(__dirname, '..');
 
@@ -66,16 +66,6 @@ export function stopWhenStdinEnds(stop: () => Promise<void>, graceMs = 8000): vo
   process.stdin.resume();
 }
 
-/** Removes the SIGINT/SIGTERM handlers that `fn` adds (Apollo Server adds its own outside NODE_ENV=test). */
-export async function withoutNewSignalHandlers<T>(fn: () => Promise<T>): Promise<T> {
-  const before = { SIGINT: process.listeners('SIGINT'), SIGTERM: process.listeners('SIGTERM') };
-  const result = await fn();
-  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-    for (const l of process.listeners(signal)) if (!before[signal].includes(l)) process.removeListener(signal, l);
-  }
-  return result;
-}
-
 /**
  * The `x-gateway-claims` value a stock gateway sends for the bench principal: signed with our claimsSigner (and so
  * our config's internal secret), re-signed in the background because the claims live 60 s. `current()` is a plain
@@ -98,23 +88,6 @@ export async function refreshingClaims(secret: string, principal: Principal, eve
 
 // ---------------------------------------------------------------------------------------------------------------
 // Parent side
-
-let tasksetOk: boolean | undefined;
-export function tasksetAvailable(): boolean {
-  if (tasksetOk === undefined) tasksetOk = spawnSync('taskset', ['-p', String(process.pid)], { stdio: 'ignore' }).status === 0;
-  return tasksetOk;
-}
-
-/** Pins every thread of this process to one CPU (false without taskset). */
-export function pinThisProcess(cpu: number): boolean {
-  return pinProcess(process.pid, cpu);
-}
-
-/** Pins every thread of a process to one CPU (false without taskset). */
-export function pinProcess(pid: number, cpu: number): boolean {
-  if (!tasksetAvailable()) return false;
-  return spawnSync('taskset', ['-a', '-p', '-c', String(cpu), String(pid)], { stdio: 'ignore' }).status === 0;
-}
 
 export interface Child<T> {
   info: T;
@@ -194,55 +167,3 @@ export function startChild<S extends z.ZodType>(
     });
   });
 }
-
-// ---------------------------------------------------------------------------------------------------------------
-// /proc readings
-
-export interface MemoryReading {
-  /** Peak resident set size so far (VmHWM), bytes. */
-  hwm: number;
-  rss: number;
-}
-
-export function readMemory(pid: number): MemoryReading | null {
-  try {
-    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-    const kb = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? Number.NaN) * 1024;
-    return { hwm: kb('VmHWM'), rss: kb('VmRSS') };
-  } catch {
-    return null;
-  }
-}
-
-const CLK_TCK = (() => {
-  const r = spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' });
-  const n = Number(r.stdout?.trim());
-  return Number.isFinite(n) && n > 0 ? n : 100;
-})();
-
-/** CPU seconds (user + system) the process has used so far, or NaN once it is gone. */
-export function cpuSeconds(pid: number): number {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // Fields after the command (which may contain spaces) start at state; utime and stime are fields 14 and 15.
-    const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(rest[11]) + Number(rest[12])) / CLK_TCK;
-  } catch {
-    return Number.NaN;
-  }
-}
-
-/** Jiffies of one CPU from /proc/stat: busy (everything but idle and iowait, steal included) and total. */
-export function cpuTimes(cpu: number): { busy: number; total: number } {
-  try {
-    const line = readFileSync('/proc/stat', 'utf8').split('\n').find((l) => l.startsWith(`cpu${cpu} `));
-    const v = (line ?? '').trim().split(/\s+/).slice(1, 9).map(Number);
-    const total = v.reduce((a, b) => a + b, 0);
-    return { busy: total - (v[3] ?? 0) - (v[4] ?? 0), total };
-  } catch {
-    return { busy: Number.NaN, total: Number.NaN };
-  }
-}
-
-/** Seconds of CPU time per jiffy of /proc. */
-export const SECONDS_PER_TICK = 1 / CLK_TCK;

@@ -25,7 +25,8 @@ import { FORWARDED_CLAIMS_HEADER } from '../lib/auth/forwarded';
 import { tokenVerifier } from '../lib/auth/tokens';
 import { loadConfig } from '../lib/config';
 import { SUBGRAPH_NAMES, readSupergraph } from '../lib/schema';
-import { SERVER_KINDS, type ServerKind, type SubgraphUrls, announceReady, refreshingClaims, stopWhenStdinEnds, subgraphUrls, withoutNewSignalHandlers } from './gateways-common';
+import { SERVER_KINDS, type ServerKind, type SubgraphUrls, announceReady, refreshingClaims, stopWhenStdinEnds, subgraphUrls } from './gateways-common';
+import { withoutNewSignalHandlers } from './host';
 
 interface Started {
   url: string;

@@ -22,7 +22,8 @@ import { type RunningServer } from '../lib/http/server';
 import { startSubgraph } from '../subgraphs/runtime/server';
 import { FaultInjector } from '../subgraphs/sync/engine/faults';
 import { referenceSystems } from '../subgraphs/sync/engine/systems';
-import { BENCH_TENANTS, announceReady, stopWhenStdinEnds, withoutNewSignalHandlers } from './gateways-common';
+import { BENCH_TENANTS, announceReady, stopWhenStdinEnds } from './gateways-common';
+import { withoutNewSignalHandlers } from './host';
 
 async function main(): Promise<void> {
   const config = loadConfig(process.env);

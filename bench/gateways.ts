@@ -16,7 +16,8 @@
  *      must carry the same data as our gateway's. Peak RSS is VmHWM from /proc/<pid>/status; CPU time per request
  *      comes from /proc/<pid>/stat, and /proc/stat tells how much of the gateway's core other processes took.
  *   4. Overhead: `{ plans { code } }` sent sequentially to the billing subgraph directly (with a signed header) and
- *      through our gateway; the difference of the medians is what the gateway adds.
+ *      through each gateway (not ours-cache: a hit never reaches the subgraph) and a bare pass-through, with the
+ *      server on its core and then on the client's; the difference of the medians is what the server adds.
  *   5. Profile: our gateway once more under the same load with `node --cpu-prof`; the samples of the measured window
  *      are summed by function (self time) and by package.
  *
@@ -32,14 +33,11 @@
  * BENCH_POSTGRES_URL (default postgres://postgres@127.0.0.1:5432/postgres) and Redis at BENCH_REDIS_URL.
  */
 import { randomBytes } from 'node:crypto';
-import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
-import Redis from 'ioredis';
-import pg from 'pg';
 import { z } from 'zod';
 import { Agent, request } from 'undici';
 import { claimsSigner } from '../lib/auth/forwarded';
@@ -47,12 +45,12 @@ import { SCOPES } from '../lib/auth/principal';
 import { mintToken, tokenVerifier } from '../lib/auth/tokens';
 import { loadConfig } from '../lib/config';
 import {
-  BENCH_TENANT, type Child, GATEWAY_KINDS, type GatewayKind, PASSTHROUGH, ROOT, type ServerKind, pinProcess, SECONDS_PER_TICK, type SubgraphUrls, cpuSeconds, cpuTimes, gatewayReady,
-  pinThisProcess, readMemory, startChild, subgraphsReady, tasksetAvailable,
+  BENCH_TENANT, type Child, GATEWAY_KINDS, type GatewayKind, PASSTHROUGH, ROOT, type ServerKind, type SubgraphUrls, gatewayReady, startChild, subgraphsReady,
 } from './gateways-common';
-
-const ADMIN_POSTGRES_URL = process.env['BENCH_POSTGRES_URL'] ?? 'postgres://postgres@127.0.0.1:5432/postgres';
-const REDIS_URL = process.env['BENCH_REDIS_URL'] ?? 'redis://127.0.0.1:6379';
+import { cpuSeconds, cpuTimes, pinProcess, pinThisProcess, readMemory, secondsPerTick } from './host';
+import {
+  BENCH_REDIS_URL, type MachineFacts, cleanGraphQLBody, createDatabase, deleteRedisKeys, intOption, loadAverage, machineFacts, percentile, runId,
+} from './support';
 const GATEWAY_CPU = 0;
 const LOAD_CPU = 1;
 const REPORT_PATH = path.join(__dirname, 'GATEWAYS.md');
@@ -110,18 +108,13 @@ const { values: args } = parseArgs({
     write: { type: 'boolean', default: false },
   },
 });
-const positiveInt = (name: string, raw: string): number => {
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < 1) throw new Error(`--${name} must be a positive integer`);
-  return n;
-};
 const settings = {
-  accounts: positiveInt('accounts', args.accounts),
-  connections: positiveInt('connections', args.connections),
-  warmup: positiveInt('warmup', args.warmup),
-  duration: positiveInt('duration', args.duration),
-  first: positiveInt('first', args.first),
-  overheadRequests: positiveInt('overhead-requests', args['overhead-requests']),
+  accounts: intOption('accounts', args.accounts),
+  connections: intOption('connections', args.connections),
+  warmup: intOption('warmup', args.warmup),
+  duration: intOption('duration', args.duration),
+  first: intOption('first', args.first),
+  overheadRequests: intOption('overhead-requests', args['overhead-requests']),
   profile: !args['no-profile'],
   realSubgraphs: args['real-subgraphs'],
   redisEveryRequest: args['redis-every-request'],
@@ -176,7 +169,6 @@ function checkNested(body: string, first: number): string | null {
   return null;
 }
 
-const cheapCheck = (body: string) => body.startsWith('{"data":') && !body.includes('"errors":');
 
 /** JSON with sorted keys, to compare two gateways' data regardless of key order. */
 function canonical(value: unknown): string {
@@ -213,11 +205,6 @@ interface LoadResult {
   sampleFailures: number;
   firstFailure: string | null;
   xCache: Record<string, number>;
-}
-
-function percentile(sorted: readonly number[], p: number): number {
-  if (sorted.length === 0) return Number.NaN;
-  return sorted[Math.min(sorted.length, Math.max(1, Math.ceil((p / 100) * sorted.length))) - 1] ?? Number.NaN;
 }
 
 /**
@@ -268,7 +255,7 @@ async function runLoad(url: string, token: string, onMeasureStart?: () => void):
         },
       },
     ],
-    verifyBody: cheapCheck,
+    verifyBody: cleanGraphQLBody,
   });
   instance.on('response', (_client, statusCode, _bytes, responseTime) => {
     if (statusCode < 200 || statusCode >= 300) non2xx += 1;
@@ -352,7 +339,7 @@ function gatewayEnv(kind: ServerKind, env: Env): NodeJS.ProcessEnv {
     BENCH_TOKEN: env.token,
     ...(ours
       ? {
-          REDIS_URL: REDIS_URL,
+          REDIS_URL: BENCH_REDIS_URL,
           REDIS_KEY_PREFIX: `${env.redisPrefix}${kind}:`,
           RESPONSE_CACHE: kind === 'ours-cache' ? 'on' : 'off',
           // Far above what a run can spend: the limiter still runs (and spends in Redis), never refuses.
@@ -392,10 +379,6 @@ async function benchGateway(kind: GatewayKind, env: Env, reference: { data: unkn
     let sameDataAsOurs: boolean | null = null;
     if (kind === 'ours') reference.data ??= data;
     else if (reference.data !== undefined) sameDataAsOurs = canonical(data) === canonical(reference.data);
-    let peak = 0;
-    const poll = setInterval(() => {
-      peak = Math.max(peak, readMemory(child.pid)?.hwm ?? 0);
-    }, 250);
     process.stderr.write(`${kind}: ${settings.warmup} s warm-up + ${settings.duration} s measured\n`);
     let cpu0 = { gw: Number.NaN, sg: Number.NaN, t: 0, core: cpuTimes(GATEWAY_CPU) };
     const load = await runLoad(child.info.url, env.token, () => {
@@ -405,13 +388,13 @@ async function benchGateway(kind: GatewayKind, env: Env, reference: { data: unkn
     const gwSeconds = cpuSeconds(child.pid) - cpu0.gw;
     const sgSeconds = cpuSeconds(env.subgraphsPid) - cpu0.sg;
     const core = cpuTimes(GATEWAY_CPU);
-    const coreBusySeconds = (core.busy - cpu0.core.busy) * SECONDS_PER_TICK;
-    const coreTotalSeconds = (core.total - cpu0.core.total) * SECONDS_PER_TICK;
+    const coreBusySeconds = (core.busy - cpu0.core.busy) * secondsPerTick();
+    const coreTotalSeconds = (core.total - cpu0.core.total) * secondsPerTick();
     const othersOnGatewayCpu = coreTotalSeconds > 0 ? (Math.max(0, coreBusySeconds - gwSeconds) / coreTotalSeconds) * 100 : Number.NaN;
     const gatewayCpu = (gwSeconds / wall) * 100;
     const subgraphsCpu = (sgSeconds / wall) * 100;
-    clearInterval(poll);
-    peak = Math.max(peak, readMemory(child.pid)?.hwm ?? 0);
+    // VmHWM is the process's peak so far: one reading after the load covers the whole run.
+    const peak = readMemory(child.pid)?.hwm ?? 0;
     if (after) {
       await settle(env.subgraphsPid, child.pid);
       await after(child.info.url, child.pid);
@@ -633,47 +616,6 @@ async function profileOurs(env: Env): Promise<ProfileSummary> {
 }
 
 // ---------------------------------------------------------------------------------------------------------------
-// Environment: database, Redis
-
-async function adminQuery(sql: string): Promise<void> {
-  const c = new pg.Client({ connectionString: ADMIN_POSTGRES_URL });
-  await c.connect();
-  try {
-    await c.query(sql);
-  } finally {
-    await c.end();
-  }
-}
-
-async function deleteRedisKeys(prefix: string): Promise<number> {
-  const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 1 });
-  let deleted = 0;
-  try {
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-      cursor = next;
-      if (keys.length > 0) deleted += await redis.del(...keys);
-    } while (cursor !== '0');
-  } finally {
-    redis.disconnect();
-  }
-  return deleted;
-}
-
-function machine(): { nproc: string; cpu: string; node: string; kernel: string } {
-  const cpuinfo = existsSync('/proc/cpuinfo') ? readFileSync('/proc/cpuinfo', 'utf8') : '';
-  return {
-    nproc: spawnSync('nproc', { encoding: 'utf8' }).stdout?.trim() || String(os.availableParallelism()),
-    cpu: /^model name\s*:\s*(.+)$/m.exec(cpuinfo)?.[1] ?? os.cpus()[0]?.model ?? 'unknown',
-    node: process.version,
-    kernel: `${os.platform()} ${os.release()}`,
-  };
-}
-
-const loadAverage = () => os.loadavg().map((l) => l.toFixed(2)).join(' ');
-
-// ---------------------------------------------------------------------------------------------------------------
 // Report
 
 const f1 = (n: number) => (Number.isFinite(n) ? n.toFixed(1) : '-');
@@ -687,7 +629,7 @@ function mdTable(header: readonly string[], rows: readonly (readonly string[])[]
 
 interface Report {
   command: string;
-  machine: ReturnType<typeof machine>;
+  machine: MachineFacts;
   loadBefore: string;
   loadAfter: string;
   pinned: boolean;
@@ -704,7 +646,7 @@ function renderReport(r: Report): string {
   out.push(`Run of ${r.date}: \`${r.command}\` (${r.wallSeconds.toFixed(0)} s wall).`, '');
   out.push(
     `Machine: nproc ${r.machine.nproc}, CPU "${r.machine.cpu}", node ${r.machine.node}, ${r.machine.kernel}. ` +
-      `Load average ${r.loadBefore} before, ${r.loadAfter} after (1/5/15 min) on 2 cores (the 1-minute figure includes the ` +
+      `Load average ${r.loadBefore} before, ${r.loadAfter} after (1/5/15 min) on ${r.machine.nproc} cores (the 1-minute figure includes the ` +
       'previous gateway\'s load); the gateways ran one after the other under the same conditions.',
     '',
     `Setup: ${r.pinned ? 'gateway pinned to CPU 0; subgraphs (one process) and autocannon pinned to CPU 1' : 'taskset unavailable: nothing pinned'}; ` +
@@ -716,11 +658,11 @@ function renderReport(r: Report): string {
   const rows = r.runs.map((run) => {
     const l = run.load;
     const checks = `${l.sampled - l.sampleFailures}/${l.sampled} deep, ${l.badBodies} bad, ${l.non2xx} non-2xx, ${l.errors} errors`;
-    const cache = run.kind === 'ours-cache' ? ` x-cache ${Object.entries(l.xCache).map(([k, v]) => `${k} ${v}`).join(', ')}` : '';
-    const same = run.sameDataAsOurs === null ? '' : run.sameDataAsOurs ? '' : ' **data differs from ours**';
+    const cache = run.kind === 'ours-cache' ? `; measured x-cache ${Object.entries(l.xCache).map(([k, v]) => `${k} ${v}`).join(', ')}` : '';
+    const same = run.sameDataAsOurs === false ? ' **data differs from ours**' : '';
     return [
       LABELS[run.kind], f1(l.rps), f1(l.p50), f1(l.p99), f1(run.peakRssMiB), f1(run.startRssMiB), f1(run.gatewayCpu), f1(run.gatewayCpuMsPerRequest), f1(run.subgraphsCpuMsPerRequest),
-      f1(run.othersOnGatewayCpu), `${l.requests} measured; ${checks}${cache}${same}`,
+      f1(run.othersOnGatewayCpu), `${l.requests} measured; whole run incl. warm-up: ${checks}${cache}${same}`,
     ];
   });
   out.push(
@@ -813,10 +755,9 @@ async function main(): Promise<void> {
   const t0 = performance.now();
   const loadBefore = loadAverage();
   // Before pinning: nproc counts the CPUs this process may use.
-  const host = machine();
-  const pinned = tasksetAvailable() && os.cpus().length >= 2 && pinThisProcess(LOAD_CPU);
-  const id = `${Date.now().toString(36)}${randomBytes(3).toString('hex')}`;
-  const database = `bench_gw_${id}`;
+  const host = machineFacts();
+  const pinned = pinThisProcess(LOAD_CPU);
+  const id = runId();
   const redisPrefix = `bench:gw:${id}:`;
   const base: NodeJS.ProcessEnv = {
     ...process.env,
@@ -836,14 +777,12 @@ async function main(): Promise<void> {
   const principal = await tokenVerifier(config.jwt)(token);
   const signedClaims = () => signer(principal);
 
-  await adminQuery(`CREATE DATABASE ${database}`);
-  const dbUrl = new URL(ADMIN_POSTGRES_URL);
-  dbUrl.pathname = `/${database}`;
+  const database = await createDatabase(`bench_gw_${id}`);
   let subgraphs: Child<z.infer<typeof subgraphsReady>> | undefined;
   let interrupted = false;
   const cleanup = async () => {
     await subgraphs?.stop().catch(() => null);
-    await adminQuery(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`).catch((err: unknown) => process.stderr.write(`could not drop ${database}: ${String(err)}\n`));
+    await database.drop().catch((err: unknown) => process.stderr.write(`could not drop ${database.name}: ${String(err)}\n`));
     await deleteRedisKeys(redisPrefix).catch(() => 0);
   };
   process.once('SIGINT', () => {
@@ -851,11 +790,11 @@ async function main(): Promise<void> {
     void cleanup().finally(() => process.exit(130));
   });
   try {
-    process.stderr.write(`starting subgraphs on database ${database}\n`);
+    process.stderr.write(`starting subgraphs on database ${database.name}\n`);
     subgraphs = await startChild('gateways-subgraphs.ts', {
       label: 'subgraphs',
       cpu: LOAD_CPU,
-      env: { ...base, DATABASE_URL: dbUrl.toString(), BENCH_ACCOUNTS: String(settings.accounts), BENCH_MEMO_SUBGRAPHS: settings.realSubgraphs ? 'off' : 'on' },
+      env: { ...base, DATABASE_URL: database.url, BENCH_ACCOUNTS: String(settings.accounts), BENCH_MEMO_SUBGRAPHS: settings.realSubgraphs ? 'off' : 'on' },
       schema: subgraphsReady,
       timeoutMs: 180_000,
     });

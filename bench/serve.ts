@@ -10,29 +10,12 @@
  *   npx tsx bench/serve.ts            # then curl the printed URL with the printed token
  */
 import { randomBytes } from 'node:crypto';
-import Redis from 'ioredis';
 import { SCOPES } from '../lib/auth/principal';
 import { mintToken } from '../lib/auth/tokens';
 import { loadConfig } from '../lib/config';
 import { createLogger } from '../lib/logger';
 import { startStack } from '../scripts/stack';
-import { BENCH_REDIS_URL, READY_KEY, type ServerInfo, createDatabase, runId } from './support';
-
-async function deleteKeys(url: string, prefix: string): Promise<number> {
-  const redis = new Redis(url, { lazyConnect: false, maxRetriesPerRequest: 1 });
-  let deleted = 0;
-  try {
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-      cursor = next;
-      if (keys.length > 0) deleted += await redis.del(...keys);
-    } while (cursor !== '0');
-  } finally {
-    redis.disconnect();
-  }
-  return deleted;
-}
+import { BENCH_REDIS_URL, READY_KEY, type ServerInfo, createDatabase, deleteRedisKeys, runId } from './support';
 
 async function main(): Promise<void> {
   const accounts = Number(process.env['BENCH_ACCOUNTS'] ?? '200');
@@ -47,7 +30,7 @@ async function main(): Promise<void> {
   let stopping = false;
   const cleanup = async () => {
     await database.drop().catch((err: unknown) => process.stderr.write(`could not drop ${database.name}: ${String(err)}\n`));
-    await deleteKeys(BENCH_REDIS_URL, redisKeyPrefix).catch(() => 0);
+    await deleteRedisKeys(redisKeyPrefix).catch(() => 0);
   };
 
   try {
@@ -66,14 +49,7 @@ async function main(): Promise<void> {
     });
     const logger = createLogger(config.logLevel, 'bench-server');
     const seedStarted = Date.now();
-    // Apollo Server registers its own SIGINT/SIGTERM handlers outside NODE_ENV=test (stopOnTerminationSignals), which
-    // stop one server and re-raise the signal, killing the process before the stack is stopped and the database
-    // dropped. Remove the handlers startStack added; ours below stops everything in order.
-    const before = { SIGINT: process.listeners('SIGINT'), SIGTERM: process.listeners('SIGTERM') };
     const stack = await startStack({ config, logger, seed: { tenants, accounts }, ephemeralPorts: true });
-    for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-      for (const l of process.listeners(signal)) if (!before[signal].includes(l)) process.removeListener(signal, l);
-    }
     const seedMs = Date.now() - seedStarted;
     const token = await mintToken(config.jwt, {
       sub: 'bench-user', tenant, kind: 'user', scopes: SCOPES.filter((s) => s !== 'admin'), ttlSeconds: 6 * 3600,

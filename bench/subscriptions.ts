@@ -35,7 +35,7 @@ import { parseArgs } from 'node:util';
 import Redis from 'ioredis';
 import type { SyncEventModel } from '../subgraphs/sync/ledger/models';
 import { type ClientStatus, type FromClient, type ToClient, fromClient } from './subscriptions-client';
-import { BENCH_REDIS_URL, type BenchServer, machineDescription, percentile, pinThisProcess, startServer, table, tasksetAvailable } from './support';
+import { BENCH_REDIS_URL, type BenchServer, cpuSeconds, intOption, machineDescription, percentile, pinThisProcess, readMemory, startServer, table, tasksetAvailable } from './support';
 
 const TENANT = 'acme';
 /** Far above any id the stack's own relay could assign in this run, so its events (if any) never interleave with ours. */
@@ -53,16 +53,8 @@ interface Memory {
 }
 
 function memoryOf(pid: number): Memory {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const kib = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? Number.NaN);
-  return { rssKiB: kib('VmRSS'), hwmKiB: kib('VmHWM') };
-}
-
-/** utime + stime of a process in seconds (USER_HZ is 100 on Linux). */
-function cpuSecondsOf(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100;
+  const m = readMemory(pid);
+  return { rssKiB: (m?.rss ?? Number.NaN) / 1024, hwmKiB: (m?.hwm ?? Number.NaN) / 1024 };
 }
 
 function openFilesLimit(): number {
@@ -262,9 +254,9 @@ async function runOnce(opts: RunOptions): Promise<RunResult> {
     await monitor.subscribe(channel);
 
     await sleep(1000);
-    const idleCpuStart = cpuSecondsOf(server.pid);
+    const idleCpuStart = cpuSeconds(server.pid);
     await sleep(3000);
-    const idleCpuPerSecond = (cpuSecondsOf(server.pid) - idleCpuStart) / 3;
+    const idleCpuPerSecond = (cpuSeconds(server.pid) - idleCpuStart) / 3;
     const idle = memoryOf(server.pid);
     log(`idle server: VmRSS ${mib(idle.rssKiB)}, VmHWM ${mib(idle.hwmKiB)}, CPU ${(idleCpuPerSecond * 100).toFixed(0)}% of a core`);
 
@@ -273,7 +265,7 @@ async function runOnce(opts: RunOptions): Promise<RunResult> {
     const clientCpu = opts.pin && tasksetAvailable() ? 1 : undefined;
     for (let i = 0; i < processes; i++) clients.push(await forkClient(`client ${i + 1}`, clientCpu));
     const connectStarted = performance.now();
-    const connectCpu = { server: cpuSecondsOf(server.pid), clients: clients.reduce((sum, c) => sum + cpuSecondsOf(c.pid), 0) };
+    const connectCpu = { server: cpuSeconds(server.pid), clients: clients.reduce((sum, c) => sum + cpuSeconds(c.pid), 0) };
     const opened = clients.map((c) => c.next('opened'));
     clients.forEach((c, i) => {
       const count = Math.floor(opts.subscribers / processes) + (i < opts.subscribers % processes ? 1 : 0);
@@ -298,8 +290,8 @@ async function runOnce(opts: RunOptions): Promise<RunResult> {
       }
     }
     const connectSeconds = (performance.now() - connectStarted) / 1000;
-    connectCpu.server = cpuSecondsOf(server.pid) - connectCpu.server;
-    connectCpu.clients = clients.reduce((sum, c) => sum + cpuSecondsOf(c.pid), 0) - connectCpu.clients;
+    connectCpu.server = cpuSeconds(server.pid) - connectCpu.server;
+    connectCpu.clients = clients.reduce((sum, c) => sum + cpuSeconds(c.pid), 0) - connectCpu.clients;
     status = sumStatus(await Promise.all(clients.map((c) => c.status())));
     log(`${status.connected}/${opts.subscribers} connections acknowledged in ${connectSeconds.toFixed(1)} s (CPU meanwhile: server ${connectCpu.server.toFixed(1)} s, client processes ${connectCpu.clients.toFixed(1)} s; ${status.failed} failed, ${status.subscriptionErrors} subscription errors)`);
 
@@ -325,8 +317,8 @@ async function runOnce(opts: RunOptions): Promise<RunResult> {
     // Measure.
     const baseline = status.measured;
     const expected = live * opts.events;
-    const cpuBefore = cpuSecondsOf(server.pid);
-    const clientCpuBefore = clients.reduce((sum, c) => sum + cpuSecondsOf(c.pid), 0);
+    const cpuBefore = cpuSeconds(server.pid);
+    const clientCpuBefore = clients.reduce((sum, c) => sum + cpuSeconds(c.pid), 0);
     const publishStarted = performance.now();
     for (let i = 0; i < opts.events; i++) {
       const due = publishStarted + i * opts.intervalMs;
@@ -356,8 +348,8 @@ async function runOnce(opts: RunOptions): Promise<RunResult> {
       await sleep(100);
     }
     const drainSeconds = (performance.now() - publishStarted) / 1000;
-    const serverCpuSeconds = cpuSecondsOf(server.pid) - cpuBefore;
-    const clientCpuSeconds = clients.reduce((sum, c) => sum + cpuSecondsOf(c.pid), 0) - clientCpuBefore;
+    const serverCpuSeconds = cpuSeconds(server.pid) - cpuBefore;
+    const clientCpuSeconds = clients.reduce((sum, c) => sum + cpuSeconds(c.pid), 0) - clientCpuBefore;
     const afterEvents = memoryOf(server.pid);
     const delivered = status.measured - baseline;
     log(`${opts.events} events published in ${publishSeconds.toFixed(1)} s; ${delivered}/${expected} deliveries in ${drainSeconds.toFixed(1)} s; server CPU ${serverCpuSeconds.toFixed(1)} s, client processes' CPU ${clientCpuSeconds.toFixed(1)} s`);
@@ -444,18 +436,13 @@ async function main(): Promise<void> {
     },
   });
   const counts = values.subscribers.split(',').map((s) => Number(s.trim()));
-  const int = (name: string, raw: string, min: number) => {
-    const n = Number(raw);
-    if (!Number.isInteger(n) || n < min) throw new Error(`--${name} must be an integer >= ${min}`);
-    return n;
-  };
   if (counts.some((n) => !Number.isInteger(n) || n < 1)) throw new Error('--subscribers must be a comma-separated list of positive integers');
-  const events = int('events', values.events, 1);
-  const intervalMs = int('interval', values.interval, 0);
-  const perClient = int('per-client', values['per-client'], 1);
-  const concurrency = int('concurrency', values.concurrency, 1);
-  const stallSeconds = int('stall', values.stall, 1);
-  const drainBudgetSeconds = int('drain-budget', values['drain-budget'], 1);
+  const events = intOption('events', values.events, 1);
+  const intervalMs = intOption('interval', values.interval, 0);
+  const perClient = intOption('per-client', values['per-client'], 1);
+  const concurrency = intOption('concurrency', values.concurrency, 1);
+  const stallSeconds = intOption('stall', values.stall, 1);
+  const drainBudgetSeconds = intOption('drain-budget', values['drain-budget'], 1);
 
   const needed = Math.max(...counts) + 1024;
   const limit = openFilesLimit();

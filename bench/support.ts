@@ -5,8 +5,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import autocannon from 'autocannon';
+import Redis from 'ioredis';
 import pg from 'pg';
 import { z } from 'zod';
+import { tasksetAvailable } from './host';
+
+export { cpuSeconds, pinThisProcess, readMemory, tasksetAvailable } from './host';
 
 /** Admin connection of the benchmark Postgres (trust auth); every run creates and drops its own database on it. */
 export const ADMIN_POSTGRES_URL = process.env['BENCH_POSTGRES_URL'] ?? 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -44,22 +48,28 @@ export async function createDatabase(name: string): Promise<BenchDatabase> {
   return { name, url: url.toString(), drop: () => admin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`) };
 }
 
-// ---------------------------------------------------------------------------------------------------------------
-// CPU pinning
-
-let tasksetChecked: boolean | undefined;
-export function tasksetAvailable(): boolean {
-  if (tasksetChecked === undefined) {
-    const r = spawnSync('taskset', ['-p', String(process.pid)], { stdio: 'ignore' });
-    tasksetChecked = r.status === 0 && os.cpus().length >= 2;
+/** Deletes every key of a run (SCAN, never KEYS) on the benchmark Redis; returns how many. */
+export async function deleteRedisKeys(prefix: string, url = BENCH_REDIS_URL): Promise<number> {
+  const redis = new Redis(url, { maxRetriesPerRequest: 1 });
+  let deleted = 0;
+  try {
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+      cursor = next;
+      if (keys.length > 0) deleted += await redis.del(...keys);
+    } while (cursor !== '0');
+  } finally {
+    redis.disconnect();
   }
-  return tasksetChecked;
+  return deleted;
 }
 
-/** Pins every thread of this process to one CPU; returns false (and changes nothing) without taskset. */
-export function pinThisProcess(cpu: number): boolean {
-  if (!tasksetAvailable()) return false;
-  return spawnSync('taskset', ['-a', '-p', '-c', String(cpu), String(process.pid)], { stdio: 'ignore' }).status === 0;
+/** An integer command-line option, at least `min`; anything else stops the run with the option's name. */
+export function intOption(name: string, raw: string, min = 1): number {
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < min) throw new Error(`--${name} must be an integer of at least ${min}`);
+  return n;
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -320,7 +330,15 @@ export async function sequentialLatencies(url: string, token: string, query: str
 // ---------------------------------------------------------------------------------------------------------------
 // Reporting
 
-export function machineDescription(): string {
+export interface MachineFacts {
+  nproc: string;
+  cpu: string;
+  node: string;
+  kernel: string;
+}
+
+/** The CPUs this process may use (call before pinning), the CPU model, node and kernel. */
+export function machineFacts(): MachineFacts {
   const cpuinfo = (() => {
     try {
       return readFileSync('/proc/cpuinfo', 'utf8');
@@ -328,12 +346,19 @@ export function machineDescription(): string {
       return '';
     }
   })();
-  const model = /^model name\s*:\s*(.+)$/m.exec(cpuinfo)?.[1] ?? os.cpus()[0]?.model ?? 'unknown';
-  const nproc = spawnSync('nproc', { encoding: 'utf8' }).stdout?.trim() || String(os.availableParallelism());
-  return `nproc ${nproc}, CPU "${model}", node ${process.version}, ${os.platform()} ${os.release()}, load average ${os
-    .loadavg()
-    .map((l) => l.toFixed(2))
-    .join(' ')}`;
+  return {
+    nproc: spawnSync('nproc', { encoding: 'utf8' }).stdout?.trim() || String(os.availableParallelism()),
+    cpu: /^model name\s*:\s*(.+)$/m.exec(cpuinfo)?.[1] ?? os.cpus()[0]?.model ?? 'unknown',
+    node: process.version,
+    kernel: `${os.platform()} ${os.release()}`,
+  };
+}
+
+export const loadAverage = (): string => os.loadavg().map((l) => l.toFixed(2)).join(' ');
+
+export function machineDescription(): string {
+  const m = machineFacts();
+  return `nproc ${m.nproc}, CPU "${m.cpu}", node ${m.node}, ${m.kernel}, load average ${loadAverage()}`;
 }
 
 /** Fixed-width table, first column left-aligned, the rest right-aligned. */

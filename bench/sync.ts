@@ -6,7 +6,7 @@
  *   2. start the engines, each in its own process (bench/sync-worker.ts → startSyncEngine, 4 job loops each),
  *   3. enqueue ACCOUNT_UPSERT jobs to ERP and BILLING for every account with enqueueSyncJob in ONE transaction
  *      (2·N jobs, visible to the workers at commit),
- *   4. wait until every job is SUCCEEDED (or the time budget of the run is spent), stop the engines,
+ *   4. wait until no job is pending, running or failed (or the time budget of the run is spent), stop the engines,
  *   5. report jobs/s and latency percentiles from sync.events (the `at` of each job's SUCCEEDED event).
  *
  * Latency is given two ways: from `created_at` (as the ledger records it: the start of the enqueue transaction, so it
@@ -20,7 +20,7 @@ import type { Db } from '../lib/db/db';
 import { enqueueSyncJob } from '../lib/outbox';
 import { migrateAll } from '../scripts/stack';
 import { seedCrm } from '../subgraphs/crm/seed';
-import { type ChildHandle, WORKER_READY_KEY, createDatabase, machineDescription, runId, startChild, table, workerInfo } from './support';
+import { type ChildHandle, WORKER_READY_KEY, createDatabase, intOption, machineDescription, runId, startChild, table, workerInfo } from './support';
 
 const TENANT = 'acme';
 const TARGETS = ['ERP', 'BILLING'] as const;
@@ -147,10 +147,9 @@ async function main(): Promise<void> {
       budget: { type: 'string', default: '30' },
     },
   });
-  const accounts = Number(values.accounts);
-  const engineCounts = values.engines.split(',').map(Number);
-  const budget = Number(values.budget);
-  if (!Number.isInteger(accounts) || accounts < 1 || engineCounts.some((n) => !Number.isInteger(n) || n < 1)) throw new Error('bad --accounts or --engines');
+  const accounts = intOption('accounts', values.accounts);
+  const engineCounts = values.engines.split(',').map((n) => intOption('engines', n.trim()));
+  const budget = intOption('budget', values.budget);
 
   console.log(`# bench:sync — ${new Date().toISOString()}`);
   console.log(`machine: ${machineDescription()}`);

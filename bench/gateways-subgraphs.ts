@@ -13,11 +13,10 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Agent, request } from 'undici';
 import { loadConfig } from '../lib/config';
-import { migrate } from '../lib/db/migrate';
 import { openDatabase } from '../lib/db/open';
 import { createLogger } from '../lib/logger';
 import { SUBGRAPH_NAMES, type SubgraphName } from '../lib/schema';
-import { MIGRATIONS, seedTenant, subgraphDefinitions } from '../subgraphs/registry';
+import { migrateAll, seedTenant, subgraphDefinitions } from '../subgraphs/registry';
 import { type RunningServer } from '../lib/http/server';
 import { startSubgraph } from '../subgraphs/runtime/server';
 import { FaultInjector } from '../subgraphs/sync/engine/faults';
@@ -32,7 +31,7 @@ async function main(): Promise<void> {
   const logger = createLogger(config.logLevel, 'bench-subgraphs');
   const db = await openDatabase(config);
   const started = Date.now();
-  for (const m of MIGRATIONS) await migrate(db, m.system, m.dir);
+  await migrateAll(db);
   for (const tenant of BENCH_TENANTS) await db.transaction((tx) => seedTenant(tx, tenant, accounts));
   const seedMs = Date.now() - started;
 

@@ -18,7 +18,7 @@ import { parseArgs } from 'node:util';
 import { connectPostgres } from '../lib/db/postgres';
 import type { Db } from '../lib/db/db';
 import { enqueueSyncJob } from '../lib/outbox';
-import { migrateAll } from '../scripts/stack';
+import { migrateAll } from '../subgraphs/registry';
 import { seedCrm } from '../subgraphs/crm/seed';
 import { type ChildHandle, WORKER_READY_KEY, createDatabase, intOption, machineDescription, runId, startChild, table, workerInfo } from './support';
 

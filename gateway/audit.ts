@@ -16,8 +16,8 @@ export function redact(value: unknown): unknown {
 }
 
 /**
- * Records every mutation (who, tenant, token kind, operation, redacted arguments, outcome, correlation id) in
- * Postgres after it ran. Tenant admins read it through `auditEntries` on the sync subgraph. A failed audit write is
+ * Records every mutation attempt (who, tenant, token kind, operation, redacted arguments, outcome, correlation id) in
+ * Postgres once it is answered, refused ones included (outcome FAILED with the refusal's code). Tenant admins read it through `auditEntries` on the sync subgraph. A failed audit write is
  * logged loudly but does not turn a committed mutation into an error.
  */
 export function auditPlugin(db: Db, logger: Logger): ApolloServerPlugin<GatewayContext> {

@@ -4,6 +4,13 @@ import {
   isInterfaceType, typeFromAST,
 } from 'graphql';
 
+/** The document's fragment definitions by name. */
+export function fragmentMap(document: DocumentNode): Map<string, FragmentDefinitionNode> {
+  const fragments = new Map<string, FragmentDefinitionNode>();
+  for (const def of document.definitions) if (def.kind === Kind.FRAGMENT_DEFINITION) fragments.set(def.name.value, def);
+  return fragments;
+}
+
 /** Size assumed for a list field that takes no `first`/`limit` argument. */
 export const DEFAULT_LIST_SIZE = 10;
 
@@ -18,8 +25,7 @@ export function operationCost(
   operation: OperationDefinitionNode,
   variables: Record<string, unknown> = {},
 ): number {
-  const fragments = new Map<string, FragmentDefinitionNode>();
-  for (const def of document.definitions) if (def.kind === Kind.FRAGMENT_DEFINITION) fragments.set(def.name.value, def);
+  const fragments = fragmentMap(document);
   const root = schema.getRootType(operation.operation);
   if (!root) return 0;
 
@@ -33,19 +39,16 @@ export function operationCost(
     return undefined;
   };
 
-  const walk = (selectionSet: SelectionSetNode, parent: GraphQLCompositeType, seen: ReadonlySet<string>): number => {
+  const walk = (selectionSet: SelectionSetNode, parent: GraphQLCompositeType): number => {
     let cost = 0;
     for (const sel of selectionSet.selections) {
       if (sel.kind === Kind.FRAGMENT_SPREAD) {
-        const frag = fragments.get(sel.name.value);
-        if (!frag || seen.has(frag.name.value)) continue;
-        const type = typeFromAST(schema, frag.typeCondition);
-        if (type && isCompositeType(type)) cost += walk(frag.selectionSet, type, new Set([...seen, frag.name.value]));
+        cost += fragmentCost(sel.name.value);
         continue;
       }
       if (sel.kind === Kind.INLINE_FRAGMENT) {
         const type = sel.typeCondition ? typeFromAST(schema, sel.typeCondition) : parent;
-        if (type && isCompositeType(type)) cost += walk(sel.selectionSet, type, seen);
+        if (type && isCompositeType(type)) cost += walk(sel.selectionSet, type);
         continue;
       }
       if (!(isObjectType(parent) || isInterfaceType(parent))) continue;
@@ -62,9 +65,23 @@ export function operationCost(
         argNumber(pageArg?.value) ??
         (typeof pageDefault === 'number' ? pageDefault : undefined) ??
         (isListType(getNullableType(field.type)) && !inConnection ? DEFAULT_LIST_SIZE : 1);
-      cost += Math.max(1, size) * walk(sel.selectionSet, child, seen);
+      cost += Math.max(1, size) * walk(sel.selectionSet, child);
     }
     return cost;
   };
-  return walk(operation.selectionSet, root, new Set());
+  // Each fragment is costed once however often it is spread (its cost depends only on it and the variables):
+  // re-walking it per spread is exponential in nested fragments.
+  const costed = new Map<string, number>();
+  function fragmentCost(name: string): number {
+    const known = costed.get(name);
+    if (known !== undefined) return known;
+    const frag = fragments.get(name);
+    if (!frag) return 0;
+    costed.set(name, 0); // a cycle (validation refuses those anyway) costs nothing more
+    const type = typeFromAST(schema, frag.typeCondition);
+    const cost = type && isCompositeType(type) ? walk(frag.selectionSet, type) : 0;
+    costed.set(name, cost);
+    return cost;
+  }
+  return walk(operation.selectionSet, root);
 }

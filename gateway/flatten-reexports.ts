@@ -8,15 +8,13 @@
  */
 const PACKAGE = '@apollo/federation-internals';
 
-export function flattenReexports(pkg: string = PACKAGE): boolean {
-  const id = require.resolve(pkg);
-  const loaded: unknown = require(pkg);
-  const entry = require.cache[id];
-  if (!entry || typeof loaded !== 'object' || loaded === null) return false;
+function flattenReexports(): void {
+  const loaded: unknown = require(PACKAGE);
+  const entry = require.cache[require.resolve(PACKAGE)];
+  if (!entry || typeof loaded !== 'object' || loaded === null) return;
   const copy: Record<string, unknown> = { ...loaded };
   Object.defineProperty(copy, '__esModule', { value: true });
   entry.exports = copy;
-  return true;
 }
 
 flattenReexports();

@@ -3,6 +3,7 @@ import type { ApolloServerPlugin, GraphQLResponse } from '@apollo/server';
 import { HeaderMap } from '@apollo/server';
 import type { FormattedExecutionResult } from 'graphql';
 import type { Db } from '../lib/db/db';
+import type { Logger } from '../lib/logger';
 import type { GatewayContext } from './context';
 
 export const IDEMPOTENCY_HEADER = 'idempotency-key';
@@ -23,7 +24,7 @@ function refusal(status: number, code: string, message: string): GraphQLResponse
  * A key whose first request never finished (the gateway died mid-request) stays "in progress": it answers CONFLICT
  * rather than running again, because the first attempt may already have written.
  */
-export function idempotencyPlugin(db: Db): ApolloServerPlugin<GatewayContext> {
+export function idempotencyPlugin(db: Db, logger: Logger): ApolloServerPlugin<GatewayContext> {
   const owned = new WeakMap<GatewayContext, { key: string; hash: string }>();
   return {
     async requestDidStart({ request }) {
@@ -42,7 +43,10 @@ export function idempotencyPlugin(db: Db): ApolloServerPlugin<GatewayContext> {
           );
           if (claimed.length > 0) {
             owned.set(contextValue, { key, hash });
-            if (Math.random() < 0.01) await db.query(`DELETE FROM sync.idempotency_keys WHERE created_at < now() - interval '${RETENTION}'`);
+            // Now and then, off the request's path: a failed sweep must not fail (and so strand) the key just claimed.
+            if (Math.random() < 0.01) {
+              db.query(`DELETE FROM sync.idempotency_keys WHERE created_at < now() - interval '${RETENTION}'`).catch((err: unknown) => logger.warn({ err }, 'idempotency key sweep failed'));
+            }
             return null;
           }
           const [row] = await db.query<{ request_hash: string; status: number | null; response: string | null }>(

@@ -13,7 +13,8 @@ async function main(): Promise<void> {
   const redis = config.redisUrl ? createRedis(config.redisUrl, config.redisKeyPrefix) : undefined;
   if (redis && !(await redisReady(redis))) logger.warn('Redis is not reachable yet: cache bypassed and in-memory rate limits until it is');
   const bus = createEventBus(config.redisUrl, config.redisKeyPrefix);
-  // The gateway itself only needs Postgres for Idempotency-Key; without DATABASE_URL the header is refused.
+  // The gateway itself needs Postgres for Idempotency-Key and the audit log; without DATABASE_URL it has neither (the
+  // header is ignored).
   const db = config.databaseUrl ? await connectPostgres(config.databaseUrl, 4) : undefined;
   const server = await startGateway({ config, logger, redis, bus, db });
   logger.info({ url: server.url }, 'gateway ready');

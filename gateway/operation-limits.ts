@@ -1,5 +1,6 @@
 import type { ApolloServerPlugin } from '@apollo/server';
-import { type DocumentNode, type FragmentDefinitionNode, GraphQLError, Kind, type OperationDefinitionNode, type SelectionSetNode } from 'graphql';
+import { type DocumentNode, GraphQLError, Kind, type OperationDefinitionNode, type SelectionSetNode } from 'graphql';
+import { fragmentMap } from './cost';
 import type { GatewayContext } from './context';
 
 export interface OperationLimits {
@@ -25,36 +26,48 @@ interface Shape {
   introspection: boolean;
 }
 
-function measure(selectionSet: SelectionSetNode, fragments: Map<string, FragmentDefinitionNode>, seen: ReadonlySet<string>): Shape {
-  let depth = 0;
-  let aliases = 0;
-  let introspection = false;
-  for (const sel of selectionSet.selections) {
-    let inner: Shape | null = null;
-    if (sel.kind === Kind.FIELD) {
-      if (sel.alias) aliases += 1;
-      if (sel.name.value === '__schema' || sel.name.value === '__type') introspection = true;
-      inner = sel.selectionSet ? measure(sel.selectionSet, fragments, seen) : { depth: 0, aliases: 0, introspection: false };
-      inner = { ...inner, depth: inner.depth + 1 };
-    } else if (sel.kind === Kind.INLINE_FRAGMENT) {
-      inner = measure(sel.selectionSet, fragments, seen);
-    } else {
-      const frag = fragments.get(sel.name.value);
-      if (frag && !seen.has(frag.name.value)) inner = measure(frag.selectionSet, fragments, new Set([...seen, frag.name.value]));
-    }
-    if (inner) {
-      depth = Math.max(depth, inner.depth);
-      aliases += inner.aliases;
-      introspection ||= inner.introspection;
-    }
-  }
-  return { depth, aliases, introspection };
-}
+const NOTHING: Shape = { depth: 0, aliases: 0, introspection: false };
 
 export function operationShape(document: DocumentNode, operation: OperationDefinitionNode): Shape & { rootFields: number } {
-  const fragments = new Map<string, FragmentDefinitionNode>();
-  for (const def of document.definitions) if (def.kind === Kind.FRAGMENT_DEFINITION) fragments.set(def.name.value, def);
-  const shape = measure(operation.selectionSet, fragments, new Set());
+  const fragments = fragmentMap(document);
+  // Each fragment is measured once however often it is spread: re-walking it per spread is exponential in nested
+  // fragments (`F1 { ...F2 ...F2 }`, `F2 { ...F3 ...F3 }`…), and this runs before any limit has refused the document.
+  const measured = new Map<string, Shape>();
+  const fragmentShape = (name: string): Shape | null => {
+    const known = measured.get(name);
+    if (known) return known;
+    const frag = fragments.get(name);
+    if (!frag) return null;
+    measured.set(name, NOTHING); // a cycle (validation refuses those anyway) adds nothing
+    const shape = measure(frag.selectionSet);
+    measured.set(name, shape);
+    return shape;
+  };
+  const measure = (selectionSet: SelectionSetNode): Shape => {
+    let depth = 0;
+    let aliases = 0;
+    let introspection = false;
+    for (const sel of selectionSet.selections) {
+      let inner: Shape | null;
+      if (sel.kind === Kind.FIELD) {
+        if (sel.alias) aliases += 1;
+        if (sel.name.value === '__schema' || sel.name.value === '__type') introspection = true;
+        const below = sel.selectionSet ? measure(sel.selectionSet) : NOTHING;
+        inner = { ...below, depth: below.depth + 1 };
+      } else if (sel.kind === Kind.INLINE_FRAGMENT) {
+        inner = measure(sel.selectionSet);
+      } else {
+        inner = fragmentShape(sel.name.value);
+      }
+      if (inner) {
+        depth = Math.max(depth, inner.depth);
+        aliases += inner.aliases;
+        introspection ||= inner.introspection;
+      }
+    }
+    return { depth, aliases, introspection };
+  };
+  const shape = measure(operation.selectionSet);
   const rootFields = operation.selectionSet.selections.filter((s) => s.kind === Kind.FIELD && s.name.value !== '__typename').length;
   return { ...shape, rootFields };
 }

@@ -51,6 +51,8 @@ export function responseCache(cache: CacheStore, logger: Logger): ApolloServerPl
     failing = true;
   };
   const lookups = new WeakMap<GatewayContext, Lookup>();
+  /** Requests whose operation actually ran (not refused by a limit, not replayed from an Idempotency-Key). */
+  const executed = new WeakSet<GatewayContext>();
 
   return {
     async requestDidStart() {
@@ -89,11 +91,15 @@ export function responseCache(cache: CacheStore, logger: Logger): ApolloServerPl
           return null;
         },
 
+        async executionDidStart({ contextValue }) {
+          executed.add(contextValue);
+        },
+
         async willSendResponse({ response, operation, contextValue, overallCachePolicy, metrics }) {
           if (operation?.operation === 'mutation') {
             // Writes are never cached and invalidate what the tenant had cached (even a partly failed mutation may
-            // have written something).
-            await cache.bump(contextValue.principal.tenant).catch(degraded);
+            // have written something); a mutation that never ran (refused, replayed) wrote nothing.
+            if (executed.has(contextValue)) await cache.bump(contextValue.principal.tenant).catch(degraded);
             return;
           }
           response.http.headers.set('x-cache', metrics.responseCacheHit ? 'HIT' : 'MISS');

@@ -42,7 +42,7 @@ export interface GatewayOptions {
   redis?: Redis;
   /** Where sync status events arrive (Redis pub/sub across instances); subscriptions are off without it. */
   bus?: EventBus;
-  /** Durable store for Idempotency-Key (mutations); the header is refused without it. */
+  /** Durable store for Idempotency-Key (mutations) and the audit log; without it the header is ignored and nothing is audited. */
   db?: Db;
   /** The response cache's store, shared with the sync engine in this process; created from `redis` otherwise. */
   cacheStore?: CacheStore;
@@ -76,8 +76,9 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningServer>
       operationLimitsPlugin({ ...DEFAULT_OPERATION_LIMITS, introspectionForAdminsOnly: config.production }),
       trustedDocumentsPlugin(partnerAllowlists(config.partnerOperations)),
       rateLimitPlugin(rateLimitSettings(config.rateLimits), opts.redis),
-      ...(opts.db ? [idempotencyPlugin(opts.db), auditPlugin(opts.db, logger)] : []),
+      // Before the plugins that store the response (idempotency, cache): they must store what the client gets.
       unresolvedReferencesPlugin(),
+      ...(opts.db ? [idempotencyPlugin(opts.db, logger), auditPlugin(opts.db, logger)] : []),
       ...(config.responseCache ? [responseCache(opts.cacheStore ?? createCacheStore(opts.redis), logger)] : []),
       ...(config.production ? [ApolloServerPluginLandingPageDisabled()] : []),
     ],

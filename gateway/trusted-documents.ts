@@ -23,12 +23,13 @@ export function trustedDocumentsPlugin(lists: Map<string, ReadonlySet<string>>):
   return {
     async requestDidStart() {
       return {
-        async didResolveOperation({ source, contextValue }) {
+        async didResolveOperation({ queryHash, contextValue }) {
           const p = contextValue.principal;
           if (p.kind !== 'partner') return;
           const allowed = lists.get(p.sub);
           if (!allowed) return;
-          if (!allowed.has(documentHash(source))) {
+          // Apollo's queryHash is the sha256 hex of the query text, the same hash the allowlist holds.
+          if (!allowed.has(queryHash)) {
             throw new GraphQLError('This operation is not registered for your partner application', {
               extensions: { code: 'OPERATION_NOT_ALLOWED', http: { status: 403 } },
             });

@@ -17,8 +17,9 @@ const isValueCompletion = (v: unknown): v is ValueCompletion =>
  * When a subgraph returns null for a non-null field of an entity that another subgraph refers to (an account deleted
  * in the CRM while billing still bills it), @apollo/gateway nulls the parent and reports it only in
  * `extensions.valueCompletion`, with no `errors`: the client sees a silent null. This turns each report into an
- * error on its path (UNRESOLVED_REFERENCE) and drops the extension. It must come before the response cache so an
- * incomplete answer is never cached.
+ * error on its path (UNRESOLVED_REFERENCE) and drops the extension. It must come before the plugins that store the
+ * response (idempotency, response cache), so what they store is what the client got and an incomplete answer is never
+ * cached.
  */
 export function unresolvedReferencesPlugin(): ApolloServerPlugin<GatewayContext> {
   return {

@@ -1,7 +1,8 @@
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../lib/config';
 import { openDatabase } from '../lib/db/open';
-import { migrateAll, seedIfEmpty } from './stack';
+import { migrateAll } from '../subgraphs/registry';
+import { seedIfEmpty } from './stack';
 import { runMain } from '../lib/process';
 
 /** `npm run seed -- --accounts 10000 --tenants acme,globex`: deterministic demo data in every system of record. */

@@ -1,15 +1,13 @@
 import type { Config } from '../lib/config';
 import { type Db, type StatementCounter, countStatements } from '../lib/db/db';
-import { migrate } from '../lib/db/migrate';
 import { openDatabase } from '../lib/db/open';
 import type { RunningServer } from '../lib/http/server';
 import type { Logger } from '../lib/logger';
 import { type Redis, createRedis, redisReady } from '../lib/redis';
 import { SUBGRAPH_NAMES, type SubgraphName } from '../lib/schema';
 import { startGateway } from '../gateway/server';
-import { MIGRATIONS, seedTenant, subgraphDefinitions } from '../subgraphs/registry';
-import { type SyncEngine, startSyncEngine } from '../subgraphs/sync/engine/runtime';
-import { faultsFromJson } from '../subgraphs/sync/engine/faults';
+import { migrateAll, seedTenant, subgraphDefinitions } from '../subgraphs/registry';
+import { type SyncEngine, startSyncEngine, syncEngineSettings } from '../subgraphs/sync/engine/runtime';
 import { type EventBus, createEventBus } from '../lib/events';
 import { startSubgraph } from '../subgraphs/runtime/server';
 import { createCacheStore } from '../lib/response-cache-store';
@@ -35,10 +33,6 @@ export interface Stack {
   stop(): Promise<void>;
 }
 
-export async function migrateAll(db: Db): Promise<void> {
-  for (const m of MIGRATIONS) await migrate(db, m.system, m.dir);
-}
-
 export async function seedIfEmpty(db: Db, tenants: readonly string[], accounts: number): Promise<void> {
   for (const tenant of tenants) {
     const existing = await db.query('SELECT 1 FROM crm.accounts WHERE tenant_id = $1 LIMIT 1', [tenant]);
@@ -46,7 +40,7 @@ export async function seedIfEmpty(db: Db, tenants: readonly string[], accounts: 
   }
 }
 
-/** The composition root for one process: database, migrations, the three subgraphs and the gateway. */
+/** The composition root for one process: database, migrations, the four subgraphs, the sync engine and the gateway. */
 export async function startStack(opts: StackOptions): Promise<Stack> {
   const { config, logger } = opts;
   const db = opts.db ?? (await openDatabase(config));
@@ -61,9 +55,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     db,
     bus,
     logger: logger.child({ component: 'sync-worker' }),
-    faults: faultsFromJson(config.sync.faults),
-    retry: { baseDelayMs: config.sync.retryBaseMs, maxDelayMs: 30_000 },
-    reconcileIntervalSeconds: config.sync.reconcileIntervalSeconds,
+    ...syncEngineSettings(config),
     onWritten: (tenant) => cacheStore.bump(tenant),
   });
   const definitions = subgraphDefinitions({ systems: sync.systems, wake: sync.worker.wake });

@@ -1,4 +1,5 @@
-import type { Queryable } from '../lib/db/db';
+import type { Db, Queryable } from '../lib/db/db';
+import { migrate } from '../lib/db/migrate';
 import type { SubgraphName } from '../lib/schema';
 import type { SeedAccount } from '../lib/seed/random';
 import { BILLING_MIGRATIONS, billingSubgraph } from './billing';
@@ -18,6 +19,11 @@ export const MIGRATIONS: readonly { system: SubgraphName; dir: string }[] = [
   { system: 'erp', dir: ERP_MIGRATIONS },
   { system: 'billing', dir: BILLING_MIGRATIONS },
 ];
+
+/** Runs every system's migrations in order (each is advisory-locked and idempotent). */
+export async function migrateAll(db: Db): Promise<void> {
+  for (const m of MIGRATIONS) await migrate(db, m.system, m.dir);
+}
 
 function erase<C extends RequestBase>(definition: SubgraphDefinition<C>): SubgraphDefinition<RequestBase> {
   // Contexts differ per subgraph; the runtime only needs the shared base, so the registry erases the detail.

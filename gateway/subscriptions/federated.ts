@@ -1,5 +1,5 @@
 import {
-  type FragmentDefinitionNode, type GraphQLFieldResolver, type GraphQLFormattedError, type GraphQLResolveInfo, type SelectionSetNode,
+  type FieldNode, type FragmentDefinitionNode, type GraphQLFieldResolver, type GraphQLFormattedError, type GraphQLResolveInfo, type SelectionSetNode,
   GraphQLError, defaultFieldResolver, print, visit,
 } from 'graphql';
 
@@ -40,6 +40,24 @@ function fragmentsUsed(selection: SelectionSetNode, all: Record<string, Fragment
 }
 
 /**
+ * The query text for an entity field, printed once per field node: the node (and so the subscriber's selection) is
+ * the same object for every event of a subscription, and for every subscription sharing the document.
+ */
+const queries = new WeakMap<FieldNode, string>();
+function queryFor(rootField: string, info: GraphQLResolveInfo): string | null {
+  const node = info.fieldNodes[0];
+  const selection = node?.selectionSet;
+  if (!node || !selection) return null;
+  let query = queries.get(node);
+  if (query === undefined) {
+    const fragments = fragmentsUsed(selection, info.fragments).map((f) => print(f)).join('\n');
+    query = `query SubscriptionField($id: ID!) { result: ${rootField}(id: $id) ${print(selection)} }\n${fragments}`;
+    queries.set(node, query);
+  }
+  return query;
+}
+
+/**
  * Resolves an entity field of an event (`job`, `account`) by executing `rootField(id: $id)` through the gateway with
  * the subscriber's own selection set and credentials. Errors come back at their paths: a denied `balance` is null
  * with a FORBIDDEN error on `syncStatusChanged.account.balance`, exactly as a query would show it.
@@ -50,10 +68,8 @@ export async function resolveThroughGateway(
   id: string,
   info: GraphQLResolveInfo,
 ): Promise<unknown> {
-  const selection = info.fieldNodes[0]?.selectionSet;
-  if (!selection) return null;
-  const fragments = fragmentsUsed(selection, info.fragments).map((f) => print(f)).join('\n');
-  const query = `query SubscriptionField($id: ID!) { result: ${rootField}(id: $id) ${print(selection)} }\n${fragments}`;
+  const query = queryFor(rootField, info);
+  if (!query) return null;
   const outcome = await execute(query, { id });
   const value = outcome.data?.['result'] ?? null;
   const first = outcome.errors?.[0];

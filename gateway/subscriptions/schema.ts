@@ -2,7 +2,7 @@ import { type GraphQLSchema, extendSchema, isObjectType, parse } from 'graphql';
 import type { Scope } from '../../lib/auth/principal';
 import type { EventBus } from '../../lib/events';
 import { type ExecuteAsSubscriber, resolveThroughGateway } from './federated';
-import { type SyncEvent, type SyncEventFilter, syncEventStream } from './sync-stream';
+import { PAGE, type SyncEvent, type SyncEventFilter, syncEventStream } from './sync-stream';
 
 /** The live root type, added to the gateway's API schema (rebuilt whenever the supergraph changes). */
 const SUBSCRIPTION_SDL = /* GraphQL */ `
@@ -83,7 +83,7 @@ export function buildSubscriptionSchema(apiSchema: GraphQLSchema): GraphQLSchema
   field.subscribe = (_source, args: { filter?: SyncEventFilter | null; after?: string | null }, ctx: SubscriptionContext) =>
     eventStream(ctx, args.after, args.filter ?? {}, (e) => e.jobId !== null, {
       field: 'syncEvents',
-      query: `query Resume($after: ID!) { syncEvents(after: $after, first: 100) { ${EVENT_FIELDS} } }`,
+      query: `query Resume($after: ID!) { syncEvents(after: $after, first: ${PAGE}) { ${EVENT_FIELDS} } }`,
     });
   field.resolve = (event: SyncEvent) => event;
 
@@ -93,7 +93,6 @@ export function buildSubscriptionSchema(apiSchema: GraphQLSchema): GraphQLSchema
     if (!f) throw new Error(`SyncStatusChange.${name} missing`);
     f.resolve = resolve;
   };
-  set('eventId', (e: SyncEvent) => e.eventId);
   statusStream(schema, {
     field: 'invoiceStatusChanged', kind: 'INVOICE_STATUS', idArg: 'invoiceId', type: 'InvoiceStatusChange', entityField: 'invoice', rootField: 'invoice',
   });
@@ -126,7 +125,7 @@ function statusStream(schema: GraphQLSchema, spec: StatusStreamSpec): void {
   field.subscribe = (_s, args: Record<string, string | null | undefined>, ctx: SubscriptionContext) =>
     eventStream(ctx, args['after'], { entityId: args[spec.idArg] ?? null }, (e) => e.kind === spec.kind, {
       field: 'statusEvents',
-      query: `query Resume($after: ID!, $kinds: [String!]!) { statusEvents(after: $after, kinds: $kinds, first: 100) { ${EVENT_FIELDS} } }`,
+      query: `query Resume($after: ID!, $kinds: [String!]!) { statusEvents(after: $after, kinds: $kinds, first: ${PAGE}) { ${EVENT_FIELDS} } }`,
       variables: { kinds: [spec.kind] },
     });
   field.resolve = (event: SyncEvent) => event;

@@ -58,8 +58,8 @@ function tokenFrom(params: Readonly<Record<string, unknown>> | undefined): strin
 }
 
 /**
- * graphql-ws on the gateway's own HTTP server and path: authenticates on connection_init (4401 on a bad token, 4403 on
- * none), authorises each subscribe by scope, closes the socket when the token expires, and bounds subscriptions
+ * graphql-ws on the gateway's own HTTP server and path: authenticates on connection_init (4401 on a missing, bad or
+ * expired token), authorises each subscribe by scope, closes the socket when the token expires, and bounds subscriptions
  * per connection and per tenant. Events come from tenant channels on the event bus.
  */
 export function attachSubscriptions(opts: SubscriptionServerOptions): SubscriptionServer {

@@ -41,7 +41,8 @@ export interface StreamOptions {
   onSlowConsumer: () => void;
 }
 
-const PAGE = 100;
+/** Events per ledger read while catching up; fewer means the ledger has no more. */
+export const PAGE = 100;
 
 /**
  * The bus hands the same message string to every subscriber of a tenant in turn, so one parse serves them all: the

@@ -88,8 +88,8 @@ export const resolvers: Resolvers = {
     },
   },
   Account: {
-    // Null for ids that are not ERP customers of this tenant (never another tenant's row): scalar finance fields come
-    // back null, but selecting the non-null invoices/payments connections makes the gateway null the whole account.
+    // Ids that are not ERP customers of this tenant (never another tenant's row) get a stub: finance fields null,
+    // invoice and payment lists empty, so an account 360 never loses the account.
     __resolveReference: async (ref, ctx) => (await ctx.loaders.account.load(ref.id)) ?? notACustomer(ref.id),
     invoices: async (a, { first, after, filter }, ctx) => {
       const page = parsePage(first, after);

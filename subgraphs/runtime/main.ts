@@ -1,10 +1,9 @@
 import { onShutdown } from '../../lib/process';
 import { loadConfig } from '../../lib/config';
-import { migrate } from '../../lib/db/migrate';
 import { openDatabase } from '../../lib/db/open';
 import { createLogger } from '../../lib/logger';
 import type { SubgraphName } from '../../lib/schema';
-import { MIGRATIONS, subgraphDefinitions } from '../registry';
+import { migrateAll, subgraphDefinitions } from '../registry';
 import { FaultInjector } from '../sync/engine/faults';
 import { referenceSystems } from '../sync/engine/systems';
 import { startSubgraph } from './server';
@@ -16,7 +15,7 @@ export async function runSubgraph(name: SubgraphName): Promise<void> {
   if (!config.databaseUrl) logger.warn('DATABASE_URL is not set: this subgraph runs on its own in-memory PGlite');
   const db = await openDatabase(config);
   // Every system's schema: a CRM write also enqueues into the sync outbox. Migrations are idempotent and locked.
-  for (const m of MIGRATIONS) await migrate(db, m.system, m.dir);
+  await migrateAll(db);
   // Workers run as their own processes (subgraphs/sync/worker.ts) and poll, so there is no in-process worker to wake.
   const definitions = subgraphDefinitions({ systems: referenceSystems(db, new FaultInjector()), wake: () => undefined });
   const server = await startSubgraph(definitions[name], {

@@ -97,9 +97,6 @@ export const resolvers: Resolvers = {
     __resolveReference: (ref, ctx) => ctx.loaders.job.load(ref.id),
     history: (j, _a, ctx) => ctx.loaders.history.load(j.id),
   },
-  SyncJobTransition: {
-    eventId: (e) => e.eventId,
-  },
   Account: {
     __resolveReference: (ref) => ({ id: ref.id }),
     syncStatus: async (a, _args, ctx) => {

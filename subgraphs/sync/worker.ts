@@ -1,11 +1,9 @@
 import { loadConfig } from '../../lib/config';
 import { createEventBus } from '../../lib/events';
-import { migrate } from '../../lib/db/migrate';
 import { openDatabase } from '../../lib/db/open';
 import { createLogger } from '../../lib/logger';
-import { MIGRATIONS } from '../registry';
-import { faultsFromJson } from './engine/faults';
-import { startSyncEngine } from './engine/runtime';
+import { migrateAll } from '../registry';
+import { startSyncEngine, syncEngineSettings } from './engine/runtime';
 import { onShutdown, runMain } from '../../lib/process';
 import { createRedis } from '../../lib/redis';
 import { createCacheStore } from '../../lib/response-cache-store';
@@ -16,15 +14,13 @@ async function main(): Promise<void> {
   const logger = createLogger(config.logLevel, 'sync-worker');
   if (!config.databaseUrl) throw new Error('DATABASE_URL is required: workers share the ledger in Postgres (the embedded default runs its worker inside `npm start`)');
   const db = await openDatabase(config);
-  for (const m of MIGRATIONS) await migrate(db, m.system, m.dir);
+  await migrateAll(db);
   const bus = createEventBus(config.redisUrl, config.redisKeyPrefix);
   // With Redis, the gateways' response cache lives there: evict a tenant's cached answers once sync wrote its systems.
   const redis = config.redisUrl ? createRedis(config.redisUrl, config.redisKeyPrefix) : undefined;
   const cache = redis ? createCacheStore(redis) : undefined;
   const engine = startSyncEngine({
-    db, bus, logger, faults: faultsFromJson(config.sync.faults),
-    retry: { baseDelayMs: config.sync.retryBaseMs, maxDelayMs: 30_000 },
-    reconcileIntervalSeconds: config.sync.reconcileIntervalSeconds,
+    db, bus, logger, ...syncEngineSettings(config),
     ...(cache ? { onWritten: (tenant: string) => cache.bump(tenant) } : {}),
   });
   logger.info({ worker: engine.worker.id }, 'sync worker started');

@@ -27,11 +27,11 @@ export interface BillingConnector extends BillingInvoicing {
 
   /** Creates the subscription, and the account's billing customer (in `input.currency`) when it has none. */
   createSubscription(input: NewSubscription): Promise<BillingSubscriptionModel>;
-  /** Replaces all items. Null when the subscription does not exist or is CANCELED. */
   /** Creates or renames the account's billing customer (sync from CRM); payment terms stay billing's. */
   upsertCustomer(input: CustomerUpsert): Promise<{ remoteId: string; updatedAt: string }>;
   /** Records which subscription and period an ERP invoice bills (idempotent). */
   linkInvoice(invoiceId: string, subscriptionId: string, periodStart: string, periodEnd: string): Promise<void>;
+  /** Replaces all items. Null when the subscription does not exist or is CANCELED. */
   replaceItems(id: string, items: readonly NewSubscriptionItem[]): Promise<BillingSubscriptionModel | null>;
   /**
    * Cancels now (status CANCELED), or at the end of the current period (canceled_at set, status kept).

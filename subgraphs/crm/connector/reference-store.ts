@@ -53,7 +53,7 @@ export interface CrmWriteHooks {
 /** The built-in CRM system of record: tables in the `crm` schema. Every statement is bound to one tenant. */
 export function crmReferenceStore(db: Db, tenant: string, hooks?: CrmWriteHooks): CrmConnector {
   const q = (sql: string, params: unknown[], on: Queryable = db) => on.query(sql, params);
-  const withAccountChange = (write: (tx: Queryable) => Promise<AccountModel | null>) =>
+  const withAccountChange = <T extends AccountModel | null>(write: (tx: Queryable) => Promise<T>): Promise<T> =>
     db.transaction(async (tx) => {
       const changed = await write(tx);
       if (changed && hooks) await hooks.accountChanged(tx, changed);
@@ -100,15 +100,13 @@ export function crmReferenceStore(db: Db, tenant: string, hooks?: CrmWriteHooks)
     externalIdsByEntities: (ids) => externalIdsOf(db, 'crm', tenant, ids),
 
     async createAccount(input) {
-      const created = await withAccountChange(async (tx) => account(first(await q(
+      return withAccountChange(async (tx) => account(first(await q(
         `INSERT INTO crm.accounts (id, tenant_id, remote_id, name, domain, industry, lifecycle_stage, billing_address, owner)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING ${ACCOUNT_COLS}`,
         [newId('acc'), tenant, remoteId('crm-acc'), input.name, input.domain, input.industry, input.lifecycleStage,
           input.billingAddress ? JSON.stringify(input.billingAddress) : null, input.owner],
         tx,
       ))));
-      if (!created) throw new Error('account insert returned no row');
-      return created;
     },
     async updateAccount(id, changes) {
       const sets = new Where([tenant, id]);

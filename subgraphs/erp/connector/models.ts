@@ -9,7 +9,6 @@ export interface ExternalRefModel {
   remoteUpdatedAt: string | null;
 }
 
-/** The finance view of an account: only exists once the account is an ERP customer. */
 /** The finance view of an account. Finance fields are null while the account is not (yet) an ERP customer. */
 export interface FinanceAccountModel {
   id: string;

@@ -13,12 +13,12 @@ function invoiceWhere(w: Where, filter: InvoiceFilter): void {
   if (filter.dueBefore) w.add((p) => `due_date < ${p}::date`, filter.dueBefore);
 }
 
-/** The built-in ERP system of record: tables in the `erp` schema. Every statement is bound to one tenant. */
 /** Called inside the write's transaction: how invoice status changes reach the event ledger atomically. */
 export interface ErpWriteHooks {
   invoiceStatusChanged(tx: Queryable, invoiceId: string, status: InvoiceStatus): Promise<void>;
 }
 
+/** The built-in ERP system of record: tables in the `erp` schema. Every statement is bound to one tenant. */
 export function erpReferenceStore(db: Db, tenant: string, hooks?: ErpWriteHooks): ErpConnector {
   const q = (sql: string, params: unknown[]) => db.query(sql, params);
   const announce = async (tx: Queryable, invoice: InvoiceModel): Promise<InvoiceModel> => {

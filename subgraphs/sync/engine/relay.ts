@@ -1,11 +1,9 @@
 import type { Db } from '../../../lib/db/db';
 import { type EventBus, syncChannel } from '../../../lib/events';
-import type { SyncEventModel } from '../ledger/models';
-import { event } from '../ledger/store';
+import { EVENT_COLS, event } from '../ledger/store';
 
 /** Any constant: the lock that makes one relay at a time assign event ids across all workers. */
 const RELAY_LOCK = 724_113;
-const EVENT_COLS = 'seq, tenant_id, job_id, kind, entity_type, entity_id, target_system, state, attempts, error_code, message, correlation_id, at';
 
 /** States that follow a write to a system (a step done, partly done, or undone): cached answers may be stale. */
 const AFTER_WRITES = new Set(['SUCCEEDED', 'FAILED', 'DEAD_LETTERED', 'COMPENSATED']);
@@ -47,8 +45,4 @@ export async function relayEvents(db: Db, bus: EventBus, opts: RelayOptions = {}
   }
   for (const e of sequenced) await bus.publish(syncChannel(e.tenant), JSON.stringify(e));
   return sequenced.length;
-}
-
-export function parseEvent(message: string): SyncEventModel {
-  return JSON.parse(message) as SyncEventModel;
 }

@@ -1,8 +1,9 @@
+import type { Config } from '../../../lib/config';
 import type { Db } from '../../../lib/db/db';
 import type { EventBus } from '../../../lib/events';
 import type { Logger } from '../../../lib/logger';
 import type { RetryPolicy } from './errors';
-import type { FaultInjector } from './faults';
+import { type FaultInjector, faultsFromJson } from './faults';
 import { accountUpsertFlow } from './flows/account-upsert';
 import { invoicePostFlow, paymentApplyFlow } from './flows/invoice-ledger';
 import { quoteToCashFlow } from './flows/quote-to-cash';
@@ -31,6 +32,15 @@ export interface SyncEngine {
   systems: SystemsFor;
   faults: FaultInjector;
   stop(): Promise<void>;
+}
+
+/** The engine's settings from the configuration: fault injection, retry backoff, reconciliation schedule. */
+export function syncEngineSettings(config: Config): Pick<SyncEngineOptions, 'faults' | 'retry' | 'reconcileIntervalSeconds'> {
+  return {
+    faults: faultsFromJson(config.sync.faults),
+    retry: { baseDelayMs: config.sync.retryBaseMs, maxDelayMs: 30_000 },
+    reconcileIntervalSeconds: config.sync.reconcileIntervalSeconds,
+  };
 }
 
 /** A worker with every flow wired to the reference systems, plus the reconciliation schedule. */

@@ -1,7 +1,6 @@
 import type { JobKind, StatusEventKind, SystemName } from '../../../lib/outbox';
 
 export type JobState = 'PENDING' | 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'DEAD_LETTERED' | 'CANCELLED' | 'COMPENSATED';
-export const TERMINAL_STATES: readonly JobState[] = ['SUCCEEDED', 'DEAD_LETTERED', 'CANCELLED', 'COMPENSATED'];
 export const REPLAYABLE_STATES: readonly JobState[] = ['DEAD_LETTERED', 'FAILED', 'CANCELLED', 'COMPENSATED'];
 
 export interface SyncJobModel {

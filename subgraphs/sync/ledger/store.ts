@@ -7,7 +7,7 @@ import type { JobState, SyncEventModel, SyncJobFilter, SyncJobModel } from './mo
 
 const JOB_COLS = `id, tenant_id, kind, entity_type, entity_id, source_system, target_system, state, attempts, max_attempts, next_run_at,
   last_error_code, last_error_message, correlation_id, idempotency_key, payload, result, created_at, updated_at`;
-const EVENT_COLS = 'seq, tenant_id, job_id, kind, entity_type, entity_id, target_system, state, attempts, error_code, message, correlation_id, at';
+export const EVENT_COLS = 'seq, tenant_id, job_id, kind, entity_type, entity_id, target_system, state, attempts, error_code, message, correlation_id, at';
 
 export function job(r: Row): SyncJobModel {
   return {

@@ -1,9 +1,5 @@
-import { startGateway } from '../gateway/server';
-import { createEventBus } from '../lib/events';
-import type { RunningServer } from '../lib/http/server';
-import { createLogger } from '../lib/logger';
-import { createRedis } from '../lib/redis';
-import { type TestStack, startTestStack } from './support/stack';
+import { type Instance, type TestStack, startInstance, startTestStack } from './support/stack';
+import { seedTenant } from '../subgraphs/registry';
 import { collect, wsClient } from './support/ws';
 import { waitForSync } from './support/wait';
 import type { ClientRequestArgs } from 'node:http';
@@ -32,18 +28,13 @@ const changeOf = (r: { data?: Record<string, unknown> | null }) => r.data?.['syn
 
 describe('live sync status over graphql-ws', () => {
   let stack: TestStack;
-  let instanceB: RunningServer;
+  let instanceB: Instance;
   const closers: (() => Promise<void> | void)[] = [];
   beforeAll(async () => {
     stack = await startTestStack({ accounts: 3 });
     // A second gateway instance with its own Redis connections: events reach it only through Redis pub/sub.
-    const redis = createRedis(stack.config.redisUrl ?? '', stack.config.redisKeyPrefix);
-    const bus = createEventBus(stack.config.redisUrl, stack.config.redisKeyPrefix);
-    instanceB = await startGateway({
-      config: stack.config, logger: createLogger('silent', 'test'), redis, bus, port: 0,
-      subgraphUrls: { crm: stack.subgraphs.crm.url, erp: stack.subgraphs.erp.url, billing: stack.subgraphs.billing.url, sync: stack.subgraphs.sync.url },
-    });
-    closers.push(() => instanceB.close(), () => bus.close(), () => redis.disconnect());
+    instanceB = await startInstance(stack, { withBus: true });
+    closers.push(() => instanceB.close());
   });
   afterAll(async () => {
     for (const close of closers) await close();
@@ -72,6 +63,13 @@ describe('live sync status over graphql-ws', () => {
     expect(done?.job?.state).toBe('SUCCEEDED');
     expect(done?.account?.name).toBe('Live Events Co');
     expect(sub.results.every((r) => !r.errors)).toBe(true);
+    // The first six may have come from the ledger (replay); a change made now can only arrive live, through Redis.
+    await stack.gql('mutation($id: ID!) { updateAccount(id: $id, input: { name: "Live Events Co 2" }) { id } }', { id });
+    await sub.next(2 * EVENTS_PER_ACCOUNT_CHANGE);
+    const live = sub.results.slice(EVENTS_PER_ACCOUNT_CHANGE).map(changeOf);
+    expect(live.filter((c) => c.event.state === 'SUCCEEDED').map((c) => c.account?.name)).toEqual(['Live Events Co 2', 'Live Events Co 2']);
+    const allIds = sub.results.map((r) => BigInt(changeOf(r).eventId));
+    expect(new Set(allIds).size).toBe(allIds.length);
     sub.dispose();
   });
 
@@ -183,19 +181,20 @@ describe('live sync status over graphql-ws', () => {
   it('drops a subscriber that stops reading with 4008 once its undelivered events pass the limit; the others get every event', async () => {
     // An instance with a small buffer, on its own bus connection: this test's listener on that bus is called after
     // the gateway's (same emitter, registered later), so once it has seen the last event the gateway has too.
-    const bus = createEventBus(stack.config.redisUrl, stack.config.redisKeyPrefix);
-    const redis = createRedis(stack.config.redisUrl ?? '', stack.config.redisKeyPrefix);
-    const instanceC = await startGateway({
-      config: stack.config, logger: createLogger('silent', 'test'), redis, bus, port: 0, subscriptionLimits: { maxBuffered: 20 },
-      subgraphUrls: { crm: stack.subgraphs.crm.url, erp: stack.subgraphs.erp.url, billing: stack.subgraphs.billing.url, sync: stack.subgraphs.sync.url },
-    });
-    closers.push(() => instanceC.close(), () => bus.close(), () => redis.disconnect());
-    // Both subscribers resume just before the last stored job event: receiving it proves they listen live.
-    const id = await createAccount('Flood Corp');
-    await waitForSync(stack, 'acme', async () =>
+    const instanceC = await startInstance(stack, { withBus: true, subscriptionLimits: { maxBuffered: 20 } });
+    closers.push(() => instanceC.close());
+    const bus = instanceC.bus;
+    if (!bus) throw new Error('instance without a bus');
+    // A tenant of its own, so no other test's event takes one of the ids the flood uses.
+    const tenant = 'flood';
+    await stack.db.transaction((tx) => seedTenant(tx, tenant, 1));
+    const created = await stack.gql<{ createAccount: { id: string } }>('mutation { createAccount(input: { name: "Flood Corp" }) { id } }', {}, { tenant });
+    const id = created.body.data?.createAccount.id ?? '';
+    await waitForSync(stack, tenant, async () =>
       (await stack.db.query("SELECT 1 FROM sync.events WHERE entity_id = $1 AND state = 'SUCCEEDED' AND seq IS NOT NULL", [id])).length === 2);
+    // Both subscribers resume just before the last stored job event: receiving it proves they listen live.
     const [seqs] = await stack.db.query<{ job: string; top: string }>(
-      "SELECT max(seq) FILTER (WHERE job_id IS NOT NULL)::text AS job, max(seq)::text AS top FROM sync.events WHERE tenant_id = 'acme'",
+      'SELECT max(seq) FILTER (WHERE job_id IS NOT NULL)::text AS job, max(seq)::text AS top FROM sync.events WHERE tenant_id = $1', [tenant],
     );
     const after = String(BigInt(seqs?.job ?? '1') - 1n);
     const base = BigInt(seqs?.top ?? '0');
@@ -219,11 +218,11 @@ describe('live sync status over graphql-ws', () => {
       });
     const delivered = () => frames.filter((f) => f.type === 'next').length;
     await new Promise<void>((resolve) => ws.on('open', () => resolve()));
-    ws.send(JSON.stringify({ type: 'connection_init', payload: { authorization: `Bearer ${await stack.token()}` } }));
+    ws.send(JSON.stringify({ type: 'connection_init', payload: { authorization: `Bearer ${await stack.token({ tenant })}` } }));
     await until(() => frames.some((f) => f.type === 'connection_ack'));
     ws.send(JSON.stringify({ id: '1', type: 'subscribe', payload: { query: 'subscription($a: ID) { syncStatusChanged(after: $a) { eventId event { message } } }', variables: { a: after } } }));
     await until(() => delivered() === 1);
-    const other = wsClient(instanceC.url, await stack.token());
+    const other = wsClient(instanceC.url, await stack.token({ tenant }));
     const steady = collect(other.client, 'subscription($a: ID) { syncStatusChanged(after: $a) { eventId } }', { a: after });
     await steady.next(1);
 
@@ -236,8 +235,8 @@ describe('live sync status over graphql-ws', () => {
     });
     let seenLast: () => void = () => undefined;
     const lastSeen = new Promise<void>((resolve) => (seenLast = resolve));
-    const off = await bus.subscribe(syncChannel('acme'), (m) => void (m.startsWith(`{"eventId":"${base + 300n}"`) && seenLast()));
-    for (let n = 1; n <= 300; n++) await bus.publish(syncChannel('acme'), event(n));
+    const off = await bus.subscribe(syncChannel(tenant), (m) => void (m.startsWith(`{"eventId":"${base + 300n}"`) && seenLast()));
+    for (let n = 1; n <= 300; n++) await bus.publish(syncChannel(tenant), event(n));
     await lastSeen;
     await off();
     conn.socket?.resume();

@@ -1,4 +1,4 @@
-import { enqueueSyncJob } from '../lib/outbox';
+import { type SystemName, enqueueSyncJob } from '../lib/outbox';
 import { quoteToCashFlow } from '../subgraphs/sync/engine/flows/quote-to-cash';
 import { startSyncEngine } from '../subgraphs/sync/engine/runtime';
 import { FaultInjector } from '../subgraphs/sync/engine/faults';
@@ -196,9 +196,18 @@ describe('sync engine end to end', () => {
     expect(await stack.db.query('SELECT 1 FROM erp.payments WHERE reference = $1', [payment?.id])).toHaveLength(1);
   });
 
-  it('two workers on one Postgres never run the same job twice', async () => {
+  it('two workers on one Postgres share the jobs and never run the same job twice', async () => {
+    // Every downstream call of a flow passes the engine's fault injector: counting them shows this engine ran jobs.
+    class CountingFaults extends FaultInjector {
+      calls = 0;
+      override async guard<T>(system: SystemName, operation: string, call: () => Promise<T>): Promise<T> {
+        this.calls += 1;
+        return super.guard(system, operation, call);
+      }
+    }
+    const secondFaults = new CountingFaults();
     const second = startSyncEngine({
-      db: stack.db, bus: stack.bus, logger: createLogger('silent', 'test'), faults: new FaultInjector(),
+      db: stack.db, bus: stack.bus, logger: createLogger('silent', 'test'), faults: secondFaults,
       retry: { baseDelayMs: 10, maxDelayMs: 100 }, reconcileIntervalSeconds: 0,
     });
     try {
@@ -227,6 +236,7 @@ describe('sync engine end to end', () => {
       );
       expect(runs).toHaveLength(40);
       expect(runs.every((r) => r.n === 1)).toBe(true);
+      expect(secondFaults.calls).toBeGreaterThan(0);
     } finally {
       await second.stop();
     }

@@ -1,7 +1,12 @@
 import { SCOPES, type TokenKind } from '../../lib/auth/principal';
 import { mintToken } from '../../lib/auth/tokens';
 import { type Config, loadConfig } from '../../lib/config';
+import { type EventBus, createEventBus } from '../../lib/events';
 import { createLogger } from '../../lib/logger';
+import { createRedis } from '../../lib/redis';
+import { SUBGRAPH_NAMES, type SubgraphName } from '../../lib/schema';
+import { startGateway } from '../../gateway/server';
+import type { SubscriptionLimits } from '../../gateway/subscriptions/server';
 import { type Stack, startStack } from '../../scripts/stack';
 import { type GraphQLResponse, postGraphQL } from './http';
 import { freshDatabase } from './postgres';
@@ -50,6 +55,38 @@ export async function startTestStack(opts: { accounts?: number; env?: NodeJS.Pro
     async stop() {
       await stack.stop();
       await database.drop();
+    },
+  };
+}
+
+export interface Instance {
+  url: string;
+  /** Its own event bus (Redis pub/sub), when started with `withBus`. */
+  bus: EventBus | undefined;
+  close(): Promise<void>;
+}
+
+/**
+ * Another gateway instance on the stack's subgraphs and Redis, with its own Redis connections: what it shares with the
+ * stack's gateway goes through Redis, as between two deployed instances.
+ */
+export async function startInstance(
+  stack: TestStack,
+  opts: { config?: Partial<Config>; withBus?: boolean; subscriptionLimits?: Partial<SubscriptionLimits> } = {},
+): Promise<Instance> {
+  const redis = createRedis(stack.config.redisUrl ?? '', stack.config.redisKeyPrefix);
+  const bus = opts.withBus ? createEventBus(stack.config.redisUrl, stack.config.redisKeyPrefix) : undefined;
+  const subgraphUrls = Object.fromEntries(SUBGRAPH_NAMES.map((n) => [n, stack.subgraphs[n].url])) as Record<SubgraphName, string>;
+  const server = await startGateway({
+    config: { ...stack.config, ...opts.config }, logger: createLogger('silent', 'test'), redis, bus, port: 0, subgraphUrls, subscriptionLimits: opts.subscriptionLimits,
+  });
+  return {
+    url: server.url,
+    bus,
+    async close() {
+      await server.close();
+      await bus?.close();
+      redis.disconnect();
     },
   };
 }

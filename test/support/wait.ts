@@ -5,10 +5,10 @@ import type { Stack } from '../../scripts/stack';
  * Resolves once `check` holds. It is re-evaluated on every sync event of the tenant (the worker publishes each state
  * change), so tests wait on the engine's own signal instead of sleeping; `timeoutMs` only bounds a broken run.
  */
-export async function waitForSync<T>(stack: Stack, tenant: string, check: () => Promise<T | null | undefined | false>, timeoutMs = 20_000): Promise<T> {
+export async function waitForSync<T>(stack: Stack, tenants: string | readonly string[], check: () => Promise<T | null | undefined | false>, timeoutMs = 20_000): Promise<T> {
   let resolveWake: () => void = () => undefined;
   let wake = new Promise<void>((r) => (resolveWake = r));
-  const off = await stack.bus.subscribe(syncChannel(tenant), () => resolveWake());
+  const offs = await Promise.all((typeof tenants === 'string' ? [tenants] : tenants).map((t) => stack.bus.subscribe(syncChannel(t), () => resolveWake())));
   const deadline = Date.now() + timeoutMs;
   try {
     for (;;) {
@@ -20,6 +20,6 @@ export async function waitForSync<T>(stack: Stack, tenant: string, check: () => 
       wake = new Promise<void>((r) => (resolveWake = r));
     }
   } finally {
-    await off();
+    for (const off of offs) await off();
   }
 }

@@ -1,16 +1,7 @@
-/** A failure worth retrying: timeouts, 5xx, 429 (with the upstream's Retry-After), lost connections. */
-export class TransientError extends Error {
-  constructor(readonly code: string, message: string, readonly retryAfterMs?: number) {
-    super(message);
-  }
-}
+import { PermanentError, TransientError } from '../../../lib/connectors/errors';
 
-/** A failure a retry cannot fix (validation, not found, rejected): dead-lettered at once with the reason. */
-export class PermanentError extends Error {
-  constructor(readonly code: string, message: string) {
-    super(message);
-  }
-}
+// Connector failures live with the connector contract; the engine classifies them here.
+export { AuthError, PermanentError, TransientError } from '../../../lib/connectors/errors';
 
 /** A workflow step failed and the steps already done were undone; the job ends COMPENSATED. */
 export class CompensatedError extends Error {

@@ -20,7 +20,7 @@
  *
  *   npx tsx bench/cache.ts [--accounts 200] [--connections 50] [--warmup 5] [--duration 15] [--first 20]
  */
-import { parseArgs } from 'node:util';
+import { parseCli } from '../lib/cli';
 import { DEFAULT_RATE_LIMITS } from '../gateway/rate-limit';
 import {
   type BenchServer, type LoadSummary, cpuSeconds, graphqlLoad, intOption, machineDescription, percentile, pinThisProcess, postGraphQL,
@@ -125,13 +125,15 @@ async function preflight(server: BenchServer, s: Scenario): Promise<{ cost: numb
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({
+  const { values } = parseCli({
+    usage: 'npm run bench:cache -- [options]',
+    summary: 'Gateway throughput with the response cache off and on (autocannon; needs PostgreSQL and Redis). Figures go to bench/RESULTS.md by hand.',
     options: {
-      accounts: { type: 'string', default: '200' },
-      connections: { type: 'string', default: '50' },
-      warmup: { type: 'string', default: '5' },
-      duration: { type: 'string', default: '15' },
-      first: { type: 'string', default: '20' },
+      accounts: { type: 'string', default: '200', description: 'accounts seeded per tenant', placeholder: 'n' },
+      connections: { type: 'string', default: '50', description: 'autocannon connections', placeholder: 'n' },
+      warmup: { type: 'string', default: '5', description: 'warm-up seconds per scenario (discarded)', placeholder: 's' },
+      duration: { type: 'string', default: '15', description: 'measured seconds per scenario', placeholder: 's' },
+      first: { type: 'string', default: '20', description: 'page size of the account 360 query', placeholder: 'n' },
     },
   });
   const accounts = intOption('accounts', values.accounts);

@@ -36,7 +36,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
+import { parseCli } from '../lib/cli';
 import autocannon from 'autocannon';
 import { z } from 'zod';
 import { Agent, request } from 'undici';
@@ -93,19 +93,21 @@ const LABELS: Record<GatewayKind, string> = {
 // ---------------------------------------------------------------------------------------------------------------
 // Arguments
 
-const { values: args } = parseArgs({
+const { values: args } = parseCli({
+  usage: 'npm run bench:gateways -- [options]',
+  summary: 'Our gateway against stock @apollo/gateway and Hive Gateway on the same subgraphs (needs PostgreSQL and Redis; see bench/GATEWAYS.md).',
   options: {
-    accounts: { type: 'string', default: '50' },
-    connections: { type: 'string', default: '50' },
-    warmup: { type: 'string', default: '5' },
-    duration: { type: 'string', default: '20' },
-    first: { type: 'string', default: '20' },
-    gateways: { type: 'string', default: GATEWAY_KINDS.join(',') },
-    'overhead-requests': { type: 'string', default: '1000' },
-    'no-profile': { type: 'boolean', default: false },
-    'real-subgraphs': { type: 'boolean', default: false },
-    'redis-every-request': { type: 'boolean', default: false },
-    write: { type: 'boolean', default: false },
+    accounts: { type: 'string', default: '50', description: 'accounts seeded per tenant', placeholder: 'n' },
+    connections: { type: 'string', default: '50', description: 'autocannon connections', placeholder: 'n' },
+    warmup: { type: 'string', default: '5', description: 'warm-up seconds (discarded)', placeholder: 's' },
+    duration: { type: 'string', default: '20', description: 'measured seconds per gateway', placeholder: 's' },
+    first: { type: 'string', default: '20', description: 'page size of the nested query', placeholder: 'n' },
+    gateways: { type: 'string', default: GATEWAY_KINDS.join(','), description: 'comma-separated gateways to run', placeholder: 'list' },
+    'overhead-requests': { type: 'string', default: '1000', description: 'sequential requests of the overhead measurement', placeholder: 'n' },
+    'no-profile': { type: 'boolean', description: 'skip the CPU profile of our gateway' },
+    'real-subgraphs': { type: 'boolean', description: 'run every request through the subgraphs (Postgres, shield)' },
+    'redis-every-request': { type: 'boolean', description: 'ask Redis on every request for rate limits (localDecisionMs 0)' },
+    write: { type: 'boolean', description: 'write the figures into bench/GATEWAYS.md' },
   },
 });
 const settings = {

@@ -31,7 +31,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
+import { parseCli } from '../lib/cli';
 import Redis from 'ioredis';
 import type { SyncEventModel } from '../subgraphs/sync/ledger/models';
 import { type ClientStatus, type FromClient, type ToClient, fromClient } from './subscriptions-client';
@@ -423,16 +423,18 @@ async function runOnce(opts: RunOptions): Promise<RunResult> {
 // ---------------------------------------------------------------------------------------------------------------
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({
+  const { values } = parseCli({
+    usage: 'npm run bench:subscriptions -- [options]',
+    summary: 'Fan-out of live sync events to many graphql-ws subscribers on one gateway (needs PostgreSQL and Redis).',
     options: {
-      subscribers: { type: 'string', default: '1000,5000' },
-      events: { type: 'string', default: '50' },
-      interval: { type: 'string', default: '500' },
-      'per-client': { type: 'string', default: '2500' },
-      concurrency: { type: 'string', default: '50' },
-      stall: { type: 'string', default: '20' },
-      'drain-budget': { type: 'string', default: '90' },
-      pin: { type: 'string', default: 'on' },
+      subscribers: { type: 'string', default: '1000,5000', description: 'comma-separated subscriber counts, one run each', placeholder: 'list' },
+      events: { type: 'string', default: '50', description: 'measured events per run', placeholder: 'n' },
+      interval: { type: 'string', default: '500', description: 'ms between events (0: all at once)', placeholder: 'ms' },
+      'per-client': { type: 'string', default: '2500', description: 'connections per client process', placeholder: 'n' },
+      concurrency: { type: 'string', default: '50', description: 'WebSocket handshakes in flight per client process', placeholder: 'n' },
+      stall: { type: 'string', default: '20', description: 'give up after this many seconds without a delivery', placeholder: 's' },
+      'drain-budget': { type: 'string', default: '90', description: 'give up this many seconds after the last event', placeholder: 's' },
+      pin: { type: 'string', default: 'on', description: 'on|off: pin server and clients to CPUs with taskset', placeholder: 'on|off' },
     },
   });
   const counts = values.subscribers.split(',').map((s) => Number(s.trim()));

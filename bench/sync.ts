@@ -14,7 +14,7 @@
  *
  *   npx tsx bench/sync.ts [--accounts 10000] [--engines 1,2] [--budget 30]
  */
-import { parseArgs } from 'node:util';
+import { parseCli } from '../lib/cli';
 import { connectPostgres } from '../lib/db/postgres';
 import type { Db } from '../lib/db/db';
 import { enqueueSyncJob } from '../lib/outbox';
@@ -140,11 +140,13 @@ async function runOnce(engines: number, accounts: number, budgetSeconds: number)
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({
+  const { values } = parseCli({
+    usage: 'npm run bench:sync -- [options]',
+    summary: 'Initial sync throughput of the sync worker: N CRM accounts to ERP and billing, one worker process then two (needs PostgreSQL).',
     options: {
-      accounts: { type: 'string', default: '10000' },
-      engines: { type: 'string', default: '1,2' },
-      budget: { type: 'string', default: '30' },
+      accounts: { type: 'string', default: '10000', description: 'CRM accounts to sync (2 jobs each)', placeholder: 'n' },
+      engines: { type: 'string', default: '1,2', description: 'comma-separated worker process counts, one run each', placeholder: 'list' },
+      budget: { type: 'string', default: '30', description: 'seconds of draining allowed per run', placeholder: 's' },
     },
   });
   const accounts = intOption('accounts', values.accounts);

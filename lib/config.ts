@@ -38,6 +38,7 @@ const schema = z
     SYNC_FAULTS: z.string().optional(),
     RECONCILE_INTERVAL_SECONDS: z.coerce.number().int().min(0).default(3600),
     SEED_ACCOUNTS: z.coerce.number().int().min(0).default(50),
+    START_LOG_FILE: z.string().optional(),
   })
   .superRefine((env, ctx) => {
     if (env.NODE_ENV !== 'production') return;
@@ -70,6 +71,8 @@ export interface Config {
   subgraphUrls: { crm: string; erp: string; billing: string; sync: string };
   sync: { retryBaseMs: number; faults: string | undefined; reconcileIntervalSeconds: number };
   seedAccounts: number;
+  /** Where `npm start` writes its full log (the console shows warnings and errors only). */
+  startLogFile: string | undefined;
 }
 
 /** Reads and validates configuration from the environment; fails fast with every problem named. */
@@ -102,6 +105,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     },
     sync: { retryBaseMs: e.SYNC_RETRY_BASE_MS, faults: e.SYNC_FAULTS, reconcileIntervalSeconds: e.RECONCILE_INTERVAL_SECONDS },
     seedAccounts: e.SEED_ACCOUNTS,
+    startLogFile: e.START_LOG_FILE,
   };
 }
 

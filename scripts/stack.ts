@@ -30,14 +30,32 @@ export interface Stack {
   sync: SyncEngine;
   gateway: RunningServer;
   subgraphs: Record<SubgraphName, RunningServer & { statements: StatementCounter }>;
+  /** What seeding did per tenant (empty without `seed`). */
+  seeded: SeedOutcome[];
   stop(): Promise<void>;
 }
 
-export async function seedIfEmpty(db: Db, tenants: readonly string[], accounts: number): Promise<void> {
+/** What seeding did for one tenant: seeded now, or found `existing` accounts and left the tenant as it was. */
+export type SeedOutcome = { tenant: string; seeded: true; accounts: number } | { tenant: string; seeded: false; existing: number };
+
+/**
+ * Seeds each tenant that has no accounts yet. A tenant with data is never touched: seeding is deterministic per
+ * account index and writes every system at once, so adding to a tenant that has been used since could duplicate or
+ * contradict what it holds. The outcome says which it was, so callers can report it.
+ */
+export async function seedIfEmpty(db: Db, tenants: readonly string[], accounts: number): Promise<SeedOutcome[]> {
+  const outcomes: SeedOutcome[] = [];
   for (const tenant of tenants) {
-    const existing = await db.query('SELECT 1 FROM crm.accounts WHERE tenant_id = $1 LIMIT 1', [tenant]);
-    if (existing.length === 0) await db.transaction((tx) => seedTenant(tx, tenant, accounts));
+    const [row] = await db.query<{ n: string }>('SELECT count(*)::text AS n FROM crm.accounts WHERE tenant_id = $1', [tenant]);
+    const existing = Number(row?.n ?? 0);
+    if (existing > 0) {
+      outcomes.push({ tenant, seeded: false, existing });
+      continue;
+    }
+    await db.transaction((tx) => seedTenant(tx, tenant, accounts));
+    outcomes.push({ tenant, seeded: true, accounts });
   }
+  return outcomes;
 }
 
 /** The composition root for one process: database, migrations, the four subgraphs, the sync engine and the gateway. */
@@ -45,7 +63,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
   const { config, logger } = opts;
   const db = opts.db ?? (await openDatabase(config));
   await migrateAll(db);
-  if (opts.seed) await seedIfEmpty(db, opts.seed.tenants, opts.seed.accounts);
+  const seeded = opts.seed ? await seedIfEmpty(db, opts.seed.tenants, opts.seed.accounts) : [];
 
   const bus = createEventBus(config.redisUrl, config.redisKeyPrefix);
   const redis = config.redisUrl ? createRedis(config.redisUrl, config.redisKeyPrefix) : undefined;
@@ -91,6 +109,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     sync,
     gateway,
     subgraphs,
+    seeded,
     async stop() {
       await gateway.close();
       await Promise.all(SUBGRAPH_NAMES.map((n) => subgraphs[n].close()));

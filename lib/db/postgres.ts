@@ -14,6 +14,8 @@ export async function connectPostgres(url: string, max = 10): Promise<Db> {
     client.release();
   } catch (err) {
     await pool.end();
+    // 3D000 invalid_catalog_name: the server answered, only the database is missing.
+    if ((err as { code?: unknown }).code === '3D000') throw new DatabaseMissingError(url);
     const reason = err instanceof Error ? err.message : String(err);
     throw new Error(`PostgreSQL is not reachable at ${redact(url)} (${reason}). Start it or unset DATABASE_URL for embedded PGlite.`);
   }
@@ -43,6 +45,21 @@ export async function connectPostgres(url: string, max = 10): Promise<Db> {
     },
     close: () => pool.end(),
   };
+}
+
+/** The server is up but the URL's database does not exist; the message says how to create it. */
+export class DatabaseMissingError extends Error {
+  readonly database: string;
+  constructor(readonly url: string) {
+    const u = new URL(url);
+    const database = decodeURIComponent(u.pathname.slice(1));
+    super(
+      `Database "${database}" does not exist on the PostgreSQL server at ${u.host}. Create it with ` +
+        `\`createdb -h ${u.hostname} -p ${u.port || '5432'} -U ${decodeURIComponent(u.username) || 'postgres'} ${database}\`, ` +
+        'or let `npm run seed -- --create-database` create it.',
+    );
+    this.database = database;
+  }
 }
 
 function redact(url: string): string {

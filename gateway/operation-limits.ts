@@ -72,6 +72,14 @@ export function operationShape(document: DocumentNode, operation: OperationDefin
   return { ...shape, rootFields };
 }
 
+/** The first depth, alias or root-field limit `shape` breaks, as the error to answer with (also used over WebSocket). */
+export function shapeViolation(shape: ReturnType<typeof operationShape>, limits: OperationLimits): GraphQLError | null {
+  if (shape.depth > limits.maxDepth) return refuse('DEPTH_LIMIT_EXCEEDED', `Query depth ${shape.depth} exceeds the maximum of ${limits.maxDepth}`);
+  if (shape.aliases > limits.maxAliases) return refuse('ALIAS_LIMIT_EXCEEDED', `${shape.aliases} aliases exceed the maximum of ${limits.maxAliases}`);
+  if (shape.rootFields > limits.maxRootFields) return refuse('ROOT_FIELD_LIMIT_EXCEEDED', `${shape.rootFields} root fields exceed the maximum of ${limits.maxRootFields}`);
+  return null;
+}
+
 /**
  * Refuses abusive documents before any planning or subgraph work, each with its own code: DEPTH_LIMIT_EXCEEDED,
  * ALIAS_LIMIT_EXCEEDED, ROOT_FIELD_LIMIT_EXCEEDED, and (production) INTROSPECTION_DISABLED for non-admins. The
@@ -84,9 +92,8 @@ export function operationLimitsPlugin(limits: OperationLimits): ApolloServerPlug
         async didResolveOperation({ document, operation, contextValue }) {
           if (!operation) return;
           const shape = operationShape(document, operation);
-          if (shape.depth > limits.maxDepth) throw refuse('DEPTH_LIMIT_EXCEEDED', `Query depth ${shape.depth} exceeds the maximum of ${limits.maxDepth}`);
-          if (shape.aliases > limits.maxAliases) throw refuse('ALIAS_LIMIT_EXCEEDED', `${shape.aliases} aliases exceed the maximum of ${limits.maxAliases}`);
-          if (shape.rootFields > limits.maxRootFields) throw refuse('ROOT_FIELD_LIMIT_EXCEEDED', `${shape.rootFields} root fields exceed the maximum of ${limits.maxRootFields}`);
+          const violation = shapeViolation(shape, limits);
+          if (violation) throw violation;
           if (limits.introspectionForAdminsOnly && shape.introspection && !contextValue.principal.scopes.has('admin')) {
             throw new GraphQLError('Introspection is disabled', { extensions: { code: 'INTROSPECTION_DISABLED', http: { status: 403 } } });
           }

@@ -18,7 +18,7 @@ import type { Logger } from '../lib/logger';
 import type { Redis } from '../lib/redis';
 import type { EventBus } from '../lib/events';
 import type { GraphQLSchema } from 'graphql';
-import { DEFAULT_SUBSCRIPTION_LIMITS, type SubscriptionLimits, type SubscriptionServer, attachSubscriptions } from './subscriptions/server';
+import { type SubscriptionLimits, type SubscriptionServer, attachSubscriptions, subscriptionLimits } from './subscriptions/server';
 import { type SubgraphName, readSupergraph } from '../lib/schema';
 import type { GatewayContext } from './context';
 import { correlationPlugin } from './correlation-plugin';
@@ -54,6 +54,8 @@ export interface GatewayOptions {
 export async function startGateway(opts: GatewayOptions): Promise<RunningServer> {
   const { config, logger } = opts;
   const urls = opts.subgraphUrls ?? config.subgraphUrls;
+  const operationLimits = { ...DEFAULT_OPERATION_LIMITS, introspectionForAdminsOnly: config.production };
+  const wsLimits = subscriptionLimits({ ...config.subscriptionLimits, ...opts.subscriptionLimits });
   const http = keepAliveFetcher({ dedup: config.subgraphDedup });
   const signClaims = claimsSigner(config.internalSecret);
   const gateway = new ApolloGateway({
@@ -73,7 +75,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningServer>
     plugins: [
       correlationPlugin(),
       denialStatusPlugin(),
-      operationLimitsPlugin({ ...DEFAULT_OPERATION_LIMITS, introspectionForAdminsOnly: config.production }),
+      operationLimitsPlugin(operationLimits),
       trustedDocumentsPlugin(partnerAllowlists(config.partnerOperations)),
       rateLimitPlugin(rateLimitSettings(config.rateLimits), opts.redis),
       // Before the plugins that store the response (idempotency, cache): they must store what the client gets.
@@ -87,7 +89,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningServer>
     // Introspection stays on so admins can use it; operationLimitsPlugin refuses it to everyone else in production.
     introspection: true,
     hideSchemaDetailsFromClientErrors: config.production,
-    parseOptions: { maxTokens: DEFAULT_OPERATION_LIMITS.maxTokens },
+    parseOptions: { maxTokens: operationLimits.maxTokens },
     csrfPrevention: true,
     allowBatchedHttpRequests: false,
   });
@@ -114,7 +116,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningServer>
   });
   if (opts.bus) {
     subscriptions = attachSubscriptions({
-      server: running.server, apollo, bus: opts.bus, verify, logger, limits: { ...DEFAULT_SUBSCRIPTION_LIMITS, ...opts.subscriptionLimits }, production: config.production,
+      server: running.server, apollo, bus: opts.bus, verify, logger, limits: wsLimits, operationLimits, production: config.production,
     });
     if (apiSchema) subscriptions.updateSchema(apiSchema);
   }

@@ -32,7 +32,15 @@ function checkUncached(schema: GraphQLSchema, query: string, opts: DocumentCheck
     const message = err instanceof Error ? err.message : 'Syntax error';
     return { errors: [new GraphQLError(message, { extensions: { code: tokenLimitCode(message) ?? 'GRAPHQL_PARSE_FAILED' } })] };
   }
-  const invalid = validate(schema, document, undefined, { hideSuggestions: opts.hideSuggestions });
+  let invalid: readonly GraphQLError[];
+  try {
+    invalid = validate(schema, document, undefined, { hideSuggestions: opts.hideSuggestions });
+  } catch (err) {
+    // graphql-js 16's single-root-field rule collects fields without variables and throws on a directive that uses
+    // one (`... @include(if: $y)`); that document cannot be checked, so it is refused like an invalid one.
+    if (!(err instanceof GraphQLError)) throw err;
+    invalid = [err];
+  }
   if (invalid.length) return errorsOf('GRAPHQL_VALIDATION_FAILED', invalid);
   for (const definition of document.definitions) {
     if (definition.kind !== Kind.OPERATION_DEFINITION) continue;

@@ -58,6 +58,8 @@ async function rawSocket(url: string) {
 describe('subscription endpoint hardening (issue 11)', () => {
   let stack: TestStack;
   let accountId: string;
+  /** Changed by the expiry test only. */
+  let expiryAccountId: string;
   const closers: (() => Promise<void> | void)[] = [];
 
   /** A tenant of its own with one account change fully synced, then quiet: exactly one event matches `ONE_EVENT`. */
@@ -74,10 +76,15 @@ describe('subscription endpoint hardening (issue 11)', () => {
 
   beforeAll(async () => {
     stack = await startTestStack({ accounts: 2 });
-    const created = await stack.gql<{ createAccount: { id: string } }>('mutation { createAccount(input: { name: "Hardening Co" }) { id } }');
-    accountId = created.body.data?.createAccount.id ?? '';
-    await waitForSync(stack, 'acme', async () =>
-      (await stack.db.query("SELECT 1 FROM sync.events WHERE entity_id = $1 AND state = 'SUCCEEDED' AND seq IS NOT NULL", [accountId])).length === 2);
+    const create = async (name: string) => {
+      const created = await stack.gql<{ createAccount: { id: string } }>('mutation($n: String!) { createAccount(input: { name: $n }) { id } }', { n: name });
+      const id = created.body.data?.createAccount.id ?? '';
+      await waitForSync(stack, 'acme', async () =>
+        (await stack.db.query("SELECT 1 FROM sync.events WHERE entity_id = $1 AND state = 'SUCCEEDED' AND seq IS NOT NULL", [id])).length === 2);
+      return id;
+    };
+    accountId = await create('Hardening Co');
+    expiryAccountId = await create('Expiry Co');
   });
   afterAll(async () => {
     for (const close of closers.reverse()) await close();
@@ -85,25 +92,28 @@ describe('subscription endpoint hardening (issue 11)', () => {
   });
 
   describe('item 1: authorization of the executed root field, slots', () => {
-    const shapes = {
-      'inline fragment': 'subscription { ... on Subscription { syncStatusChanged(after: "0") { eventId } } }',
-      'named fragment': 'subscription { ...F } fragment F on Subscription { syncStatusChanged(after: "0") { eventId } }',
-      'fragment in a fragment': 'subscription { ... on Subscription { ...F } } fragment F on Subscription { syncStatusChanged(after: "0") { eventId } }',
-      'included fragment': 'subscription { ... @include(if: true) { syncStatusChanged(after: "0") @skip(if: false) { eventId } } }',
+    // The root field inside each shape; `args` are its arguments.
+    const shapes: Record<string, (args: string) => string> = {
+      'inline fragment': (args) => `subscription { ... on Subscription { syncStatusChanged${args} { eventId } } }`,
+      'named fragment': (args) => `subscription { ...F } fragment F on Subscription { syncStatusChanged${args} { eventId } }`,
+      'fragment in a fragment': (args) => `subscription { ... on Subscription { ...F } } fragment F on Subscription { syncStatusChanged${args} { eventId } }`,
+      'included fragment': (args) => `subscription { ... @include(if: true) { syncStatusChanged${args} @skip(if: false) { eventId } } }`,
     };
 
-    it.each(Object.entries(shapes))('a token without sync:read gets FORBIDDEN and no event when the root field sits in an %s', async (_shape, query) => {
+    it.each(Object.entries(shapes))('a token without sync:read gets FORBIDDEN and no event when the root field sits in an %s', async (_shape, shape) => {
       const { client } = wsClient(stack.url, await stack.token({ scopes: [] }));
       closers.push(() => client.dispose());
-      const denied = collect(client, query);
+      // Live, so that a build letting it through would deliver the change made below.
+      const denied = collect(client, shape(`(filter: { entityId: "${accountId}" })`));
+      await stack.gql('mutation($id: ID!) { updateAccount(id: $id, input: { name: "Hardening Co" }) { id } }', { id: accountId });
       await denied.next(1);
       expect(denied.results.map((r) => r.data ?? null)).toEqual([null]);
       expect(codes(denied)).toEqual(['FORBIDDEN']);
 
-      // The same document streams for a token that has the scope: the probe is a working subscription.
+      // The same shape streams for a token that has the scope: the probe is a working subscription.
       const allowed = wsClient(stack.url, await stack.token({ scopes: ['sync:read'] }));
       closers.push(() => allowed.client.dispose());
-      const sub = collect(allowed.client, query);
+      const sub = collect(allowed.client, shape('(after: "0")'));
       await sub.next(1);
       expect(sub.results[0]?.data?.['syncStatusChanged']).toHaveProperty('eventId');
     });
@@ -204,7 +214,8 @@ describe('subscription endpoint hardening (issue 11)', () => {
       socket.send({ type: 'connection_init', payload: { authorization: `Bearer ${await stack.token()}` } });
       expect(await socket.acked()).toBe(true);
       const huge = 'x'.repeat(1536 * 1024);
-      socket.send({ id: 'big', type: 'subscribe', payload: { query: `subscription { syncStatusChanged(after: "0", filter: { entityId: "${huge}" }) { eventId } }` } });
+      // Were it read, `after` (not an event id) would be answered with an error at once.
+      socket.send({ id: 'big', type: 'subscribe', payload: { query: `subscription { syncStatusChanged(after: "${huge}") { eventId } }` } });
       expect(await socket.outcome('big')).toEqual({ closed: 1009 });
     });
 
@@ -267,7 +278,7 @@ describe('subscription endpoint hardening (issue 11)', () => {
     const second = collect(client, ONE_EVENT, { id: accountId });
     await second.next(1);
     expect([first.error, second.error]).toEqual([null, null]);
-    expect(second.results).toHaveLength(1);
+    expect(second.results.length).toBeGreaterThan(0);
     expect(closedWith).toBeNull();
   });
 
@@ -291,10 +302,12 @@ describe('subscription endpoint hardening (issue 11)', () => {
         },
       });
       closers.push(() => client.dispose());
-      const live = collect(client, 'subscription($id: ID!) { syncStatusChanged(filter: { entityId: $id, states: [SUCCEEDED] }) { event { state } } }', { id: accountId });
-      await back; // the first token expired (within 2 s) and the client came back on its own
+      const live = collect(client, 'subscription($id: ID!) { syncStatusChanged(filter: { entityId: $id, states: [SUCCEEDED] }) { event { state } } }', { id: expiryAccountId });
+      // The first token expires within 2 s; the client comes back on its own (or, closed for good, fails the stream).
+      await Promise.race([back, live.next(1)]);
       expect(closes[0]).toBe(4403);
-      await stack.gql('mutation($id: ID!) { updateAccount(id: $id, input: { name: "Hardening Co 2" }) { id } }', { id: accountId });
+      expect(connects).toBe(2);
+      await stack.gql('mutation($id: ID!) { updateAccount(id: $id, input: { name: "Expiry Co 2" }) { id } }', { id: expiryAccountId });
       await live.next(2); // the change reaches ERP and billing: two SUCCEEDED events on the resubscribed stream
       expect(live.error).toBeNull();
       expect(live.results).toHaveLength(2);

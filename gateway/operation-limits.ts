@@ -1,5 +1,6 @@
 import type { ApolloServerPlugin } from '@apollo/server';
-import { type DocumentNode, GraphQLError, Kind, type OperationDefinitionNode, type SelectionSetNode } from 'graphql';
+import { type DocumentNode, Kind, type OperationDefinitionNode, type SelectionSetNode } from 'graphql';
+import { type ErrorCode, refusal } from '../lib/errors';
 import { fragmentMap } from './cost';
 import type { GatewayContext } from './context';
 
@@ -17,8 +18,6 @@ export interface OperationLimits {
 }
 
 export const DEFAULT_OPERATION_LIMITS: OperationLimits = { maxDepth: 12, maxAliases: 30, maxRootFields: 20, maxTokens: 3000, introspectionForAdminsOnly: false };
-
-const refuse = (code: string, message: string) => new GraphQLError(message, { extensions: { code, http: { status: 400 } } });
 
 interface Shape {
   depth: number;
@@ -84,11 +83,11 @@ export function operationLimitsPlugin(limits: OperationLimits): ApolloServerPlug
         async didResolveOperation({ document, operation, contextValue }) {
           if (!operation) return;
           const shape = operationShape(document, operation);
-          if (shape.depth > limits.maxDepth) throw refuse('DEPTH_LIMIT_EXCEEDED', `Query depth ${shape.depth} exceeds the maximum of ${limits.maxDepth}`);
-          if (shape.aliases > limits.maxAliases) throw refuse('ALIAS_LIMIT_EXCEEDED', `${shape.aliases} aliases exceed the maximum of ${limits.maxAliases}`);
-          if (shape.rootFields > limits.maxRootFields) throw refuse('ROOT_FIELD_LIMIT_EXCEEDED', `${shape.rootFields} root fields exceed the maximum of ${limits.maxRootFields}`);
+          if (shape.depth > limits.maxDepth) throw refusal('DEPTH_LIMIT_EXCEEDED', `Query depth ${shape.depth} exceeds the maximum of ${limits.maxDepth}`);
+          if (shape.aliases > limits.maxAliases) throw refusal('ALIAS_LIMIT_EXCEEDED', `${shape.aliases} aliases exceed the maximum of ${limits.maxAliases}`);
+          if (shape.rootFields > limits.maxRootFields) throw refusal('ROOT_FIELD_LIMIT_EXCEEDED', `${shape.rootFields} root fields exceed the maximum of ${limits.maxRootFields}`);
           if (limits.introspectionForAdminsOnly && shape.introspection && !contextValue.principal.scopes.has('admin')) {
-            throw new GraphQLError('Introspection is disabled', { extensions: { code: 'INTROSPECTION_DISABLED', http: { status: 403 } } });
+            throw refusal('INTROSPECTION_DISABLED', 'Introspection is disabled');
           }
         },
       };
@@ -97,6 +96,6 @@ export function operationLimitsPlugin(limits: OperationLimits): ApolloServerPlug
 }
 
 /** graphql-js reports the token limit as a syntax error; give it a code of its own. */
-export function tokenLimitCode(message: string): string | null {
+export function tokenLimitCode(message: string): ErrorCode | null {
   return /Document contains more tha[nt] \d+ tokens/.test(message) ? 'TOKEN_LIMIT_EXCEEDED' : null;
 }

@@ -22,7 +22,7 @@ import { type SubscriptionLimits, type SubscriptionServer, attachSubscriptions, 
 import { type SubgraphName, readSupergraph } from '../lib/schema';
 import type { GatewayContext } from './context';
 import { correlationPlugin } from './correlation-plugin';
-import { denialStatusPlugin } from './denial-status';
+import { responseStatusPlugin } from './response-status';
 import { unresolvedReferencesPlugin } from './unresolved-references';
 import { idempotencyPlugin } from './idempotency';
 import type { Db } from '../lib/db/db';
@@ -74,7 +74,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningServer>
     stopOnTerminationSignals: false,
     plugins: [
       correlationPlugin(),
-      denialStatusPlugin(),
+      responseStatusPlugin(),
       operationLimitsPlugin(operationLimits),
       trustedDocumentsPlugin(partnerAllowlists(config.partnerOperations)),
       rateLimitPlugin(rateLimitSettings(config.rateLimits), opts.redis),
@@ -84,8 +84,8 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningServer>
       ...(config.responseCache ? [responseCache(opts.cacheStore ?? createCacheStore(opts.redis), logger)] : []),
       ...(config.production ? [ApolloServerPluginLandingPageDisabled()] : []),
     ],
-    formatError: gatewayErrorFormatter(config.production),
-    includeStacktraceInErrorResponses: !config.production,
+    formatError: gatewayErrorFormatter(config, logger),
+    includeStacktraceInErrorResponses: config.debugErrors,
     // Introspection stays on so admins can use it; operationLimitsPlugin refuses it to everyone else in production.
     introspection: true,
     hideSchemaDetailsFromClientErrors: config.production,
@@ -123,9 +123,13 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningServer>
   return running;
 }
 
-/** The shared formatter, plus a code of its own for the parser's token limit. */
-function gatewayErrorFormatter(production: boolean) {
-  const base = errorFormatter(production);
+/** The shared formatter (masked errors logged), plus a code of its own for the parser's token limit. */
+function gatewayErrorFormatter(config: Config, logger: Logger) {
+  const base = errorFormatter({
+    production: config.production,
+    debug: config.debugErrors,
+    onMasked: ({ stack, ...masked }) => logger.error({ ...masked, err: { message: masked.message, stack } }, 'masked error'),
+  });
   return (formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError => {
     const code = tokenLimitCode(formatted.message);
     return base(code ? { ...formatted, extensions: { ...formatted.extensions, code } } : formatted, error);

@@ -8,7 +8,7 @@ import type { Logger } from '../../lib/logger';
  * what it masks is logged with the id, so support can find it.
  */
 export function wsErrorFormatter(production: boolean, logger: Logger) {
-  const base = errorFormatter(production);
+  const base = errorFormatter({ production });
   return (error: GraphQLError, correlationId: string): GraphQLFormattedError => {
     // `http` (status, headers) means nothing on a WebSocket.
     const { http: _http, ...extensions } = error.toJSON().extensions ?? {};

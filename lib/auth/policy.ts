@@ -50,3 +50,30 @@ export const POLICY: Record<SubgraphName, SubgraphPolicy> = {
 
 /** Federation plumbing the gateway needs; callers only reach it through the signed gateway path. */
 export const FEDERATION_FIELDS = ['Query._entities', 'Query._service', '_Service.sdl'];
+
+/**
+ * Status events are the systems' data, not sync data: reading one kind needs the read scope of the system it comes
+ * from, whether it is listed (`Query.statusEvents`) or pushed live (the gateway's subscriptions).
+ */
+export const STATUS_EVENT_SYSTEMS = { INVOICE_STATUS: 'erp', SUBSCRIPTION_STATUS: 'billing' } as const satisfies Record<string, SubgraphName>;
+export type StatusEventKind = keyof typeof STATUS_EVENT_SYSTEMS;
+
+/** The scope a status event kind needs; null for a kind this table does not know (refuse it). */
+export function statusEventScope(kind: string): Scope | null {
+  return Object.hasOwn(STATUS_EVENT_SYSTEMS, kind) ? POLICY[STATUS_EVENT_SYSTEMS[kind as StatusEventKind]].read : null;
+}
+
+/** The gateway's live fields (graphql-ws), from the same table: each pushes what its list form returns. */
+export const SUBSCRIPTION_FIELDS: Readonly<Record<string, Scope>> = {
+  syncStatusChanged: POLICY.sync.read,
+  invoiceStatusChanged: POLICY[STATUS_EVENT_SYSTEMS.INVOICE_STATUS].read,
+  subscriptionStatusChanged: POLICY[STATUS_EVENT_SYSTEMS.SUBSCRIPTION_STATUS].read,
+};
+
+/** What a subgraph's root field needs (`'public'` = any caller of the tenant), by the same rules shield applies. */
+export function rootFieldScope(subgraph: SubgraphName, rootType: 'Query' | 'Mutation', field: string): Scope | 'public' {
+  const policy = POLICY[subgraph];
+  const key = `${rootType}.${field}`;
+  if (FEDERATION_FIELDS.includes(key)) return 'public';
+  return policy.fields?.[key] ?? (rootType === 'Mutation' ? policy.write : policy.read);
+}

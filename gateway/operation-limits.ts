@@ -1,5 +1,5 @@
 import type { ApolloServerPlugin } from '@apollo/server';
-import { type DocumentNode, Kind, type OperationDefinitionNode, type SelectionSetNode } from 'graphql';
+import { type DocumentNode, type GraphQLError, Kind, type OperationDefinitionNode, type SelectionSetNode } from 'graphql';
 import { type ErrorCode, refusal } from '../lib/errors';
 import { fragmentMap } from './cost';
 import type { GatewayContext } from './context';
@@ -85,6 +85,17 @@ export function operationShape(document: DocumentNode, operation: OperationDefin
   return { ...shape, rootFields };
 }
 
+/** The first depth (data or introspection), alias or root-field limit `shape` breaks, as the error to answer with (also used over WebSocket). */
+export function shapeViolation(shape: ReturnType<typeof operationShape>, limits: OperationLimits): GraphQLError | null {
+  if (shape.depth > limits.maxDepth) return refusal('DEPTH_LIMIT_EXCEEDED', `Query depth ${shape.depth} exceeds the maximum of ${limits.maxDepth}`);
+  if (shape.introspectionDepth > limits.maxIntrospectionDepth) {
+    return refusal('DEPTH_LIMIT_EXCEEDED', `Introspection depth ${shape.introspectionDepth} exceeds the maximum of ${limits.maxIntrospectionDepth}`);
+  }
+  if (shape.aliases > limits.maxAliases) return refusal('ALIAS_LIMIT_EXCEEDED', `${shape.aliases} aliases exceed the maximum of ${limits.maxAliases}`);
+  if (shape.rootFields > limits.maxRootFields) return refusal('ROOT_FIELD_LIMIT_EXCEEDED', `${shape.rootFields} root fields exceed the maximum of ${limits.maxRootFields}`);
+  return null;
+}
+
 /**
  * Is `value` (JSON: objects, arrays, scalars) nested deeper than `max`? Iterative, and stops at the first path past
  * `max`, so a 20,000-level variable costs nothing and overflows no stack (recursive coercion would, as an HTTP 500).
@@ -123,12 +134,8 @@ export function operationLimitsPlugin(limits: OperationLimits): ApolloServerPlug
             throw refusal('BAD_USER_INPUT', `Variables are nested deeper than ${limits.maxVariableDepth} levels`);
           }
           const shape = operationShape(document, operation);
-          if (shape.depth > limits.maxDepth) throw refusal('DEPTH_LIMIT_EXCEEDED', `Query depth ${shape.depth} exceeds the maximum of ${limits.maxDepth}`);
-          if (shape.introspectionDepth > limits.maxIntrospectionDepth) {
-            throw refusal('DEPTH_LIMIT_EXCEEDED', `Introspection depth ${shape.introspectionDepth} exceeds the maximum of ${limits.maxIntrospectionDepth}`);
-          }
-          if (shape.aliases > limits.maxAliases) throw refusal('ALIAS_LIMIT_EXCEEDED', `${shape.aliases} aliases exceed the maximum of ${limits.maxAliases}`);
-          if (shape.rootFields > limits.maxRootFields) throw refusal('ROOT_FIELD_LIMIT_EXCEEDED', `${shape.rootFields} root fields exceed the maximum of ${limits.maxRootFields}`);
+          const violation = shapeViolation(shape, limits);
+          if (violation) throw violation;
           if (limits.introspectionForAdminsOnly && shape.introspectionDepth > 0 && !contextValue.principal.scopes.has('admin')) {
             throw refusal('INTROSPECTION_DISABLED', 'Introspection is disabled');
           }

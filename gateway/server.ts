@@ -18,7 +18,7 @@ import type { Logger } from '../lib/logger';
 import type { Redis } from '../lib/redis';
 import type { EventBus } from '../lib/events';
 import type { GraphQLSchema } from 'graphql';
-import { DEFAULT_SUBSCRIPTION_LIMITS, type SubscriptionLimits, type SubscriptionServer, attachSubscriptions } from './subscriptions/server';
+import { type SubscriptionLimits, type SubscriptionServer, attachSubscriptions, subscriptionLimits } from './subscriptions/server';
 import { type SubgraphName, readSupergraph } from '../lib/schema';
 import type { GatewayContext } from './context';
 import { correlationPlugin } from './correlation-plugin';
@@ -55,6 +55,8 @@ export interface GatewayOptions {
 export async function startGateway(opts: GatewayOptions): Promise<RunningServer> {
   const { config, logger } = opts;
   const urls = opts.subgraphUrls ?? config.subgraphUrls;
+  const operationLimits = { ...DEFAULT_OPERATION_LIMITS, introspectionForAdminsOnly: config.production };
+  const wsLimits = subscriptionLimits({ ...config.subscriptionLimits, ...opts.subscriptionLimits });
   const http = keepAliveFetcher({ dedup: config.subgraphDedup });
   const signClaims = claimsSigner(config.internalSecret);
   const supergraphSdl = readSupergraph();
@@ -75,7 +77,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningServer>
     plugins: [
       correlationPlugin(),
       responseStatusPlugin(),
-      operationLimitsPlugin({ ...DEFAULT_OPERATION_LIMITS, introspectionForAdminsOnly: config.production }),
+      operationLimitsPlugin(operationLimits),
       trustedDocumentsPlugin(partnerAllowlists(config.partnerOperations), { requireAllowlist: config.partnerAllowlistRequired }),
       rateLimitPlugin(rateLimitSettings(config.rateLimits), opts.redis),
       // Before the plugins that store the response (idempotency, cache): they must store what the client gets.
@@ -89,7 +91,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningServer>
     // Introspection stays on so admins can use it; operationLimitsPlugin refuses it to everyone else in production.
     introspection: true,
     hideSchemaDetailsFromClientErrors: config.production,
-    parseOptions: { maxTokens: DEFAULT_OPERATION_LIMITS.maxTokens },
+    parseOptions: { maxTokens: operationLimits.maxTokens },
     csrfPrevention: true,
     allowBatchedHttpRequests: false,
   });
@@ -116,7 +118,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningServer>
   });
   if (opts.bus) {
     subscriptions = attachSubscriptions({
-      server: running.server, apollo, bus: opts.bus, verify, logger, limits: { ...DEFAULT_SUBSCRIPTION_LIMITS, ...opts.subscriptionLimits }, production: config.production,
+      server: running.server, apollo, bus: opts.bus, verify, logger, limits: wsLimits, operationLimits, production: config.production,
     });
     if (apiSchema) subscriptions.updateSchema(apiSchema);
   }

@@ -17,6 +17,7 @@ const schema = z
     RESPONSE_CACHE: z.enum(['on', 'off']).default('on'),
     SUBGRAPH_DEDUP: z.enum(['on', 'off']).default('on'),
     RATE_LIMITS: z.string().optional(),
+    SUBSCRIPTION_LIMITS: z.string().optional(),
     JWT_SECRET: z.string().min(32).optional(),
     JWT_ISSUER: z.string().default('sor-gateway'),
     JWT_AUDIENCE: z.string().default('sor-gateway'),
@@ -62,6 +63,8 @@ export interface Config {
   subgraphDedup: boolean;
   /** JSON overrides of the rate-limit settings (see gateway/rate-limit.ts), e.g. {"perKind":{"partner":5000}}. */
   rateLimits: Record<string, unknown>;
+  /** JSON overrides of the WebSocket limits (see gateway/subscriptions/server.ts), e.g. {"maxPayloadBytes":262144}. */
+  subscriptionLimits: Record<string, unknown>;
   jwt: { secret: string; issuer: string; audience: string; jwksUrl?: string; jwksCooldownMs?: number };
   /** Trusted documents: partner `sub` -> sha256 hashes of the operations it may send (JSON). */
   partnerOperations: Record<string, unknown>;
@@ -98,6 +101,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     responseCache: e.RESPONSE_CACHE === 'on',
     subgraphDedup: e.SUBGRAPH_DEDUP === 'on',
     rateLimits: parseJsonObject('RATE_LIMITS', e.RATE_LIMITS),
+    subscriptionLimits: parseJsonObject('SUBSCRIPTION_LIMITS', e.SUBSCRIPTION_LIMITS),
     jwt: { secret: e.JWT_SECRET ?? DEV_JWT_SECRET, issuer: e.JWT_ISSUER, audience: e.JWT_AUDIENCE, ...(e.JWT_JWKS_URL ? { jwksUrl: e.JWT_JWKS_URL, jwksCooldownMs: e.JWT_JWKS_COOLDOWN_MS } : {}) },
     partnerOperations: parseJsonObject('PARTNER_OPERATIONS', e.PARTNER_OPERATIONS),
     partnerAllowlistRequired: e.PARTNER_ALLOWLIST_REQUIRED ? e.PARTNER_ALLOWLIST_REQUIRED === 'on' : e.NODE_ENV === 'production',

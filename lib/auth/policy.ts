@@ -63,12 +63,21 @@ export function statusEventScope(kind: string): Scope | null {
   return Object.hasOwn(STATUS_EVENT_SYSTEMS, kind) ? POLICY[STATUS_EVENT_SYSTEMS[kind as StatusEventKind]].read : null;
 }
 
-/** The gateway's live fields (graphql-ws), from the same table: each pushes what its list form returns. */
-export const SUBSCRIPTION_FIELDS: Readonly<Record<string, Scope>> = {
-  syncStatusChanged: POLICY.sync.read,
-  invoiceStatusChanged: POLICY[STATUS_EVENT_SYSTEMS.INVOICE_STATUS].read,
-  subscriptionStatusChanged: POLICY[STATUS_EVENT_SYSTEMS.SUBSCRIPTION_STATUS].read,
+/**
+ * The gateway's subscription root fields (gateway/subscriptions), each by the subgraph whose data it streams: a
+ * subscriber needs that subgraph's `read` scope, as a query of the same data would. Fields not listed are denied.
+ */
+const SUBSCRIPTION_SOURCES: Readonly<Record<string, SubgraphName>> = {
+  syncStatusChanged: 'sync',
+  invoiceStatusChanged: STATUS_EVENT_SYSTEMS.INVOICE_STATUS,
+  subscriptionStatusChanged: STATUS_EVENT_SYSTEMS.SUBSCRIPTION_STATUS,
 };
+
+/** The scope a subscription root field needs, or null when the field is not in the table (deny). */
+export function subscriptionScope(field: string): Scope | null {
+  const source = Object.hasOwn(SUBSCRIPTION_SOURCES, field) ? SUBSCRIPTION_SOURCES[field] : undefined;
+  return source ? POLICY[source].read : null;
+}
 
 /** What a subgraph's root field needs (`'public'` = any caller of the tenant), by the same rules shield applies. */
 export function rootFieldScope(subgraph: SubgraphName, rootType: 'Query' | 'Mutation', field: string): Scope | 'public' {

@@ -30,7 +30,9 @@ describe('scale-out: two gateways and two workers as separate processes', () => 
   let gateways: Running[] = [];
   let workers: Running[] = [];
   const spawnRole = (role: string[], extra: NodeJS.ProcessEnv = {}) => {
-    const p = startProcess(TSX, ['scripts/serve.ts', ...role], { env: { ...env, ...extra } });
+    // node --import tsx, not the tsx CLI: the CLI relays SIGTERM and SIGKILLs its child when the child does not
+    // acknowledge within 30 ms, which a loaded machine misses (exit 143); signals must reach the server itself.
+    const p = startProcess(process.execPath, ['--import', 'tsx', 'scripts/serve.ts', ...role], { env: { ...env, ...extra } });
     processes.push(p);
     return p;
   };

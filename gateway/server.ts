@@ -25,6 +25,7 @@ import { correlationPlugin } from './correlation-plugin';
 import { responseStatusPlugin } from './response-status';
 import { unresolvedReferencesPlugin } from './unresolved-references';
 import { idempotencyPlugin } from './idempotency';
+import { mutationScopes } from './root-fields';
 import type { Db } from '../lib/db/db';
 import { subgraphDataSource } from './data-sources';
 import { rateLimitPlugin, rateLimitSettings } from './rate-limit';
@@ -58,12 +59,13 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningServer>
   const wsLimits = subscriptionLimits({ ...config.subscriptionLimits, ...opts.subscriptionLimits });
   const http = keepAliveFetcher({ dedup: config.subgraphDedup });
   const signClaims = claimsSigner(config.internalSecret);
+  const supergraphSdl = readSupergraph();
   const gateway = new ApolloGateway({
-    supergraphSdl: readSupergraph(),
+    supergraphSdl,
     buildService: ({ name }) => {
       const url = urls[name as SubgraphName];
       if (!url) throw new Error(`No URL configured for subgraph "${name}"`);
-      return subgraphDataSource(url, { fetcher: http.fetcher, signClaims });
+      return subgraphDataSource(name, url, { fetcher: http.fetcher, signClaims });
     },
     logger,
   });
@@ -76,11 +78,11 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningServer>
       correlationPlugin(),
       responseStatusPlugin(),
       operationLimitsPlugin(operationLimits),
-      trustedDocumentsPlugin(partnerAllowlists(config.partnerOperations)),
+      trustedDocumentsPlugin(partnerAllowlists(config.partnerOperations), { requireAllowlist: config.partnerAllowlistRequired }),
       rateLimitPlugin(rateLimitSettings(config.rateLimits), opts.redis),
       // Before the plugins that store the response (idempotency, cache): they must store what the client gets.
       unresolvedReferencesPlugin(),
-      ...(opts.db ? [idempotencyPlugin(opts.db, logger), auditPlugin(opts.db, logger)] : []),
+      ...(opts.db ? [idempotencyPlugin(opts.db, logger, mutationScopes(supergraphSdl)), auditPlugin(opts.db, logger)] : []),
       ...(config.responseCache ? [responseCache(opts.cacheStore ?? createCacheStore(opts.redis), logger)] : []),
       ...(config.production ? [ApolloServerPluginLandingPageDisabled()] : []),
     ],

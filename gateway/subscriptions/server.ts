@@ -50,7 +50,7 @@ export const DEFAULT_SUBSCRIPTION_LIMITS: SubscriptionLimits = {
 export function subscriptionLimits(overrides: Record<string, unknown>): SubscriptionLimits {
   const parsed = limitsSchema.partial().safeParse(overrides);
   if (!parsed.success) {
-    throw new Error(`Invalid configuration:\n${parsed.error.issues.map((i) => `  SUBSCRIPTION_LIMITS.${i.path.join('.')}: ${i.message}`).join('\n')}`);
+    throw new Error(`Invalid configuration:\n${parsed.error.issues.map((i) => `  ${['SUBSCRIPTION_LIMITS', ...i.path].join('.')}: ${i.message}`).join('\n')}`);
   }
   return { ...DEFAULT_SUBSCRIPTION_LIMITS, ...parsed.data };
 }

@@ -23,6 +23,7 @@ import { type SubgraphName, readSupergraph } from '../lib/schema';
 import type { GatewayContext } from './context';
 import { correlationPlugin } from './correlation-plugin';
 import { denialStatusPlugin } from './denial-status';
+import { serviceUnavailablePlugin } from './service-unavailable';
 import { unresolvedReferencesPlugin } from './unresolved-references';
 import { idempotencyPlugin } from './idempotency';
 import type { Db } from '../lib/db/db';
@@ -73,6 +74,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningServer>
     plugins: [
       correlationPlugin(),
       denialStatusPlugin(),
+      serviceUnavailablePlugin(),
       operationLimitsPlugin({ ...DEFAULT_OPERATION_LIMITS, introspectionForAdminsOnly: config.production }),
       trustedDocumentsPlugin(partnerAllowlists(config.partnerOperations)),
       rateLimitPlugin(rateLimitSettings(config.rateLimits), opts.redis),

@@ -10,6 +10,7 @@ export type ErrorCode =
   | 'ILLEGAL_STATE_TRANSITION'
   | 'RATE_LIMITED'
   | 'UPSTREAM_UNAVAILABLE'
+  | 'SERVICE_UNAVAILABLE'
   | 'INTERNAL_SERVER_ERROR';
 
 /**
@@ -45,6 +46,13 @@ export const conflict = (message: string): GraphQLError => error('CONFLICT', mes
  */
 export const illegalTransition = (domainCode: string, message: string): GraphQLError =>
   error('ILLEGAL_STATE_TRANSITION', message, { domainCode });
+
+/**
+ * A dependency of ours (the database) is unreachable for a moment: retry later. No HTTP status here on purpose, as
+ * for FORBIDDEN: a subgraph answering 503 would lose the typed error at the gateway, which answers 503 itself when a
+ * response has no data (gateway/service-unavailable.ts).
+ */
+export const serviceUnavailable = (message: string): GraphQLError => error('SERVICE_UNAVAILABLE', message, { retryable: true });
 
 export function errorCode(err: unknown): string | undefined {
   if (err instanceof GraphQLError) {

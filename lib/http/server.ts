@@ -18,7 +18,10 @@ export interface RunningServer {
   server: Server;
   url: string;
   port: number;
-  /** Stops accepting, lets in-flight requests finish (up to `graceMs`), then closes the rest. */
+  /**
+   * Stops accepting and drains: requests in flight finish and are answered with `Connection: close`, idle keep-alive
+   * sockets close at once, and after `graceMs` (default 30 s) whatever is still open is closed.
+   */
   close(graceMs?: number): Promise<void>;
 }
 
@@ -82,7 +85,14 @@ export async function listen(
   port: number,
   hooks: CloseHooks = {},
 ): Promise<RunningServer> {
+  let draining = false;
+  const inFlight = new Set<ServerResponse>();
   const server = createServer((req, res) => {
+    // While draining, every answer says so and its socket closes right after it (no reset of a keep-alive client
+    // that would send its next request on a socket we are about to drop).
+    if (draining) res.shouldKeepAlive = false;
+    inFlight.add(res);
+    res.once('close', () => inFlight.delete(res));
     handler(req, res).catch((err: unknown) => {
       // Never leak internals: the handler's own errors are logged by the caller's Apollo plugins.
       if (!res.headersSent) sendJson(res, 500, { errors: [{ message: 'Internal server error', extensions: { code: 'INTERNAL_SERVER_ERROR' } }] });
@@ -96,10 +106,15 @@ export async function listen(
     server,
     port: actual,
     url: `http://${host}:${actual}/graphql`,
-    async close(graceMs = 5000) {
+    async close(graceMs = 30_000) {
+      draining = true;
+      // Answers already being written keep their headers; the others go out with `Connection: close`.
+      for (const res of inFlight) if (!res.headersSent) res.shouldKeepAlive = false;
       await hooks.beforeClose?.();
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      // Only sockets with no request on them are dropped now; the others close after their last response.
       server.closeIdleConnections();
+      // A hard bound for a request that never ends (the orchestrator's kill would come anyway).
       const timer = setTimeout(() => server.closeAllConnections(), graceMs);
       await closed;
       clearTimeout(timer);

@@ -6,8 +6,11 @@ export const MAX_BODY_BYTES = 1_000_000;
 
 export interface GraphQLHttpOptions<C extends BaseContext> {
   apollo: ApolloServer<C>;
-  /** Builds the per-request context; throw a GraphQLError with `http.status` to refuse the request. */
-  context: (req: IncomingMessage) => Promise<C>;
+  /**
+   * Builds the per-request context from the request and its parsed body (undefined for GET); throw a GraphQLError
+   * with `http.status` to refuse the request.
+   */
+  context: (req: IncomingMessage, body: unknown) => Promise<C>;
   /** Readiness: true when the service can serve traffic (schema loaded, database reachable). */
   ready: () => Promise<boolean>;
   /** Last touch on a complete response body, with the request's context (the gateway splices cached data in). */
@@ -59,7 +62,7 @@ export function graphqlHttpHandler<C extends BaseContext>(opts: GraphQLHttpOptio
     let context: C | undefined;
     const result = await opts.apollo.executeHTTPGraphQLRequest({
       httpGraphQLRequest: { method: (req.method ?? 'GET').toUpperCase(), headers, search: q === -1 ? '' : url.slice(q + 1), body },
-      context: async () => (context = await opts.context(req)),
+      context: async () => (context = await opts.context(req, body)),
     });
     res.statusCode = result.status ?? 200;
     for (const [key, value] of result.headers) res.setHeader(key, value);

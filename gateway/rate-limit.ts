@@ -56,7 +56,8 @@ interface Decision {
 
 /**
  * Cost-based rate limiting per principal and per tenant, on Redis so every gateway instance spends the same budget;
- * an in-memory insurance limiter takes over while Redis is unreachable. A busy key is decided from this instance's
+ * while Redis is unreachable each instance goes on from its last view of every counter and reconciles when Redis is
+ * back (MirroredLimiter: the budget restarts neither when Redis is lost nor when it returns). A busy key is decided from this instance's
  * view of the Redis counter and spent in Redis without waiting (MirroredLimiter): no round trip on the hot path.
  * Rejections happen in didResolveOperation, before any subgraph is called.
  */
@@ -68,7 +69,7 @@ export function rateLimitPlugin(settings: RateLimitSettings, redis: Redis | unde
     if (existing) return existing;
     const base = { points, duration: settings.windowSeconds, keyPrefix: `rl:${scope}` };
     const created = redis
-      ? new MirroredLimiter(new RateLimiterRedis({ ...base, storeClient: redis, insuranceLimiter: new RateLimiterMemory(base) }), {
+      ? new MirroredLimiter(new RateLimiterRedis({ ...base, storeClient: redis }), {
           freshMs: settings.localDecisionMs,
           flushMs: settings.flushMs,
         })

@@ -12,6 +12,8 @@ interface View {
   syncedAt: number;
   /** Decided here while the store was unreachable: the store may have lost its count (a restarted Redis). */
   offline: boolean;
+  /** The smallest cost refused from this view in its window (Infinity if none): what no longer fits. */
+  minRefused: number;
 }
 
 export interface MirrorOptions {
@@ -60,12 +62,16 @@ export class MirroredLimiter {
   }
 
   /**
-   * What this instance last knew of `key` without asking anyone: true when that says the budget is spent until the
-   * window ends (a cheap pre-check before any work is done on a request).
+   * What this instance last knew of `key` without asking anyone: the ms left in the window when that says the budget
+   * is spent, null otherwise (a cheap pre-check before any work is done on a request).
    */
-  knownSpent(key: string): boolean {
+  knownSpent(key: string): number | null {
     const view = this.views.get(key);
-    return view !== undefined && Date.now() < view.resetAt && view.consumed >= this.points;
+    const left = view ? view.resetAt - Date.now() : 0;
+    if (!view || left <= 0) return null;
+    // Spent, or too little left for the smallest cost this view already had to refuse (a flood repeats its requests).
+    const spent = view.consumed >= this.points || (Number.isFinite(view.minRefused) && view.consumed + view.minRefused > this.points);
+    return spent ? left : null;
   }
 
   /** Resolves with the spend, or rejects with a RateLimiterRes when the budget is spent (as the store does). */
@@ -112,7 +118,10 @@ export class MirroredLimiter {
 
   private local(view: View, cost: number): RateLimiterRes {
     const msBeforeNext = view.resetAt - Date.now();
-    if (view.consumed + cost > this.points) throw new RateLimiterRes(0, msBeforeNext, view.consumed, false);
+    if (view.consumed + cost > this.points) {
+      view.minRefused = Math.min(view.minRefused, cost);
+      throw new RateLimiterRes(0, msBeforeNext, view.consumed, false);
+    }
     view.consumed += cost;
     view.unsent += cost;
     this.schedule();
@@ -128,7 +137,7 @@ export class MirroredLimiter {
   private offlineView(key: string, view: View | undefined): View {
     const now = Date.now();
     if (view && now < view.resetAt) return view;
-    const fresh: View = { consumed: 0, unsent: view?.unsent ?? 0, inFlight: 0, resetAt: now + this.store.duration * 1000, syncedAt: 0, offline: true };
+    const fresh: View = { consumed: 0, unsent: view?.unsent ?? 0, inFlight: 0, resetAt: now + this.store.duration * 1000, syncedAt: 0, offline: true, minRefused: Infinity };
     this.remember(key, fresh);
     return fresh;
   }
@@ -187,7 +196,7 @@ export class MirroredLimiter {
     const now = Date.now();
     let view = this.views.get(key);
     if (!view) {
-      view = { consumed: 0, unsent: 0, inFlight: 0, resetAt: 0, syncedAt: 0, offline: false };
+      view = { consumed: 0, unsent: 0, inFlight: 0, resetAt: 0, syncedAt: 0, offline: false, minRefused: Infinity };
       this.remember(key, view);
     }
     const known = view.consumed - view.inFlight - view.unsent;
@@ -197,6 +206,7 @@ export class MirroredLimiter {
       this.schedule();
     }
     view.offline = false;
+    if (now >= view.resetAt) view.minRefused = Infinity;
     view.consumed = res.consumedPoints + view.inFlight + view.unsent;
     view.resetAt = now + res.msBeforeNext;
     view.syncedAt = now;

@@ -15,6 +15,8 @@ export interface GraphQLHttpOptions<C extends BaseContext> {
   ready: () => Promise<boolean>;
   /** Last touch on a complete response body, with the request's context (the gateway splices cached data in). */
   finishBody?: (context: C | undefined, body: string) => string;
+  /** Runs once the response is written (or the request failed), with the context if one was built. */
+  finished?: (context: C | undefined) => void;
 }
 
 export interface RunningServer {
@@ -60,18 +62,22 @@ export function graphqlHttpHandler<C extends BaseContext>(opts: GraphQLHttpOptio
       if (value !== undefined) headers.set(key, Array.isArray(value) ? value.join(', ') : value);
     }
     let context: C | undefined;
-    const result = await opts.apollo.executeHTTPGraphQLRequest({
-      httpGraphQLRequest: { method: (req.method ?? 'GET').toUpperCase(), headers, search: q === -1 ? '' : url.slice(q + 1), body },
-      context: async () => (context = await opts.context(req, body)),
-    });
-    res.statusCode = result.status ?? 200;
-    for (const [key, value] of result.headers) res.setHeader(key, value);
-    if (result.body.kind === 'complete') {
-      res.end(opts.finishBody ? opts.finishBody(context, result.body.string) : result.body.string);
-      return;
+    try {
+      const result = await opts.apollo.executeHTTPGraphQLRequest({
+        httpGraphQLRequest: { method: (req.method ?? 'GET').toUpperCase(), headers, search: q === -1 ? '' : url.slice(q + 1), body },
+        context: async () => (context = await opts.context(req, body)),
+      });
+      res.statusCode = result.status ?? 200;
+      for (const [key, value] of result.headers) res.setHeader(key, value);
+      if (result.body.kind === 'complete') {
+        res.end(opts.finishBody ? opts.finishBody(context, result.body.string) : result.body.string);
+        return;
+      }
+      for await (const chunk of result.body.asyncIterator) res.write(chunk);
+      res.end();
+    } finally {
+      opts.finished?.(context);
     }
-    for await (const chunk of result.body.asyncIterator) res.write(chunk);
-    res.end();
   };
 }
 

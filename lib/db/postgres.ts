@@ -1,5 +1,5 @@
 import pg from 'pg';
-import { serviceUnavailable } from '../errors';
+import { fieldError } from '../errors';
 import type { Db, Queryable } from './db';
 
 // Dates stay ISO strings (pg would build local-time Date objects); int8 and numeric stay strings (money is exact).
@@ -24,7 +24,7 @@ export function isConnectionError(err: unknown): boolean {
 
 /** The database is unreachable: a typed, retryable error instead of the driver's message (INTERNAL_SERVER_ERROR). */
 function unavailable(err: unknown): unknown {
-  return isConnectionError(err) ? serviceUnavailable('The database is unavailable, retry shortly') : err;
+  return isConnectionError(err) ? fieldError('SERVICE_UNAVAILABLE', 'The database is unavailable, retry shortly', { retryable: true }) : err;
 }
 
 /** Connects to a real Postgres server; fails fast with a message naming the server when it is unreachable. */

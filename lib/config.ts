@@ -38,10 +38,12 @@ const schema = z
     SYNC_FAULTS: z.string().optional(),
     RECONCILE_INTERVAL_SECONDS: z.coerce.number().int().min(0).default(3600),
     SEED_ACCOUNTS: z.coerce.number().int().min(0).default(50),
+    CONNECTOR_KEYS: z.string().optional(),
   })
   .superRefine((env, ctx) => {
     if (env.NODE_ENV !== 'production') return;
     if (!env.GATEWAY_SIGNING_SECRET) ctx.addIssue({ code: 'custom', path: ['GATEWAY_SIGNING_SECRET'], message: 'GATEWAY_SIGNING_SECRET is required in production' });
+    if (!env.CONNECTOR_KEYS) ctx.addIssue({ code: 'custom', path: ['CONNECTOR_KEYS'], message: 'CONNECTOR_KEYS is required in production (keys that encrypt connection credentials)' });
     if (!env.JWT_SECRET && !env.JWT_JWKS_URL) ctx.addIssue({ code: 'custom', path: ['JWT_JWKS_URL'], message: 'JWT_JWKS_URL (or JWT_SECRET) is required in production' });
   });
 
@@ -70,6 +72,8 @@ export interface Config {
   subgraphUrls: { crm: string; erp: string; billing: string; sync: string };
   sync: { retryBaseMs: number; faults: string | undefined; reconcileIntervalSeconds: number };
   seedAccounts: number;
+  /** Keys that encrypt connection credentials at rest (`id:base64,...`, active first); a dev key outside production. */
+  connectorKeys: string | undefined;
 }
 
 /** Reads and validates configuration from the environment; fails fast with every problem named. */
@@ -102,6 +106,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     },
     sync: { retryBaseMs: e.SYNC_RETRY_BASE_MS, faults: e.SYNC_FAULTS, reconcileIntervalSeconds: e.RECONCILE_INTERVAL_SECONDS },
     seedAccounts: e.SEED_ACCOUNTS,
+    connectorKeys: e.CONNECTOR_KEYS,
   };
 }
 

@@ -6,11 +6,13 @@ import { reconcileTenant } from './engine/reconcile';
 import type { SyncContext } from './context';
 import type { Resolvers, SyncState } from './generated/resolvers';
 import type { ReconciliationModel } from './ledger/models';
+import { connectionMutations, connectionQueries, systemConnection } from './connections/resolvers';
 
 const SYSTEMS = ['ERP', 'BILLING'] as const;
 
 export const resolvers: Resolvers = {
   Query: {
+    ...connectionQueries,
     syncJob: (_p, { id }, ctx) => ctx.loaders.job.load(id),
     syncJobs: async (_p, { filter, first, after }, ctx) => {
       const page = parsePage(first, after);
@@ -60,6 +62,7 @@ export const resolvers: Resolvers = {
     },
   },
   Mutation: {
+    ...connectionMutations,
     replaySyncJob: (_p, { id }, ctx) => ctx.commands.replay(id),
     replayDeadLetters: (_p, { filter }, ctx) => ctx.commands.replayDeadLetters(filter ?? {}),
     requestResync: (_p, { accountId }, ctx) => ctx.commands.requestResync(accountId),
@@ -93,6 +96,7 @@ export const resolvers: Resolvers = {
       return job;
     },
   },
+  SystemConnection: systemConnection,
   SyncJob: {
     __resolveReference: (ref, ctx) => ctx.loaders.job.load(ref.id),
     history: (j, _a, ctx) => ctx.loaders.history.load(j.id),

@@ -85,15 +85,24 @@ async function subscribe(sys: Systems, job: SyncJobModel, p: QuoteToCashPayload)
 async function invoice(sys: Systems, job: SyncJobModel, p: QuoteToCashPayload, subscriptionId: string): Promise<string> {
   const [sub] = await sys.billing.subscriptionsByIds([subscriptionId]);
   if (!sub) throw new TransientError('NOT_VISIBLE_YET', `Subscription "${subscriptionId}" not readable yet`);
+  const description = `${p.planCode} subscription ${sub.currentPeriodStart} to ${sub.currentPeriodEnd}`;
   const draft = await sys.erp.createInvoice({
     id: stepId('inv', job, 'invoice'),
     accountId: p.accountId,
     currency: p.currency,
-    lines: [{ description: `${p.planCode} subscription ${sub.currentPeriodStart} to ${sub.currentPeriodEnd}`, quantity: 1, unitPriceMinor: p.amountMinor }],
+    lines: [{ description, quantity: 1, unitPriceMinor: p.amountMinor }],
     taxRateBps: 0,
     dueInDays: 30,
   });
   if (draft.status === 'DRAFT') await sys.erp.postInvoice(draft.id);
   await sys.billing.linkInvoice(draft.id, subscriptionId, sub.currentPeriodStart, sub.currentPeriodEnd);
+  // A remote billing system (Stripe) sends the invoice and collects it; its invoice.paid webhook applies the payment.
+  const remote = await sys.remoteBilling();
+  if (remote) {
+    await remote.raiseInvoice({
+      invoiceId: draft.id, accountId: p.accountId, subscriptionId, currency: p.currency, daysUntilDue: 30,
+      lines: [{ description, amount: { amountMinor: p.amountMinor, currency: p.currency } }],
+    });
+  }
   return draft.id;
 }

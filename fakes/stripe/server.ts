@@ -56,8 +56,8 @@ interface Faults {
  * installed SDK, so a request without the pinned version is visible as a 400), list objects with
  * `starting_after`/`has_more`, Stripe's error envelope, and Idempotency-Key semantics: a POST repeated with the same
  * key and parameters gets the first answer replayed (`Idempotent-Replayed: true`); the same key with other parameters
- * is a 400 `idempotency_error`; the same key while the first is running is a 409. Only successful answers are kept for
- * replay (Stripe also keeps errors raised after the endpoint started executing) and keys do not expire.
+ * is a 400 `idempotency_error`. Only successful answers are kept for replay (Stripe also keeps errors raised after
+ * the endpoint started executing) and keys do not expire (Stripe's do after 24 hours).
  * Injected faults happen in front of the API, as a failing proxy would: nothing runs and nothing is kept.
  */
 export class StripeFake {
@@ -66,7 +66,7 @@ export class StripeFake {
   readonly apiVersion = API_VERSION;
   private readonly accounts = new Map<string, AccountStore>();
   private readonly keys = new Map<string, { account: string; revoked: boolean }>();
-  private readonly idempotency = new Map<string, SavedResponse | 'running'>();
+  private readonly idempotency = new Map<string, SavedResponse>();
   private readonly faults: Faults = { failNext: { count: 0, status: 500 }, rateLimitNext: { count: 0, retryAfterSeconds: 1 }, dropNext: 0, latencyMs: 0 };
   private readonly server = createServer((req, res) => void this.handle(req, res));
   private address: AddressInfo | null = null;
@@ -217,11 +217,16 @@ export class StripeFake {
     const entry: LoggedRequest = { method, path: url.pathname, idempotencyKey, stripeVersion, account: null, status: 0, replayed: false, at };
     this.log.push(entry);
     const body = await readBody(req);
-    if (this.faults.latencyMs > 0) await new Promise((r) => setTimeout(r, this.faults.latencyMs));
+    if (this.faults.latencyMs > 0) await new Promise((r) => setTimeout(r, this.faults.latencyMs).unref());
     const requestId = newId('req');
+    let drop = false;
     const send = (status: number, json: string, extra: Record<string, string> = {}) => {
       entry.status = status;
-      if (res.destroyed) return;
+      if (drop) {
+        // The request ran; its answer is lost on the way back.
+        res.destroy();
+        return;
+      }
       res.writeHead(status, {
         'content-type': 'application/json', 'request-id': requestId, 'stripe-version': stripeVersion ?? API_VERSION,
         ...(idempotencyKey ? { 'idempotency-key': idempotencyKey } : {}), ...extra,
@@ -247,6 +252,10 @@ export class StripeFake {
         fail(new StripeWireError(this.faults.failNext.status, 'api_error', 'An unknown error occurred (injected by the Stripe fake).'));
         return;
       }
+      if (this.faults.dropNext > 0) {
+        this.faults.dropNext--;
+        drop = true;
+      }
       const match = this.match(method, url.pathname);
       const params = new Params(method === 'GET' || method === 'DELETE' ? parseForm(url.search.slice(1)) : parseForm(body));
       const run = () => {
@@ -261,10 +270,6 @@ export class StripeFake {
       } else {
         this.runIdempotent(store.id, idempotencyKey, `${method} ${url.pathname} ${canonical(params.raw)}`, requestId, run, send, entry);
       }
-      if (this.faults.dropNext > 0) {
-        this.faults.dropNext--;
-        res.destroy();
-      }
     } catch (err) {
       if (err instanceof StripeWireError) fail(err);
       else fail(new StripeWireError(500, 'api_error', err instanceof Error ? err.message : String(err)));
@@ -277,9 +282,6 @@ export class StripeFake {
   ): void {
     const slot = `${account}:${key}`;
     const saved = this.idempotency.get(slot);
-    if (saved === 'running') {
-      throw new StripeWireError(409, 'idempotency_error', 'There is currently another in-progress request using this Stripe-Idempotency-Key. Please try again later.', 'idempotency_key_in_use');
-    }
     if (saved) {
       if (saved.fingerprint !== fingerprint) {
         throw new StripeWireError(400, 'idempotency_error', `Keys for idempotent requests can only be used with the same parameters they were first used with. Try using a key other than '${key}' if you meant to execute a different request.`);
@@ -288,15 +290,10 @@ export class StripeFake {
       send(saved.status, saved.body, { 'idempotent-replayed': 'true', 'original-request': saved.requestId });
       return;
     }
-    this.idempotency.set(slot, 'running');
-    try {
-      const body = run();
-      this.idempotency.set(slot, { fingerprint, status: 200, body, requestId });
-      send(200, body);
-    } catch (err) {
-      this.idempotency.delete(slot);
-      throw err;
-    }
+    // Requests run to completion synchronously, so two with one key never overlap (Stripe would answer the second 409).
+    const body = run();
+    this.idempotency.set(slot, { fingerprint, status: 200, body, requestId });
+    send(200, body);
   }
 
   private authenticate(authorization: string | null): AccountStore {

@@ -102,7 +102,7 @@ export class WebhookSender {
       }
       this.deliveries.push({ eventId: event.id, type: event.type, endpoint: endpoint.id, attempt, status, at: Date.now() });
       if (status >= 200 && status < 300) return;
-      await new Promise((r) => setTimeout(r, this.options.retryDelayMs * attempt));
+      await new Promise((r) => setTimeout(r, this.options.retryDelayMs * attempt).unref());
     }
   }
 }

@@ -12,6 +12,7 @@ import type { ConnectionRuntime } from '../connections/runtime';
 import { type RemoteBillingPush, remoteBilling } from '../remote/billing';
 import { remoteLinks } from '../remote/links';
 import type { FaultInjector } from './faults';
+import { recordLink } from './links';
 
 /** The three systems of record as the sync engine sees them: their connector ports, bound to one tenant. */
 export interface Systems {
@@ -63,13 +64,15 @@ function deferred<T extends object>(resolve: () => Promise<T>): T {
 export function connectedSystems(db: Db, faults: FaultInjector, connections?: ConnectionRuntime): SystemsFor {
   return (tenant, correlationId = 'sync-engine') => {
     const mirror = billingReferenceStore(db, tenant, billingWriteHooks(tenant, correlationId));
+    const crm = guarded('CRM', crmReferenceStore(db, tenant), faults);
     const remote = async () => {
       const connection = connections ? await connections.connectionFor(tenant, 'BILLING') : null;
       const vendor = connection && connections ? await connections.billingRemote(connection) : null;
-      return connection && vendor ? remoteBilling(mirror, vendor, remoteLinks(db, tenant, connection.id)) : null;
+      if (!connection || !vendor) return null;
+      return remoteBilling(mirror, vendor, remoteLinks(db, tenant, connection.id), (accountId, ref) => recordLink(db, crm, tenant, accountId, 'BILLING', ref));
     };
     return {
-      crm: guarded('CRM', crmReferenceStore(db, tenant), faults),
+      crm,
       erp: guarded('ERP', erpReferenceStore(db, tenant, erpWriteHooks(tenant, correlationId)), faults),
       billing: guarded('BILLING', deferred(async () => (await remote())?.billing ?? mirror), faults),
       remoteBilling: async () => (await remote())?.push ?? null,

@@ -30,7 +30,13 @@ function key(kind: string, canonicalId: string, ...inputs: readonly unknown[]): 
  * idempotency keys, then to the mirror, and the vendor ids are linked (`sync.remote_links`). A job that crashes between
  * the vendor's answer and the link retries with the same key and gets the same vendor record back.
  */
-export function remoteBilling(mirror: BillingConnector, remote: BillingRemote, links: RemoteLinks): { billing: BillingConnector; push: RemoteBillingPush } {
+export function remoteBilling(
+  mirror: BillingConnector,
+  remote: BillingRemote,
+  links: RemoteLinks,
+  /** Told when an account's customer exists at the vendor: the vendor id becomes the account's BILLING external id. */
+  customerLinked: (accountId: string, ref: { remoteId: string; updatedAt: string }) => Promise<void>,
+): { billing: BillingConnector; push: RemoteBillingPush } {
   const ensureCustomer = async (accountId: string, currency: string): Promise<string> => {
     const known = await links.remoteId('Customer', accountId);
     if (known) return known;
@@ -38,6 +44,7 @@ export function remoteBilling(mirror: BillingConnector, remote: BillingRemote, l
     const name = local?.name ?? accountId;
     const created = await remote.upsertCustomer({ id: accountId, name, currency, remoteId: null }, { idempotencyKey: key('customer', accountId, name, currency, null) });
     await links.record('Customer', accountId, created.remoteId, created.remoteUpdatedAt);
+    await customerLinked(accountId, { remoteId: created.remoteId, updatedAt: created.remoteUpdatedAt });
     return created.remoteId;
   };
 
@@ -101,16 +108,28 @@ export function remoteBilling(mirror: BillingConnector, remote: BillingRemote, l
   const push: RemoteBillingPush = {
     async raiseInvoice(input) {
       const known = await links.remoteId('Invoice', input.invoiceId);
-      const customerRemoteId = await ensureCustomer(input.accountId, input.currency);
+      if (known) {
+        const linked = await remote.retrieveInvoice(known);
+        if (!linked) throw new PermanentError('REMOTE_INVOICE_GONE', `The vendor invoice of "${input.invoiceId}" no longer exists`);
+        return linked.status === 'DRAFT' ? remote.finalizeInvoice(linked.remoteId, { idempotencyKey: key('finalize', input.invoiceId) }) : linked;
+      }
+      // A vendor that bills subscriptions itself (Stripe raises the first period's invoice when the subscription
+      // starts) already has the invoice: link ours to it instead of billing the customer twice.
       const subscriptionRemoteId = input.subscriptionId ? await links.remoteId('BillingSubscription', input.subscriptionId) : null;
-      const draft = known
-        ? await remote.retrieveInvoice(known)
-        : await remote.createInvoice(
-            { canonicalId: input.invoiceId, customerRemoteId, subscriptionRemoteId, currency: input.currency, daysUntilDue: input.daysUntilDue, lines: input.lines },
-            { idempotencyKey: key('invoice', input.invoiceId) },
-          );
-      if (!draft) throw new PermanentError('REMOTE_INVOICE_GONE', `The vendor invoice of "${input.invoiceId}" no longer exists`);
-      if (!known) await links.record('Invoice', input.invoiceId, draft.remoteId, draft.remoteUpdatedAt);
+      if (subscriptionRemoteId) {
+        const page = await remote.listInvoices({ subscriptionRemoteId, limit: 10 });
+        const own = page.items.find((i) => i.status !== 'VOID');
+        if (own) {
+          await links.record('Invoice', input.invoiceId, own.remoteId, own.remoteUpdatedAt);
+          return own.status === 'DRAFT' ? remote.finalizeInvoice(own.remoteId, { idempotencyKey: key('finalize', input.invoiceId) }) : own;
+        }
+      }
+      const customerRemoteId = await ensureCustomer(input.accountId, input.currency);
+      const draft = await remote.createInvoice(
+        { canonicalId: input.invoiceId, customerRemoteId, subscriptionRemoteId, currency: input.currency, daysUntilDue: input.daysUntilDue, lines: input.lines },
+        { idempotencyKey: key('invoice', input.invoiceId) },
+      );
+      await links.record('Invoice', input.invoiceId, draft.remoteId, draft.remoteUpdatedAt);
       return draft.status === 'DRAFT' ? remote.finalizeInvoice(draft.remoteId, { idempotencyKey: key('finalize', input.invoiceId) }) : draft;
     },
   };

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Db } from '../../../../lib/db/db';
 import type { SyncJobModel } from '../../ledger/models';
-import { CompensatedError, PermanentError, TransientError } from '../errors';
+import { AuthError, CompensatedError, PermanentError, TransientError } from '../errors';
 import { ensureErpCustomer } from '../customers';
 import type { Systems, SystemsFor } from '../systems';
 
@@ -39,6 +39,9 @@ export function quoteToCashFlow(db: Db, systems: SystemsFor) {
       done.push(`invoice ${invoiceId} posted`);
       return done.join('\n');
     } catch (err) {
+      // Refused credentials are the connection's problem, not the order's: dead-letter (AUTH_ERROR) without undoing,
+      // so a replay after the credentials are rotated completes the same order.
+      if (err instanceof AuthError) throw err;
       // Anything but a permanent failure is retried while attempts remain; the steps done so far are kept.
       if (!(err instanceof PermanentError) && job.attempts < job.maxAttempts) throw err;
       const reason = err instanceof Error ? err.message : String(err);

@@ -1,4 +1,7 @@
 import { type StripeFake, startStripeFake } from '../fakes/stripe/server';
+import { enqueueSyncJob } from '../lib/outbox';
+import { quoteToCashFlow } from '../subgraphs/sync/engine/flows/quote-to-cash';
+import { job as jobFromRow } from '../subgraphs/sync/ledger/store';
 import { stripeSignature } from '../fakes/stripe/webhooks';
 import { ALL_SCOPES, type TestStack, startTestStack } from './support/stack';
 import { waitForSync } from './support/wait';
@@ -56,7 +59,7 @@ describe('connections: acme on Stripe, globex on the reference store', () => {
   beforeAll(async () => {
     fake = await startStripeFake();
     account = fake.addAccount();
-    stack = await startTestStack({ accounts: 6, env: { SYNC_RETRY_BASE_MS: '200' } });
+    stack = await startTestStack({ accounts: 12, env: { SYNC_RETRY_BASE_MS: '200' } });
     adminToken = await stack.token({ scopes: [...ALL_SCOPES, 'admin'] });
     const created = await admin<{ createConnection: ConnectionView }>(
       `mutation($input: CreateConnectionInput!) { createConnection(input: $input) { ${CONNECTION_FIELDS} } }`,
@@ -72,7 +75,10 @@ describe('connections: acme on Stripe, globex on the reference store', () => {
     connection = created.body.data?.createConnection as ConnectionView;
     fake.addWebhookEndpoint(account.accountId, webhookUrl(connection.webhookPath ?? ''), WEBHOOK_SECRET);
   });
-  afterEach(() => fake.heal());
+  afterEach(() => {
+    fake.heal();
+    fake.webhooks.release();
+  });
   afterAll(async () => {
     await stack.stop();
     await fake.close();
@@ -116,6 +122,48 @@ describe('connections: acme on Stripe, globex on the reference store', () => {
     // The vendor's id is the account's BILLING external id.
     const view = await stack.gql<{ account: { externalIds: { system: string; remoteId: string }[] } }>('query($id: ID!) { account(id: $id) { externalIds { system remoteId } } }', { id: opp.accountId });
     expect(view.body.data?.account.externalIds).toContainEqual({ system: 'BILLING', remoteId: customers[0]?.id });
+  });
+
+  it('a worker killed mid-job (its Stripe answer lost) leaves one customer, subscription and invoice after another worker takes over', async () => {
+    const opp = await openOpportunity('acme');
+    const [erp] = await stack.db.query<{ currency: string }>('SELECT currency FROM erp.customers WHERE id = $1', [opp.accountId]);
+    const row = await stack.db.transaction(async (tx) => {
+      const id = await enqueueSyncJob(tx, {
+        tenant: 'acme', kind: 'QUOTE_TO_CASH', entityType: 'Opportunity', entityId: opp.id, sourceSystem: 'CRM', targetSystem: null,
+        correlationId: 'stripe-crash-0001', idempotencyKey: `stripe-crash:${opp.id}`,
+        payload: { opportunityId: opp.id, accountId: opp.accountId, planCode: 'growth', amountMinor: '4900', currency: erp?.currency },
+      });
+      const [claimed] = await tx.query(`UPDATE sync.jobs SET state = 'RUNNING', attempts = 1, locked_by = 'dead-worker', locked_until = now() + interval '1 hour' WHERE id = $1 RETURNING *`, [id]);
+      return claimed;
+    });
+    if (!row) throw new Error('no job');
+    // The dying worker: Stripe creates the customer but the answer is lost (the adapter re-sends it with the same key
+    // and gets the first answer replayed); the worker then does every other step and dies before recording the outcome.
+    // Webhooks are held and earlier jobs settled first, so the lost answer is this flow's.
+    fake.webhooks.hold();
+    await fake.webhooks.settled();
+    await waitForSync(stack, 'acme', async () => (await stack.db.query("SELECT 1 FROM sync.jobs WHERE tenant_id = 'acme' AND state IN ('PENDING', 'RUNNING', 'FAILED') AND id <> $1", [row['id']])).length === 0);
+    const before = fake.log.length;
+    fake.dropResponseNext(1);
+    await quoteToCashFlow(stack.db, stack.sync.systems)(jobFromRow(row));
+    const customerPosts = fake.log.slice(before).filter((r) => r.method === 'POST' && r.path === '/v1/customers');
+    expect(customerPosts.map((r) => r.replayed)).toEqual([false, true]);
+    expect(customerPosts[0]?.idempotencyKey).toBe(customerPosts[1]?.idempotencyKey);
+    fake.webhooks.release();
+    // Its lock runs out and a live worker runs the job from the start.
+    await stack.db.query(`UPDATE sync.jobs SET locked_until = now() - interval '1 second' WHERE id = $1`, [row['id']]);
+    stack.sync.worker.wake();
+    const job = await waitForSync(stack, 'acme', jobDone(String(row['id'])), 30_000);
+    expect(job.state).toBe('SUCCEEDED');
+    const store = fake.account(account.accountId);
+    const customers = [...store.customers.values()].filter((c) => c.metadata?.['canonicalId'] === opp.accountId);
+    expect(customers).toHaveLength(1);
+    expect([...store.subscriptions.values()].filter((s) => s.customer === customers[0]?.id)).toHaveLength(1);
+    expect([...store.invoices.values()].filter((i) => i.customer === customers[0]?.id)).toHaveLength(1);
+    // Every write that created something carried its own key; the take-over created nothing new.
+    const fresh = fake.log.slice(before).filter((r) => r.method === 'POST' && r.status < 300 && !r.replayed).map((w) => w.idempotencyKey);
+    expect(fresh.every((k) => k !== null)).toBe(true);
+    expect(new Set(fresh).size).toBe(fresh.length);
   });
 
   it('a signed invoice.paid applies the payment in the ERP once, delivered twice; a bad signature is 401 and stores nothing', async () => {
@@ -168,9 +216,13 @@ describe('connections: acme on Stripe, globex on the reference store', () => {
     const opp = await openOpportunity('acme');
     fake.failNext(1000, 503);
     const jobId = await closeWon('acme', opp.id);
+    // The open circuit shows on the connection and on the account's billing sync status.
     const open = await waitForSync(stack, 'acme', async () => {
       const s = await status();
-      return s?.status.state === 'CIRCUIT_OPEN' ? s : null;
+      if (s?.status.state !== 'CIRCUIT_OPEN') return null;
+      const view = await stack.gql<{ account: { syncStatus: { system: string; connectionState: string | null }[] } }>('query($id: ID!) { account(id: $id) { syncStatus { system connectionState } } }', { id: opp.accountId });
+      const billing = view.body.data?.account.syncStatus.find((x) => x.system === 'BILLING');
+      return billing?.connectionState === 'CIRCUIT_OPEN' ? s : null;
     });
     expect(open.status.lastError).toMatch(/circuit/);
     fake.heal();

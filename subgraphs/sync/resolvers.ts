@@ -105,9 +105,15 @@ export const resolvers: Resolvers = {
     __resolveReference: (ref) => ({ id: ref.id }),
     syncStatus: async (a, _args, ctx) => {
       const links = await ctx.loaders.links.load(a.id);
-      return SYSTEMS.map((system) => {
+      // The tenant's connections are cached by the runtime: no statement per account.
+      const connections = await Promise.all(SYSTEMS.map((system) => ctx.deps.connections.connectionFor(ctx.tenant, system)));
+      return SYSTEMS.map((system, i) => {
         const link = links.find((l) => l.system === system);
-        return { system, state: (link?.state ?? 'NOT_SYNCED') as SyncState, lastSyncedAt: link?.lastSyncedAt ?? null, lastError: link?.lastError ?? null };
+        const connection = connections[i];
+        return {
+          system, state: (link?.state ?? 'NOT_SYNCED') as SyncState, lastSyncedAt: link?.lastSyncedAt ?? null, lastError: link?.lastError ?? null,
+          connectionState: connection && connection.adapter !== 'reference' ? connection.state : null,
+        };
       });
     },
   },

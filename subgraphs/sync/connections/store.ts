@@ -40,6 +40,7 @@ export interface NewConnection {
 export function connectionStore(db: Db, ring: KeyRing) {
   const sealed = (tenant: string, id: string, c: ConnectionCredentials | null) => {
     if (!c) return [null, null, null, null] as const;
+    // Sealing first: without keys it throws before anything (even a fingerprint) is written.
     return [JSON.stringify(ring.seal(JSON.stringify(c), aad(tenant, id))), ring.activeKeyId, describeSecret(c.apiKey).fingerprint, describeSecret(c.apiKey).last4] as const;
   };
 
@@ -112,6 +113,7 @@ export function connectionStore(db: Db, ring: KeyRing) {
      * several processes at once: each row is updated only if it still holds what was read.
      */
     async rewrapAll(): Promise<number> {
+      if (ring.activeKeyId === null) return 0;
       const rows = await db.query<{ id: string; tenant_id: string; credentials: SealedSecret }>(
         'SELECT id, tenant_id, credentials FROM sync.connections WHERE credentials IS NOT NULL AND credentials_key_id <> $1',
         [ring.activeKeyId],

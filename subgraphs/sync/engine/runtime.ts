@@ -12,6 +12,7 @@ import { reconcileTenant } from './reconcile';
 import { type SystemsFor, connectedSystems } from './systems';
 import type { ConnectionRuntime } from '../connections/runtime';
 import { type Worker, startWorker } from './worker';
+import { ledgerTenants } from '../ledger/store';
 
 export interface SyncEngineOptions {
   db: Db;
@@ -94,8 +95,7 @@ async function reconcileAll(opts: SyncEngineOptions, systems: SystemsFor, worker
   try {
     const tenants = await opts.db.transaction(async (tx) => {
       const [lock] = await tx.query<{ ok: boolean }>('SELECT pg_try_advisory_xact_lock(724114) AS ok');
-      if (!lock?.ok) return [];
-      return (await tx.query<{ tenant_id: string }>('SELECT DISTINCT tenant_id FROM crm.accounts')).map((r) => r.tenant_id);
+      return lock?.ok ? ledgerTenants(opts.db) : [];
     });
     for (const tenant of tenants) await reconcileTenant(opts.db, systems, tenant, `reconcile-${Date.now()}`);
     worker.wake();

@@ -31,6 +31,9 @@ export function quoteToCashFlow(db: Db, systems: SystemsFor) {
     const done: string[] = [];
     let subscriptionId: string | null = null;
     try {
+      // The API enqueued this job before telling the CRM; make sure the deal shows as won (idempotent).
+      const [opp] = await sys.crm.opportunitiesByIds([p.opportunityId]);
+      if (opp && opp.stage !== 'CLOSED_WON') await sys.crm.setOpportunityStage(p.opportunityId, 'CLOSED_WON');
       await creditCheck(db, sys, job, p);
       done.push('credit check passed');
       subscriptionId = await subscribe(sys, job, p);

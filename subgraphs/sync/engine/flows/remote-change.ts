@@ -7,6 +7,9 @@ import type { Db } from '../../../../lib/db/db';
 import { PermanentError, TransientError } from '../errors';
 import type { SystemsFor } from '../systems';
 
+/** Records whose changes we apply; events about others are stored (and acknowledged) but start no job. */
+export const SYNCED_KINDS: readonly RemoteObjectKind[] = ['invoice', 'subscription'];
+
 /** What a stored vendor event enqueues: which record of which connection changed (never the record itself). */
 export interface RemoteChangePayload {
   connectionId: string;

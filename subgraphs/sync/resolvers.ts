@@ -1,6 +1,6 @@
 import { enqueueSyncJob } from '../../lib/outbox';
 import { badUserInput, forbidden, illegalTransition, notFound } from '../../lib/errors';
-import type { Scope } from '../../lib/auth/principal';
+import { statusEventScope } from '../../lib/auth/policy';
 import { parsePage, toConnection } from '../../lib/pagination';
 import { reconcileTenant } from './engine/reconcile';
 import type { SyncContext } from './context';
@@ -27,9 +27,8 @@ export const resolvers: Resolvers = {
       const limit = first ?? 100;
       if (!/^\d{1,18}$/.test(after)) throw badUserInput('after', 'must be an event id');
       if (limit < 1 || limit > 1000) throw badUserInput('first', 'must be between 1 and 1000');
-      const needs: Record<string, Scope> = { INVOICE_STATUS: 'finance:read', SUBSCRIPTION_STATUS: 'billing:read' };
       for (const kind of kinds) {
-        const scope = needs[kind];
+        const scope = statusEventScope(kind);
         if (!scope) throw badUserInput('kinds', `unknown status event kind ${kind}`);
         if (!ctx.principal.scopes.has(scope)) throw forbidden(`Requires scope ${scope}`);
       }

@@ -25,8 +25,8 @@ export type Scalars = {
 export type Account = {
   __typename?: 'Account';
   id: Scalars['ID']['output'];
-  /** Where this account stands in each system it is synced to. */
-  syncStatus: Array<SystemSyncStatus>;
+  /** Where this account stands in each system it is synced to (null while the sync subgraph is down). */
+  syncStatus: Maybe<Array<SystemSyncStatus>>;
 };
 
 /** One mutation through the gateway, for tenant admins (scope `admin`). */
@@ -598,7 +598,7 @@ export type CacheControlDirectiveResolver<Result, Parent, ContextType = SyncCont
 export type AccountResolvers<ContextType = SyncContext, ParentType extends ResolversParentTypes['Account'] = ResolversParentTypes['Account'], FederationReferenceType extends FederationReferenceTypes['Account'] = FederationReferenceTypes['Account']> = {
   __resolveReference?: ReferenceResolver<Maybe<ResolversTypes['Account']> | FederationReferenceType, FederationReferenceType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  syncStatus?: Resolver<Array<ResolversTypes['SystemSyncStatus']>, ParentType, ContextType>;
+  syncStatus?: Resolver<Maybe<Array<ResolversTypes['SystemSyncStatus']>>, ParentType, ContextType>;
 };
 
 export type AuditEntryResolvers<ContextType = SyncContext, ParentType extends ResolversParentTypes['AuditEntry'] = ResolversParentTypes['AuditEntry']> = {

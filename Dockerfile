@@ -14,6 +14,8 @@ COPY lib ./lib
 COPY gateway ./gateway
 COPY subgraphs ./subgraphs
 COPY scripts ./scripts
+# The in-repo vendor fakes: `npm start` with DEMO_STRIPE=on runs one (scripts/stripe-demo.ts).
+COPY fakes ./fakes
 RUN npm run build
 
 FROM ${NODE_IMAGE} AS deps

@@ -28,7 +28,8 @@ import { idempotencyPlugin } from './idempotency';
 import { mutationScopes } from './root-fields';
 import type { Db } from '../lib/db/db';
 import { subgraphDataSource } from './data-sources';
-import { rateLimitPlugin, rateLimitSettings } from './rate-limit';
+import { rateLimitSettings, rateLimits } from './rate-limit';
+import { tenantFairness } from './fairness';
 import { responseCache, spliceCachedData } from './response-cache';
 import { type CacheStore, createCacheStore } from '../lib/response-cache-store';
 import { keepAliveFetcher } from './subgraph-fetcher';
@@ -59,6 +60,9 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningServer>
   const wsLimits = subscriptionLimits({ ...config.subscriptionLimits, ...opts.subscriptionLimits });
   const http = keepAliveFetcher({ dedup: config.subgraphDedup });
   const signClaims = claimsSigner(config.internalSecret);
+  const limitSettings = rateLimitSettings(config.rateLimits);
+  const limits = rateLimits(limitSettings, opts.redis);
+  const fairness = tenantFairness({ maxConcurrentPerTenant: limitSettings.maxConcurrentPerTenant, knownSpent: limits.knownSpent });
   const supergraphSdl = readSupergraph();
   const gateway = new ApolloGateway({
     supergraphSdl,
@@ -79,7 +83,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningServer>
       responseStatusPlugin(),
       operationLimitsPlugin(operationLimits),
       trustedDocumentsPlugin(partnerAllowlists(config.partnerOperations), { requireAllowlist: config.partnerAllowlistRequired }),
-      rateLimitPlugin(rateLimitSettings(config.rateLimits), opts.redis),
+      limits.plugin,
       // Before the plugins that store the response (idempotency, cache): they must store what the client gets.
       unresolvedReferencesPlugin(),
       ...(opts.db ? [idempotencyPlugin(opts.db, logger, mutationScopes(supergraphSdl)), auditPlugin(opts.db, logger)] : []),
@@ -106,10 +110,13 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningServer>
   const verify = tokenVerifier(config.jwt);
   const context = async (req: IncomingMessage): Promise<GatewayContext> => {
     const principal = await verify(bearerToken(req.headers.authorization));
-    return { principal, correlationId: correlationIdFrom(req.headers[CORRELATION_HEADER]), cacheSplice: {} };
+    const context: GatewayContext = { principal, correlationId: correlationIdFrom(req.headers[CORRELATION_HEADER]), cacheSplice: {} };
+    // Before Apollo parses, validates and plans anything: a spent principal or a tenant at its cap costs next to nothing.
+    await fairness.enter(principal, context);
+    return context;
   };
   const ready = async () => apiSchema !== null;
-  const running = await listen(graphqlHttpHandler({ apollo, context, ready, finishBody: spliceCachedData }), config.host, opts.port ?? config.ports.gateway, {
+  const running = await listen(graphqlHttpHandler({ apollo, context, ready, finishBody: spliceCachedData, finished: fairness.leave }), config.host, opts.port ?? config.ports.gateway, {
     beforeClose: async () => subscriptions?.close(),
     afterClose: async () => {
       await apollo.stop();

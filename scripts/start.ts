@@ -7,6 +7,7 @@ import { parseCli } from '../lib/cli';
 import { type Config, loadConfig } from '../lib/config';
 import { createLogger } from '../lib/logger';
 import { type SeedOutcome, startStack } from './stack';
+import { startStripeDemo } from './stripe-demo';
 import { onShutdown, runMain } from '../lib/process';
 
 const TENANTS = ['acme', 'globex'];
@@ -29,16 +30,18 @@ START_LOG_FILE (default ${DEFAULT_LOG_FILE}).\n` +
   const logFile = config.startLogFile ?? DEFAULT_LOG_FILE;
   const logger = createLogger(config.logLevel, 'stack', consoleAndFile(config, logFile));
   const stack = await startStack({ config, logger, seed: { tenants: TENANTS, accounts: config.seedAccounts } });
+  const demo = config.demoStripe ? await startStripeDemo(stack, config) : null;
   onShutdown(async () => {
     logger.info('shutting down');
     await stack.stop();
+    await demo?.fake.close();
   });
   // Demo tokens only in development: in production the secret is real, and a printed token would be a live credential.
   const token = config.production
     ? undefined
     : await mintToken(config.jwt, { sub: 'demo-user', tenant: 'acme', kind: 'user', scopes: SCOPES.filter((s) => s !== 'admin'), ttlSeconds: 12 * 3600 });
   // Printed last, after every start-up line, so it is what the terminal shows.
-  process.stdout.write(banner({ config, gatewayUrl: stack.gateway.url, subgraphs: Object.entries(stack.subgraphs).map(([n, s]) => `${n} ${s.url}`), seeded: stack.seeded, token, logFile }));
+  process.stdout.write(banner({ config, gatewayUrl: stack.gateway.url, subgraphs: Object.entries(stack.subgraphs).map(([n, s]) => `${n} ${s.url}`), seeded: stack.seeded, token, logFile, extra: demo?.lines ?? [] }));
 }
 
 /** Warnings and errors on the console (or LOG_LEVEL when set), everything at LOG_LEVEL in the log file. */
@@ -51,7 +54,7 @@ function consoleAndFile(config: Config, logFile: string): pino.DestinationStream
   ]);
 }
 
-function banner(opts: { config: Config; gatewayUrl: string; subgraphs: string[]; seeded: SeedOutcome[]; token: string | undefined; logFile: string }): string {
+function banner(opts: { config: Config; gatewayUrl: string; subgraphs: string[]; seeded: SeedOutcome[]; token: string | undefined; logFile: string; extra: readonly string[] }): string {
   const { config } = opts;
   const database = config.databaseUrl ? 'PostgreSQL (DATABASE_URL)' : `embedded PGlite (${config.pgliteDataDir ?? 'in memory'})`;
   const tenants = opts.seeded.map((o) => (o.seeded ? `${o.tenant} seeded with ${o.accounts} accounts` : `${o.tenant} (already had ${o.existing} accounts)`));
@@ -62,6 +65,7 @@ function banner(opts: { config: Config; gatewayUrl: string; subgraphs: string[];
     `Subgraphs: ${opts.subgraphs.join(', ')}`,
     `Database:  ${database}; ${tenants.join(', ')}`,
     `Logs:      ${opts.logFile} (console: warnings and errors; LOG_LEVEL=debug for more)`,
+    ...opts.extra,
     '',
   ];
   if (!opts.token) {

@@ -160,7 +160,7 @@ export class StripeFake {
 
   // ---- faults
 
-  /** The next `count` requests answer `status` (5xx: Stripe's api_error envelope). */
+  /** The next `count` requests answer `status` with Stripe's api_error envelope; `Infinity` keeps Stripe down until `heal()`. */
   failNext(count: number, status = 500): void {
     this.faults.failNext = { count, status };
   }

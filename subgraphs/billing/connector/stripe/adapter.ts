@@ -91,8 +91,9 @@ export function stripeBillingRemote(options: StripeBillingOptions): BillingRemot
 
     async upsertCustomer(input, { idempotencyKey }) {
       const params = { name: input.name, metadata: { [CANONICAL_ID_METADATA_KEY]: input.id } };
-      const c = input.remoteId
-        ? await call('customers.update', (s) => s.customers.update(input.remoteId ?? '', params, idem(idempotencyKey)))
+      const { remoteId } = input;
+      const c = remoteId
+        ? await call('customers.update', (s) => s.customers.update(remoteId, params, idem(idempotencyKey)))
         : await call('customers.create', (s) => s.customers.create(params, idem(idempotencyKey)));
       return toRemoteCustomer(c, observed(c));
     },

@@ -41,7 +41,7 @@ async function main(): Promise<void> {
 
   const fake = await startStripeFake();
   const { secretKey } = fake.addAccount();
-  const remote = stripeBillingRemote({ secretKey, ...fake.sdkOptions, outbound: pacedOutbound(rps) });
+  const remote = stripeBillingRemote({ secretKey, apiBase: fake.url, outbound: pacedOutbound(rps) });
   const plan = await remote.createPlan({ canonicalId: 'plan_bench', code: 'bench', name: 'Bench', prices: [{ canonicalId: 'price_bench', unitAmount: { amountMinor: '4900', currency: 'USD' }, interval: 'MONTH' }] }, { idempotencyKey: 'bench:plan' });
   const price = plan.prices[0]?.remoteId ?? '';
   const logStart = fake.log.length;

@@ -75,7 +75,7 @@ describe('Stripe webhooks: the fake signs and sends, the adapter verifies', () =
     const account = fake.addAccount();
     accountId = account.accountId;
     secret = fake.addWebhookEndpoint(accountId, receiver.url);
-    remote = stripeBillingRemote({ secretKey: account.secretKey, ...fake.sdkOptions, outbound: directOutbound });
+    remote = stripeBillingRemote({ secretKey: account.secretKey, apiBase: fake.url, outbound: directOutbound });
   });
   afterAll(async () => {
     await fake.close();

@@ -97,11 +97,6 @@ export class StripeFake {
     return `http://${this.host}:${this.port}`;
   }
 
-  /** The options that point the official SDK at this fake: `new Stripe(key, { ...fake.sdkOptions, apiVersion })`. */
-  get sdkOptions(): { host: string; port: number; protocol: 'http' } {
-    return { host: this.host, port: this.port, protocol: 'http' };
-  }
-
   async close(): Promise<void> {
     await this.webhooks.settled();
     this.server.closeAllConnections();

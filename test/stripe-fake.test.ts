@@ -57,6 +57,8 @@ describe('Stripe fake wire format', () => {
     const revoked = await fetch(`${fake.url}/v1/customers`, { headers: { authorization: `Bearer ${own}` } });
     expect(revoked.status).toBe(401);
     expect(await revoked.json()).toMatchObject({ error: { type: 'invalid_request_error', code: 'api_key_expired' } });
+    // Basic auth with the key as user name, as `curl -u sk_test_...:` sends it, is Stripe's other scheme.
+    expect((await fetch(`${fake.url}/v1/customers`, { headers: { authorization: `Basic ${Buffer.from(`${key}:`).toString('base64')}` } })).status).toBe(200);
     // The secret itself is never echoed in full.
     expect(JSON.stringify(await (await fetch(`${fake.url}/v1/customers`, { headers: { authorization: 'Bearer sk_test_verysecretvalue9' } })).json())).not.toContain('verysecretvalue');
   });

@@ -2,6 +2,7 @@ import { type Server, createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import Stripe from 'stripe';
 import { directOutbound } from '../lib/connectors/outbound';
+import { WebhookSignatureError } from '../lib/connectors/remote';
 import { type StripeFake, startStripeFake } from '../fakes/stripe/server';
 import { stripeSignature } from '../fakes/stripe/webhooks';
 import { type BillingRemote, WebhookVerificationError } from '../subgraphs/billing/connector/remote-port';
@@ -127,6 +128,8 @@ describe('Stripe webhooks: the fake signs and sends, the adapter verifies', () =
     expect(() => webhooks.verify(d.body, stripeSignature(d.body, secret, tenMinutesAgo))).toThrow(WebhookVerificationError);
     expect(() => stripeWebhooks({ secret, toleranceSeconds: 900 }).verify(d.body, stripeSignature(d.body, secret, tenMinutesAgo))).not.toThrow();
     expect(() => webhooks.verify(d.body, undefined)).toThrow(WebhookVerificationError);
+    // The same error class as every vendor port's, so one webhook route answers all of them 401.
+    expect(() => webhooks.verify(d.body, undefined)).toThrow(WebhookSignatureError);
     expect(() => webhooks.verify(d.body, 't=1,v1=deadbeef')).toThrow(WebhookVerificationError);
   });
 

@@ -171,6 +171,12 @@ describe('Stripe adapter against the Stripe fake', () => {
     expect([stripeRequestsPerSecond('sk_test_abc'), stripeRequestsPerSecond('rk_test_abc'), stripeRequestsPerSecond('sk_live_abc')]).toEqual([25, 25, 100]);
   });
 
+  it('reads a customer deleted at Stripe as absent', async () => {
+    const cus = await upsert('deleted');
+    fake.account(account.accountId).deleteCustomer({ requestId: 'req_test', idempotencyKey: null }, cus.remoteId);
+    expect(await remote.retrieveCustomer(cus.remoteId)).toBeNull();
+  });
+
   it('keeps the vendor record as remoteData', async () => {
     const cus = await upsert('raw', 'Raw Co');
     expect(cus.remoteData).toMatchObject({ object: 'customer', id: cus.remoteId, name: 'Raw Co', metadata: { canonicalId: `acc_${run}` } });

@@ -254,7 +254,7 @@ export class AccountStore {
     return found(this.invoices, 'invoice', id);
   }
 
-  createInvoiceItem(ctx: WriteContext, p: Params): build.WireInvoiceItem {
+  createInvoiceItem(p: Params): build.WireInvoiceItem {
     const cus = this.customer(p.required('customer'));
     const invoiceId = p.str('invoice') ?? null;
     const amount = p.int('amount');

@@ -5,7 +5,7 @@ import { PermanentError, TransientError } from '../../../../lib/connectors/error
 import type { Money } from '../../../../lib/money';
 import {
   type BillingRemote, CANONICAL_ID_METADATA_KEY, PLAN_CODE_METADATA_KEY, type RemotePage, type RemotePageRequest, type RemotePrice,
-  type RemoteSubscription, type WriteOptions,
+  type RemoteSubscription,
 } from '../remote-port';
 import { type StripeClientOptions, stripeClient } from './client';
 import { mapStripeError } from './errors';

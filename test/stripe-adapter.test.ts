@@ -168,7 +168,7 @@ describe('Stripe adapter against the Stripe fake', () => {
   });
 
   it('knows Stripe\'s published limit for a key\'s mode', () => {
-    expect([stripeRequestsPerSecond('sk_test_abc'), stripeRequestsPerSecond('rk_test_abc'), stripeRequestsPerSecond('sk_live_abc')]).toEqual([25, 25, 100]);
+    expect(['sk_test_abc', 'rk_test_abc', 'sk_live_abc', 'rk_live_abc', 'sk_demo'].map(stripeRequestsPerSecond)).toEqual([25, 25, 100, 100, 25]);
   });
 
   it('reads a customer deleted at Stripe as absent', async () => {

@@ -5,33 +5,15 @@
  *
  *   npx tsx bench/stripe-initial-sync.ts [--customers 10000] [--rps 100] [--concurrency 16]
  *
- * The limiter here spaces call starts 1/rps apart (a burst of one), the scheme of the connection layer's Outbound;
+ * The outbound is the connection layer's own (`policyOutbound`: timeout, breaker, call starts spaced 1/rps apart);
  * the fake runs in this process (its work per request is small next to the spacing).
  */
 import { parseArgs } from 'node:util';
 import { performance } from 'node:perf_hooks';
-import type { Outbound } from '../lib/connectors/outbound';
+import { policyOutbound } from '../lib/connectors/outbound-policy';
 import { startStripeFake } from '../fakes/stripe/server';
 import { stripeBillingRemote } from '../subgraphs/billing/connector/stripe';
 import { intOption, machineDescription, percentile, table } from './support';
-
-/** Call starts at least 1000/rps ms apart, in arrival order; a late start does not let later ones bunch up. */
-function pacedOutbound(rps: number): Outbound {
-  const spacingMs = 1000 / rps;
-  let gate = Promise.resolve();
-  let lastStart = -Infinity;
-  return {
-    call(_operation, fn) {
-      const turn = gate.then(async () => {
-        const wait = lastStart + spacingMs - performance.now();
-        if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-        lastStart = performance.now();
-      });
-      gate = turn;
-      return turn.then(() => fn(new AbortController().signal));
-    },
-  };
-}
 
 async function main(): Promise<void> {
   const { values } = parseArgs({ options: { customers: { type: 'string', default: '10000' }, rps: { type: 'string', default: '100' }, concurrency: { type: 'string', default: '16' } } });
@@ -41,7 +23,7 @@ async function main(): Promise<void> {
 
   const fake = await startStripeFake();
   const { secretKey } = fake.addAccount();
-  const remote = stripeBillingRemote({ secretKey, apiBase: fake.url, outbound: pacedOutbound(rps) });
+  const remote = stripeBillingRemote({ secretKey, apiBase: fake.url, outbound: policyOutbound({ maxRequestsPerSecond: rps }) });
   const plan = await remote.createPlan({ canonicalId: 'plan_bench', code: 'bench', name: 'Bench', prices: [{ canonicalId: 'price_bench', unitAmount: { amountMinor: '4900', currency: 'USD' }, interval: 'MONTH' }] }, { idempotencyKey: 'bench:plan' });
   const price = plan.prices[0]?.remoteId ?? '';
   const logStart = fake.log.length;

@@ -55,7 +55,7 @@ export function serviceProcess(spec: ServiceSpec): ServiceProcess {
         });
       });
       exited.catch(() => undefined);
-      await Promise.race([spec.port === undefined ? firstLine : waitForPort(spec.port, true, 60_000), exited]);
+      await Promise.race([spec.port === undefined ? firstLine : waitForPort(spec.port, true, 180_000), exited]);
     },
     async kill(signal = 'SIGTERM') {
       const p = proc;

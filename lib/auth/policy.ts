@@ -37,11 +37,20 @@ export const POLICY: Record<SubgraphName, SubgraphPolicy> = {
   sync: {
     read: 'sync:read',
     write: 'sync:write',
-    valueTypes: [...COMMON_VALUE_TYPES, 'SyncJobTransition', 'SyncEvent', 'SystemSyncStatus', 'DriftItem', 'AuditEntry', ...connections('SyncJob', 'AuditEntry')],
+    valueTypes: [...COMMON_VALUE_TYPES, 'SyncJobTransition', 'SyncEvent', 'SystemSyncStatus', 'DriftItem', 'AuditEntry', ...connections('SyncJob', 'AuditEntry'),
+      // Connections: only reachable through the admin fields below.
+      'SystemConnection', 'ConnectionStatus', 'ConnectionCredentialInfo', 'ConnectionTestResult'],
     fields: {
       // Quote-to-cash closes a deal: a CRM write that drives billing and ERP writes.
       'Mutation.closeOpportunityWon': 'crm:write',
       'Query.auditEntries': 'admin',
+      // A tenant's vendor connections and their credentials are tenant administration.
+      'Query.connections': 'admin',
+      'Query.connection': 'admin',
+      'Mutation.createConnection': 'admin',
+      'Mutation.testConnection': 'admin',
+      'Mutation.rotateConnectionCredentials': 'admin',
+      'Mutation.disableConnection': 'admin',
       // Checked per kind in the resolver (finance:read / billing:read): status events are not sync data.
       'Query.statusEvents': 'public',
     },

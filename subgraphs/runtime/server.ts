@@ -1,4 +1,4 @@
-import type { IncomingMessage } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ApolloServer } from '@apollo/server';
 import { ApolloServerPluginInlineTraceDisabled } from '@apollo/server/plugin/disabled';
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
@@ -29,6 +29,8 @@ export interface SubgraphDefinition<C extends RequestBase> {
   resolvers: object;
   /** Per-request context: loaders and the tenant-scoped store are created here, never shared across requests. */
   context: (base: RequestBase, db: Db) => C;
+  /** Routes other than GraphQL (vendor webhooks): resolves true when it answered the request. */
+  routes?: (db: Db, logger: Logger) => (req: IncomingMessage, res: ServerResponse) => Promise<boolean>;
 }
 
 export interface SubgraphOptions {
@@ -72,7 +74,10 @@ export async function startSubgraph<C extends RequestBase>(def: SubgraphDefiniti
     return def.context({ principal, tenant: principal.tenant, correlationId, logger: logger.child({ correlationId }) }, opts.db);
   };
   const ready = async () => (await opts.db.query('SELECT 1 AS ok')).length === 1;
-  return listen(graphqlHttpHandler({ apollo, context, ready }), opts.host, opts.port, { afterClose: () => apollo.stop() });
+  const graphql = graphqlHttpHandler({ apollo, context, ready });
+  const routes = def.routes?.(opts.db, logger);
+  const handler = routes ? async (req: IncomingMessage, res: ServerResponse) => ((await routes(req, res)) ? undefined : graphql(req, res)) : graphql;
+  return listen(handler, opts.host, opts.port, { afterClose: () => apollo.stop() });
 }
 
 function header(req: IncomingMessage, name: string): string | undefined {

@@ -98,6 +98,13 @@ export function crmReferenceStore(db: Db, tenant: string, hooks?: CrmWriteHooks)
       return (await q(childPages('crm.opportunities', OPP_COLS, 'account_id', w, page), w.params)).map(opportunity);
     },
     externalIdsByEntities: (ids) => externalIdsOf(db, 'crm', tenant, ids),
+    async recordExternalId(entityId, ref) {
+      await q(
+        `INSERT INTO crm.external_ids (tenant_id, entity_id, system, remote_id, remote_updated_at) VALUES ($1, $2, $3, $4, $5)
+         ON CONFLICT (tenant_id, entity_id, system) DO UPDATE SET remote_id = EXCLUDED.remote_id, remote_updated_at = EXCLUDED.remote_updated_at`,
+        [tenant, entityId, ref.system, ref.remoteId, ref.remoteUpdatedAt],
+      );
+    },
 
     async createAccount(input) {
       return withAccountChange(async (tx) => account(first(await q(

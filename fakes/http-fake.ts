@@ -29,6 +29,33 @@ export interface RunningFake {
   close(): Promise<void>;
 }
 
+/**
+ * What every vendor fake shares: a request log, fault switches, and start/stop on an ephemeral port. A fake
+ * supplies only `handle`, which speaks its vendor's wire format.
+ */
+export abstract class HttpFake {
+  readonly log: LoggedRequest[] = [];
+  readonly faults = new FaultSwitches();
+  private running: RunningFake | null = null;
+
+  protected abstract handle(req: IncomingMessage, body: string, res: ServerResponse): Promise<void> | void;
+
+  async start(): Promise<string> {
+    this.running = await serveFake(this.log, this.faults, (req, body, res) => this.handle(req, body, res));
+    return this.running.url;
+  }
+
+  async stop(): Promise<void> {
+    await this.running?.close();
+    this.running = null;
+  }
+
+  get url(): string {
+    if (!this.running) throw new Error(`${this.constructor.name} not started`);
+    return this.running.url;
+  }
+}
+
 /** Serves `handle` on an ephemeral port with the raw body read, logging each request with the status it got. */
 export async function serveFake(
   log: LoggedRequest[],

@@ -7,7 +7,7 @@ import type {
 } from '@hubspot/api-client/lib/codegen/crm/objects';
 import type { BatchResponsePublicAssociationMultiWithLabel, BatchResponsePublicDefaultAssociation } from '@hubspot/api-client/lib/codegen/crm/associations/v4';
 import type { CollectionResponsePublicOwnerForwardPaging, PublicOwner } from '@hubspot/api-client/lib/codegen/crm/owners';
-import { FaultSwitches, type LoggedRequest, type RunningFake, sendJson, serveFake, type Wire } from '../http-fake';
+import { HttpFake, sendJson, type Wire } from '../http-fake';
 
 /**
  * A stateful HubSpot CRM for tests and the demo, speaking the public v3/v4 JSON API for the endpoints our adapter
@@ -67,9 +67,7 @@ export interface HubSpotFakeOptions {
   portalId?: number;
 }
 
-export class HubSpotFake {
-  readonly log: LoggedRequest[] = [];
-  readonly faults = new FaultSwitches();
+export class HubSpotFake extends HttpFake {
   /** Change notifications not yet delivered (see `deliverWebhooks`). */
   readonly pendingEvents: HubSpotWebhookEvent[] = [];
   readonly tokens: Set<string>;
@@ -83,29 +81,15 @@ export class HubSpotFake {
   private nextId = 1000;
   private nextEventId = 1;
   private lastTimestamp = 0;
-  private running: RunningFake | null = null;
 
   constructor(options: HubSpotFakeOptions = {}) {
+    super();
     this.tokens = new Set(options.tokens ?? ['pat-na1-fake-token']);
     this.clientSecret = options.clientSecret ?? 'fake-client-secret';
     this.rateLimitPer10s = options.rateLimitPer10s ?? 190;
     this.portalId = options.portalId ?? 62515;
   }
 
-  async start(): Promise<string> {
-    this.running = await serveFake(this.log, this.faults, (req, body, res) => this.handle(req, body, res));
-    return this.running.url;
-  }
-
-  async stop(): Promise<void> {
-    await this.running?.close();
-    this.running = null;
-  }
-
-  get url(): string {
-    if (!this.running) throw new Error('HubSpot fake not started');
-    return this.running.url;
-  }
 
   // ---- out-of-band changes, as a user in HubSpot's UI would make them ----
 
@@ -158,7 +142,7 @@ export class HubSpotFake {
 
   // ---- the HTTP API ----
 
-  private async handle(req: IncomingMessage, body: string, res: ServerResponse): Promise<void> {
+  protected async handle(req: IncomingMessage, body: string, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://fake');
     const token = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1];
     const failure = this.faults.failNext.shift();

@@ -3,6 +3,7 @@ import type { ApolloServerPlugin, GraphQLResponse } from '@apollo/server';
 import { HeaderMap } from '@apollo/server';
 import type { FormattedExecutionResult } from 'graphql';
 import type { Db } from '../lib/db/db';
+import { ERRORS, type ErrorCode } from '../lib/errors';
 import type { Logger } from '../lib/logger';
 import type { GatewayContext } from './context';
 
@@ -12,8 +13,8 @@ const KEY = /^[A-Za-z0-9._:-]{1,255}$/;
 const RETENTION = '24 hours';
 
 /** Errors are returned as responses: Apollo reports an error thrown from responseForOperation as a 500. */
-function refusal(status: number, code: string, message: string): GraphQLResponse {
-  return { http: { status, headers: new HeaderMap() }, body: { kind: 'single', singleResult: { errors: [{ message, extensions: { code } }] } } };
+function refused(code: ErrorCode, message: string): GraphQLResponse {
+  return { http: { status: ERRORS[code].status, headers: new HeaderMap() }, body: { kind: 'single', singleResult: { errors: [{ message, extensions: { code } }] } } };
 }
 
 /**
@@ -33,7 +34,7 @@ export function idempotencyPlugin(db: Db, logger: Logger): ApolloServerPlugin<Ga
       return {
         async responseForOperation({ operation, request: req, contextValue }): Promise<GraphQLResponse | null> {
           if (operation.operation !== 'mutation') return null;
-          if (!KEY.test(key)) return refusal(400, 'BAD_USER_INPUT', 'Idempotency-Key must be 1-255 characters of A-Z a-z 0-9 . _ : -');
+          if (!KEY.test(key)) return refused('BAD_USER_INPUT', 'Idempotency-Key must be 1-255 characters of A-Z a-z 0-9 . _ : -');
           const p = contextValue.principal;
           const hash = createHash('sha256').update(JSON.stringify([req.query, req.operationName ?? null, req.variables ?? {}])).digest('hex');
           const claimed = await db.query(
@@ -53,8 +54,8 @@ export function idempotencyPlugin(db: Db, logger: Logger): ApolloServerPlugin<Ga
             'SELECT request_hash, status, response FROM sync.idempotency_keys WHERE tenant_id = $1 AND principal = $2 AND key = $3',
             [p.tenant, p.sub, key],
           );
-          if (!row || row.request_hash !== hash) return refusal(409, 'CONFLICT', 'Idempotency-Key was already used with a different request');
-          if (row.response === null) return refusal(409, 'CONFLICT', 'A request with this Idempotency-Key is in progress or was interrupted');
+          if (!row || row.request_hash !== hash) return refused('CONFLICT', 'Idempotency-Key was already used with a different request');
+          if (row.response === null) return refused('CONFLICT', 'A request with this Idempotency-Key is in progress or was interrupted');
           const headers = new HeaderMap([['idempotent-replayed', 'true']]);
           return { http: { status: row.status ?? 200, headers }, body: { kind: 'single', singleResult: JSON.parse(row.response) as FormattedExecutionResult } };
         },

@@ -1,5 +1,6 @@
 import type { ApolloServerPlugin } from '@apollo/server';
-import { type DocumentNode, GraphQLError, Kind, type OperationDefinitionNode, type SelectionSetNode } from 'graphql';
+import { type DocumentNode, type GraphQLError, Kind, type OperationDefinitionNode, type SelectionSetNode } from 'graphql';
+import { type ErrorCode, refusal } from '../lib/errors';
 import { fragmentMap } from './cost';
 import type { GatewayContext } from './context';
 
@@ -17,8 +18,6 @@ export interface OperationLimits {
 }
 
 export const DEFAULT_OPERATION_LIMITS: OperationLimits = { maxDepth: 12, maxAliases: 30, maxRootFields: 20, maxTokens: 3000, introspectionForAdminsOnly: false };
-
-const refuse = (code: string, message: string) => new GraphQLError(message, { extensions: { code, http: { status: 400 } } });
 
 interface Shape {
   depth: number;
@@ -72,6 +71,14 @@ export function operationShape(document: DocumentNode, operation: OperationDefin
   return { ...shape, rootFields };
 }
 
+/** The first depth, alias or root-field limit `shape` breaks, as the error to answer with (also used over WebSocket). */
+export function shapeViolation(shape: ReturnType<typeof operationShape>, limits: OperationLimits): GraphQLError | null {
+  if (shape.depth > limits.maxDepth) return refusal('DEPTH_LIMIT_EXCEEDED', `Query depth ${shape.depth} exceeds the maximum of ${limits.maxDepth}`);
+  if (shape.aliases > limits.maxAliases) return refusal('ALIAS_LIMIT_EXCEEDED', `${shape.aliases} aliases exceed the maximum of ${limits.maxAliases}`);
+  if (shape.rootFields > limits.maxRootFields) return refusal('ROOT_FIELD_LIMIT_EXCEEDED', `${shape.rootFields} root fields exceed the maximum of ${limits.maxRootFields}`);
+  return null;
+}
+
 /**
  * Refuses abusive documents before any planning or subgraph work, each with its own code: DEPTH_LIMIT_EXCEEDED,
  * ALIAS_LIMIT_EXCEEDED, ROOT_FIELD_LIMIT_EXCEEDED, and (production) INTROSPECTION_DISABLED for non-admins. The
@@ -84,11 +91,10 @@ export function operationLimitsPlugin(limits: OperationLimits): ApolloServerPlug
         async didResolveOperation({ document, operation, contextValue }) {
           if (!operation) return;
           const shape = operationShape(document, operation);
-          if (shape.depth > limits.maxDepth) throw refuse('DEPTH_LIMIT_EXCEEDED', `Query depth ${shape.depth} exceeds the maximum of ${limits.maxDepth}`);
-          if (shape.aliases > limits.maxAliases) throw refuse('ALIAS_LIMIT_EXCEEDED', `${shape.aliases} aliases exceed the maximum of ${limits.maxAliases}`);
-          if (shape.rootFields > limits.maxRootFields) throw refuse('ROOT_FIELD_LIMIT_EXCEEDED', `${shape.rootFields} root fields exceed the maximum of ${limits.maxRootFields}`);
+          const violation = shapeViolation(shape, limits);
+          if (violation) throw violation;
           if (limits.introspectionForAdminsOnly && shape.introspection && !contextValue.principal.scopes.has('admin')) {
-            throw new GraphQLError('Introspection is disabled', { extensions: { code: 'INTROSPECTION_DISABLED', http: { status: 403 } } });
+            throw refusal('INTROSPECTION_DISABLED', 'Introspection is disabled');
           }
         },
       };
@@ -97,6 +103,6 @@ export function operationLimitsPlugin(limits: OperationLimits): ApolloServerPlug
 }
 
 /** graphql-js reports the token limit as a syntax error; give it a code of its own. */
-export function tokenLimitCode(message: string): string | null {
+export function tokenLimitCode(message: string): ErrorCode | null {
   return /Document contains more tha[nt] \d+ tokens/.test(message) ? 'TOKEN_LIMIT_EXCEEDED' : null;
 }

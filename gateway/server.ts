@@ -18,11 +18,11 @@ import type { Logger } from '../lib/logger';
 import type { Redis } from '../lib/redis';
 import type { EventBus } from '../lib/events';
 import type { GraphQLSchema } from 'graphql';
-import { DEFAULT_SUBSCRIPTION_LIMITS, type SubscriptionLimits, type SubscriptionServer, attachSubscriptions } from './subscriptions/server';
+import { type SubscriptionLimits, type SubscriptionServer, attachSubscriptions, subscriptionLimits } from './subscriptions/server';
 import { type SubgraphName, readSupergraph } from '../lib/schema';
 import type { GatewayContext } from './context';
 import { correlationPlugin } from './correlation-plugin';
-import { denialStatusPlugin } from './denial-status';
+import { responseStatusPlugin } from './response-status';
 import { unresolvedReferencesPlugin } from './unresolved-references';
 import { idempotencyPlugin } from './idempotency';
 import type { Db } from '../lib/db/db';
@@ -54,6 +54,8 @@ export interface GatewayOptions {
 export async function startGateway(opts: GatewayOptions): Promise<RunningServer> {
   const { config, logger } = opts;
   const urls = opts.subgraphUrls ?? config.subgraphUrls;
+  const operationLimits = { ...DEFAULT_OPERATION_LIMITS, introspectionForAdminsOnly: config.production };
+  const wsLimits = subscriptionLimits({ ...config.subscriptionLimits, ...opts.subscriptionLimits });
   const http = keepAliveFetcher({ dedup: config.subgraphDedup });
   const signClaims = claimsSigner(config.internalSecret);
   const gateway = new ApolloGateway({
@@ -72,8 +74,8 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningServer>
     stopOnTerminationSignals: false,
     plugins: [
       correlationPlugin(),
-      denialStatusPlugin(),
-      operationLimitsPlugin({ ...DEFAULT_OPERATION_LIMITS, introspectionForAdminsOnly: config.production }),
+      responseStatusPlugin(),
+      operationLimitsPlugin(operationLimits),
       trustedDocumentsPlugin(partnerAllowlists(config.partnerOperations)),
       rateLimitPlugin(rateLimitSettings(config.rateLimits), opts.redis),
       // Before the plugins that store the response (idempotency, cache): they must store what the client gets.
@@ -82,12 +84,12 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningServer>
       ...(config.responseCache ? [responseCache(opts.cacheStore ?? createCacheStore(opts.redis), logger)] : []),
       ...(config.production ? [ApolloServerPluginLandingPageDisabled()] : []),
     ],
-    formatError: gatewayErrorFormatter(config.production),
-    includeStacktraceInErrorResponses: !config.production,
+    formatError: gatewayErrorFormatter(config, logger),
+    includeStacktraceInErrorResponses: config.debugErrors,
     // Introspection stays on so admins can use it; operationLimitsPlugin refuses it to everyone else in production.
     introspection: true,
     hideSchemaDetailsFromClientErrors: config.production,
-    parseOptions: { maxTokens: DEFAULT_OPERATION_LIMITS.maxTokens },
+    parseOptions: { maxTokens: operationLimits.maxTokens },
     csrfPrevention: true,
     allowBatchedHttpRequests: false,
   });
@@ -114,16 +116,20 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningServer>
   });
   if (opts.bus) {
     subscriptions = attachSubscriptions({
-      server: running.server, apollo, bus: opts.bus, verify, logger, limits: { ...DEFAULT_SUBSCRIPTION_LIMITS, ...opts.subscriptionLimits }, production: config.production,
+      server: running.server, apollo, bus: opts.bus, verify, logger, limits: wsLimits, operationLimits, production: config.production,
     });
     if (apiSchema) subscriptions.updateSchema(apiSchema);
   }
   return running;
 }
 
-/** The shared formatter, plus a code of its own for the parser's token limit. */
-function gatewayErrorFormatter(production: boolean) {
-  const base = errorFormatter(production);
+/** The shared formatter (masked errors logged), plus a code of its own for the parser's token limit. */
+function gatewayErrorFormatter(config: Config, logger: Logger) {
+  const base = errorFormatter({
+    production: config.production,
+    debug: config.debugErrors,
+    onMasked: ({ stack, ...masked }) => logger.error({ ...masked, err: { message: masked.message, stack } }, 'masked error'),
+  });
   return (formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError => {
     const code = tokenLimitCode(formatted.message);
     return base(code ? { ...formatted, extensions: { ...formatted.extensions, code } } : formatted, error);

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { ApolloServerPlugin } from '@apollo/server';
-import { GraphQLError } from 'graphql';
 import { z } from 'zod';
+import { refusal } from '../lib/errors';
 import type { GatewayContext } from './context';
 
 const allowlists = z.record(z.string(), z.array(z.string().regex(/^[a-f0-9]{64}$/, 'must be sha256 hex')));
@@ -30,9 +30,7 @@ export function trustedDocumentsPlugin(lists: Map<string, ReadonlySet<string>>):
           if (!allowed) return;
           // Apollo's queryHash is the sha256 hex of the query text, the same hash the allowlist holds.
           if (!allowed.has(queryHash)) {
-            throw new GraphQLError('This operation is not registered for your partner application', {
-              extensions: { code: 'OPERATION_NOT_ALLOWED', http: { status: 403 } },
-            });
+            throw refusal('OPERATION_NOT_ALLOWED', 'This operation is not registered for your partner application');
           }
         },
       };

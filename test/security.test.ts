@@ -29,12 +29,14 @@ describe('authorization and hardening through the real gateway', () => {
     expect(res.body.errors?.map((e) => [e.extensions?.['code'], e.path?.join('.')])).toEqual([['FORBIDDEN', 'account.balance']]);
   });
 
-  it('answers 403 when every requested field is denied, and a denial reveals nothing about existence', async () => {
+  it('answers 403 when a denial leaves no data (2xx with a null field otherwise), and a denial reveals nothing about existence', async () => {
     const token = await stack.token({ kind: 'partner', sub: 'crm-partner', scopes: ['crm:read'] });
     const [inv] = await stack.db.query<{ id: string }>("SELECT id FROM erp.invoices WHERE tenant_id = 'acme' LIMIT 1");
     const existing = await postGraphQL(stack.url, 'query($id: ID!) { invoice(id: $id) { number } }', { token, variables: { id: inv?.id } });
     const missing = await postGraphQL(stack.url, 'query($id: ID!) { invoice(id: $id) { number } }', { token, variables: { id: 'inv_does_not_exist' } });
-    expect(existing.status).toBe(403);
+    // `invoice` is nullable: data is { invoice: null }, and non-null data is never answered with a 4xx.
+    expect(existing.status).toBe(200);
+    expect(existing.body.data).toEqual({ invoice: null });
     expect(codes(existing)).toEqual(['FORBIDDEN']);
     const strip = (r: typeof existing) => ({ status: r.status, data: r.body.data, errors: r.body.errors?.map((e) => ({ message: e.message, code: e.extensions?.['code'], path: e.path })) });
     expect(strip(missing)).toEqual(strip(existing));

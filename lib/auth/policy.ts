@@ -50,3 +50,19 @@ export const POLICY: Record<SubgraphName, SubgraphPolicy> = {
 
 /** Federation plumbing the gateway needs; callers only reach it through the signed gateway path. */
 export const FEDERATION_FIELDS = ['Query._entities', 'Query._service', '_Service.sdl'];
+
+/**
+ * The gateway's subscription root fields (gateway/subscriptions), each by the subgraph whose data it streams: a
+ * subscriber needs that subgraph's `read` scope, as a query of the same data would. Fields not listed are denied.
+ */
+const SUBSCRIPTION_SOURCES: Readonly<Record<string, SubgraphName>> = {
+  syncStatusChanged: 'sync',
+  invoiceStatusChanged: 'erp',
+  subscriptionStatusChanged: 'billing',
+};
+
+/** The scope a subscription root field needs, or null when the field is not in the table (deny). */
+export function subscriptionScope(field: string): Scope | null {
+  const source = Object.hasOwn(SUBSCRIPTION_SOURCES, field) ? SUBSCRIPTION_SOURCES[field] : undefined;
+  return source ? POLICY[source].read : null;
+}

@@ -53,7 +53,13 @@ export async function startSubgraph<C extends RequestBase>(def: SubgraphDefiniti
     stopOnTerminationSignals: false,
     // Subgraphs are never browsed and never traced inline (ftv1 costs the gateway time on every request).
     plugins: [ApolloServerPluginInlineTraceDisabled(), ApolloServerPluginLandingPageDisabled()],
-    formatError: errorFormatter(opts.production),
+    // Stack traces go to the gateway in development (only it decides, by DEBUG_ERRORS, whether a client sees them);
+    // masked production errors are logged here, where the stack is.
+    formatError: errorFormatter({
+      production: opts.production,
+      debug: true,
+      onMasked: ({ stack, ...masked }) => opts.logger.error({ subgraph: def.name, ...masked, err: { message: masked.message, stack } }, 'masked error'),
+    }),
     includeStacktraceInErrorResponses: !opts.production,
     introspection: !opts.production,
   });

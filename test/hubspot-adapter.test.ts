@@ -15,7 +15,7 @@ const SECRET = 'app-client-secret';
 async function start(settings: ConstructorParameters<typeof HubSpotCrmRemote>[0]['settings'] = {}) {
   const fake = new HubSpotFake({ tokens: [TOKEN], clientSecret: SECRET });
   const url = await fake.start();
-  const remote = new HubSpotCrmRemote({ credentials: { accessToken: TOKEN, webhookClientSecret: SECRET }, settings: { basePath: url, ...settings }, outbound: directOutbound });
+  const remote = new HubSpotCrmRemote({ credentials: { apiKey: TOKEN, webhookSecret: SECRET }, settings: { basePath: url, ...settings }, outbound: directOutbound });
   return { fake, remote };
 }
 
@@ -131,6 +131,11 @@ describe('HubSpot CRM adapter', () => {
       const err = await read().catch((e: unknown) => e);
       expect(err).toBeInstanceOf(AuthError);
       expect(err).toMatchObject({ code: 'AUTH_ERROR', status: 401 });
+    });
+    it('checkAccess with a revoked token -> AuthError', async () => {
+      expect(await remote.checkAccess()).toEqual({ accountId: '62515' });
+      fake.faults.revoked = true;
+      await expect(remote.checkAccess()).rejects.toBeInstanceOf(AuthError);
     });
     it('other 4xx -> PermanentError with HubSpot category', async () => {
       fake.faults.failNext = [400];

@@ -8,7 +8,7 @@ import { erpRemoteContract } from './contracts/erp-remote.contract';
 async function start() {
   const fake = new OdooFake({ db: 'acme', login: 'api@acme.example', apiKey: 'key-1' });
   const url = await fake.start();
-  const remote = new OdooErpRemote({ credentials: { login: 'api@acme.example', apiKey: 'key-1' }, settings: { url, db: 'acme' }, outbound: directOutbound });
+  const remote = new OdooErpRemote({ credentials: { apiKey: 'key-1' }, settings: { url, db: 'acme', login: 'api@acme.example' }, outbound: directOutbound });
   return { fake, remote };
 }
 
@@ -129,6 +129,7 @@ describe('Odoo ERP adapter', () => {
     it('a refused API key at authenticate -> AuthError', async () => {
       fake.faults.revoked = true;
       await expect(read()).rejects.toBeInstanceOf(AuthError);
+      await expect(remote.checkAccess()).rejects.toBeInstanceOf(AuthError);
     });
     it('a key revoked after authentication -> AuthError from execute_kw (AccessDenied)', async () => {
       await read();
@@ -144,7 +145,7 @@ describe('Odoo ERP adapter', () => {
     it('timeouts surface through the Outbound signal', async () => {
       fake.faults.latencyMs = 500;
       const timed = new OdooErpRemote({
-        credentials: { login: 'api@acme.example', apiKey: 'key-1' }, settings: { url: fake.url, db: 'acme' },
+        credentials: { apiKey: 'key-1' }, settings: { url: fake.url, db: 'acme', login: 'api@acme.example' },
         outbound: { call: (_op, fn) => fn(AbortSignal.timeout(50)) },
       });
       await expect(timed.get('customer', ['1'])).rejects.toBeInstanceOf(TransientError);

@@ -193,6 +193,9 @@ export class HubSpotFake extends HttpFake {
     if ((m = /^\/crm\/v4\/associations\/(\w+)\/(\w+)\/batch\/read$/.exec(path)) && req.method === 'POST') {
       return this.readAssociations(m[1]!, m[2]!, json, ok);
     }
+    if (path === '/account-info/v3/details' && req.method === 'GET') {
+      return ok(200, { portalId: this.portalId, accountType: 'STANDARD', timeZone: 'UTC', companyCurrency: 'USD', additionalCurrencies: [], utcOffset: '+00:00', utcOffsetMilliseconds: 0, uiDomain: 'app.hubspot.com', dataHostingLocation: 'na1' });
+    }
     if (path === '/crm/v3/owners' && req.method === 'GET') {
       const after = Number(url.searchParams.get('after') ?? 0);
       const limit = Math.min(Number(url.searchParams.get('limit') ?? 100), 500);

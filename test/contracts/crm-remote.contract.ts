@@ -26,6 +26,10 @@ export function crmRemoteContract(name: string, factory: () => Promise<CrmRemote
 
     const account = (n: string): RemoteAccountFields => ({ name: n, domain: `${n.toLowerCase()}.example`, industry: null, lifecycleStage: 'CUSTOMER', ownerRemoteId: null });
 
+    it('checks access with one authenticated read', async () => {
+      expect((await t.remote.checkAccess()).accountId).not.toBe('');
+    });
+
     it('upserts by canonical id: a retried write updates the record it made instead of making another', async () => {
       const canonicalId = randomUUID();
       const [first] = await t.remote.upsert('account', [{ canonicalId, fields: account('Initech') }]);

@@ -32,6 +32,10 @@ export function erpRemoteContract(name: string, factory: () => Promise<ErpRemote
       lines: [{ description: 'Seats', quantity: 3, unitPriceMinor: '1250' }, { description: 'Setup', quantity: 1, unitPriceMinor: '9999' }],
     });
 
+    it('checks access with one authenticated read', async () => {
+      expect((await t.remote.checkAccess()).accountId).not.toBe('');
+    });
+
     it('upserts customers by canonical id: a retry or a rename updates the one record', async () => {
       const canonicalId = randomUUID();
       const first = await t.remote.upsertCustomer({ canonicalId, name: 'Initech' });

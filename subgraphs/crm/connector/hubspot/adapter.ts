@@ -45,9 +45,19 @@ export class HubSpotCrmRemote implements CrmRemote {
   constructor(options: HubSpotRemoteOptions) {
     this.settings = hubSpotSettings.parse(options.settings ?? {});
     this.outbound = options.outbound;
-    this.client = new Client({ accessToken: options.credentials.accessToken, basePath: this.settings.basePath, numberOfApiCallRetries: 0 });
-    const secret = options.credentials.webhookClientSecret;
+    this.client = new Client({ accessToken: options.credentials.apiKey, basePath: this.settings.basePath, numberOfApiCallRetries: 0 });
+    const secret = options.credentials.webhookSecret;
     if (secret) this.webhooks = { verify: (request: InboundWebhook) => verifyHubSpotWebhook(request, secret) };
+  }
+
+  async checkAccess(): Promise<{ accountId: string }> {
+    const details = await this.call('account-info.details', async () => {
+      // The SDK has no generated client for account-info; its raw request keeps auth and base path.
+      const res = await this.client.apiRequest({ method: 'GET', path: '/account-info/v3/details' });
+      if (!res.ok) throw { code: res.status, headers: Object.fromEntries(res.headers.entries()), body: await res.text() };
+      return (await res.json()) as { portalId?: number };
+    });
+    return { accountId: String(details.portalId ?? '') };
   }
 
   async upsert<K extends CrmKind>(kind: K, writes: readonly CrmUpsert<K>[]): Promise<RemoteRecord<CrmFields[K]>[]> {

@@ -26,10 +26,13 @@ export const hubSpotSettings = z.object({
 });
 export type HubSpotSettings = z.infer<typeof hubSpotSettings>;
 
-/** Secrets: a private app's access token, and the app's client secret when webhooks are configured. */
+/**
+ * Secrets, in the connection layer's shape: `apiKey` is the private app's access token (or an OAuth access token),
+ * `webhookSecret` the app's client secret that signs webhooks (v3), when webhooks are configured.
+ */
 export const hubSpotCredentials = z.object({
-  accessToken: z.string().min(1),
-  webhookClientSecret: z.string().min(1).optional(),
+  apiKey: z.string().min(1),
+  webhookSecret: z.string().min(1).nullish(),
 });
 export type HubSpotCredentials = z.infer<typeof hubSpotCredentials>;
 

@@ -26,7 +26,7 @@ interface Cursor {
 
 export interface OdooRemoteOptions {
   credentials: OdooCredentials;
-  settings: Partial<OdooSettings> & Pick<OdooSettings, 'url' | 'db'>;
+  settings: Partial<OdooSettings> & Pick<OdooSettings, 'url' | 'db' | 'login'>;
   outbound: Outbound;
 }
 
@@ -46,7 +46,13 @@ export class OdooErpRemote implements ErpRemote {
 
   constructor(options: OdooRemoteOptions) {
     this.settings = odooSettings.parse(options.settings);
-    this.rpc = new OdooRpc({ url: this.settings.url, db: this.settings.db, login: options.credentials.login, apiKey: options.credentials.apiKey }, options.outbound);
+    this.rpc = new OdooRpc({ url: this.settings.url, db: this.settings.db, login: this.settings.login, apiKey: options.credentials.apiKey }, options.outbound);
+  }
+
+  async checkAccess(): Promise<{ accountId: string }> {
+    // Authenticates (a refused key is an AuthError) and reads the company, which the accounting user must see.
+    await this.currencyOfCompany();
+    return { accountId: `${this.settings.db}@${new URL(this.settings.url).host}` };
   }
 
   async upsertCustomer(input: CustomerWrite): Promise<RemoteRecord<RemoteCustomerFields>> {

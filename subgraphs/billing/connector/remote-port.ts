@@ -1,6 +1,6 @@
 import type { Money } from '../../../lib/money';
-import { PermanentError } from '../../../lib/connectors/errors';
-import type { BillingInterval, BillingSubscriptionStatus, CustomerUpsert, IssuedInvoiceStatus } from './models';
+import { WebhookSignatureError } from '../../../lib/connectors/remote';
+import type { BillingInterval, BillingSubscriptionModel, CustomerUpsert, IssuedInvoiceStatus } from './models';
 
 /**
  * A billing system of record that lives outside our database (Stripe first), as the sync engine needs it.
@@ -18,8 +18,9 @@ import type { BillingInterval, BillingSubscriptionStatus, CustomerUpsert, Issued
  *   adapter sends it as the vendor's idempotency mechanism, so the same write retried never creates a second record;
  *   a write made of several vendor calls derives one sub-key per call from it.
  * - Failures are the errors of `lib/connectors/errors.ts`: TransientError (retry, with Retry-After when the vendor
- *   gave one), PermanentError (the vendor's code kept), AuthError (credentials refused). A record that does not exist
- *   is `null` from a retrieve, and a PermanentError with code `NOT_FOUND` from a write that needs it.
+ *   gave one), PermanentError (the vendor's error code kept, e.g. Stripe's `resource_missing`), AuthError
+ *   (credentials refused). A record that does not exist is `null` from a retrieve, and a PermanentError from a write
+ *   that needs it.
  */
 export interface BillingRemote {
   /** The vendor's name for this adapter, as stored on connections and in `ExternalRef.system` links. */
@@ -33,8 +34,9 @@ export interface BillingRemote {
 
   /**
    * Creates the customer of canonical account `input.id`, or updates it when `remoteId` is known (from our link).
-   * Only the fields we own are written (name, and currency on create; Stripe fixes a customer's currency at its
-   * first charge). With `remoteId` null the write is a create: a retry with the same key returns the same customer.
+   * Only the name is written: `input.currency` is not sent, as Stripe fixes a customer's currency itself with its
+   * first subscription or invoice. With `remoteId` null the write is a create: a retry with the same key returns the
+   * same customer (so pass the link's remote id whenever there is one, and record the link before the job ends).
    * @returns the customer as it now is at the vendor, with the remote id to record as the link.
    */
   upsertCustomer(input: CustomerUpsert & { remoteId: string | null }, options: WriteOptions): Promise<RemoteCustomer>;
@@ -52,8 +54,9 @@ export interface BillingRemote {
   createSubscription(input: NewRemoteSubscription, options: WriteOptions): Promise<RemoteSubscription>;
 
   /**
-   * Replaces all items of a live subscription with `items` (items not listed are removed).
-   * PermanentError `NOT_FOUND` when there is no such subscription, `SUBSCRIPTION_CANCELED` when it is canceled.
+   * Replaces all items of a live subscription with `items` (items not listed are removed, no proration). Items
+   * already as asked are left alone, so a retry after a lost answer changes nothing. PermanentError when there is no
+   * such subscription, with code `SUBSCRIPTION_CANCELED` when it is canceled.
    */
   replaceSubscriptionItems(remoteId: string, items: readonly RemoteItemInput[], options: WriteOptions): Promise<RemoteSubscription>;
 
@@ -128,12 +131,11 @@ export interface RemoteEvent {
 
 export type RemoteObjectKind = 'customer' | 'subscription' | 'invoice' | 'price' | 'product' | 'other';
 
-/** A webhook that must be refused with 401: missing, malformed, wrongly signed or outside the timestamp tolerance. */
-export class WebhookVerificationError extends PermanentError {
-  constructor(message: string) {
-    super('WEBHOOK_SIGNATURE_INVALID', message);
-  }
-}
+/**
+ * A webhook that must be refused with 401: missing, malformed, wrongly signed or outside the timestamp tolerance.
+ * The billing name of the one signature error every vendor port throws (`WEBHOOK_SIGNATURE_INVALID`).
+ */
+export class WebhookVerificationError extends WebhookSignatureError {}
 
 /** The metadata key under which our canonical id is stored in every vendor record we create. */
 export const CANONICAL_ID_METADATA_KEY = 'canonicalId';
@@ -143,7 +145,7 @@ export const PLAN_CODE_METADATA_KEY = 'planCode';
 export interface WriteOptions {
   /**
    * Our deterministic key for this one write (same job and step -> same key). Reusing a key with different inputs
-   * is a bug the vendor refuses: PermanentError `IDEMPOTENCY_KEY_REUSED`.
+   * is a bug the vendor refuses: PermanentError (Stripe: `idempotency_error`).
    */
   idempotencyKey: string;
 }
@@ -206,20 +208,20 @@ export interface RemoteSubscriptionItem {
   quantity: number;
 }
 
-export interface RemoteSubscription extends RemoteRecord {
+/**
+ * `status` is the vendor's status on our scale: incomplete/unpaid -> PAST_DUE, paused -> ACTIVE (nothing billed but
+ * not ended), incomplete_expired -> CANCELED; the vendor's own value stays in `remoteData`.
+ */
+export interface RemoteSubscription
+  extends RemoteRecord, Pick<BillingSubscriptionModel, 'status' | 'currency' | 'currentPeriodStart' | 'currentPeriodEnd' | 'trialEnd' | 'canceledAt'> {
   customerRemoteId: string;
-  /**
-   * The vendor's status on our scale: incomplete/unpaid -> PAST_DUE, paused -> ACTIVE (nothing billed but not
-   * ended), incomplete_expired -> CANCELED. The vendor's own value stays in `remoteData`.
-   */
-  status: BillingSubscriptionStatus;
-  currency: string;
-  currentPeriodStart: string;
-  currentPeriodEnd: string;
-  trialEnd: string | null;
-  canceledAt: string | null;
   cancelAtPeriodEnd: boolean;
   items: RemoteSubscriptionItem[];
+  /**
+   * The newest invoice the vendor raised for it. Stripe raises (and issues) a subscription's first invoice itself
+   * when the subscription is created, so quote-to-cash reads it here rather than raising a second one.
+   */
+  latestInvoiceRemoteId: string | null;
 }
 
 /** DRAFT until finalized; open and uncollectible invoices are ISSUED on our scale. */

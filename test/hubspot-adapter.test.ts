@@ -105,6 +105,51 @@ describe('HubSpot CRM adapter', () => {
     expect(await remote.owners()).toEqual([{ remoteId: id, email: 'sam@acme.example', name: 'Sam Seller' }]);
   });
 
+  describe('OAuth (refresh token)', () => {
+    const oauth = (refreshToken: string, rotated: string[] = []) => new HubSpotCrmRemote({
+      credentials: { apiKey: refreshToken, webhookSecret: 'oauth-client-secret' },
+      settings: { basePath: fake.url, auth: 'oauth', oauthClientId: 'client-1' },
+      outbound: directOutbound,
+      onRefreshTokenRotated: async (next) => {
+        rotated.push(next);
+      },
+    });
+
+    it('gets an access token from the refresh token, reuses it, and refreshes once it has expired', async () => {
+      const remote = oauth(fake.installOAuthApp('client-1', 'oauth-client-secret'));
+      await remote.upsert('account', [{ canonicalId: randomUUID(), fields: { name: 'Acme' } }]);
+      await remote.owners();
+      const refreshes = () => fake.log.filter((r) => r.path === '/oauth/v1/token');
+      expect(refreshes()).toHaveLength(1);
+      expect(refreshes()[0]!.body).toContain('grant_type=refresh_token');
+      const bearers = new Set(fake.log.filter((r) => r.path !== '/oauth/v1/token').map((r) => r.headers.authorization));
+      expect(bearers.size).toBe(1);
+      fake.expireAccessTokens();
+      expect(await remote.owners()).toEqual([]);
+      expect(refreshes()).toHaveLength(2);
+      expect(fake.log.filter((r) => r.status === 401)).toHaveLength(1);
+    });
+
+    it('hands a rotated refresh token to the connection and uses it from then on', async () => {
+      fake.rotateRefreshTokens = true;
+      const rotated: string[] = [];
+      const first = fake.installOAuthApp('client-1', 'oauth-client-secret');
+      const remote = oauth(first, rotated);
+      await remote.owners();
+      fake.expireAccessTokens();
+      await remote.owners();
+      expect(rotated).toHaveLength(2);
+      expect(rotated[0]).not.toBe(first);
+      const bodies = fake.log.filter((r) => r.path === '/oauth/v1/token').map((r) => new URLSearchParams(r.body).get('refresh_token'));
+      expect(bodies).toEqual([first, rotated[0]]);
+    });
+
+    it('a refused refresh token -> AuthError', async () => {
+      fake.installOAuthApp('client-1', 'oauth-client-secret');
+      await expect(oauth('rt-unknown').owners()).rejects.toBeInstanceOf(AuthError);
+    });
+  });
+
   describe('errors onto the engine classes', () => {
     const read = () => remote.get('account', ['1']);
     it('5xx -> TransientError', async () => {

@@ -73,7 +73,14 @@ export class HubSpotFake extends HttpFake {
   readonly tokens: Set<string>;
   readonly clientSecret: string;
   rateLimitPer10s: number;
+  /** OAuth: answer each refresh with a new refresh token (the old one then stops working). */
+  rotateRefreshTokens = false;
+  /** OAuth access token lifetime (HubSpot: 1800 s). */
+  accessTokenTtlS = 1800;
   private readonly portalId: number;
+  private readonly oauthApps = new Map<string, string>();
+  private readonly refreshTokens = new Map<string, string>();
+  private readonly accessTokens = new Map<string, number>();
   private readonly objects = new Map<HubSpotObjectType, Map<string, StoredObject>>(OBJECT_TYPES.map((t) => [t, new Map()]));
   private readonly associations = new Set<string>();
   private readonly owners: PublicOwner[] = [];
@@ -100,6 +107,19 @@ export class HubSpotFake extends HttpFake {
   edit(type: HubSpotObjectType, id: string, properties: Record<string, string | null>): void {
     if (!this.objects.get(type)?.has(id)) throw new Error(`no ${type} ${id}`);
     this.write(type, id, properties, 'CRM_UI');
+  }
+
+  /** Registers an OAuth app and installs it in the portal; returns the install's refresh token. */
+  installOAuthApp(clientId: string, clientSecret: string): string {
+    this.oauthApps.set(clientId, clientSecret);
+    const refreshToken = `rt-${randomUUID()}`;
+    this.refreshTokens.set(refreshToken, clientId);
+    return refreshToken;
+  }
+
+  /** Every OAuth access token issued so far stops working (as 30 minutes passing would do). */
+  expireAccessTokens(): void {
+    for (const token of this.accessTokens.keys()) this.accessTokens.set(token, 0);
   }
 
   addOwner(owner: { email: string; firstName: string; lastName: string }): string {
@@ -147,7 +167,12 @@ export class HubSpotFake extends HttpFake {
     const token = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1];
     const failure = this.faults.failNext.shift();
     if (failure !== undefined) return this.error(res, failure, failure >= 500 ? 'INTERNAL_ERROR' : 'VALIDATION_ERROR', 'Injected failure');
-    if (!token || !this.tokens.has(token) || this.faults.revoked) {
+    if (url.pathname === '/oauth/v1/token' && req.method === 'POST') return this.token(new URLSearchParams(body), res);
+    const expiresAt = token ? this.accessTokens.get(token) : undefined;
+    if (expiresAt !== undefined && expiresAt <= Date.now()) {
+      return this.error(res, 401, 'EXPIRED_AUTHENTICATION', 'The OAuth token used to make this call expired.');
+    }
+    if (!token || (!this.tokens.has(token) && expiresAt === undefined) || this.faults.revoked) {
       return this.error(res, 401, 'INVALID_AUTHENTICATION', 'Authentication credentials not found. This API supports OAuth 2.0 authentication.');
     }
     const headers = this.admit(token);
@@ -207,6 +232,24 @@ export class HubSpotFake extends HttpFake {
       return ok(200, answer);
     }
     return this.error(res, 404, 'OBJECT_NOT_FOUND', `No route for ${req.method} ${path}`);
+  }
+
+  /** HubSpot's token endpoint, grant `refresh_token` (form-encoded, as the SDK sends it). */
+  private token(form: URLSearchParams, res: ServerResponse): void {
+    const refreshToken = form.get('refresh_token') ?? '';
+    const clientId = form.get('client_id') ?? '';
+    if (form.get('grant_type') !== 'refresh_token' || this.refreshTokens.get(refreshToken) !== clientId || this.oauthApps.get(clientId) !== form.get('client_secret') || this.faults.revoked) {
+      return sendJson(res, 400, { status: 'BAD_REFRESH_TOKEN', message: 'missing or unknown refresh token', correlationId: randomUUID() });
+    }
+    let next = refreshToken;
+    if (this.rotateRefreshTokens) {
+      this.refreshTokens.delete(refreshToken);
+      next = `rt-${randomUUID()}`;
+      this.refreshTokens.set(next, clientId);
+    }
+    const accessToken = `at-${randomUUID()}`;
+    this.accessTokens.set(accessToken, Date.now() + this.accessTokenTtlS * 1000);
+    sendJson(res, 200, { token_type: 'bearer', refresh_token: next, access_token: accessToken, expires_in: this.accessTokenTtlS });
   }
 
   /** Counts the request in the token's rolling 10-second window; `limited` when it is over HubSpot's limit. */

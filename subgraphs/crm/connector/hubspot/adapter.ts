@@ -1,10 +1,11 @@
 import { Client } from '@hubspot/api-client';
 import { FilterOperatorEnum, type SimplePublicObject } from '@hubspot/api-client/lib/codegen/crm/objects';
-import { PermanentError } from '../../../../lib/connectors/errors';
+import { AuthError, PermanentError } from '../../../../lib/connectors/errors';
 import type { Outbound } from '../../../../lib/connectors/outbound';
 import type { ChangePage, InboundWebhook, JsonObject, RemoteRecord } from '../../../../lib/connectors/remote';
 import type { CrmFields, CrmKind, CrmOwner, CrmRemote, CrmUpsert } from '../remote-port';
 import { mapHubSpotError } from './errors';
+import { HubSpotTokenSource } from './oauth';
 import { KIND_SPECS, type KindSpec } from './mapping';
 import { type HubSpotCredentials, type HubSpotSettings, hubSpotSettings } from './settings';
 import { verifyHubSpotWebhook } from './webhooks';
@@ -26,6 +27,8 @@ export interface HubSpotRemoteOptions {
   /** Validated here too (defaults filled), so a connection stored before a default changed still works. */
   settings?: Partial<HubSpotSettings>;
   outbound: Outbound;
+  /** OAuth only: stores a refresh token HubSpot replaced (the connection's credential rotation). */
+  onRefreshTokenRotated?: (refreshToken: string) => Promise<void>;
 }
 
 /**
@@ -41,12 +44,20 @@ export class HubSpotCrmRemote implements CrmRemote {
   private readonly client: Client;
   private readonly settings: HubSpotSettings;
   private readonly outbound: Outbound;
+  private readonly tokens: HubSpotTokenSource | null = null;
 
   constructor(options: HubSpotRemoteOptions) {
     this.settings = hubSpotSettings.parse(options.settings ?? {});
     this.outbound = options.outbound;
-    this.client = new Client({ accessToken: options.credentials.apiKey, basePath: this.settings.basePath, numberOfApiCallRetries: 0 });
-    const secret = options.credentials.webhookSecret;
+    const { apiKey, webhookSecret } = options.credentials;
+    this.client = new Client({ basePath: this.settings.basePath, numberOfApiCallRetries: 0, ...(this.settings.auth === 'private-app' ? { accessToken: apiKey } : {}) });
+    if (this.settings.auth === 'oauth') {
+      const clientId = this.settings.oauthClientId;
+      if (!clientId || !webhookSecret) throw new PermanentError('HUBSPOT_OAUTH_INCOMPLETE', 'an OAuth connection needs settings.oauthClientId and the client secret as webhookSecret');
+      this.tokens = new HubSpotTokenSource(apiKey, (refreshToken) => this.send('oauth.refresh', () =>
+        this.client.oauth.tokensApi.create('refresh_token', undefined, undefined, clientId, webhookSecret, refreshToken)), options.onRefreshTokenRotated);
+    }
+    const secret = webhookSecret;
     if (secret) this.webhooks = { verify: (request: InboundWebhook) => verifyHubSpotWebhook(request, secret) };
   }
 
@@ -169,7 +180,24 @@ export class HubSpotCrmRemote implements CrmRemote {
     return [...spec.properties, spec.modifiedProperty, this.settings.canonicalIdProperty, ...this.settings.extraProperties];
   }
 
-  private call<T>(operation: string, fn: () => Promise<T>): Promise<T> {
+  /** With OAuth, a current access token first; a 401 (revoked or expired early) gets one refresh and one retry. */
+  private async call<T>(operation: string, fn: () => Promise<T>): Promise<T> {
+    const tokens = this.tokens;
+    if (!tokens) return this.send(operation, fn);
+    const attempt = async () => {
+      this.client.setAccessToken(await tokens.accessToken());
+      return this.send(operation, fn);
+    };
+    try {
+      return await attempt();
+    } catch (err) {
+      if (!(err instanceof AuthError) || err.status !== 401) throw err;
+      tokens.invalidate();
+      return attempt();
+    }
+  }
+
+  private send<T>(operation: string, fn: () => Promise<T>): Promise<T> {
     return this.outbound.call(`hubspot.${operation}`, async () => {
       try {
         return await fn();

@@ -21,14 +21,20 @@ export const hubSpotSettings = z.object({
   }),
   /** Re-read window behind the cursor, for HubSpot's eventually consistent search index and clock skew. */
   overlapMs: z.number().int().min(0).default(5 * 60_000),
+  /**
+   * `private-app`: `apiKey` is the app's access token. `oauth`: `apiKey` is the install's refresh token,
+   * `webhookSecret` the app's client secret (which also signs its webhooks) and `oauthClientId` its client id.
+   */
+  auth: z.enum(['private-app', 'oauth']).default('private-app'),
+  oauthClientId: z.string().min(1).optional(),
   /** Extra vendor properties to fetch into remoteData (per-tenant field mappings read them from there). */
   extraProperties: z.array(z.string()).default([]),
 });
 export type HubSpotSettings = z.infer<typeof hubSpotSettings>;
 
 /**
- * Secrets, in the connection layer's shape: `apiKey` is the private app's access token (or an OAuth access token),
- * `webhookSecret` the app's client secret that signs webhooks (v3), when webhooks are configured.
+ * Secrets, in the connection layer's shape: `apiKey` is the private app's access token (or, with `auth: oauth`, the
+ * refresh token), `webhookSecret` the app's client secret that signs webhooks (v3) and, for OAuth, refreshes tokens.
  */
 export const hubSpotCredentials = z.object({
   apiKey: z.string().min(1),

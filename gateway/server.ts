@@ -25,9 +25,11 @@ import { correlationPlugin } from './correlation-plugin';
 import { responseStatusPlugin } from './response-status';
 import { unresolvedReferencesPlugin } from './unresolved-references';
 import { idempotencyPlugin } from './idempotency';
+import { mutationScopes } from './root-fields';
 import type { Db } from '../lib/db/db';
 import { subgraphDataSource } from './data-sources';
-import { rateLimitPlugin, rateLimitSettings } from './rate-limit';
+import { rateLimitSettings, rateLimits } from './rate-limit';
+import { tenantFairness } from './fairness';
 import { responseCache, spliceCachedData } from './response-cache';
 import { type CacheStore, createCacheStore } from '../lib/response-cache-store';
 import { keepAliveFetcher } from './subgraph-fetcher';
@@ -58,12 +60,16 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningServer>
   const wsLimits = subscriptionLimits({ ...config.subscriptionLimits, ...opts.subscriptionLimits });
   const http = keepAliveFetcher({ dedup: config.subgraphDedup });
   const signClaims = claimsSigner(config.internalSecret);
+  const limitSettings = rateLimitSettings(config.rateLimits);
+  const limits = rateLimits(limitSettings, opts.redis);
+  const fairness = tenantFairness({ maxConcurrentPerTenant: limitSettings.maxConcurrentPerTenant, knownSpent: limits.knownSpent });
+  const supergraphSdl = readSupergraph();
   const gateway = new ApolloGateway({
-    supergraphSdl: readSupergraph(),
+    supergraphSdl,
     buildService: ({ name }) => {
       const url = urls[name as SubgraphName];
       if (!url) throw new Error(`No URL configured for subgraph "${name}"`);
-      return subgraphDataSource(url, { fetcher: http.fetcher, signClaims });
+      return subgraphDataSource(name, url, { fetcher: http.fetcher, signClaims });
     },
     logger,
   });
@@ -76,11 +82,11 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningServer>
       correlationPlugin(),
       responseStatusPlugin(),
       operationLimitsPlugin(operationLimits),
-      trustedDocumentsPlugin(partnerAllowlists(config.partnerOperations)),
-      rateLimitPlugin(rateLimitSettings(config.rateLimits), opts.redis),
+      trustedDocumentsPlugin(partnerAllowlists(config.partnerOperations), { requireAllowlist: config.partnerAllowlistRequired }),
+      limits.plugin,
       // Before the plugins that store the response (idempotency, cache): they must store what the client gets.
       unresolvedReferencesPlugin(),
-      ...(opts.db ? [idempotencyPlugin(opts.db, logger), auditPlugin(opts.db, logger)] : []),
+      ...(opts.db ? [idempotencyPlugin(opts.db, logger, mutationScopes(supergraphSdl)), auditPlugin(opts.db, logger)] : []),
       ...(config.responseCache ? [responseCache(opts.cacheStore ?? createCacheStore(opts.redis), logger)] : []),
       ...(config.production ? [ApolloServerPluginLandingPageDisabled()] : []),
     ],
@@ -104,10 +110,13 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningServer>
   const verify = tokenVerifier(config.jwt);
   const context = async (req: IncomingMessage): Promise<GatewayContext> => {
     const principal = await verify(bearerToken(req.headers.authorization));
-    return { principal, correlationId: correlationIdFrom(req.headers[CORRELATION_HEADER]), cacheSplice: {} };
+    const context: GatewayContext = { principal, correlationId: correlationIdFrom(req.headers[CORRELATION_HEADER]), cacheSplice: {} };
+    // Before Apollo parses, validates and plans anything: a spent principal or a tenant at its cap costs next to nothing.
+    await fairness.enter(principal, context);
+    return context;
   };
   const ready = async () => apiSchema !== null;
-  const running = await listen(graphqlHttpHandler({ apollo, context, ready, finishBody: spliceCachedData }), config.host, opts.port ?? config.ports.gateway, {
+  const running = await listen(graphqlHttpHandler({ apollo, context, ready, finishBody: spliceCachedData, finished: fairness.leave }), config.host, opts.port ?? config.ports.gateway, {
     beforeClose: async () => subscriptions?.close(),
     afterClose: async () => {
       await apollo.stop();

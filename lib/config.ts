@@ -41,6 +41,8 @@ const schema = z
     SYNC_FAULTS: z.string().optional(),
     RECONCILE_INTERVAL_SECONDS: z.coerce.number().int().min(0).default(3600),
     SEED_ACCOUNTS: z.coerce.number().int().min(0).default(50),
+    CONNECTOR_KEYS: z.string().optional(),
+    DEMO_STRIPE: z.enum(['on', 'off']).default('off'),
   })
   .superRefine((env, ctx) => {
     if (env.NODE_ENV !== 'production') return;
@@ -79,6 +81,10 @@ export interface Config {
   subgraphUrls: { crm: string; erp: string; billing: string; sync: string };
   sync: { retryBaseMs: number; faults: string | undefined; reconcileIntervalSeconds: number };
   seedAccounts: number;
+  /** Keys that encrypt connection credentials at rest (`id:base64,...`, active first); a dev key outside production. */
+  connectorKeys: string | undefined;
+  /** `npm start` only: run the Stripe fake and put tenant acme's billing on the Stripe adapter. */
+  demoStripe: boolean;
 }
 
 /** Reads and validates configuration from the environment; fails fast with every problem named. */
@@ -114,6 +120,8 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     },
     sync: { retryBaseMs: e.SYNC_RETRY_BASE_MS, faults: e.SYNC_FAULTS, reconcileIntervalSeconds: e.RECONCILE_INTERVAL_SECONDS },
     seedAccounts: e.SEED_ACCOUNTS,
+    connectorKeys: e.CONNECTOR_KEYS,
+    demoStripe: e.DEMO_STRIPE === 'on',
   };
 }
 

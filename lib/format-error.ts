@@ -1,3 +1,4 @@
+import { trace } from '@opentelemetry/api';
 import { GraphQLError, type GraphQLFormattedError } from 'graphql';
 import { specOf } from './errors';
 
@@ -5,6 +6,8 @@ import { specOf } from './errors';
 export interface MaskedError {
   code: string;
   correlationId: string | undefined;
+  /** The active OpenTelemetry trace, when tracing is on (the no-op API gives none). */
+  traceId: string | undefined;
   message: string;
   stack: string | undefined;
   /** The subgraph the error came from, when the gateway got it from one. */
@@ -42,6 +45,7 @@ export function errorFormatter(opts: ErrorFormatOptions) {
     opts.onMasked?.({
       code,
       correlationId,
+      traceId: trace.getActiveSpan()?.spanContext().traceId,
       message: formatted.message,
       stack: cause instanceof Error ? cause.stack : Array.isArray(stacktrace) ? stacktrace.join('\n') : undefined,
       serviceName: typeof extensions['serviceName'] === 'string' ? extensions['serviceName'] : undefined,

@@ -3,6 +3,7 @@ import { SCOPES } from '../lib/auth/principal';
 import { loadConfig } from '../lib/config';
 import { createLogger } from '../lib/logger';
 import { startStack } from './stack';
+import { startStripeDemo } from './stripe-demo';
 import { onShutdown, runMain } from '../lib/process';
 
 /** `npm start`: the whole product in one process on the embedded default (PGlite, in-memory Redis stand-ins). */
@@ -11,6 +12,7 @@ async function main(): Promise<void> {
   const logger = createLogger(config.logLevel, 'stack');
   const tenants = ['acme', 'globex'];
   const stack = await startStack({ config, logger, seed: { tenants, accounts: config.seedAccounts } });
+  const demo = config.demoStripe ? await startStripeDemo(stack, config) : null;
   const token = await mintToken(config.jwt, { sub: 'demo-user', tenant: 'acme', kind: 'user', scopes: SCOPES.filter((s) => s !== 'admin'), ttlSeconds: 12 * 3600 });
   const database = config.databaseUrl ? 'PostgreSQL (DATABASE_URL)' : `embedded PGlite (${config.pgliteDataDir ?? 'in memory'})`;
   process.stdout.write(
@@ -19,6 +21,7 @@ async function main(): Promise<void> {
       `Gateway:   ${stack.gateway.url}`,
       `Subgraphs: ${Object.entries(stack.subgraphs).map(([n, s]) => `${n} ${s.url}`).join(', ')}`,
       `Database:  ${database}; tenants ${tenants.join(', ')} with ${config.seedAccounts} accounts each`,
+      ...(demo?.lines ?? []),
       '',
       'Token for tenant "acme" (12 h, all scopes):',
       token,
@@ -31,6 +34,7 @@ async function main(): Promise<void> {
   onShutdown(async () => {
     logger.info('shutting down');
     await stack.stop();
+    await demo?.fake.close();
   });
 }
 

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { InMemoryLRUCache } from '@apollo/utils.keyvaluecache';
 import { type DocumentNode, GraphQLError, type GraphQLSchema, Kind, parse, validate } from 'graphql';
+import type { ErrorCode } from '../../lib/errors';
 import { type OperationLimits, operationShape, shapeViolation, tokenLimitCode } from '../operation-limits';
 
 export type CheckedDocument = { document: DocumentNode } | { errors: readonly GraphQLError[] };
@@ -17,9 +18,11 @@ export interface DocumentCheckOptions {
 export interface DocumentChecker {
   /** Parses, validates and limit-checks a subscribe's query text once per schema; errors carry their codes. */
   check(query: string): Promise<CheckedDocument>;
+  /** What the cache holds now (for metrics and tests). */
+  cached(): { entries: number; bytes: number };
 }
 
-const errorsOf = (code: string, errors: readonly GraphQLError[]): CheckedDocument => ({
+const errorsOf = (code: ErrorCode, errors: readonly GraphQLError[]): CheckedDocument => ({
   errors: errors.map((e) => new GraphQLError(e.message, { nodes: e.nodes, extensions: { ...e.extensions, code: (e.extensions['code'] as string | undefined) ?? code } })),
 });
 
@@ -30,9 +33,17 @@ function checkUncached(schema: GraphQLSchema, query: string, opts: DocumentCheck
     document = parse(query, { maxTokens: opts.limits.maxTokens });
   } catch (err) {
     const message = err instanceof Error ? err.message : 'Syntax error';
-    return { errors: [new GraphQLError(message, { extensions: { code: tokenLimitCode(message) ?? 'GRAPHQL_PARSE_FAILED' } })] };
+    return { errors: [new GraphQLError(message, { extensions: { code: tokenLimitCode(message) ?? ('GRAPHQL_PARSE_FAILED' satisfies ErrorCode) } })] };
   }
-  const invalid = validate(schema, document, undefined, { hideSuggestions: opts.hideSuggestions });
+  let invalid: readonly GraphQLError[];
+  try {
+    invalid = validate(schema, document, undefined, { hideSuggestions: opts.hideSuggestions });
+  } catch (err) {
+    // graphql-js 16's single-root-field rule collects fields without variables and throws on a directive that uses
+    // one (`... @include(if: $y)`); that document cannot be checked, so it is refused like an invalid one.
+    if (!(err instanceof GraphQLError)) throw err;
+    invalid = [err];
+  }
   if (invalid.length) return errorsOf('GRAPHQL_VALIDATION_FAILED', invalid);
   for (const definition of document.definitions) {
     if (definition.kind !== Kind.OPERATION_DEFINITION) continue;
@@ -48,19 +59,25 @@ function checkUncached(schema: GraphQLSchema, query: string, opts: DocumentCheck
  * a megabyte each was room enough to exhaust the heap.
  */
 export function documentChecker(schema: GraphQLSchema, opts: DocumentCheckOptions): DocumentChecker {
+  let bytes = 0;
   const cache = new InMemoryLRUCache<{ checked: CheckedDocument; bytes: number }>({
     maxSize: opts.cacheBytes,
     sizeCalculation: (entry) => entry.bytes,
+    dispose: (entry: { bytes: number }) => void (bytes -= entry.bytes),
   });
   return {
+    cached: () => ({ entries: cache.keys().length, bytes }),
     async check(query) {
       const key = createHash('sha256').update(query).digest('hex');
       const hit = await cache.get(key);
       if (hit) return hit.checked;
       const checked = checkUncached(schema, query, opts);
-      const bytes = key.length + Buffer.byteLength(JSON.stringify('document' in checked ? checked.document : checked.errors));
+      const size = key.length + Buffer.byteLength(JSON.stringify('document' in checked ? checked.document : checked.errors));
       // An entry above the whole budget is not kept (lru-cache would refuse it anyway).
-      if (bytes <= opts.cacheBytes) await cache.set(key, { checked, bytes });
+      if (size <= opts.cacheBytes) {
+        await cache.set(key, { checked, bytes: size });
+        bytes += size;
+      }
       return checked;
     },
   };

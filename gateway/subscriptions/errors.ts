@@ -8,13 +8,14 @@ import type { Logger } from '../../lib/logger';
  * what it masks is logged with the id, so support can find it.
  */
 export function wsErrorFormatter(production: boolean, logger: Logger) {
-  const base = errorFormatter({ production });
+  const base = errorFormatter({
+    production,
+    onMasked: ({ stack, ...masked }) => logger.error({ ...masked, err: { message: masked.message, stack } }, 'masked subscription error'),
+  });
   return (error: GraphQLError, correlationId: string): GraphQLFormattedError => {
     // `http` (status, headers) means nothing on a WebSocket.
     const { http: _http, ...extensions } = error.toJSON().extensions ?? {};
     const code = typeof extensions['code'] === 'string' ? extensions['code'] : 'INTERNAL_SERVER_ERROR';
-    const formatted = base({ ...error.toJSON(), extensions: { ...extensions, code, correlationId } }, error);
-    if (code === 'INTERNAL_SERVER_ERROR') logger.error({ err: error.originalError ?? error, correlationId, path: error.path }, 'subscription error');
-    return formatted;
+    return base({ ...error.toJSON(), extensions: { ...extensions, code, correlationId } }, error);
   };
 }

@@ -7,6 +7,7 @@ import { WebSocketServer } from 'ws';
 import { z } from 'zod';
 import type { Principal } from '../../lib/auth/principal';
 import { CORRELATION_HEADER, correlationIdFrom } from '../../lib/correlation';
+import { type ErrorCode, fieldError } from '../../lib/errors';
 import type { EventBus } from '../../lib/events';
 import type { Logger } from '../../lib/logger';
 import type { GatewayContext } from '../context';
@@ -50,7 +51,7 @@ export const DEFAULT_SUBSCRIPTION_LIMITS: SubscriptionLimits = {
 export function subscriptionLimits(overrides: Record<string, unknown>): SubscriptionLimits {
   const parsed = limitsSchema.partial().safeParse(overrides);
   if (!parsed.success) {
-    throw new Error(`Invalid configuration:\n${parsed.error.issues.map((i) => `  SUBSCRIPTION_LIMITS.${i.path.join('.')}: ${i.message}`).join('\n')}`);
+    throw new Error(`Invalid configuration:\n${parsed.error.issues.map((i) => `  ${['SUBSCRIPTION_LIMITS', ...i.path].join('.')}: ${i.message}`).join('\n')}`);
   }
   return { ...DEFAULT_SUBSCRIPTION_LIMITS, ...parsed.data };
 }
@@ -114,7 +115,6 @@ function onReturn(source: AsyncGenerator<ExecutionResult>, release: () => void):
   return wrapped;
 }
 
-const badRequest = (message: string) => new GraphQLError(message, { extensions: { code: 'BAD_REQUEST' } });
 
 /**
  * graphql-ws on the gateway's own HTTP server and path. Messages above `maxPayloadBytes` close the socket (1009)
@@ -182,18 +182,18 @@ export function attachSubscriptions(opts: SubscriptionServerOptions): Subscripti
         // Copies: checked documents' errors are cached and shared.
         const refuse = (errors: readonly GraphQLError[]) =>
           errors.map((e) => new GraphQLError(e.message, { nodes: e.nodes, extensions: { ...e.extensions, correlationId } }));
-        if (!principal) return refuse([new GraphQLError('Not authenticated', { extensions: { code: 'UNAUTHENTICATED' } })]);
+        if (!principal) return refuse([fieldError('UNAUTHENTICATED', 'Not authenticated')]);
         const loaded = current;
-        if (!loaded) return refuse([new GraphQLError('Schema not loaded yet', { extensions: { code: 'UPSTREAM_UNAVAILABLE' } })]);
+        if (!loaded) return refuse([fieldError('UPSTREAM_UNAVAILABLE', 'Schema not loaded yet')]);
         const checked = await loaded.documents.check(payload.query);
         if ('errors' in checked) return refuse(checked.errors);
         const { document } = checked;
         const operation = getOperationAST(document, payload.operationName);
-        if (!operation) return refuse([badRequest('Unable to identify the operation: name it with operationName')]);
-        if (operation.operation !== 'subscription') return refuse([badRequest('Only subscriptions are served over WebSocket; send queries and mutations over HTTP')]);
+        if (!operation) return refuse([fieldError('BAD_REQUEST', 'Unable to identify the operation: name it with operationName')]);
+        if (operation.operation !== 'subscription') return refuse([fieldError('BAD_REQUEST', 'Only subscriptions are served over WebSocket; send queries and mutations over HTTP')]);
         const variables = getVariableValues(loaded.schema, operation.variableDefinitions ?? [], payload.variables ?? {}, { maxErrors: 10, hideSuggestions: production });
         if (variables.errors) {
-          return refuse(variables.errors.map((e) => new GraphQLError(e.message, { nodes: e.nodes, extensions: { code: 'BAD_USER_INPUT' } })));
+          return refuse(variables.errors.map((e) => new GraphQLError(e.message, { nodes: e.nodes, extensions: { code: 'BAD_USER_INPUT' satisfies ErrorCode } })));
         }
         const slot = slots.acquire(principal, extra.running.size);
         if (slot instanceof GraphQLError) return refuse([slot]);

@@ -1,4 +1,5 @@
-import { GraphQLError } from 'graphql';
+import type { GraphQLError } from 'graphql';
+import { fieldError } from '../../lib/errors';
 import type { Principal } from '../../lib/auth/principal';
 
 export interface SlotLimits {
@@ -12,7 +13,7 @@ export interface Slot {
   release(): void;
 }
 
-const refuse = (message: string) => new GraphQLError(message, { extensions: { code: 'SUBSCRIPTION_LIMIT' } });
+const refuse = (message: string) => fieldError('SUBSCRIPTION_LIMIT', message);
 
 /**
  * Counts running subscriptions per principal (tenant, kind and subject) and per tenant on this instance, so one token

@@ -69,29 +69,46 @@ function matches(e: SyncEvent, f: SyncEventFilter): boolean {
 
 /**
  * Gap-free event stream for one subscriber. Event ids are consecutive per tenant across all kinds, so every live
- * event (of any kind) advances the position; only accepted ones are delivered.
+ * event (of any kind) advances the position; only accepted ones are delivered. It
  * listens live first (buffering), replays stored events after `after`, then
  * continues live, skipping what it already delivered. A live event that jumps ahead of the last delivered id (relays
  * in several processes can publish out of order) triggers a read of the ledger for the gap, so every event is
  * delivered exactly once and in order.
  *
  * `return()` takes effect at once. An async generator's own `return()` waits until the generator reaches a `yield`:
- * one paused on the bus would only see it at its tenant's next event, holding its bus listener (and, before this,
- * the subscriber's slot) until then, forever on a quiet tenant. Here `return()` aborts the wait, a pending `next()`
+ * one paused on the bus would only see it at its tenant's next event, holding its bus listener until then, forever on
+ * a quiet tenant. Here `return()` aborts the wait, a pending `next()`
  * settles as done, and the generator finishes (unsubscribing from the bus) in the background.
  */
 export function syncEventStream(opts: StreamOptions): AsyncGenerator<SyncEvent> {
   const controller = new AbortController();
-  const inner = events(opts, controller.signal);
+  const { signal } = controller;
+  const inner = events(opts, signal);
   const done: IteratorReturnResult<undefined> = { done: true, value: undefined };
-  const aborted = new Promise<IteratorReturnResult<undefined>>((resolve) => controller.signal.addEventListener('abort', () => resolve(done), { once: true }));
+  // A listener per pending next(), removed when it settles (racing one shared promise would pile up a reaction per
+  // event for the life of the subscription).
+  const next = () =>
+    new Promise<IteratorResult<SyncEvent>>((resolve, reject) => {
+      const onAbort = () => resolve(done);
+      signal.addEventListener('abort', onAbort, { once: true });
+      inner.next().then(
+        (result) => {
+          signal.removeEventListener('abort', onAbort);
+          resolve(result);
+        },
+        (err: unknown) => {
+          signal.removeEventListener('abort', onAbort);
+          reject(err);
+        },
+      );
+    });
   const stop = () => {
     controller.abort();
     // Queued behind a pending next() if there is one; that one ends soon, as every wait below watches the signal.
     inner.return(undefined).catch(() => undefined);
   };
   const stream: AsyncGenerator<SyncEvent> = {
-    next: () => (controller.signal.aborted ? Promise.resolve(done) : Promise.race([inner.next(), aborted])),
+    next: () => (signal.aborted ? Promise.resolve(done) : next()),
     async return() {
       stop();
       return done;

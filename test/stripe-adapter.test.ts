@@ -150,8 +150,31 @@ describe('Stripe adapter against the Stripe fake', () => {
     expect((await remote.retrieveCustomer(cus.remoteId))?.currency).toBe('USD');
   });
 
+  it('maps Stripe statuses onto ours and reads the product of a price once', async () => {
+    const cus = await upsert('statuses');
+    const sub = await remote.createSubscription({ canonicalId: `bsub_${run}`, customerRemoteId: cus.remoteId, items: [{ priceRemoteId: monthlyPrice(), quantity: 1 }], trialDays: 0, daysUntilDue: 30 }, key('sub'));
+    const store = fake.account(account.accountId);
+    const reads = () => fake.log.filter((r) => r.path === `/v1/products/${plan.remoteId}`).length;
+    const before = reads();
+    for (const [stripe, ours] of [['unpaid', 'PAST_DUE'], ['past_due', 'PAST_DUE'], ['incomplete', 'PAST_DUE'], ['paused', 'ACTIVE'], ['incomplete_expired', 'CANCELED']] as const) {
+      store.setSubscriptionStatus(sub.remoteId, stripe);
+      const back = await remote.retrieveSubscription(sub.remoteId);
+      expect([stripe, back?.status]).toEqual([stripe, ours]);
+      expect(back?.remoteData).toMatchObject({ status: stripe });
+      expect(back?.items[0]?.price.planCode).toBe('pro');
+    }
+    // The plan code comes from the product, cached by the adapter: no product read per subscription read.
+    expect(reads()).toBe(before);
+  });
+
   it('knows Stripe\'s published limit for a key\'s mode', () => {
-    expect([stripeRequestsPerSecond('sk_test_abc'), stripeRequestsPerSecond('rk_test_abc'), stripeRequestsPerSecond('sk_live_abc')]).toEqual([25, 25, 100]);
+    expect(['sk_test_abc', 'rk_test_abc', 'sk_live_abc', 'rk_live_abc', 'sk_demo'].map(stripeRequestsPerSecond)).toEqual([25, 25, 100, 100, 25]);
+  });
+
+  it('reads a customer deleted at Stripe as absent', async () => {
+    const cus = await upsert('deleted');
+    fake.account(account.accountId).deleteCustomer({ requestId: 'req_test', idempotencyKey: null }, cus.remoteId);
+    expect(await remote.retrieveCustomer(cus.remoteId)).toBeNull();
   });
 
   it('keeps the vendor record as remoteData', async () => {

@@ -86,6 +86,17 @@ describe('Stripe fake wire format', () => {
     expect((await request('GET', '/v1/nothing')).status).toBe(404);
   });
 
+  it('deletes a customer (canceling its subscriptions) and lists what happened as events', async () => {
+    const cus = await request('POST', '/v1/customers', 'name=Leaving');
+    const id = String(cus.body['id']);
+    const gone = await request('DELETE', `/v1/customers/${id}`);
+    expect(gone.body).toEqual({ id, object: 'customer', deleted: true });
+    expect((await request('GET', `/v1/customers/${id}`)).body).toEqual({ id, object: 'customer', deleted: true });
+    const events = await request('GET', '/v1/events?type=customer.deleted&limit=1');
+    const [event] = events.body['data'] as Stripe.Event[];
+    expect(event).toMatchObject({ object: 'event', type: 'customer.deleted', api_version: Stripe.API_VERSION, data: { object: { id } } });
+  });
+
   it('logs every request and measures the busiest window', async () => {
     const before = fake.log.length;
     await request('POST', '/v1/customers', 'name=Logged', { 'idempotency-key': 'k-logged' });

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import type { Outbound } from '../../../lib/connectors/outbound';
 import type { SystemName } from '../../../lib/outbox';
 import type { BillingRemote, BillingWebhooks } from '../../billing/connector/remote-port';
-import { stripeBillingRemote, stripeWebhooks } from '../../billing/connector/stripe';
+import { stripeBillingRemote, stripeRequestsPerSecond, stripeWebhooks } from '../../billing/connector/stripe';
 import { HubSpotCrmRemote } from '../../crm/connector/hubspot/adapter';
 import { hubSpotSettings } from '../../crm/connector/hubspot/settings';
 import type { CrmRemote } from '../../crm/connector/remote-port';
@@ -46,21 +46,12 @@ export interface AdapterDefinition {
   erp?: (input: AdapterInput) => ErpRemote;
 }
 
-/** `apiBase` as the SDK's host/port/protocol options (Stripe's own host when unset). */
-function endpoint(apiBase: string | undefined): { host?: string; port?: number; protocol?: 'http' | 'https' } {
-  if (!apiBase) return {};
-  const url = new URL(apiBase);
-  const protocol = url.protocol === 'http:' ? 'http' : 'https';
-  return { host: url.hostname, port: url.port ? Number(url.port) : protocol === 'http' ? 80 : 443, protocol };
-}
-
 const stripe: AdapterDefinition = {
   system: 'BILLING',
   needsCredentials: true,
-  // Stripe's published limits: 100 read/write operations per second in live mode, 25 in test mode.
-  defaultRequestsPerSecond: (c) => (c.apiKey.startsWith('sk_live_') || c.apiKey.startsWith('rk_live_') ? 100 : 25),
+  defaultRequestsPerSecond: (c) => stripeRequestsPerSecond(c.apiKey),
   billing: ({ credentials, settings, outbound }) =>
-    stripeBillingRemote({ secretKey: credentials.apiKey, outbound, ...endpoint(settings.apiBase), ...(settings.timeoutMs ? { timeoutMs: settings.timeoutMs } : {}) }),
+    stripeBillingRemote({ secretKey: credentials.apiKey, outbound, ...(settings.apiBase ? { apiBase: settings.apiBase } : {}), ...(settings.timeoutMs ? { timeoutMs: settings.timeoutMs } : {}) }),
   billingWebhooks: ({ credentials }) => {
     // Without a signing secret no delivery can be verified: every webhook is refused (401).
     const secret = credentials.webhookSecret ?? '';

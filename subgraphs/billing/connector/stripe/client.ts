@@ -16,9 +16,9 @@ export interface StripeClientOptions {
   timeoutMs?: number;
 }
 
-/** Stripe's published rate limit for a key's mode: 25 operations/s in test mode, 100 live. */
+/** Stripe's published rate limit for a key's mode: 100 operations/s live, 25 in test mode (and for any other key). */
 export function stripeRequestsPerSecond(secretKey: string): number {
-  return /^(sk|rk)_test_/.test(secretKey) ? 25 : 100;
+  return /^(sk|rk)_live_/.test(secretKey) ? 100 : 25;
 }
 
 /** The official SDK, with retries off: the sync engine and the connection's Outbound own retrying. */

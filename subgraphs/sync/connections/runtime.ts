@@ -3,6 +3,8 @@ import { type PolicyOutbound, policyOutbound } from '../../../lib/connectors/out
 import type { Logger } from '../../../lib/logger';
 import type { SystemName } from '../../../lib/outbox';
 import type { BillingRemote, BillingWebhooks } from '../../billing/connector/remote-port';
+import type { CrmRemote } from '../../crm/connector/remote-port';
+import type { ErpRemote } from '../../erp/connector/remote-port';
 import { type AdapterDefinition, type AdapterInput, adapterFor, outboundSettings } from './adapters';
 import type { ConnectionModel } from './models';
 import type { ConnectionStore } from './store';
@@ -15,6 +17,8 @@ interface Live {
   definition: AdapterDefinition;
   billing?: BillingRemote;
   webhooks?: BillingWebhooks;
+  crm?: CrmRemote;
+  erp?: ErpRemote;
 }
 
 export interface ConnectionTest {
@@ -31,6 +35,9 @@ export interface ConnectionRuntime {
   /** The remote billing system of a connection (null for `reference`). */
   billingRemote(connection: ConnectionModel): Promise<BillingRemote | null>;
   billingWebhooks(connection: ConnectionModel): Promise<BillingWebhooks | null>;
+  /** The remote CRM / ERP of a connection (HubSpot, Odoo); null for `reference`. Not yet used by the sync flows. */
+  crmRemote(connection: ConnectionModel): Promise<CrmRemote | null>;
+  erpRemote(connection: ConnectionModel): Promise<ErpRemote | null>;
   /** One authenticated call with the stored credentials. */
   test(connection: ConnectionModel): Promise<ConnectionTest>;
   /** Drops what this process cached for the connection (after a rotation, disable or create). */
@@ -108,9 +115,21 @@ export function connectionRuntime(store: ConnectionStore, logger: Logger, opts: 
       l.webhooks ??= l.definition.billingWebhooks(l.input);
       return l.webhooks;
     },
+    async crmRemote(c) {
+      const l = await liveFor(c);
+      if (!l?.definition.crm) return null;
+      l.crm ??= l.definition.crm(l.input);
+      return l.crm;
+    },
+    async erpRemote(c) {
+      const l = await liveFor(c);
+      if (!l?.definition.erp) return null;
+      l.erp ??= l.definition.erp(l.input);
+      return l.erp;
+    },
     async test(c) {
       try {
-        const remote = await runtime.billingRemote(c);
+        const remote = (await runtime.billingRemote(c)) ?? (await runtime.crmRemote(c)) ?? (await runtime.erpRemote(c));
         if (!remote) return { ok: true, accountId: null, errorCode: null, message: 'the reference store needs no credentials' };
         const { accountId } = await remote.checkAccess();
         return { ok: true, accountId, errorCode: null, message: null };

@@ -4,6 +4,7 @@ import { FORWARDED_CLAIMS_HEADER } from '../lib/auth/forwarded';
 import type { Principal } from '../lib/auth/principal';
 import { CORRELATION_HEADER } from '../lib/correlation';
 import type { GatewayContext } from './context';
+import { injectTraceHeaders } from '../lib/telemetry/tracing';
 
 export interface DataSourceOptions {
   fetcher: Fetcher;
@@ -20,6 +21,8 @@ export function subgraphDataSource(url: string, opts: DataSourceOptions): Remote
       if (!context?.principal || !request.http) return;
       request.http.headers.set(FORWARDED_CLAIMS_HEADER, await opts.signClaims(context.principal));
       request.http.headers.set(CORRELATION_HEADER, context.correlationId);
+      // W3C traceparent of the gateway.fetch span: the subgraph's spans join the request's trace.
+      injectTraceHeaders((name, value) => request.http?.headers.set(name, value));
     },
   });
 }

@@ -6,6 +6,7 @@ import type { TokenKind } from '../lib/auth/principal';
 import type { Redis } from '../lib/redis';
 import type { GatewayContext } from './context';
 import { operationCost } from './cost';
+import { operationCostHistogram } from '../lib/telemetry/gateway-metrics';
 import { MirroredLimiter } from './rate-limit-mirror';
 
 /** The part of a limiter the plugin uses: rate-limiter-flexible's own, or the mirrored one in front of Redis. */
@@ -119,6 +120,7 @@ export function rateLimitPlugin(settings: RateLimitSettings, redis: Redis | unde
             });
           }
           const p = contextValue.principal;
+          operationCostHistogram.observe({ kind: p.kind }, cost);
           const budget = budgetOf(contextValue);
           // In turn, not in parallel: a principal over its own limit must not keep draining its tenant's budget
           // (a throttled partner would starve the tenant's portals).

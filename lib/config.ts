@@ -38,6 +38,9 @@ const schema = z
     SYNC_FAULTS: z.string().optional(),
     RECONCILE_INTERVAL_SECONDS: z.coerce.number().int().min(0).default(3600),
     SEED_ACCOUNTS: z.coerce.number().int().min(0).default(50),
+    METRICS_TENANTS: z.string().optional(),
+    METRICS_OPERATIONS: z.string().optional(),
+    SYNC_WORKER_PORT: port.default(4005),
   })
   .superRefine((env, ctx) => {
     if (env.NODE_ENV !== 'production') return;
@@ -70,6 +73,8 @@ export interface Config {
   subgraphUrls: { crm: string; erp: string; billing: string; sync: string };
   sync: { retryBaseMs: number; faults: string | undefined; reconcileIntervalSeconds: number };
   seedAccounts: number;
+  /** Label policy of /metrics (lib/telemetry/registry.ts) and the worker's operational port (/metrics, /healthz, /readyz). */
+  metrics: { tenants: string[]; operations: string[] | null; workerPort: number };
 }
 
 /** Reads and validates configuration from the environment; fails fast with every problem named. */
@@ -102,7 +107,14 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     },
     sync: { retryBaseMs: e.SYNC_RETRY_BASE_MS, faults: e.SYNC_FAULTS, reconcileIntervalSeconds: e.RECONCILE_INTERVAL_SECONDS },
     seedAccounts: e.SEED_ACCOUNTS,
+    metrics: { tenants: list(e.METRICS_TENANTS) ?? [], operations: list(e.METRICS_OPERATIONS) ?? null, workerPort: e.SYNC_WORKER_PORT },
   };
+}
+
+/** A comma-separated list; undefined when the variable is unset or blank. */
+function list(raw: string | undefined): string[] | undefined {
+  const items = (raw ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+  return items.length ? items : undefined;
 }
 
 function parseJsonObject(name: string, raw: string | undefined): Record<string, unknown> {

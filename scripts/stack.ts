@@ -11,6 +11,7 @@ import { type SyncEngine, startSyncEngine, syncEngineSettings } from '../subgrap
 import { type EventBus, createEventBus } from '../lib/events';
 import { startSubgraph } from '../subgraphs/runtime/server';
 import { createCacheStore } from '../lib/response-cache-store';
+import { reportLedger } from '../subgraphs/sync/ledger-metrics';
 
 export interface StackOptions {
   config: Config;
@@ -58,6 +59,8 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     ...syncEngineSettings(config),
     onWritten: (tenant) => cacheStore.bump(tenant),
   });
+  // This process runs a worker: its /metrics report the ledger (jobs by state, dead letters, oldest PENDING, drift).
+  const unreportLedger = reportLedger(db);
   const definitions = subgraphDefinitions({ systems: sync.systems, wake: sync.worker.wake });
   const started: Partial<Stack['subgraphs']> = {};
   for (const name of SUBGRAPH_NAMES) {
@@ -95,6 +98,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       await gateway.close();
       await Promise.all(SUBGRAPH_NAMES.map((n) => subgraphs[n].close()));
       await sync.stop();
+      unreportLedger();
       await bus.close();
       redis?.disconnect();
       if (!opts.db) await db.close();

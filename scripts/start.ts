@@ -4,11 +4,13 @@ import { loadConfig } from '../lib/config';
 import { createLogger } from '../lib/logger';
 import { startStack } from './stack';
 import { onShutdown, runMain } from '../lib/process';
+import { startTelemetry } from '../lib/telemetry/setup';
 
 /** `npm start`: the whole product in one process on the embedded default (PGlite, in-memory Redis stand-ins). */
 async function main(): Promise<void> {
   const config = loadConfig();
   const logger = createLogger(config.logLevel, 'stack');
+  const telemetry = startTelemetry('stack', config);
   const tenants = ['acme', 'globex'];
   const stack = await startStack({ config, logger, seed: { tenants, accounts: config.seedAccounts } });
   const token = await mintToken(config.jwt, { sub: 'demo-user', tenant: 'acme', kind: 'user', scopes: SCOPES.filter((s) => s !== 'admin'), ttlSeconds: 12 * 3600 });
@@ -31,6 +33,7 @@ async function main(): Promise<void> {
   onShutdown(async () => {
     logger.info('shutting down');
     await stack.stop();
+    await telemetry.shutdown();
   });
 }
 

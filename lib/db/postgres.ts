@@ -1,5 +1,6 @@
 import pg from 'pg';
 import type { Db, Queryable } from './db';
+import { tracedDb } from '../telemetry/db';
 
 // Dates stay ISO strings (pg would build local-time Date objects); int8 and numeric stay strings (money is exact).
 pg.types.setTypeParser(pg.types.builtins.DATE, (v: string) => v);
@@ -21,7 +22,7 @@ export async function connectPostgres(url: string, max = 10): Promise<Db> {
     query: async <R extends object>(text: string, params?: readonly unknown[]) =>
       (await c.query(text, params ? [...params] : undefined)).rows as R[],
   });
-  return {
+  return tracedDb({
     kind: 'postgres',
     query: (text, params) => wrap(pool).query(text, params),
     async transaction(fn) {
@@ -42,7 +43,7 @@ export async function connectPostgres(url: string, max = 10): Promise<Db> {
       await pool.query(script);
     },
     close: () => pool.end(),
-  };
+  });
 }
 
 function redact(url: string): string {

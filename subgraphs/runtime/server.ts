@@ -15,6 +15,8 @@ import { type RunningServer, graphqlHttpHandler, listen } from '../../lib/http/s
 import type { Logger } from '../../lib/logger';
 import { type SubgraphName, subgraphSdl } from '../../lib/schema';
 import { authorize } from './authorization';
+import { tracedHttp } from '../../lib/telemetry/http';
+import { tracedResolvers } from '../../lib/telemetry/resolvers';
 
 /** What every subgraph's context starts from: the caller as signed by the gateway, and the request's ids. */
 export interface RequestBase {
@@ -43,7 +45,7 @@ export interface SubgraphOptions {
 /** Starts one subgraph: Federation 2 schema, gateway-signature check, health endpoints. */
 export async function startSubgraph<C extends RequestBase>(def: SubgraphDefinition<C>, opts: SubgraphOptions): Promise<RunningServer> {
   const schema = authorize(
-    buildSubgraphSchema({ typeDefs: parse(subgraphSdl(def.name)), resolvers: def.resolvers as GraphQLResolverMap<unknown> }),
+    buildSubgraphSchema({ typeDefs: parse(subgraphSdl(def.name)), resolvers: tracedResolvers(def.name, def.resolvers) as GraphQLResolverMap<unknown> }),
     POLICY[def.name],
   );
   const apollo = new ApolloServer<C>({
@@ -66,7 +68,7 @@ export async function startSubgraph<C extends RequestBase>(def: SubgraphDefiniti
     return def.context({ principal, tenant: principal.tenant, correlationId, logger: logger.child({ correlationId }) }, opts.db);
   };
   const ready = async () => (await opts.db.query('SELECT 1 AS ok')).length === 1;
-  return listen(graphqlHttpHandler({ apollo, context, ready }), opts.host, opts.port, { afterClose: () => apollo.stop() });
+  return listen(tracedHttp(def.name, graphqlHttpHandler({ apollo, context, ready })), opts.host, opts.port, { afterClose: () => apollo.stop() });
 }
 
 function header(req: IncomingMessage, name: string): string | undefined {

@@ -12,6 +12,7 @@ import { type EventBus, createEventBus } from '../lib/events';
 import { startSubgraph } from '../subgraphs/runtime/server';
 import { createCacheStore } from '../lib/response-cache-store';
 import { reportLedger } from '../subgraphs/sync/ledger-metrics';
+import { configureLabels } from '../lib/telemetry/registry';
 
 export interface StackOptions {
   config: Config;
@@ -44,6 +45,7 @@ export async function seedIfEmpty(db: Db, tenants: readonly string[], accounts: 
 /** The composition root for one process: database, migrations, the four subgraphs, the sync engine and the gateway. */
 export async function startStack(opts: StackOptions): Promise<Stack> {
   const { config, logger } = opts;
+  configureLabels({ tenants: config.metrics.tenants, operations: config.metrics.operations });
   const db = opts.db ?? (await openDatabase(config));
   await migrateAll(db);
   if (opts.seed) await seedIfEmpty(db, opts.seed.tenants, opts.seed.accounts);

@@ -14,7 +14,7 @@ interface Snapshot {
 }
 
 const sources = new Set<Queryable>();
-let pending: { at: number; snapshot: Promise<Snapshot | null> } | null = null;
+let inFlight: Promise<Snapshot | null> | null = null;
 
 async function read(db: Queryable): Promise<Snapshot> {
   const byState = await db.query<{ state: string; kind: string; target_system: string | null; n: string }>(
@@ -34,12 +34,15 @@ async function read(db: Queryable): Promise<Snapshot> {
   };
 }
 
-/** One database read per scrape (the gauges below all ask within the same moment). A failed read leaves them empty. */
+/**
+ * One database read per scrape: prom-client collects the gauges below in parallel, so they share the read in flight
+ * (never an older one). A failed read leaves them empty.
+ */
 function snapshot(): Promise<Snapshot | null> {
   const db = sources.values().next().value;
   if (!db) return Promise.resolve(null);
-  if (!pending || Date.now() - pending.at > 1000) pending = { at: Date.now(), snapshot: read(db).catch(() => null) };
-  return pending.snapshot;
+  inFlight ??= read(db).catch(() => null).finally(() => (inFlight = null));
+  return inFlight;
 }
 
 const registers = [registry];
@@ -79,6 +82,5 @@ export function reportLedger(db: Queryable): () => void {
   sources.add(db);
   return () => {
     sources.delete(db);
-    pending = null;
   };
 }

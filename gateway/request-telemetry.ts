@@ -38,7 +38,8 @@ export function requestTelemetryPlugin(opts: RequestTelemetryOptions): ApolloSer
           for (const code of codes) graphqlErrors.inc({ operation: op, code, tenant });
           if (codes.includes('RATE_LIMITED')) rateLimitRefusals.inc({ kind: p.kind });
           if (opts.responseCache && type === 'query') responseCacheLookups.inc({ result: metrics.responseCacheHit ? 'hit' : 'miss' });
-          logger.info(
+          // Built only when it will be written (benches and quiet deployments run at warn).
+          if (logger.isLevelEnabled('info')) logger.info(
             { operationName: name, durationMs: Math.round(seconds * 10_000) / 10, status, tenant: p.tenant, principalKind: p.kind, correlationId: contextValue.correlationId, ...(codes.length ? { errorCodes: codes } : {}) },
             'request',
           );

@@ -1,3 +1,5 @@
+import { Writable } from 'node:stream';
+import pino from 'pino';
 import { startGateway } from '../gateway/server';
 import type { RunningServer } from '../lib/http/server';
 import { createLogger } from '../lib/logger';
@@ -109,6 +111,28 @@ describe('metrics and health endpoints', () => {
     } finally {
       await degraded.close();
       deadRedis.disconnect();
+    }
+  });
+
+  it('logs one info line per request with operation, duration, status, tenant and principal kind, never the token', async () => {
+    const lines: string[] = [];
+    const sink = new Writable({ write(chunk: Buffer, _enc, done) { lines.push(...chunk.toString('utf8').split('\n').filter(Boolean)); done(); } });
+    const subgraphUrls = Object.fromEntries(SUBGRAPH_NAMES.map((n) => [n, stack.subgraphs[n].url])) as Record<SubgraphName, string>;
+    const gateway = await startGateway({ config: stack.config, logger: pino({ level: 'info' }, sink), port: 0, subgraphUrls });
+    try {
+      const token = await stack.token({ kind: 'partner', sub: 'log-partner', scopes: ['crm:read'] });
+      const res = await fetch(gateway.url, {
+        method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}`, 'x-correlation-id': 'log-test-0001' },
+        body: JSON.stringify({ query: 'query Logged { accounts(first: 1) { nodes { id } } }' }),
+      });
+      expect(res.status).toBe(200);
+      const requests = lines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l['msg'] === 'request');
+      expect(requests).toEqual([expect.objectContaining({
+        level: 30, operationName: 'Logged', status: 200, tenant: 'acme', principalKind: 'partner', correlationId: 'log-test-0001', durationMs: expect.any(Number),
+      })]);
+      expect(lines.join('\n')).not.toContain(token);
+    } finally {
+      await gateway.close();
     }
   });
 

@@ -9,6 +9,7 @@ import { startWorkerOps } from '../subgraphs/sync/worker-ops';
 import { type Family, parsePrometheusText, sampleValue } from './support/prometheus-text';
 import { type TestStack, startTestStack } from './support/stack';
 import { waitForSync } from './support/wait';
+import { collect, wsClient } from './support/ws';
 
 async function scrape(base: string): Promise<Map<string, Family>> {
   const res = await fetch(`${base}/metrics`);
@@ -95,6 +96,23 @@ describe('metrics and health endpoints', () => {
     expect(dead(after)).toBe(dead(before) + 1);
     expect(sampleValue(after, 'sor_sync_jobs', 'sor_sync_jobs', { state: 'DEAD_LETTERED', flow: 'ACCOUNT_UPSERT', target: 'BILLING' })).toBe(dead(after));
     expect(sampleValue(after, 'sor_sync_jobs_finished_total', 'sor_sync_jobs_finished_total', { flow: 'ACCOUNT_UPSERT', target: 'BILLING', outcome: 'dead_lettered' })).toBeGreaterThanOrEqual(1);
+  });
+
+  it('counts open WebSocket connections and running subscriptions', async () => {
+    const { client } = wsClient(stack.url, await stack.token());
+    try {
+      const sub = collect(client, 'subscription { syncStatusChanged(filter: { entityType: "Account" }) { eventId } }');
+      // Live once it has delivered an event: the account's sync jobs publish some.
+      await createAccount('Subscribed Corp');
+      await sub.next(1);
+      expect(sub.error).toBeNull();
+      const m = await scrape(origin(stack.url));
+      expect(sampleValue(m, 'sor_websocket_connections', 'sor_websocket_connections', {})).toBe(1);
+      expect(sampleValue(m, 'sor_subscriptions_active', 'sor_subscriptions_active', {})).toBe(1);
+      sub.dispose();
+    } finally {
+      await client.dispose();
+    }
   });
 
   it('gateway readiness reports the supergraph, and Redis down as degraded but still ready', async () => {

@@ -66,6 +66,7 @@ function mappersFor(name: (typeof subgraphs)[number]): Record<string, string> {
         SyncEvent: '../ledger/models#SyncEventModel',
         Account: '../ledger/models#SyncAccountModel',
         ReconciliationReport: '../ledger/models#ReconciliationModel',
+        SystemConnection: '../connections/models#ConnectionModel',
       };
   }
 }

@@ -1,13 +1,13 @@
 /**
  * Pieces shared by bench/gateways.ts (the harness) and its child processes (bench/gateways-subgraphs.ts,
  * bench/gateways-server.ts): the ready-line protocol, CPU-pinned child processes stopped through their stdin, and the
- * refreshing pre-signed claims header that lets the stock gateways talk to our subgraphs.
+ * claims header, signed per request body, that lets the stock gateways talk to our subgraphs.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { z } from 'zod';
-import { claimsSigner } from '../lib/auth/forwarded';
+import { type ForwardedRequest, claimsSigner } from '../lib/auth/forwarded';
 import type { Principal } from '../lib/auth/principal';
 import { tasksetAvailable } from './host';
 
@@ -67,23 +67,13 @@ export function stopWhenStdinEnds(stop: () => Promise<void>, graceMs = 8000): vo
 }
 
 /**
- * The `x-gateway-claims` value a stock gateway sends for the bench principal: signed with our claimsSigner (and so
- * our config's internal secret), re-signed in the background because the claims live 60 s. `current()` is a plain
- * read, so the stock gateways pay nothing per request for it.
+ * The `x-gateway-claims` a stock gateway sends for the bench principal: signed with our claimsSigner (and so our
+ * config's internal secret) for each subgraph request body, as our gateway does (the header is bound to the body).
+ * Reads with the same body reuse a header for a few seconds, so the stock gateways pay about one HMAC per body.
  */
-export async function refreshingClaims(secret: string, principal: Principal, everyMs = 10_000): Promise<{ current: () => string; stop: () => void }> {
+export function benchClaimsSigner(secret: string, principal: Principal): (body: unknown) => Promise<string> {
   const sign = claimsSigner(secret);
-  let value = await sign(principal);
-  const timer = setInterval(() => {
-    sign(principal).then(
-      (v) => {
-        value = v;
-      },
-      (err: unknown) => process.stderr.write(`claims refresh failed: ${String(err)}\n`),
-    );
-  }, everyMs);
-  timer.unref();
-  return { current: () => value, stop: () => clearInterval(timer) };
+  return (body) => sign(principal, typeof body === 'string' ? (JSON.parse(body) as ForwardedRequest) : ((body ?? {}) as ForwardedRequest));
 }
 
 // ---------------------------------------------------------------------------------------------------------------

@@ -9,11 +9,11 @@
  *                 identical subgraph requests in flight at the same time are sent once (deduplicateInflightRequests).
  * - `hive-nodedup`: the same with deduplicateInflightRequests off, so every client request reaches the subgraphs.
  * - `passthrough`: no gateway: node:http forwards each body to billing with undici `request` (keep-alive) and the
- *                 pre-signed claims, and returns the answer as is: the least any Node hop can add (overhead only).
+ *                 claims signed for that body, and returns the answer as is: the least any Node hop can add (overhead only).
  *
- * The stock gateways cannot sign our `x-gateway-claims` header, so they send a pre-signed one for the bench user
- * (signed with lib/auth/forwarded.ts claimsSigner and the config's internal secret, re-signed in the background
- * every 10 s because the claims live 60 s) on every subgraph request. They do not check the client's token.
+ * The stock gateways cannot sign our `x-gateway-claims` header, so they send one signed for the bench user
+ * (signed with lib/auth/forwarded.ts claimsSigner and the config's internal secret for each request body, as the
+ * claims are bound to it) on every subgraph request. They do not check the client's token.
  *
  * Environment: BENCH_GATEWAY_KIND, BENCH_SUBGRAPH_URLS (JSON), BENCH_TOKEN, and lib/config.ts settings.
  * Prints `{"gatewaysBenchReady":{pid, url, kind, startMs}}`; stops when stdin closes. Each kind imports only its
@@ -25,7 +25,7 @@ import { FORWARDED_CLAIMS_HEADER } from '../lib/auth/forwarded';
 import { tokenVerifier } from '../lib/auth/tokens';
 import { loadConfig } from '../lib/config';
 import { SUBGRAPH_NAMES, readSupergraph } from '../lib/schema';
-import { SERVER_KINDS, type ServerKind, type SubgraphUrls, announceReady, refreshingClaims, stopWhenStdinEnds, subgraphUrls } from './gateways-common';
+import { SERVER_KINDS, type ServerKind, type SubgraphUrls, announceReady, benchClaimsSigner, stopWhenStdinEnds, subgraphUrls } from './gateways-common';
 import { withoutNewSignalHandlers } from './host';
 import { startTracingFromEnv } from '../lib/telemetry/tracing';
 
@@ -54,13 +54,13 @@ async function startOurs(urls: SubgraphUrls): Promise<Started> {
   };
 }
 
-/** The bench user's claims, pre-signed for gateways that cannot sign them. */
-async function benchClaims(): Promise<{ current: () => string; stop: () => void }> {
+/** Signs the bench user's claims for each subgraph request body, for gateways that cannot sign them. */
+async function benchClaims(): Promise<(body: unknown) => Promise<string>> {
   const config = loadConfig(process.env);
   const token = process.env['BENCH_TOKEN'];
   if (!token) throw new Error('BENCH_TOKEN is required');
   const principal = await tokenVerifier(config.jwt)(token);
-  return refreshingClaims(config.internalSecret, principal);
+  return benchClaimsSigner(config.internalSecret, principal);
 }
 
 async function startStock(urls: SubgraphUrls): Promise<Started> {
@@ -75,8 +75,8 @@ async function startStock(urls: SubgraphUrls): Promise<Started> {
       if (!url) throw new Error(`No URL for subgraph "${name}"`);
       return new RemoteGraphQLDataSource({
         url,
-        willSendRequest({ request }) {
-          request.http?.headers.set(FORWARDED_CLAIMS_HEADER, claims.current());
+        async willSendRequest({ request }) {
+          request.http?.headers.set(FORWARDED_CLAIMS_HEADER, await claims({ query: request.query, operationName: request.operationName, variables: request.variables }));
         },
       });
     },
@@ -86,7 +86,6 @@ async function startStock(urls: SubgraphUrls): Promise<Started> {
   return {
     url: new URL('/graphql', url).toString(),
     stop: async () => {
-      claims.stop();
       await server.stop();
     },
   };
@@ -104,8 +103,13 @@ interface HiveRuntime {
 interface HiveConfig {
   supergraph: string;
   transportEntries: Record<string, { location: string; options?: { deduplicateInflightRequests?: boolean } }>;
-  propagateHeaders: { fromClientToSubgraphs: () => Record<string, string> };
+  /** Hive's onFetch hook: the one place that sees each subgraph request's body, which the claims are bound to. */
+  plugins: () => { onFetch(payload: { options: HiveFetchOptions; setOptions(options: HiveFetchOptions): void }): Promise<void> }[];
   logging: 'debug' | 'info' | 'warn' | 'error' | boolean;
+}
+interface HiveFetchOptions {
+  body?: unknown;
+  headers?: Record<string, string>;
 }
 interface HiveModule {
   createGatewayRuntime(config: HiveConfig): HiveRuntime;
@@ -129,11 +133,16 @@ async function startHive(urls: SubgraphUrls, deduplicate: boolean): Promise<Star
     transportEntries: Object.fromEntries(
       SUBGRAPH_NAMES.map((name) => [name, { location: urls[name], ...(deduplicate ? {} : { options: { deduplicateInflightRequests: false } }) }]),
     ),
-    propagateHeaders: { fromClientToSubgraphs: () => ({ [FORWARDED_CLAIMS_HEADER]: claims.current() }) },
+    plugins: () => [
+      {
+        async onFetch({ options, setOptions }) {
+          setOptions({ ...options, headers: { ...options.headers, [FORWARDED_CLAIMS_HEADER]: await claims(options.body) } });
+        },
+      },
+    ],
     logging: 'warn',
   });
   return serveOnLocalPort(createServer(gateway), async () => {
-    claims.stop();
     await gateway.dispose();
   });
 }
@@ -163,8 +172,9 @@ async function startPassthrough(target: string): Promise<Started> {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
-      const headers = { 'content-type': 'application/json', [FORWARDED_CLAIMS_HEADER]: claims.current() };
-      request(target, { method: 'POST', headers, body: Buffer.concat(chunks), dispatcher: agent })
+      const body = Buffer.concat(chunks).toString('utf8');
+      claims(body)
+        .then((signed) => request(target, { method: 'POST', headers: { 'content-type': 'application/json', [FORWARDED_CLAIMS_HEADER]: signed }, body, dispatcher: agent }))
         .then(async (upstream) => {
           const body = await upstream.body.text();
           res.writeHead(upstream.statusCode, { 'content-type': 'application/json' });
@@ -177,7 +187,6 @@ async function startPassthrough(target: string): Promise<Started> {
     });
   });
   return serveOnLocalPort(server, async () => {
-    claims.stop();
     await agent.close();
   });
 }

@@ -8,7 +8,7 @@
  *      ours (JWT auth, signed claims, shield in the subgraphs, cost rate limits on Redis, RESPONSE_CACHE=off), ours
  *      with the Redis response cache on, stock @apollo/gateway with default settings, Hive Gateway with default
  *      settings, and Hive Gateway without its in-flight deduplication of identical subgraph requests (every client
- *      sends the same query, which that feature collapses). The stock gateways send a pre-signed `x-gateway-claims`
+ *      sends the same query, which that feature collapses). The stock gateways send an `x-gateway-claims`, signed per body,
  *      header for the bench user (see bench/gateways-server.ts).
  *   3. Drives each from this process (pinned to CPU 1) with autocannon: --connections connections, --warmup seconds
  *      discarded, then --duration seconds measured, one nested CRM → ERP → billing query. Every body must be
@@ -775,7 +775,7 @@ async function main(): Promise<void> {
   });
   const signer = claimsSigner(config.internalSecret);
   const principal = await tokenVerifier(config.jwt)(token);
-  const signedClaims = () => signer(principal);
+  const signedClaims = () => signer(principal, { query: SINGLE_SUBGRAPH_QUERY });
 
   const database = await createDatabase(`bench_gw_${id}`);
   let subgraphs: Child<z.infer<typeof subgraphsReady>> | undefined;

@@ -46,6 +46,8 @@ async function main(): Promise<void> {
       REDIS_KEY_PREFIX: redisKeyPrefix,
       // No scheduled reconciliation in the middle of a measurement.
       RECONCILE_INTERVAL_SECONDS: process.env['RECONCILE_INTERVAL_SECONDS'] ?? '0',
+      // Benches stand one token for many users: the per-subject cap (100) would stop a fan-out bench at 100.
+      SUBSCRIPTION_LIMITS: process.env['SUBSCRIPTION_LIMITS'] ?? '{"perPrincipal":5000}',
     });
     const logger = createLogger(config.logLevel, 'bench-server');
     const seedStarted = Date.now();

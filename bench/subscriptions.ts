@@ -19,7 +19,7 @@
  * The server process runs the whole stack (subgraphs, sync worker and the gateway); subscriptions only touch the gateway
  * part, so the RSS growth from step 1 to 3 is the cost of the connections. The gateway allows 5000 subscriptions per
  * tenant per instance (DEFAULT_SUBSCRIPTION_LIMITS), and bench/serve.ts mints a token for one tenant only (acme), so
- * N > 5000 is refused beyond 5000 (reported as subscription errors).
+ * N > 5000 is refused beyond 5000 (reported as subscription errors); it raises the per-subject cap to the tenant's.
  *
  *   npx tsx bench/subscriptions.ts [--subscribers 1000,5000] [--events 50] [--interval 500] [--per-client 2500]
  *     [--concurrency 50] [--pin on|off] [--stall 20] [--drain-budget 90]

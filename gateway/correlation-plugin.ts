@@ -15,8 +15,12 @@ export function correlationPlugin(): ApolloServerPlugin<GatewayContext> {
           }
         },
         async didEncounterErrors({ errors, contextValue }) {
-          // Keep the id on each error too: masked production errors still point support at the log line.
-          for (const error of errors) error.extensions['correlationId'] = contextValue.correlationId;
+          // Keep the id on each error too: masked production errors still point support at the log line. Typed as
+          // GraphQLErrors, but a failure outside execution (a subgraph fetch) arrives as a plain Error without
+          // `extensions`; Apollo keeps an original error's extensions when it wraps it, so give it some.
+          for (const error of errors as readonly { extensions?: Record<string, unknown> }[]) {
+            error.extensions = { ...error.extensions, correlationId: contextValue.correlationId };
+          }
         },
       };
     },

@@ -1,7 +1,7 @@
 import {
   type DocumentNode, type FragmentDefinitionNode, type GraphQLCompositeType, type GraphQLSchema, type OperationDefinitionNode,
   type SelectionSetNode, type ValueNode, Kind, getNamedType, getNullableType, isCompositeType, isListType, isObjectType,
-  isInterfaceType, typeFromAST,
+  isInterfaceType, typeFromAST, getVariableValues,
 } from 'graphql';
 
 /** The document's fragment definitions by name. */
@@ -11,13 +11,28 @@ export function fragmentMap(document: DocumentNode): Map<string, FragmentDefinit
   return fragments;
 }
 
+/**
+ * The variables as execution will see them: the operation's defaults filled in (`query($n: Int = 100)` asks for 100
+ * when `$n` is not sent) and values coerced to their types. Input that does not coerce is costed as sent: execution
+ * refuses it anyway.
+ */
+export function coercedVariables(schema: GraphQLSchema, operation: OperationDefinitionNode, variables: Record<string, unknown>): Record<string, unknown> {
+  try {
+    return getVariableValues(schema, operation.variableDefinitions ?? [], variables, { maxErrors: 1 }).coerced ?? variables;
+  } catch {
+    // Input too deep to coerce (the operation limits refuse it with a code of its own).
+    return variables;
+  }
+}
+
 /** Size assumed for a list field that takes no `first`/`limit` argument. */
 export const DEFAULT_LIST_SIZE = 10;
 
 /**
  * Estimated cost of an operation before it runs: one point per field, and a field's selection multiplied by the
  * page size it asks for (`first`/`limit`, else the argument's default, else DEFAULT_LIST_SIZE for lists). The list
- * fields of a connection (`nodes`, `edges`) are already counted by the connection's `first`.
+ * fields of a connection (`nodes`, `edges`) are already counted by the connection's `first`. Variables are costed
+ * with their coerced values, operation defaults included.
  */
 export function operationCost(
   schema: GraphQLSchema,
@@ -28,12 +43,13 @@ export function operationCost(
   const fragments = fragmentMap(document);
   const root = schema.getRootType(operation.operation);
   if (!root) return 0;
+  const values = coercedVariables(schema, operation, variables);
 
   const argNumber = (node: ValueNode | undefined): number | undefined => {
     if (!node) return undefined;
     if (node.kind === Kind.INT) return Number(node.value);
     if (node.kind === Kind.VARIABLE) {
-      const v = variables[node.name.value];
+      const v = values[node.name.value];
       return typeof v === 'number' ? v : undefined;
     }
     return undefined;

@@ -2,44 +2,53 @@ import { createHash } from 'node:crypto';
 import type { ApolloServerPlugin, GraphQLResponse } from '@apollo/server';
 import { HeaderMap } from '@apollo/server';
 import type { FormattedExecutionResult } from 'graphql';
+import type { Principal, Scope } from '../lib/auth/principal';
 import type { Db } from '../lib/db/db';
+import { ERRORS, type ErrorCode } from '../lib/errors';
 import type { Logger } from '../lib/logger';
 import type { GatewayContext } from './context';
+import { missingMutationScope, rootFieldNodes } from './root-fields';
 
 export const IDEMPOTENCY_HEADER = 'idempotency-key';
 const KEY = /^[A-Za-z0-9._:-]{1,255}$/;
 /** Keys are kept at least this long (and swept after). */
 const RETENTION = '24 hours';
 
+/** Who owns a key: the token kind is part of the caller's identity. */
+const principalKey = (p: Principal): string => `${p.kind}:${p.sub}`;
+
 /** Errors are returned as responses: Apollo reports an error thrown from responseForOperation as a 500. */
-function refusal(status: number, code: string, message: string): GraphQLResponse {
-  return { http: { status, headers: new HeaderMap() }, body: { kind: 'single', singleResult: { errors: [{ message, extensions: { code } }] } } };
+function refused(code: ErrorCode, message: string): GraphQLResponse {
+  return { http: { status: ERRORS[code].status, headers: new HeaderMap() }, body: { kind: 'single', singleResult: { errors: [{ message, extensions: { code } }] } } };
 }
 
 /**
  * `Idempotency-Key` for mutations: the first request with a key runs and its response is stored in Postgres; a retry
  * with the same key and the same operation gets the stored response (`idempotent-replayed: true`) and writes nothing;
- * the same key with a different operation is a CONFLICT (409). Keys are per tenant and principal.
+ * the same key with a different operation is a CONFLICT (409). Keys are per tenant and principal (token kind and
+ * `sub`: a service token and a user token with the same `sub` are different callers), and a replay is authorized from
+ * the policy table first: a caller without the mutation's scopes gets FORBIDDEN, not the stored answer.
  *
  * A key whose first request never finished (the gateway died mid-request) stays "in progress": it answers CONFLICT
  * rather than running again, because the first attempt may already have written.
  */
-export function idempotencyPlugin(db: Db, logger: Logger): ApolloServerPlugin<GatewayContext> {
+export function idempotencyPlugin(db: Db, logger: Logger, scopes: ReadonlyMap<string, Scope | 'public'>): ApolloServerPlugin<GatewayContext> {
   const owned = new WeakMap<GatewayContext, { key: string; hash: string }>();
   return {
     async requestDidStart({ request }) {
       const key = request.http?.headers.get(IDEMPOTENCY_HEADER);
       if (!key) return {};
       return {
-        async responseForOperation({ operation, request: req, contextValue }): Promise<GraphQLResponse | null> {
+        async responseForOperation({ document, operation, request: req, contextValue }): Promise<GraphQLResponse | null> {
           if (operation.operation !== 'mutation') return null;
-          if (!KEY.test(key)) return refusal(400, 'BAD_USER_INPUT', 'Idempotency-Key must be 1-255 characters of A-Z a-z 0-9 . _ : -');
+          if (!KEY.test(key)) return refused('BAD_USER_INPUT', 'Idempotency-Key must be 1-255 characters of A-Z a-z 0-9 . _ : -');
           const p = contextValue.principal;
+          const who = principalKey(p);
           const hash = createHash('sha256').update(JSON.stringify([req.query, req.operationName ?? null, req.variables ?? {}])).digest('hex');
           const claimed = await db.query(
             `INSERT INTO sync.idempotency_keys (tenant_id, principal, key, request_hash) VALUES ($1, $2, $3, $4)
              ON CONFLICT (tenant_id, principal, key) DO NOTHING RETURNING key`,
-            [p.tenant, p.sub, key, hash],
+            [p.tenant, who, key, hash],
           );
           if (claimed.length > 0) {
             owned.set(contextValue, { key, hash });
@@ -49,12 +58,16 @@ export function idempotencyPlugin(db: Db, logger: Logger): ApolloServerPlugin<Ga
             }
             return null;
           }
+          // A replay answers without running the mutation, so without the subgraphs' checks: authorize it here, as
+          // they would, before saying anything about the key.
+          const missing = missingMutationScope(scopes, p, rootFieldNodes(document, operation));
+          if (missing) return refused('FORBIDDEN', `Requires scope ${missing}`);
           const [row] = await db.query<{ request_hash: string; status: number | null; response: string | null }>(
             'SELECT request_hash, status, response FROM sync.idempotency_keys WHERE tenant_id = $1 AND principal = $2 AND key = $3',
-            [p.tenant, p.sub, key],
+            [p.tenant, who, key],
           );
-          if (!row || row.request_hash !== hash) return refusal(409, 'CONFLICT', 'Idempotency-Key was already used with a different request');
-          if (row.response === null) return refusal(409, 'CONFLICT', 'A request with this Idempotency-Key is in progress or was interrupted');
+          if (!row || row.request_hash !== hash) return refused('CONFLICT', 'Idempotency-Key was already used with a different request');
+          if (row.response === null) return refused('CONFLICT', 'A request with this Idempotency-Key is in progress or was interrupted');
           const headers = new HeaderMap([['idempotent-replayed', 'true']]);
           return { http: { status: row.status ?? 200, headers }, body: { kind: 'single', singleResult: JSON.parse(row.response) as FormattedExecutionResult } };
         },
@@ -64,7 +77,7 @@ export function idempotencyPlugin(db: Db, logger: Logger): ApolloServerPlugin<Ga
           const p = contextValue.principal;
           await db.query(
             'UPDATE sync.idempotency_keys SET status = $4, response = $5 WHERE tenant_id = $1 AND principal = $2 AND key = $3',
-            [p.tenant, p.sub, mine.key, response.http.status ?? 200, JSON.stringify(response.body.singleResult)],
+            [p.tenant, principalKey(p), mine.key, response.http.status ?? 200, JSON.stringify(response.body.singleResult)],
           );
         },
       };

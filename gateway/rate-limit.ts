@@ -2,17 +2,23 @@ import type { ApolloServerPlugin } from '@apollo/server';
 import { GraphQLError } from 'graphql';
 import { z } from 'zod';
 import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
-import type { TokenKind } from '../lib/auth/principal';
+import type { Principal, TokenKind } from '../lib/auth/principal';
 import type { Redis } from '../lib/redis';
 import type { GatewayContext } from './context';
 import { operationCost } from './cost';
 import { operationCostHistogram } from '../lib/telemetry/gateway-metrics';
 import { MirroredLimiter } from './rate-limit-mirror';
 
-/** The part of a limiter the plugin uses: rate-limiter-flexible's own, or the mirrored one in front of Redis. */
-interface Limiter {
-  readonly points: number;
-  consume(key: string, cost: number): Promise<RateLimiterRes>;
+/** Rate-limiter-flexible's in-memory limiter (one instance, no Redis), or the mirrored one in front of Redis. */
+type Limiter = RateLimiterMemory | MirroredLimiter;
+
+export interface RateLimits {
+  plugin: ApolloServerPlugin<GatewayContext>;
+  /**
+   * The principal's last known state, without a round trip: ms until its (or its tenant's) budget refills when that
+   * is known to be spent, null otherwise. Cheap enough to run before a request is parsed (gateway/fairness.ts).
+   */
+  knownSpent(principal: Principal): Promise<number | null>;
 }
 
 export interface RateLimitSettings {
@@ -34,6 +40,8 @@ export interface RateLimitSettings {
   localDecisionMs: number;
   /** Points spent on locally decided requests reach Redis within this many ms (one command per key). @default 20 */
   flushMs: number;
+  /** Operations of one tenant in flight at once on one gateway instance (gateway/fairness.ts). @default 64 */
+  maxConcurrentPerTenant: number;
 }
 
 export const DEFAULT_RATE_LIMITS: RateLimitSettings = {
@@ -45,6 +53,7 @@ export const DEFAULT_RATE_LIMITS: RateLimitSettings = {
   partnerOverrides: {},
   localDecisionMs: 1000,
   flushMs: 20,
+  maxConcurrentPerTenant: 64,
 };
 
 interface Decision {
@@ -57,11 +66,12 @@ interface Decision {
 
 /**
  * Cost-based rate limiting per principal and per tenant, on Redis so every gateway instance spends the same budget;
- * an in-memory insurance limiter takes over while Redis is unreachable. A busy key is decided from this instance's
+ * while Redis is unreachable each instance goes on from its last view of every counter and reconciles when Redis is
+ * back (MirroredLimiter: the budget restarts neither when Redis is lost nor when it returns). A busy key is decided from this instance's
  * view of the Redis counter and spent in Redis without waiting (MirroredLimiter): no round trip on the hot path.
  * Rejections happen in didResolveOperation, before any subgraph is called.
  */
-export function rateLimitPlugin(settings: RateLimitSettings, redis: Redis | undefined): ApolloServerPlugin<GatewayContext> {
+export function rateLimits(settings: RateLimitSettings, redis: Redis | undefined): RateLimits {
   const limiters = new Map<string, Limiter>();
   const limiter = (scope: 'principal' | 'tenant', points: number): Limiter => {
     const key = `${scope}:${points}`;
@@ -69,7 +79,7 @@ export function rateLimitPlugin(settings: RateLimitSettings, redis: Redis | unde
     if (existing) return existing;
     const base = { points, duration: settings.windowSeconds, keyPrefix: `rl:${scope}` };
     const created = redis
-      ? new MirroredLimiter(new RateLimiterRedis({ ...base, storeClient: redis, insuranceLimiter: new RateLimiterMemory(base) }), {
+      ? new MirroredLimiter(new RateLimiterRedis({ ...base, storeClient: redis }), {
           freshMs: settings.localDecisionMs,
           flushMs: settings.flushMs,
         })
@@ -77,8 +87,7 @@ export function rateLimitPlugin(settings: RateLimitSettings, redis: Redis | unde
     limiters.set(key, created);
     return created;
   };
-  const budgetOf = (ctx: GatewayContext): number => {
-    const p = ctx.principal;
+  const budgetOf = (p: Principal): number => {
     if (p.kind === 'partner' && settings.partnerOverrides[p.sub] !== undefined) return settings.partnerOverrides[p.sub] ?? 0;
     return settings.tenantOverrides[p.tenant] ?? settings.perKind[p.kind];
   };
@@ -100,7 +109,15 @@ export function rateLimitPlugin(settings: RateLimitSettings, redis: Redis | unde
     }
   };
 
-  return {
+  const principalKey = (p: Principal) => `${p.tenant}:${p.kind}:${p.sub}`;
+  const spentFor = async (l: Limiter, key: string): Promise<number | null> => {
+    if (l instanceof MirroredLimiter) return l.knownSpent(key);
+    const res = await l.get(key);
+    return res && res.consumedPoints >= l.points ? res.msBeforeNext : null;
+  };
+  const knownSpent = async (p: Principal) => (await spentFor(limiter('principal', budgetOf(p)), principalKey(p))) ?? spentFor(limiter('tenant', settings.perTenant), p.tenant);
+
+  const plugin: ApolloServerPlugin<GatewayContext> = {
     async serverWillStart() {
       return {
         // Points spent on locally decided requests go to Redis before the instance goes away.
@@ -121,10 +138,10 @@ export function rateLimitPlugin(settings: RateLimitSettings, redis: Redis | unde
           }
           const p = contextValue.principal;
           operationCostHistogram.observe({ kind: p.kind }, cost);
-          const budget = budgetOf(contextValue);
+          const budget = budgetOf(p);
           // In turn, not in parallel: a principal over its own limit must not keep draining its tenant's budget
           // (a throttled partner would starve the tenant's portals).
-          const principalRes = await consume(contextValue, limiter('principal', budget), `${p.tenant}:${p.kind}:${p.sub}`, cost);
+          const principalRes = await consume(contextValue, limiter('principal', budget), principalKey(p), cost);
           await consume(contextValue, limiter('tenant', settings.perTenant), p.tenant, cost);
           decisions.set(contextValue, {
             limit: budget,
@@ -143,6 +160,7 @@ export function rateLimitPlugin(settings: RateLimitSettings, redis: Redis | unde
       };
     },
   };
+  return { plugin, knownSpent };
 }
 
 const budgets = z.record(z.string(), z.number().int().nonnegative());
@@ -156,6 +174,7 @@ const overridesSchema = z
     partnerOverrides: budgets,
     localDecisionMs: z.number().int().nonnegative(),
     flushMs: z.number().int().positive(),
+    maxConcurrentPerTenant: z.number().int().positive(),
   })
   .partial()
   .strict();

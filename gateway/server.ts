@@ -18,16 +18,18 @@ import type { Logger } from '../lib/logger';
 import type { Redis } from '../lib/redis';
 import type { EventBus } from '../lib/events';
 import type { GraphQLSchema } from 'graphql';
-import { DEFAULT_SUBSCRIPTION_LIMITS, type SubscriptionLimits, type SubscriptionServer, attachSubscriptions } from './subscriptions/server';
+import { type SubscriptionLimits, type SubscriptionServer, attachSubscriptions, subscriptionLimits } from './subscriptions/server';
 import { type SubgraphName, readSupergraph } from '../lib/schema';
 import type { GatewayContext } from './context';
 import { correlationPlugin } from './correlation-plugin';
-import { denialStatusPlugin } from './denial-status';
+import { responseStatusPlugin } from './response-status';
 import { unresolvedReferencesPlugin } from './unresolved-references';
 import { idempotencyPlugin } from './idempotency';
+import { mutationScopes } from './root-fields';
 import type { Db } from '../lib/db/db';
 import { subgraphDataSource } from './data-sources';
-import { rateLimitPlugin, rateLimitSettings } from './rate-limit';
+import { rateLimitSettings, rateLimits } from './rate-limit';
+import { tenantFairness } from './fairness';
 import { responseCache, spliceCachedData } from './response-cache';
 import { type CacheStore, createCacheStore } from '../lib/response-cache-store';
 import { keepAliveFetcher } from './subgraph-fetcher';
@@ -59,14 +61,20 @@ export interface GatewayOptions {
 export async function startGateway(opts: GatewayOptions): Promise<RunningServer> {
   const { config, logger } = opts;
   const urls = opts.subgraphUrls ?? config.subgraphUrls;
+  const operationLimits = { ...DEFAULT_OPERATION_LIMITS, introspectionForAdminsOnly: config.production };
+  const wsLimits = subscriptionLimits({ ...config.subscriptionLimits, ...opts.subscriptionLimits });
   const http = keepAliveFetcher({ dedup: config.subgraphDedup });
   const signClaims = claimsSigner(config.internalSecret);
+  const limitSettings = rateLimitSettings(config.rateLimits);
+  const limits = rateLimits(limitSettings, opts.redis);
+  const fairness = tenantFairness({ maxConcurrentPerTenant: limitSettings.maxConcurrentPerTenant, knownSpent: limits.knownSpent });
+  const supergraphSdl = readSupergraph();
   const gateway = new ApolloGateway({
-    supergraphSdl: readSupergraph(),
+    supergraphSdl,
     buildService: ({ name }) => {
       const url = urls[name as SubgraphName];
       if (!url) throw new Error(`No URL configured for subgraph "${name}"`);
-      return measuredDataSource(name, subgraphDataSource(url, { fetcher: http.fetcher, signClaims }));
+      return measuredDataSource(name, subgraphDataSource(name, url, { fetcher: http.fetcher, signClaims }));
     },
     logger,
   });
@@ -79,22 +87,22 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningServer>
       tracingPlugin(),
       requestTelemetryPlugin({ logger, responseCache: config.responseCache }),
       correlationPlugin(),
-      denialStatusPlugin(),
-      operationLimitsPlugin({ ...DEFAULT_OPERATION_LIMITS, introspectionForAdminsOnly: config.production }),
-      trustedDocumentsPlugin(partnerAllowlists(config.partnerOperations)),
-      rateLimitPlugin(rateLimitSettings(config.rateLimits), opts.redis),
+      responseStatusPlugin(),
+      operationLimitsPlugin(operationLimits),
+      trustedDocumentsPlugin(partnerAllowlists(config.partnerOperations), { requireAllowlist: config.partnerAllowlistRequired }),
+      limits.plugin,
       // Before the plugins that store the response (idempotency, cache): they must store what the client gets.
       unresolvedReferencesPlugin(),
-      ...(opts.db ? [idempotencyPlugin(opts.db, logger), auditPlugin(opts.db, logger)] : []),
+      ...(opts.db ? [idempotencyPlugin(opts.db, logger, mutationScopes(supergraphSdl)), auditPlugin(opts.db, logger)] : []),
       ...(config.responseCache ? [responseCache(opts.cacheStore ?? createCacheStore(opts.redis), logger)] : []),
       ...(config.production ? [ApolloServerPluginLandingPageDisabled()] : []),
     ],
-    formatError: gatewayErrorFormatter(config.production),
-    includeStacktraceInErrorResponses: !config.production,
+    formatError: gatewayErrorFormatter(config, logger),
+    includeStacktraceInErrorResponses: config.debugErrors,
     // Introspection stays on so admins can use it; operationLimitsPlugin refuses it to everyone else in production.
     introspection: true,
     hideSchemaDetailsFromClientErrors: config.production,
-    parseOptions: { maxTokens: DEFAULT_OPERATION_LIMITS.maxTokens },
+    parseOptions: { maxTokens: operationLimits.maxTokens },
     csrfPrevention: true,
     allowBatchedHttpRequests: false,
   });
@@ -109,14 +117,17 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningServer>
   const verify = tokenVerifier(config.jwt);
   const context = async (req: IncomingMessage): Promise<GatewayContext> => {
     const principal = await verify(bearerToken(req.headers.authorization));
-    return { principal, correlationId: correlationIdFrom(req.headers[CORRELATION_HEADER]), cacheSplice: {} };
+    const context: GatewayContext = { principal, correlationId: correlationIdFrom(req.headers[CORRELATION_HEADER]), cacheSplice: {} };
+    // Before Apollo parses, validates and plans anything: a spent principal or a tenant at its cap costs next to nothing.
+    await fairness.enter(principal, context);
+    return context;
   };
   // Not ready without a supergraph; without Redis still ready, reported degraded (local cache bypass and limits).
   const ready = async () => ({
     ready: apiSchema !== null,
     checks: { supergraph: apiSchema ? 'ok' : 'missing', ...(opts.redis ? { redis: opts.redis.status === 'ready' ? 'ok' : 'degraded' } : {}) },
   });
-  const handler = tracedHttp('gateway', graphqlHttpHandler({ apollo, context, ready, finishBody: spliceCachedData }));
+  const handler = tracedHttp('gateway', graphqlHttpHandler({ apollo, context, ready, finishBody: spliceCachedData, finished: fairness.leave }));
   const unreport = reportSubscriptions(() => subscriptions?.stats() ?? { connections: 0, subscriptions: 0 });
   const running = await listen(handler, config.host, opts.port ?? config.ports.gateway, {
     beforeClose: async () => {
@@ -130,16 +141,20 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningServer>
   });
   if (opts.bus) {
     subscriptions = attachSubscriptions({
-      server: running.server, apollo, bus: opts.bus, verify, logger, limits: { ...DEFAULT_SUBSCRIPTION_LIMITS, ...opts.subscriptionLimits }, production: config.production,
+      server: running.server, apollo, bus: opts.bus, verify, logger, limits: wsLimits, operationLimits, production: config.production,
     });
     if (apiSchema) subscriptions.updateSchema(apiSchema);
   }
   return running;
 }
 
-/** The shared formatter, plus a code of its own for the parser's token limit. */
-function gatewayErrorFormatter(production: boolean) {
-  const base = errorFormatter(production);
+/** The shared formatter (masked errors logged), plus a code of its own for the parser's token limit. */
+function gatewayErrorFormatter(config: Config, logger: Logger) {
+  const base = errorFormatter({
+    production: config.production,
+    debug: config.debugErrors,
+    onMasked: ({ stack, ...masked }) => logger.error({ ...masked, err: { message: masked.message, stack } }, 'masked error'),
+  });
   return (formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError => {
     const code = tokenLimitCode(formatted.message);
     return base(code ? { ...formatted, extensions: { ...formatted.extensions, code } } : formatted, error);

@@ -1,9 +1,10 @@
 import type { ApolloServerPlugin } from '@apollo/server';
 import type { GraphQLFormattedError } from 'graphql';
+import type { ErrorCode } from '../lib/errors';
 import type { GatewayContext } from './context';
 
 /** Code of the error a client gets where a system did not return an entity another system refers to. */
-export const UNRESOLVED_REFERENCE = 'UNRESOLVED_REFERENCE';
+export const UNRESOLVED_REFERENCE: ErrorCode = 'UNRESOLVED_REFERENCE';
 
 interface ValueCompletion {
   message: string;

@@ -17,12 +17,15 @@ const schema = z
     RESPONSE_CACHE: z.enum(['on', 'off']).default('on'),
     SUBGRAPH_DEDUP: z.enum(['on', 'off']).default('on'),
     RATE_LIMITS: z.string().optional(),
+    SUBSCRIPTION_LIMITS: z.string().optional(),
     JWT_SECRET: z.string().min(32).optional(),
     JWT_ISSUER: z.string().default('sor-gateway'),
     JWT_AUDIENCE: z.string().default('sor-gateway'),
     JWT_JWKS_URL: optionalUrl,
     JWT_JWKS_COOLDOWN_MS: z.coerce.number().int().min(0).default(5000),
     PARTNER_OPERATIONS: z.string().optional(),
+    PARTNER_ALLOWLIST_REQUIRED: z.enum(['on', 'off']).optional(),
+    DEBUG_ERRORS: z.enum(['0', '1']).default('0'),
     GATEWAY_SIGNING_SECRET: z.string().min(32).optional(),
     HOST: z.string().default('127.0.0.1'),
     GATEWAY_PORT: port.default(4000),
@@ -41,6 +44,8 @@ const schema = z
     METRICS_TENANTS: z.string().optional(),
     METRICS_OPERATIONS: z.string().optional(),
     SYNC_WORKER_PORT: port.default(4005),
+    CONNECTOR_KEYS: z.string().optional(),
+    DEMO_STRIPE: z.enum(['on', 'off']).default('off'),
   })
   .superRefine((env, ctx) => {
     if (env.NODE_ENV !== 'production') return;
@@ -63,9 +68,15 @@ export interface Config {
   subgraphDedup: boolean;
   /** JSON overrides of the rate-limit settings (see gateway/rate-limit.ts), e.g. {"perKind":{"partner":5000}}. */
   rateLimits: Record<string, unknown>;
+  /** JSON overrides of the WebSocket limits (see gateway/subscriptions/server.ts), e.g. {"maxPayloadBytes":262144}. */
+  subscriptionLimits: Record<string, unknown>;
   jwt: { secret: string; issuer: string; audience: string; jwksUrl?: string; jwksCooldownMs?: number };
   /** Trusted documents: partner `sub` -> sha256 hashes of the operations it may send (JSON). */
   partnerOperations: Record<string, unknown>;
+  /** Refuse partner tokens whose `sub` has no PARTNER_OPERATIONS entry (default: on in production). */
+  partnerAllowlistRequired: boolean;
+  /** Stack traces in `extensions.stacktrace` (DEBUG_ERRORS=1; never in production). */
+  debugErrors: boolean;
   /** Secret the gateway signs forwarded claims with; subgraphs verify with it. */
   internalSecret: string;
   host: string;
@@ -75,6 +86,10 @@ export interface Config {
   seedAccounts: number;
   /** Label policy of /metrics (lib/telemetry/registry.ts) and the worker's operational port (/metrics, /healthz, /readyz). */
   metrics: { tenants: string[]; operations: string[] | null; workerPort: number };
+  /** Keys that encrypt connection credentials at rest (`id:base64,...`, active first); a dev key outside production. */
+  connectorKeys: string | undefined;
+  /** `npm start` only: run the Stripe fake and put tenant acme's billing on the Stripe adapter. */
+  demoStripe: boolean;
 }
 
 /** Reads and validates configuration from the environment; fails fast with every problem named. */
@@ -97,8 +112,11 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     responseCache: e.RESPONSE_CACHE === 'on',
     subgraphDedup: e.SUBGRAPH_DEDUP === 'on',
     rateLimits: parseJsonObject('RATE_LIMITS', e.RATE_LIMITS),
+    subscriptionLimits: parseJsonObject('SUBSCRIPTION_LIMITS', e.SUBSCRIPTION_LIMITS),
     jwt: { secret: e.JWT_SECRET ?? DEV_JWT_SECRET, issuer: e.JWT_ISSUER, audience: e.JWT_AUDIENCE, ...(e.JWT_JWKS_URL ? { jwksUrl: e.JWT_JWKS_URL, jwksCooldownMs: e.JWT_JWKS_COOLDOWN_MS } : {}) },
     partnerOperations: parseJsonObject('PARTNER_OPERATIONS', e.PARTNER_OPERATIONS),
+    partnerAllowlistRequired: e.PARTNER_ALLOWLIST_REQUIRED ? e.PARTNER_ALLOWLIST_REQUIRED === 'on' : e.NODE_ENV === 'production',
+    debugErrors: e.DEBUG_ERRORS === '1' && e.NODE_ENV !== 'production',
     internalSecret: e.GATEWAY_SIGNING_SECRET ?? DEV_INTERNAL_SECRET,
     host: e.HOST,
     ports: { gateway: e.GATEWAY_PORT, crm: e.CRM_PORT, erp: e.ERP_PORT, billing: e.BILLING_PORT, sync: e.SYNC_PORT },
@@ -108,6 +126,8 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     sync: { retryBaseMs: e.SYNC_RETRY_BASE_MS, faults: e.SYNC_FAULTS, reconcileIntervalSeconds: e.RECONCILE_INTERVAL_SECONDS },
     seedAccounts: e.SEED_ACCOUNTS,
     metrics: { tenants: list(e.METRICS_TENANTS) ?? [], operations: list(e.METRICS_OPERATIONS) ?? null, workerPort: e.SYNC_WORKER_PORT },
+    connectorKeys: e.CONNECTOR_KEYS,
+    demoStripe: e.DEMO_STRIPE === 'on',
   };
 }
 

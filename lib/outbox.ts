@@ -3,7 +3,9 @@ import { newId } from './db/rows';
 import { currentTraceparent, traced } from './telemetry/tracing';
 
 export type SystemName = 'CRM' | 'ERP' | 'BILLING';
-export type JobKind = 'ACCOUNT_UPSERT' | 'QUOTE_TO_CASH' | 'RECONCILE_REPAIR' | 'INVOICE_POST' | 'PAYMENT_APPLY';
+export type JobKind = 'ACCOUNT_UPSERT' | 'QUOTE_TO_CASH' | 'RECONCILE_REPAIR' | 'INVOICE_POST' | 'PAYMENT_APPLY'
+  /** A vendor told us (webhook or poll) that a record changed: re-read it by id and apply it. */
+  | 'REMOTE_CHANGE';
 
 export interface OutboxJob {
   tenant: string;

@@ -1,4 +1,7 @@
+import type { Config } from '../lib/config';
+import { keyRingFromEnv } from '../lib/connectors/secret-box';
 import type { Db, Queryable } from '../lib/db/db';
+import type { Logger } from '../lib/logger';
 import { migrate } from '../lib/db/migrate';
 import type { SubgraphName } from '../lib/schema';
 import type { SeedAccount } from '../lib/seed/random';
@@ -11,6 +14,8 @@ import { seedErp } from './erp/seed';
 import type { RequestBase, SubgraphDefinition } from './runtime/server';
 import { SYNC_MIGRATIONS, syncSubgraph } from './sync';
 import type { SyncDeps } from './sync/context';
+import { type ConnectionRuntime, connectionRuntime } from './sync/connections/runtime';
+import { connectionStore } from './sync/connections/store';
 
 /** Migrations per system, in the order they must run (sync first: system writes enqueue into its outbox). */
 export const MIGRATIONS: readonly { system: SubgraphName; dir: string }[] = [
@@ -23,6 +28,14 @@ export const MIGRATIONS: readonly { system: SubgraphName; dir: string }[] = [
 /** Runs every system's migrations in order (each is advisory-locked and idempotent). */
 export async function migrateAll(db: Db): Promise<void> {
   for (const m of MIGRATIONS) await migrate(db, m.system, m.dir);
+}
+
+/**
+ * Each process's view of the tenants' connections (which adapter serves which tenant's system, with what credentials):
+ * what the registry builds a tenant's ports from. Fails fast without CONNECTOR_KEYS in production.
+ */
+export function connectionsFromConfig(db: Db, config: Config, logger: Logger): ConnectionRuntime {
+  return connectionRuntime(connectionStore(db, keyRingFromEnv(config.connectorKeys, config.production)), logger);
 }
 
 function erase<C extends RequestBase>(definition: SubgraphDefinition<C>): SubgraphDefinition<RequestBase> {

@@ -46,7 +46,7 @@ describe('authentication at the gateway and gateway-only subgraphs', () => {
       const url = stack.subgraphs[name].url;
       const unsigned = await postGraphQL(url, entities);
       expect(unsigned.status).toBe(401);
-      const forgedHeader = await claimsSigner('a-forged-secret-that-is-long-enough-00000')({ sub: 'x', tenant: 'acme', kind: 'service', scopes: new Set(), exp: Math.floor(Date.now() / 1000) + 60 });
+      const forgedHeader = await claimsSigner('a-forged-secret-that-is-long-enough-00000')({ sub: 'x', tenant: 'acme', kind: 'service', scopes: new Set(), exp: Math.floor(Date.now() / 1000) + 60 }, { query: '{ _service { sdl } }' });
       const forged = await postGraphQL(url, '{ _service { sdl } }', { headers: { [FORWARDED_CLAIMS_HEADER]: forgedHeader } });
       expect(forged.status).toBe(401);
       // A user's own token is not a gateway signature either.

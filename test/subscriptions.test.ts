@@ -162,20 +162,20 @@ describe('live sync status over graphql-ws', () => {
     closers.push(() => narrow.client.dispose());
     const denied = collect(narrow.client, 'subscription { invoiceStatusChanged { eventId } }');
     await denied.next(1);
-    expect(JSON.stringify(denied.error)).toContain('FORBIDDEN');
+    expect(denied.results[0]?.errors?.map((e) => e.extensions?.['code'])).toEqual(['FORBIDDEN']);
   });
 
-  it('closes the connection with 4401 on a bad token and refuses a subscribe without sync:read', async () => {
+  it('closes the connection with 4403 (retried by clients, with fresh connectionParams) on a bad token and refuses a subscribe without sync:read', async () => {
     const bad = wsClient(stack.url, 'not-a-token');
     closers.push(() => bad.client.dispose());
     collect(bad.client, 'subscription { syncStatusChanged { eventId } }');
-    expect(await bad.closed).toBe(4401);
+    expect(await bad.closed).toBe(4403);
 
     const { client } = wsClient(stack.url, await stack.token({ scopes: ['crm:read'] }));
     closers.push(() => client.dispose());
     const denied = collect(client, 'subscription { syncStatusChanged { eventId } }');
     await denied.next(1);
-    expect(JSON.stringify(denied.error)).toContain('FORBIDDEN');
+    expect(denied.results[0]?.errors?.map((e) => e.extensions?.['code'])).toEqual(['FORBIDDEN']);
   });
 
   it('drops a subscriber that stops reading with 4008 once its undelivered events pass the limit; the others get every event', async () => {

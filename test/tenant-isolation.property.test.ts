@@ -848,7 +848,7 @@ describe('tenant isolation (property-based, real stack)', () => {
     const send = async (as: Tenant, kind: TokenKind, req: Request) => {
       if (req.target === 'gateway') return postGraphQL(stack.url, req.query, { variables: req.variables, token: tokens.get(`${as}|${kind}`), headers: req.headers });
       // Signed exactly as the gateway signs a verified caller of this tenant.
-      const header = await sign({ sub: 'prop-user', tenant: as, kind, scopes: new Set(ALL_SCOPES), exp: claimsExp });
+      const header = await sign({ sub: 'prop-user', tenant: as, kind, scopes: new Set(ALL_SCOPES), exp: claimsExp }, { query: req.query, variables: req.variables });
       return postGraphQL(stack.subgraphs[req.target].url, req.query, { variables: req.variables, headers: { [FORWARDED_CLAIMS_HEADER]: header } });
     };
 

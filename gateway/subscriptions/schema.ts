@@ -1,5 +1,7 @@
-import { type GraphQLSchema, extendSchema, isObjectType, parse } from 'graphql';
-import type { Scope } from '../../lib/auth/principal';
+import { GraphQLError, type GraphQLSchema, extendSchema, isObjectType, parse } from 'graphql';
+import { subscriptionScope } from '../../lib/auth/policy';
+import type { Principal } from '../../lib/auth/principal';
+import { badUserInput, forbidden } from '../../lib/errors';
 import type { EventBus } from '../../lib/events';
 import { type ExecuteAsSubscriber, resolveThroughGateway } from './federated';
 import { PAGE, type SyncEvent, type SyncEventFilter, syncEventStream } from './sync-stream';
@@ -54,16 +56,9 @@ const SUBSCRIPTION_SDL = /* GraphQL */ `
   extend schema { subscription: Subscription }
 `;
 
-/** Scope each subscription field needs (checked per subscribe, like the subgraphs' policy table for queries). */
-export const SUBSCRIPTION_SCOPES: Record<string, Scope> = {
-  syncStatusChanged: 'sync:read',
-  invoiceStatusChanged: 'finance:read',
-  subscriptionStatusChanged: 'billing:read',
-};
-
 /** Per-subscriber state the resolvers need; created by the WebSocket server for each subscribe. */
 export interface SubscriptionContext {
-  tenant: string;
+  principal: Principal;
   execute: ExecuteAsSubscriber;
   bus: EventBus;
   maxBuffered: number;
@@ -104,7 +99,26 @@ export function buildSubscriptionSchema(apiSchema: GraphQLSchema): GraphQLSchema
   set('account', (e: SyncEvent, _a, ctx: SubscriptionContext, info) =>
     e.entityType === 'Account' ? resolveThroughGateway(ctx.execute, 'account', e.entityId, info) : null,
   );
+  authorizeRootFields(schema);
   return schema;
+}
+
+/**
+ * Guards every root field's `subscribe` with the policy table. graphql-js calls `subscribe` of exactly the root field
+ * it collected from the operation (through inline and named fragments, `@skip`/`@include` applied to the variables),
+ * so whatever the document's shape, no stream starts for a field the subscriber may not read. Fields missing from
+ * the table are denied.
+ */
+function authorizeRootFields(schema: GraphQLSchema): void {
+  for (const [name, field] of Object.entries(schema.getSubscriptionType()?.getFields() ?? {})) {
+    const subscribe = field.subscribe;
+    const scope = subscriptionScope(name);
+    field.subscribe = (source, args, ctx: SubscriptionContext, info) => {
+      if (!scope) throw forbidden(`${name} is not open to subscribers`);
+      if (!ctx.principal.scopes.has(scope)) throw forbidden(`Requires scope ${scope}`);
+      return subscribe?.(source, args, ctx, info);
+    };
+  }
 }
 
 interface StatusStreamSpec {
@@ -147,10 +161,10 @@ function eventStream(
   accept: (e: SyncEvent) => boolean,
   source: { field: 'syncEvents' | 'statusEvents'; query: string; variables?: Record<string, unknown> },
 ): AsyncGenerator<SyncEvent> {
-  if (after != null && !/^\d{1,18}$/.test(after)) throw new Error('after must be an eventId');
+  if (after != null && !/^\d{1,18}$/.test(after)) throw badUserInput('after', 'must be an eventId');
   return syncEventStream({
     bus: ctx.bus,
-    tenant: ctx.tenant,
+    tenant: ctx.principal.tenant,
     after: after ?? null,
     filter,
     accept,
@@ -158,7 +172,9 @@ function eventStream(
     onSlowConsumer: ctx.dropSlowConsumer,
     fetchAfter: async (from) => {
       const res = await ctx.execute(source.query, { ...source.variables, after: from });
-      if (res.errors?.length) throw new Error(`resume failed: ${res.errors[0]?.message ?? 'unknown error'}`);
+      const first = res.errors?.[0];
+      // The ledger's own code (FORBIDDEN, UPSTREAM_UNAVAILABLE...) reaches the subscriber.
+      if (first) throw new GraphQLError(`resume failed: ${first.message}`, { extensions: first.extensions });
       return (res.data?.[source.field] as SyncEvent[] | undefined) ?? [];
     },
   });

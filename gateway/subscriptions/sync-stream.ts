@@ -69,16 +69,64 @@ function matches(e: SyncEvent, f: SyncEventFilter): boolean {
 
 /**
  * Gap-free event stream for one subscriber. Event ids are consecutive per tenant across all kinds, so every live
- * event (of any kind) advances the position; only accepted ones are delivered.
+ * event (of any kind) advances the position; only accepted ones are delivered. It
  * listens live first (buffering), replays stored events after `after`, then
  * continues live, skipping what it already delivered. A live event that jumps ahead of the last delivered id (relays
  * in several processes can publish out of order) triggers a read of the ledger for the gap, so every event is
  * delivered exactly once and in order.
+ *
+ * `return()` takes effect at once. An async generator's own `return()` waits until the generator reaches a `yield`:
+ * one paused on the bus would only see it at its tenant's next event, holding its bus listener until then, forever on
+ * a quiet tenant. Here `return()` aborts the wait, a pending `next()`
+ * settles as done, and the generator finishes (unsubscribing from the bus) in the background.
  */
-export async function* syncEventStream(opts: StreamOptions): AsyncGenerator<SyncEvent> {
+export function syncEventStream(opts: StreamOptions): AsyncGenerator<SyncEvent> {
+  const controller = new AbortController();
+  const { signal } = controller;
+  const inner = events(opts, signal);
+  const done: IteratorReturnResult<undefined> = { done: true, value: undefined };
+  // A listener per pending next(), removed when it settles (racing one shared promise would pile up a reaction per
+  // event for the life of the subscription).
+  const next = () =>
+    new Promise<IteratorResult<SyncEvent>>((resolve, reject) => {
+      const onAbort = () => resolve(done);
+      signal.addEventListener('abort', onAbort, { once: true });
+      inner.next().then(
+        (result) => {
+          signal.removeEventListener('abort', onAbort);
+          resolve(result);
+        },
+        (err: unknown) => {
+          signal.removeEventListener('abort', onAbort);
+          reject(err);
+        },
+      );
+    });
+  const stop = () => {
+    controller.abort();
+    // Queued behind a pending next() if there is one; that one ends soon, as every wait below watches the signal.
+    inner.return(undefined).catch(() => undefined);
+  };
+  const stream: AsyncGenerator<SyncEvent> = {
+    next: () => (signal.aborted ? Promise.resolve(done) : next()),
+    async return() {
+      stop();
+      return done;
+    },
+    async throw(err: unknown) {
+      stop();
+      throw err;
+    },
+    [Symbol.asyncIterator]: () => stream,
+  };
+  return stream;
+}
+
+async function* events(opts: StreamOptions, signal: AbortSignal): AsyncGenerator<SyncEvent> {
   const queue: SyncEvent[] = [];
   let notify: (() => void) | null = null;
   let overflow = false;
+  signal.addEventListener('abort', () => notify?.(), { once: true });
   const unsubscribe = await opts.bus.subscribe(syncChannel(opts.tenant), (message) => {
     if (queue.length >= opts.maxBuffered) {
       overflow = true;
@@ -91,7 +139,7 @@ export async function* syncEventStream(opts: StreamOptions): AsyncGenerator<Sync
   try {
     const catchUp = async function* (upTo: bigint | null): AsyncGenerator<SyncEvent> {
       for (;;) {
-        if (last === null) return;
+        if (last === null || signal.aborted) return;
         const page = await opts.fetchAfter(last.toString());
         for (const e of page) {
           const id = BigInt(e.eventId);
@@ -103,7 +151,7 @@ export async function* syncEventStream(opts: StreamOptions): AsyncGenerator<Sync
       }
     };
     yield* catchUp(null);
-    for (;;) {
+    while (!signal.aborted) {
       if (overflow) {
         // Dropping beats buffering without bound: the client reconnects and resumes with `after`.
         opts.onSlowConsumer();

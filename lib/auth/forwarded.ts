@@ -1,3 +1,4 @@
+import { createHash, randomUUID } from 'node:crypto';
 import { SignJWT, jwtVerify } from 'jose';
 import { unauthenticated } from '../errors';
 import { type Principal, principalFromClaims, tokenClaims } from './principal';
@@ -6,54 +7,105 @@ import { type Principal, principalFromClaims, tokenClaims } from './principal';
 export const FORWARDED_CLAIMS_HEADER = 'x-gateway-claims';
 const AUDIENCE = 'sor-subgraphs';
 const ISSUER = 'sor-gateway';
-/** Short-lived: a captured header is useless after this. */
-const TTL_SECONDS = 60;
+/** Short-lived, and bound to one request body: a captured header authorizes that same request for seconds, nothing else. */
+const TTL_SECONDS = 10;
+/** Gateway and subgraph clocks may disagree by this much. */
+const CLOCK_TOLERANCE_SECONDS = 2;
+const MAX_ENTRIES = 10_000;
+
+/** What a subgraph executes: the digest covers exactly this, so no other operation or variables fit a header. */
+export interface ForwardedRequest {
+  query?: unknown;
+  operationName?: unknown;
+  variables?: unknown;
+}
 
 /**
- * The gateway signs the verified principal per request (cached per principal for part of the TTL so the hot path
- * stays cheap); subgraphs accept nothing else.
+ * The request's digest as both sides compute it: the gateway from the request it is about to send, the subgraph from
+ * the body it parsed. JSON round trips keep key order and number spelling, so both get the same string.
  */
-export function claimsSigner(secret: string): (principal: Principal) => Promise<string> {
+export function requestDigest(r: ForwardedRequest): string {
+  return createHash('sha256')
+    .update(JSON.stringify([r.query ?? null, r.operationName ?? null, r.variables ?? null]))
+    .digest('base64url');
+}
+
+/** Writes must run once: their headers are single-use, so a replayed mutation is refused even within the TTL. */
+const isWrite = (r: ForwardedRequest) => typeof r.query === 'string' && /^\s*mutation\b/.test(r.query);
+
+/**
+ * The gateway signs the verified principal and the request's digest per subgraph request. Reads with the same
+ * principal and body reuse a header for part of the TTL (identical reads in flight then still share one upstream
+ * request, see gateway/subgraph-fetcher.ts); writes always get a fresh, single-use one.
+ */
+export function claimsSigner(secret: string): (principal: Principal, request: ForwardedRequest) => Promise<string> {
   const key = new TextEncoder().encode(secret);
   const cache = new Map<string, { header: string; refreshAt: number }>();
-  return async (p) => {
+  return async (p, request) => {
     const now = Math.floor(Date.now() / 1000);
-    const cacheKey = `${p.tenant}|${p.sub}|${p.kind}|${p.exp}|${[...p.scopes].join(' ')}`;
-    const hit = cache.get(cacheKey);
+    const digest = requestDigest(request);
+    const once = isWrite(request);
+    const cacheKey = `${p.tenant}|${p.sub}|${p.kind}|${p.exp}|${[...p.scopes].join(' ')}|${digest}`;
+    const hit = once ? undefined : cache.get(cacheKey);
     if (hit && hit.refreshAt > now) return hit.header;
     const exp = Math.min(now + TTL_SECONDS, p.exp);
-    const header = await new SignJWT({ tenant: p.tenant, scope: [...p.scopes].join(' '), kind: p.kind, cexp: p.exp })
+    const header = await new SignJWT({ tenant: p.tenant, scope: [...p.scopes].join(' '), kind: p.kind, cexp: p.exp, bh: digest, ...(once ? { once } : {}) })
       .setProtectedHeader({ alg: 'HS256' })
       .setSubject(p.sub)
       .setIssuer(ISSUER)
       .setAudience(AUDIENCE)
       .setIssuedAt(now)
       .setExpirationTime(exp)
+      .setJti(randomUUID())
       .sign(key);
-    if (cache.size > 10_000) cache.clear();
-    cache.set(cacheKey, { header, refreshAt: now + TTL_SECONDS / 2 });
+    if (!once) {
+      if (cache.size > MAX_ENTRIES) cache.clear();
+      cache.set(cacheKey, { header, refreshAt: now + TTL_SECONDS / 2 });
+    }
     return header;
   };
 }
 
-/** Subgraph side: verifies the gateway's signature and expiry. Any failure is UNAUTHENTICATED (HTTP 401). */
-export function claimsVerifier(secret: string): (header: string | undefined) => Promise<Principal> {
+/**
+ * Subgraph side: verifies the gateway's signature, expiry and that the header was signed for this very request (and,
+ * for a write, that it was not used before on this instance). Any failure is UNAUTHENTICATED (HTTP 401).
+ */
+export function claimsVerifier(secret: string): (header: string | undefined, request: ForwardedRequest) => Promise<Principal> {
   const key = new TextEncoder().encode(secret);
-  const cache = new Map<string, { principal: Principal; exp: number }>();
-  return async (header) => {
+  const cache = new Map<string, { principal: Principal; digest: string; exp: number }>();
+  const used = new Map<string, number>();
+  return async (header, request) => {
     if (!header) throw unauthenticated('Subgraphs only accept requests signed by the gateway');
     const now = Math.floor(Date.now() / 1000);
+    const digest = requestDigest(request);
     const hit = cache.get(header);
-    if (hit && hit.exp > now) return hit.principal;
+    if (hit && hit.exp + CLOCK_TOLERANCE_SECONDS > now) {
+      if (hit.digest !== digest) throw unauthenticated('Gateway signature does not cover this request');
+      return hit.principal;
+    }
+    let principal: Principal;
+    let verified: { exp: number; jti: string | undefined; once: boolean; digest: unknown };
     try {
-      const { payload } = await jwtVerify(header, key, { algorithms: ['HS256'], issuer: ISSUER, audience: AUDIENCE });
-      const claims = tokenClaims.parse({ ...payload, exp: payload['cexp'] });
-      const principal = principalFromClaims(claims);
-      if (cache.size > 10_000) cache.clear();
-      cache.set(header, { principal, exp: payload.exp ?? now });
-      return principal;
+      const { payload } = await jwtVerify(header, key, { algorithms: ['HS256'], issuer: ISSUER, audience: AUDIENCE, clockTolerance: CLOCK_TOLERANCE_SECONDS });
+      principal = principalFromClaims(tokenClaims.parse({ ...payload, exp: payload['cexp'] }));
+      verified = { exp: payload.exp ?? now, jti: payload.jti, once: payload['once'] === true, digest: payload['bh'] };
     } catch {
       throw unauthenticated('Gateway signature is missing, forged or expired');
     }
+    if (verified.digest !== digest) throw unauthenticated('Gateway signature does not cover this request');
+    if (verified.once) {
+      // Seen ids are kept until their header expires; each instance keeps its own (see README, "Security").
+      for (const [jti, exp] of used) {
+        // Insertion order is expiry order (every header lives TTL_SECONDS): stop at the first live one.
+        if (exp + CLOCK_TOLERANCE_SECONDS > now) break;
+        used.delete(jti);
+      }
+      if (!verified.jti || used.has(verified.jti)) throw unauthenticated('Gateway signature was already used');
+      used.set(verified.jti, verified.exp);
+      return principal;
+    }
+    if (cache.size > MAX_ENTRIES) cache.clear();
+    cache.set(header, { principal, digest, exp: verified.exp });
+    return principal;
   };
 }

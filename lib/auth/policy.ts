@@ -37,11 +37,20 @@ export const POLICY: Record<SubgraphName, SubgraphPolicy> = {
   sync: {
     read: 'sync:read',
     write: 'sync:write',
-    valueTypes: [...COMMON_VALUE_TYPES, 'SyncJobTransition', 'SyncEvent', 'SystemSyncStatus', 'DriftItem', 'AuditEntry', ...connections('SyncJob', 'AuditEntry')],
+    valueTypes: [...COMMON_VALUE_TYPES, 'SyncJobTransition', 'SyncEvent', 'SystemSyncStatus', 'DriftItem', 'AuditEntry', ...connections('SyncJob', 'AuditEntry'),
+      // Connections: only reachable through the admin fields below.
+      'SystemConnection', 'ConnectionStatus', 'ConnectionCredentialInfo', 'ConnectionTestResult'],
     fields: {
       // Quote-to-cash closes a deal: a CRM write that drives billing and ERP writes.
       'Mutation.closeOpportunityWon': 'crm:write',
       'Query.auditEntries': 'admin',
+      // A tenant's vendor connections and their credentials are tenant administration.
+      'Query.connections': 'admin',
+      'Query.connection': 'admin',
+      'Mutation.createConnection': 'admin',
+      'Mutation.testConnection': 'admin',
+      'Mutation.rotateConnectionCredentials': 'admin',
+      'Mutation.disableConnection': 'admin',
       // Checked per kind in the resolver (finance:read / billing:read): status events are not sync data.
       'Query.statusEvents': 'public',
     },
@@ -50,3 +59,39 @@ export const POLICY: Record<SubgraphName, SubgraphPolicy> = {
 
 /** Federation plumbing the gateway needs; callers only reach it through the signed gateway path. */
 export const FEDERATION_FIELDS = ['Query._entities', 'Query._service', '_Service.sdl'];
+
+/**
+ * Status events are the systems' data, not sync data: reading one kind needs the read scope of the system it comes
+ * from, whether it is listed (`Query.statusEvents`) or pushed live (the gateway's subscriptions).
+ */
+export const STATUS_EVENT_SYSTEMS = { INVOICE_STATUS: 'erp', SUBSCRIPTION_STATUS: 'billing' } as const satisfies Record<string, SubgraphName>;
+export type StatusEventKind = keyof typeof STATUS_EVENT_SYSTEMS;
+
+/** The scope a status event kind needs; null for a kind this table does not know (refuse it). */
+export function statusEventScope(kind: string): Scope | null {
+  return Object.hasOwn(STATUS_EVENT_SYSTEMS, kind) ? POLICY[STATUS_EVENT_SYSTEMS[kind as StatusEventKind]].read : null;
+}
+
+/**
+ * The gateway's subscription root fields (gateway/subscriptions), each by the subgraph whose data it streams: a
+ * subscriber needs that subgraph's `read` scope, as a query of the same data would. Fields not listed are denied.
+ */
+const SUBSCRIPTION_SOURCES: Readonly<Record<string, SubgraphName>> = {
+  syncStatusChanged: 'sync',
+  invoiceStatusChanged: STATUS_EVENT_SYSTEMS.INVOICE_STATUS,
+  subscriptionStatusChanged: STATUS_EVENT_SYSTEMS.SUBSCRIPTION_STATUS,
+};
+
+/** The scope a subscription root field needs, or null when the field is not in the table (deny). */
+export function subscriptionScope(field: string): Scope | null {
+  const source = Object.hasOwn(SUBSCRIPTION_SOURCES, field) ? SUBSCRIPTION_SOURCES[field] : undefined;
+  return source ? POLICY[source].read : null;
+}
+
+/** What a subgraph's root field needs (`'public'` = any caller of the tenant), by the same rules shield applies. */
+export function rootFieldScope(subgraph: SubgraphName, rootType: 'Query' | 'Mutation', field: string): Scope | 'public' {
+  const policy = POLICY[subgraph];
+  const key = `${rootType}.${field}`;
+  if (FEDERATION_FIELDS.includes(key)) return 'public';
+  return policy.fields?.[key] ?? (rootType === 'Mutation' ? policy.write : policy.read);
+}

@@ -30,3 +30,11 @@ export function listSql(table: string, cols: string, w: Where, page: Page): stri
   w.params.push(page.limit + 1);
   return `SELECT ${cols} FROM ${table} WHERE tenant_id = $1${w} ORDER BY id LIMIT $${w.params.length}`;
 }
+
+/**
+ * `column ILIKE <pattern>` matching `text` anywhere, literally: `%`, `_` and the escape character in user input are
+ * escaped, so a filter for "50%" does not match everything.
+ */
+export function containsText(column: string, w: Where, text: string): void {
+  w.add((p) => `${column} ILIKE '%' || ${p} || '%' ESCAPE '\\'`, text.replace(/[\\%_]/g, '\\$&'));
+}

@@ -7,19 +7,27 @@ export const MAX_BODY_BYTES = 1_000_000;
 
 export interface GraphQLHttpOptions<C extends BaseContext> {
   apollo: ApolloServer<C>;
-  /** Builds the per-request context; throw a GraphQLError with `http.status` to refuse the request. */
-  context: (req: IncomingMessage) => Promise<C>;
+  /**
+   * Builds the per-request context from the request and its parsed body (undefined for GET); throw a GraphQLError
+   * with `http.status` to refuse the request.
+   */
+  context: (req: IncomingMessage, body: unknown) => Promise<C>;
   /** Readiness: true when the service can serve traffic (schema loaded, database reachable), with details if any. */
   ready: () => Promise<boolean | Readiness>;
   /** Last touch on a complete response body, with the request's context (the gateway splices cached data in). */
   finishBody?: (context: C | undefined, body: string) => string;
+  /** Runs once the response is written (or the request failed), with the context if one was built. */
+  finished?: (context: C | undefined) => void;
 }
 
 export interface RunningServer {
   server: Server;
   url: string;
   port: number;
-  /** Stops accepting, lets in-flight requests finish (up to `graceMs`), then closes the rest. */
+  /**
+   * Stops accepting and drains: requests in flight finish and are answered with `Connection: close`, idle keep-alive
+   * sockets close at once, and after `graceMs` (default 30 s) whatever is still open is closed.
+   */
   close(graceMs?: number): Promise<void>;
 }
 
@@ -52,18 +60,22 @@ export function graphqlHttpHandler<C extends BaseContext>(opts: GraphQLHttpOptio
       if (value !== undefined) headers.set(key, Array.isArray(value) ? value.join(', ') : value);
     }
     let context: C | undefined;
-    const result = await opts.apollo.executeHTTPGraphQLRequest({
-      httpGraphQLRequest: { method: (req.method ?? 'GET').toUpperCase(), headers, search: q === -1 ? '' : url.slice(q + 1), body },
-      context: async () => (context = await opts.context(req)),
-    });
-    res.statusCode = result.status ?? 200;
-    for (const [key, value] of result.headers) res.setHeader(key, value);
-    if (result.body.kind === 'complete') {
-      res.end(opts.finishBody ? opts.finishBody(context, result.body.string) : result.body.string);
-      return;
+    try {
+      const result = await opts.apollo.executeHTTPGraphQLRequest({
+        httpGraphQLRequest: { method: (req.method ?? 'GET').toUpperCase(), headers, search: q === -1 ? '' : url.slice(q + 1), body },
+        context: async () => (context = await opts.context(req, body)),
+      });
+      res.statusCode = result.status ?? 200;
+      for (const [key, value] of result.headers) res.setHeader(key, value);
+      if (result.body.kind === 'complete') {
+        res.end(opts.finishBody ? opts.finishBody(context, result.body.string) : result.body.string);
+        return;
+      }
+      for await (const chunk of result.body.asyncIterator) res.write(chunk);
+      res.end();
+    } finally {
+      opts.finished?.(context);
     }
-    for await (const chunk of result.body.asyncIterator) res.write(chunk);
-    res.end();
   };
 }
 
@@ -80,7 +92,14 @@ export async function listen(
   port: number,
   hooks: CloseHooks = {},
 ): Promise<RunningServer> {
+  let draining = false;
+  const inFlight = new Set<ServerResponse>();
   const server = createServer((req, res) => {
+    // While draining, every answer says so and its socket closes right after it (no reset of a keep-alive client
+    // that would send its next request on a socket we are about to drop).
+    if (draining) res.shouldKeepAlive = false;
+    inFlight.add(res);
+    res.once('close', () => inFlight.delete(res));
     handler(req, res).catch((err: unknown) => {
       // Never leak internals: the handler's own errors are logged by the caller's Apollo plugins.
       if (!res.headersSent) sendJson(res, 500, { errors: [{ message: 'Internal server error', extensions: { code: 'INTERNAL_SERVER_ERROR' } }] });
@@ -94,10 +113,15 @@ export async function listen(
     server,
     port: actual,
     url: `http://${host}:${actual}/graphql`,
-    async close(graceMs = 5000) {
+    async close(graceMs = 30_000) {
+      draining = true;
+      // Answers already being written keep their headers; the others go out with `Connection: close`.
+      for (const res of inFlight) if (!res.headersSent) res.shouldKeepAlive = false;
       await hooks.beforeClose?.();
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      // Only sockets with no request on them are dropped now; the others close after their last response.
       server.closeIdleConnections();
+      // A hard bound for a request that never ends (the orchestrator's kill would come anyway).
       const timer = setTimeout(() => server.closeAllConnections(), graceMs);
       await closed;
       clearTimeout(timer);

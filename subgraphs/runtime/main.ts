@@ -3,9 +3,9 @@ import { loadConfig } from '../../lib/config';
 import { openDatabase } from '../../lib/db/open';
 import { createLogger } from '../../lib/logger';
 import type { SubgraphName } from '../../lib/schema';
-import { migrateAll, subgraphDefinitions } from '../registry';
+import { connectionsFromConfig, migrateAll, subgraphDefinitions } from '../registry';
 import { FaultInjector } from '../sync/engine/faults';
-import { referenceSystems } from '../sync/engine/systems';
+import { connectedSystems } from '../sync/engine/systems';
 import { startSubgraph } from './server';
 import { startTelemetry } from '../../lib/telemetry/setup';
 
@@ -19,7 +19,8 @@ export async function runSubgraph(name: SubgraphName): Promise<void> {
   // Every system's schema: a CRM write also enqueues into the sync outbox. Migrations are idempotent and locked.
   await migrateAll(db);
   // Workers run as their own processes (subgraphs/sync/worker.ts) and poll, so there is no in-process worker to wake.
-  const definitions = subgraphDefinitions({ systems: referenceSystems(db, new FaultInjector()), wake: () => undefined });
+  const connections = connectionsFromConfig(db, config, logger);
+  const definitions = subgraphDefinitions({ systems: connectedSystems(db, new FaultInjector(), connections), wake: () => undefined, connections });
   const server = await startSubgraph(definitions[name], {
     db,
     host: config.host,

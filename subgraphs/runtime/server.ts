@@ -1,11 +1,11 @@
-import type { IncomingMessage } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ApolloServer } from '@apollo/server';
 import { ApolloServerPluginInlineTraceDisabled } from '@apollo/server/plugin/disabled';
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { buildSubgraphSchema } from '@apollo/subgraph';
 import type { GraphQLResolverMap } from '@apollo/subgraph/dist/schema-helper';
 import { parse } from 'graphql';
-import { FORWARDED_CLAIMS_HEADER, claimsVerifier } from '../../lib/auth/forwarded';
+import { FORWARDED_CLAIMS_HEADER, type ForwardedRequest, claimsVerifier } from '../../lib/auth/forwarded';
 import { POLICY } from '../../lib/auth/policy';
 import type { Principal } from '../../lib/auth/principal';
 import { CORRELATION_HEADER, correlationIdFrom } from '../../lib/correlation';
@@ -31,6 +31,8 @@ export interface SubgraphDefinition<C extends RequestBase> {
   resolvers: object;
   /** Per-request context: loaders and the tenant-scoped store are created here, never shared across requests. */
   context: (base: RequestBase, db: Db) => C;
+  /** Routes other than GraphQL (vendor webhooks): resolves true when it answered the request. */
+  routes?: (db: Db, logger: Logger) => (req: IncomingMessage, res: ServerResponse) => Promise<boolean>;
 }
 
 export interface SubgraphOptions {
@@ -55,23 +57,45 @@ export async function startSubgraph<C extends RequestBase>(def: SubgraphDefiniti
     stopOnTerminationSignals: false,
     // Subgraphs are never browsed and never traced inline (ftv1 costs the gateway time on every request).
     plugins: [ApolloServerPluginInlineTraceDisabled(), ApolloServerPluginLandingPageDisabled()],
-    formatError: errorFormatter(opts.production),
+    // Stack traces go to the gateway in development (only it decides, by DEBUG_ERRORS, whether a client sees them);
+    // masked production errors are logged here, where the stack is.
+    formatError: errorFormatter({
+      production: opts.production,
+      debug: true,
+      onMasked: ({ stack, ...masked }) => opts.logger.error({ subgraph: def.name, ...masked, err: { message: masked.message, stack } }, 'masked error'),
+    }),
     includeStacktraceInErrorResponses: !opts.production,
     introspection: !opts.production,
   });
   await apollo.start();
   const verify = claimsVerifier(opts.internalSecret);
   const logger = opts.logger.child({ subgraph: def.name });
-  const context = async (req: IncomingMessage): Promise<C> => {
-    const principal = await verify(header(req, FORWARDED_CLAIMS_HEADER));
+  const context = async (req: IncomingMessage, body: unknown): Promise<C> => {
+    const principal = await verify(header(req, FORWARDED_CLAIMS_HEADER), forwardedRequest(req, body));
     const correlationId = correlationIdFrom(req.headers[CORRELATION_HEADER]);
     return def.context({ principal, tenant: principal.tenant, correlationId, logger: logger.child({ correlationId }) }, opts.db);
   };
   const ready = async () => (await opts.db.query('SELECT 1 AS ok')).length === 1;
-  return listen(tracedHttp(def.name, graphqlHttpHandler({ apollo, context, ready })), opts.host, opts.port, { afterClose: () => apollo.stop() });
+  const graphql = tracedHttp(def.name, graphqlHttpHandler({ apollo, context, ready }));
+  const routes = def.routes?.(opts.db, logger);
+  const handler = routes ? async (req: IncomingMessage, res: ServerResponse) => ((await routes(req, res)) ? undefined : graphql(req, res)) : graphql;
+  return listen(handler, opts.host, opts.port, { afterClose: () => apollo.stop() });
 }
 
 function header(req: IncomingMessage, name: string): string | undefined {
   const value = req.headers[name];
   return Array.isArray(value) ? value[0] : value;
+}
+
+/** What the request asks to execute, from the JSON body, or from the query string of a GET. */
+function forwardedRequest(req: IncomingMessage, body: unknown): ForwardedRequest {
+  if (typeof body === 'object' && body !== null) return body as ForwardedRequest;
+  const params = new URL(req.url ?? '/', 'http://subgraph').searchParams;
+  let variables: unknown = params.get('variables') ?? undefined;
+  try {
+    if (typeof variables === 'string') variables = JSON.parse(variables) as unknown;
+  } catch {
+    // Left as text: it cannot match the gateway's digest, so the request is refused as unsigned.
+  }
+  return { query: params.get('query') ?? undefined, operationName: params.get('operationName') ?? undefined, variables };
 }

@@ -6,11 +6,14 @@ import { syncCommands } from './ledger/commands';
 import type { SyncEventModel, SyncJobModel } from './ledger/models';
 import { type Ledger, ledger } from './ledger/store';
 import type { SystemsFor } from './engine/systems';
+import type { ConnectionRuntime } from './connections/runtime';
 
 export interface SyncDeps {
   systems: SystemsFor;
   /** Pokes the in-process worker (no-op when workers run elsewhere; they poll). */
   wake: () => void;
+  /** The tenants' connections: the admin API reads and changes them, the registry builds ports from them. */
+  connections: ConnectionRuntime;
 }
 
 export interface SyncContext extends RequestBase {

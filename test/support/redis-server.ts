@@ -8,7 +8,7 @@ export interface OwnRedis {
   start(): Promise<void>;
 }
 
-async function freePort(): Promise<number> {
+export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = net.createServer();
     srv.listen(0, '127.0.0.1', () => {
@@ -18,8 +18,9 @@ async function freePort(): Promise<number> {
   });
 }
 
-async function waitForPort(port: number, open: boolean): Promise<void> {
-  for (let i = 0; i < 200; i++) {
+export async function waitForPort(port: number, open: boolean, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
     const isOpen = await new Promise<boolean>((resolve) => {
       const s = net.connect({ port, host: '127.0.0.1' });
       s.once('connect', () => { s.destroy(); resolve(true); });
@@ -28,7 +29,7 @@ async function waitForPort(port: number, open: boolean): Promise<void> {
     if (isOpen === open) return;
     await new Promise((r) => setTimeout(r, 25));
   }
-  throw new Error(`redis-server on ${port} did not become ${open ? 'reachable' : 'unreachable'}`);
+  throw new Error(`port ${port} did not become ${open ? 'reachable' : 'unreachable'}`);
 }
 
 export async function ownRedis(): Promise<OwnRedis> {

@@ -2,7 +2,7 @@ import { SCOPES, type TokenKind } from '../../lib/auth/principal';
 import { mintToken } from '../../lib/auth/tokens';
 import { type Config, loadConfig } from '../../lib/config';
 import { type EventBus, createEventBus } from '../../lib/events';
-import { createLogger } from '../../lib/logger';
+import { type Logger, createLogger } from '../../lib/logger';
 import { createRedis } from '../../lib/redis';
 import { SUBGRAPH_NAMES, type SubgraphName } from '../../lib/schema';
 import { startGateway } from '../../gateway/server';
@@ -72,13 +72,20 @@ export interface Instance {
  */
 export async function startInstance(
   stack: TestStack,
-  opts: { config?: Partial<Config>; withBus?: boolean; subscriptionLimits?: Partial<SubscriptionLimits> } = {},
+  opts: {
+    config?: Partial<Config>;
+    withBus?: boolean;
+    subscriptionLimits?: Partial<SubscriptionLimits>;
+    /** Where this instance finds some subgraphs instead of the stack's (a proxy a test can stop). */
+    subgraphUrls?: Partial<Record<SubgraphName, string>>;
+    logger?: Logger;
+  } = {},
 ): Promise<Instance> {
   const redis = createRedis(stack.config.redisUrl ?? '', stack.config.redisKeyPrefix);
   const bus = opts.withBus ? createEventBus(stack.config.redisUrl, stack.config.redisKeyPrefix) : undefined;
-  const subgraphUrls = Object.fromEntries(SUBGRAPH_NAMES.map((n) => [n, stack.subgraphs[n].url])) as Record<SubgraphName, string>;
+  const subgraphUrls = Object.fromEntries(SUBGRAPH_NAMES.map((n) => [n, opts.subgraphUrls?.[n] ?? stack.subgraphs[n].url])) as Record<SubgraphName, string>;
   const server = await startGateway({
-    config: { ...stack.config, ...opts.config }, logger: createLogger('silent', 'test'), redis, bus, port: 0, subgraphUrls, subscriptionLimits: opts.subscriptionLimits,
+    config: { ...stack.config, ...opts.config }, logger: opts.logger ?? createLogger('silent', 'test'), redis, bus, port: 0, subgraphUrls, subscriptionLimits: opts.subscriptionLimits,
   });
   return {
     url: server.url,

@@ -26,7 +26,8 @@ export type Account = {
   id: Scalars['ID']['output'];
   /** Payment terms owned by billing (net days). */
   paymentTermsDays: Maybe<Scalars['Int']['output']>;
-  subscriptions: Array<BillingSubscription>;
+  /** Null (with SUBGRAPH_UNAVAILABLE on its path) while billing is down: the account's other systems still answer. */
+  subscriptions: Maybe<Array<BillingSubscription>>;
 };
 
 
@@ -437,7 +438,7 @@ export type AccountResolvers<ContextType = BillingContext, ParentType extends Re
   __resolveReference?: ReferenceResolver<Maybe<ResolversTypes['Account']> | FederationReferenceType, FederationReferenceType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   paymentTermsDays?: Resolver<Maybe<ResolversTypes['Int']>, ParentType, ContextType>;
-  subscriptions?: Resolver<Array<ResolversTypes['BillingSubscription']>, ParentType, ContextType, Partial<AccountSubscriptionsArgs>>;
+  subscriptions?: Resolver<Maybe<Array<ResolversTypes['BillingSubscription']>>, ParentType, ContextType, Partial<AccountSubscriptionsArgs>>;
 };
 
 export type BillingInvoiceResolvers<ContextType = BillingContext, ParentType extends ResolversParentTypes['BillingInvoice'] = ResolversParentTypes['BillingInvoice']> = {

@@ -20,6 +20,8 @@ export interface CrmConnector {
   opportunityPagesByAccounts(accountIds: readonly string[], filter: OpportunityFilter, page: Page): Promise<OpportunityModel[]>;
   /** Links to the ids these records have in other systems, keyed by entity id. */
   externalIdsByEntities(ids: readonly string[]): Promise<(ExternalRefModel & { entityId: string })[]>;
+  /** Records (or moves) the id a record has in another system: what sync writes once a downstream record exists. */
+  recordExternalId(entityId: string, ref: ExternalRefModel): Promise<void>;
 
   createAccount(input: NewAccount): Promise<AccountModel>;
   updateAccount(id: string, changes: AccountChanges): Promise<AccountModel | null>;

@@ -1,7 +1,7 @@
 import { externalIdsOf } from '../../../lib/db/external-ids';
 import type { Db, Queryable, Row } from '../../../lib/db/db';
 import { iso, newId, str, strOrNull } from '../../../lib/db/rows';
-import { Where, childPages, listSql } from '../../../lib/db/sql';
+import { Where, childPages, containsText, listSql } from '../../../lib/db/sql';
 import type { CrmConnector } from './port';
 import {
   type AccountModel, type Address, CLOSED_STAGES, type ContactModel, type LifecycleStage,
@@ -65,7 +65,7 @@ export function crmReferenceStore(db: Db, tenant: string, hooks?: CrmWriteHooks)
     },
     async listAccounts(filter, page) {
       const w = new Where([tenant]);
-      if (filter.nameContains) w.add((p) => `name ILIKE '%' || ${p} || '%'`, filter.nameContains);
+      if (filter.nameContains) containsText('name', w, filter.nameContains);
       if (filter.domain) w.add((p) => `domain = ${p}`, filter.domain);
       if (filter.industry) w.add((p) => `industry = ${p}`, filter.industry);
       if (filter.lifecycleStage) w.add((p) => `lifecycle_stage = ${p}`, filter.lifecycleStage);
@@ -77,7 +77,7 @@ export function crmReferenceStore(db: Db, tenant: string, hooks?: CrmWriteHooks)
     async listContacts(filter, page) {
       const w = new Where([tenant]);
       if (filter.accountId) w.add((p) => `account_id = ${p}`, filter.accountId);
-      if (filter.emailContains) w.add((p) => `email ILIKE '%' || ${p} || '%'`, filter.emailContains);
+      if (filter.emailContains) containsText('email', w, filter.emailContains);
       return (await q(listSql('crm.contacts', CONTACT_COLS, w, page), w.params)).map(contact);
     },
     async contactPagesByAccounts(accountIds, page) {
@@ -98,6 +98,13 @@ export function crmReferenceStore(db: Db, tenant: string, hooks?: CrmWriteHooks)
       return (await q(childPages('crm.opportunities', OPP_COLS, 'account_id', w, page), w.params)).map(opportunity);
     },
     externalIdsByEntities: (ids) => externalIdsOf(db, 'crm', tenant, ids),
+    async recordExternalId(entityId, ref) {
+      await q(
+        `INSERT INTO crm.external_ids (tenant_id, entity_id, system, remote_id, remote_updated_at) VALUES ($1, $2, $3, $4, $5)
+         ON CONFLICT (tenant_id, entity_id, system) DO UPDATE SET remote_id = EXCLUDED.remote_id, remote_updated_at = EXCLUDED.remote_updated_at`,
+        [tenant, entityId, ref.system, ref.remoteId, ref.remoteUpdatedAt],
+      );
+    },
 
     async createAccount(input) {
       return withAccountChange(async (tx) => account(first(await q(

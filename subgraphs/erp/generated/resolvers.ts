@@ -30,8 +30,9 @@ export type Account = {
   creditLimit: Maybe<Money>;
   creditStatus: Maybe<CreditStatus>;
   id: Scalars['ID']['output'];
-  invoices: InvoiceConnection;
-  payments: PaymentConnection;
+  /** Null (with SUBGRAPH_UNAVAILABLE on its path) while the ERP is down, like every field here. */
+  invoices: Maybe<InvoiceConnection>;
+  payments: Maybe<PaymentConnection>;
 };
 
 
@@ -500,8 +501,8 @@ export type AccountResolvers<ContextType = ErpContext, ParentType extends Resolv
   creditLimit?: Resolver<Maybe<ResolversTypes['Money']>, ParentType, ContextType>;
   creditStatus?: Resolver<Maybe<ResolversTypes['CreditStatus']>, ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  invoices?: Resolver<ResolversTypes['InvoiceConnection'], ParentType, ContextType, RequireFields<AccountInvoicesArgs, 'first'>>;
-  payments?: Resolver<ResolversTypes['PaymentConnection'], ParentType, ContextType, RequireFields<AccountPaymentsArgs, 'first'>>;
+  invoices?: Resolver<Maybe<ResolversTypes['InvoiceConnection']>, ParentType, ContextType, RequireFields<AccountInvoicesArgs, 'first'>>;
+  payments?: Resolver<Maybe<ResolversTypes['PaymentConnection']>, ParentType, ContextType, RequireFields<AccountPaymentsArgs, 'first'>>;
 };
 
 export interface DateScalarConfig extends GraphQLScalarTypeConfig<ResolversTypes['Date'], any> {

@@ -14,7 +14,7 @@ export async function ensureErpCustomer(db: Db, sys: Systems, tenant: string, ac
   const [account] = await sys.crm.accountsByIds([accountId]);
   if (!account) throw new PermanentError('SOURCE_NOT_FOUND', `CRM account "${accountId}" does not exist`);
   const ref = await sys.erp.upsertCustomer({ id: account.id, name: account.name, currency: currencyForCountry(account.billingAddress?.country) });
-  await recordLink(db, tenant, account.id, 'ERP', ref);
+  await recordLink(db, sys.crm, tenant, account.id, 'ERP', ref);
   const [created] = await sys.erp.accountsByIds([accountId]);
   if (!created) throw new PermanentError('CUSTOMER_NOT_CREATED', `No ERP customer for account "${accountId}"`);
   return created;

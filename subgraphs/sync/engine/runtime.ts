@@ -7,9 +7,12 @@ import { type FaultInjector, faultsFromJson } from './faults';
 import { accountUpsertFlow } from './flows/account-upsert';
 import { invoicePostFlow, paymentApplyFlow } from './flows/invoice-ledger';
 import { quoteToCashFlow } from './flows/quote-to-cash';
+import { remoteChangeFlow } from './flows/remote-change';
 import { reconcileTenant } from './reconcile';
-import { type SystemsFor, referenceSystems } from './systems';
+import { type SystemsFor, connectedSystems } from './systems';
+import type { ConnectionRuntime } from '../connections/runtime';
 import { type Worker, startWorker } from './worker';
+import { ledgerTenants } from '../ledger/store';
 
 export interface SyncEngineOptions {
   db: Db;
@@ -25,6 +28,8 @@ export interface SyncEngineOptions {
   concurrency?: number;
   /** Told about each tenant whose systems sync steps wrote (bumps the response cache's generation). */
   onWritten?: (tenant: string) => Promise<void>;
+  /** The tenants' connections; without it every tenant is on the reference stores. */
+  connections?: ConnectionRuntime;
 }
 
 export interface SyncEngine {
@@ -45,7 +50,7 @@ export function syncEngineSettings(config: Config): Pick<SyncEngineOptions, 'fau
 
 /** A worker with every flow wired to the reference systems, plus the reconciliation schedule. */
 export function startSyncEngine(opts: SyncEngineOptions): SyncEngine {
-  const systems = referenceSystems(opts.db, opts.faults);
+  const systems = connectedSystems(opts.db, opts.faults, opts.connections);
   const worker = startWorker({
     db: opts.db,
     bus: opts.bus,
@@ -61,8 +66,14 @@ export function startSyncEngine(opts: SyncEngineOptions): SyncEngine {
       QUOTE_TO_CASH: quoteToCashFlow(opts.db, systems),
       INVOICE_POST: invoicePostFlow(opts.db, systems),
       PAYMENT_APPLY: paymentApplyFlow(systems),
+      REMOTE_CHANGE: remoteChangeFlow(opts.db, systems, opts.connections),
     },
   });
+  // Credentials still sealed under a retired key move to the active one (old keys only need to stay until this ran).
+  opts.connections?.store.rewrapAll().then(
+    (moved) => moved > 0 && opts.logger.info({ moved }, 'connection credentials re-wrapped with the active key'),
+    (err: unknown) => opts.logger.error({ err }, 'could not re-wrap connection credentials'),
+  );
   let timer: NodeJS.Timeout | undefined;
   if (opts.reconcileIntervalSeconds > 0) {
     timer = setInterval(() => void reconcileAll(opts, systems, worker), opts.reconcileIntervalSeconds * 1000);
@@ -84,8 +95,7 @@ async function reconcileAll(opts: SyncEngineOptions, systems: SystemsFor, worker
   try {
     const tenants = await opts.db.transaction(async (tx) => {
       const [lock] = await tx.query<{ ok: boolean }>('SELECT pg_try_advisory_xact_lock(724114) AS ok');
-      if (!lock?.ok) return [];
-      return (await tx.query<{ tenant_id: string }>('SELECT DISTINCT tenant_id FROM crm.accounts')).map((r) => r.tenant_id);
+      return lock?.ok ? ledgerTenants(opts.db) : [];
     });
     for (const tenant of tenants) await reconcileTenant(opts.db, systems, tenant, `reconcile-${Date.now()}`);
     worker.wake();

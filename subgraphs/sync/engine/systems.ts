@@ -8,14 +8,20 @@ import type { ErpConnector } from '../../erp/connector/port';
 import { erpReferenceStore } from '../../erp/connector/reference-store';
 import { erpWriteHooks } from '../../erp/hooks';
 import { billingWriteHooks } from '../../billing/hooks';
+import type { ConnectionRuntime } from '../connections/runtime';
+import { type RemoteBillingPush, remoteBilling } from '../remote/billing';
+import { remoteLinks } from '../remote/links';
 import type { FaultInjector } from './faults';
 import { SpanKind, traced } from '../../../lib/telemetry/tracing';
+import { recordLink } from './links';
 
 /** The three systems of record as the sync engine sees them: their connector ports, bound to one tenant. */
 export interface Systems {
   crm: CrmConnector;
   erp: ErpConnector;
   billing: BillingConnector;
+  /** Writes only a remote billing system takes (its invoices); null when the tenant's billing is the reference store. */
+  remoteBilling(): Promise<RemoteBillingPush | null>;
 }
 
 /** Connectors for a tenant; writes made for a job carry its correlation id into the events they record. */
@@ -37,14 +43,50 @@ function guarded<T extends object>(system: SystemName, connector: T, faults: Fau
   });
 }
 
-/** The built-in reference stores (the only adapters so far), each behind the fault injector. */
-export function referenceSystems(db: Db, faults: FaultInjector): SystemsFor {
-  return (tenant, correlationId = 'sync-engine') => ({
-    crm: guarded('CRM', crmReferenceStore(db, tenant), faults),
-    erp: guarded('ERP', erpReferenceStore(db, tenant, erpWriteHooks(tenant, correlationId)), faults),
-    billing: guarded('BILLING', billingReferenceStore(db, tenant, billingWriteHooks(tenant, correlationId)), faults),
+/**
+ * A port whose adapter is chosen when first called (the tenant's connection is read from the database, cached by the
+ * connection runtime), so building a tenant's systems stays synchronous. Every port method is async, which is what
+ * makes this transparent.
+ */
+function deferred<T extends object>(resolve: () => Promise<T>): T {
+  return new Proxy({} as T, {
+    get(_target, prop) {
+      if (typeof prop !== 'string' || prop === 'then') return undefined;
+      return async (...args: unknown[]) => {
+        const port = await resolve();
+        const method = Reflect.get(port, prop) as (...a: unknown[]) => unknown;
+        return method.apply(port, args);
+      };
+    },
   });
 }
+
+/**
+ * The registry of a tenant's ports, built from its connections: a system without an enabled connection (or on the
+ * `reference` adapter) is the built-in reference store; a remote billing system (Stripe) is the mirror for reads with
+ * writes pushed to the vendor inside the job. Two tenants on different adapters share one deployment.
+ */
+export function connectedSystems(db: Db, faults: FaultInjector, connections?: ConnectionRuntime): SystemsFor {
+  return (tenant, correlationId = 'sync-engine') => {
+    const mirror = billingReferenceStore(db, tenant, billingWriteHooks(tenant, correlationId));
+    const crm = guarded('CRM', crmReferenceStore(db, tenant), faults);
+    const remote = async () => {
+      const connection = connections ? await connections.connectionFor(tenant, 'BILLING') : null;
+      const vendor = connection && connections ? await connections.billingRemote(connection) : null;
+      if (!connection || !vendor) return null;
+      return remoteBilling(mirror, vendor, remoteLinks(db, tenant, connection.id), (accountId, ref) => recordLink(db, crm, tenant, accountId, 'BILLING', ref));
+    };
+    return {
+      crm,
+      erp: guarded('ERP', erpReferenceStore(db, tenant, erpWriteHooks(tenant, correlationId)), faults),
+      billing: guarded('BILLING', deferred(async () => (await remote())?.billing ?? mirror), faults),
+      remoteBilling: async () => (await remote())?.push ?? null,
+    };
+  };
+}
+
+/** Every tenant on the reference stores (no connections consulted): benches and tools that need no vendor. */
+export const referenceSystems = (db: Db, faults: FaultInjector): SystemsFor => connectedSystems(db, faults);
 
 /** Currency for a new downstream customer, from the billing country (systems keep theirs once created). */
 export function currencyForCountry(country: string | null | undefined): string {

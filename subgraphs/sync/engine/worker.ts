@@ -6,6 +6,7 @@ import type { Logger } from '../../../lib/logger';
 import type { SyncJobModel } from '../ledger/models';
 import { claimNext, transition } from '../ledger/store';
 import { type RetryPolicy, classify } from './errors';
+import { recordedMessage } from './recorded-message';
 import { relayEvents } from './relay';
 import { jobSpan } from '../job-tracing';
 import { jobEnded, jobRetried, jobSucceeded } from '../../../lib/telemetry/sync-metrics';
@@ -74,7 +75,10 @@ export function startWorker(opts: WorkerOptions): Worker {
       // Transitions log at debug: metrics count them, and at info every job flooded the console.
       log.debug('job succeeded');
     } catch (err) {
-      const outcome = classify(err, job.attempts, job.maxAttempts, opts.retry);
+      const classified = classify(err, job.attempts, job.maxAttempts, opts.retry);
+      // The log keeps the full message; the ledger gets one without values (see recordedMessage).
+      log.info({ code: classified.code, reason: classified.message }, 'job attempt failed');
+      const outcome = { ...classified, message: recordedMessage(classified.message) };
       switch (outcome.kind) {
         case 'retry':
           await opts.db.transaction((tx) =>

@@ -3,7 +3,7 @@ import { int, iso, isoOrNull, str, strOrNull } from '../../../lib/db/rows';
 import { Where, listSql } from '../../../lib/db/sql';
 import type { JobKind, SystemName } from '../../../lib/outbox';
 import type { Page } from '../../../lib/pagination';
-import type { JobState, SyncEventModel, SyncJobFilter, SyncJobModel } from './models';
+import type { JobState, ReconciliationModel, SyncEventModel, SyncJobFilter, SyncJobModel } from './models';
 
 const JOB_COLS = `id, tenant_id, kind, entity_type, entity_id, source_system, target_system, state, attempts, max_attempts, next_run_at,
   last_error_code, last_error_message, correlation_id, idempotency_key, payload, result, created_at, updated_at, trace_context`;
@@ -108,9 +108,44 @@ export async function claimNext(db: Db, workerId: string, lockSeconds: number): 
   });
 }
 
-/** Tenant-scoped reads and commands for the sync subgraph API. */
+/** The tenants the ledger knows (links or connections): whom the scheduled reconciliation visits. */
+export async function ledgerTenants(db: Db): Promise<string[]> {
+  const rows = await db.query<{ tenant_id: string }>('SELECT tenant_id FROM sync.links UNION SELECT tenant_id FROM sync.connections ORDER BY 1');
+  return rows.map((r) => r.tenant_id);
+}
+
+export interface AuditEntryRow {
+  id: string; principal: string; tokenKind: string; operationName: string | null; fields: string[]; arguments: string; outcome: string;
+  errorCodes: string[]; correlationId: string; at: string;
+}
+
+/** Tenant-scoped reads and commands for the sync subgraph API: the ledger's port. */
 export function ledger(db: Db, tenant: string) {
   return {
+    async jobByIdempotencyKey(key: string): Promise<SyncJobModel | null> {
+      const [row] = await db.query(`SELECT ${JOB_COLS} FROM sync.jobs WHERE tenant_id = $1 AND idempotency_key = $2`, [tenant, key]);
+      return row ? job(row) : null;
+    },
+    /** The audit log, newest first, `limit + 1` rows from before `beforeId`. */
+    async auditEntries(beforeId: string | null, limit: number): Promise<AuditEntryRow[]> {
+      const rows = await db.query<{ id: string; principal: string; token_kind: string; operation_name: string | null; fields: string[]; arguments: unknown; outcome: string; error_codes: string[]; correlation_id: string; at: Date }>(
+        `SELECT id::text, principal, token_kind, operation_name, fields, arguments, outcome, error_codes, correlation_id, at FROM sync.audit_log
+         WHERE tenant_id = $1 AND ($2::bigint IS NULL OR id < $2::bigint) ORDER BY id DESC LIMIT $3`,
+        [tenant, beforeId, limit + 1],
+      );
+      return rows.map((r) => ({
+        id: r.id, principal: r.principal, tokenKind: r.token_kind, operationName: r.operation_name, fields: r.fields,
+        arguments: JSON.stringify(r.arguments), outcome: r.outcome, errorCodes: r.error_codes, correlationId: r.correlation_id, at: new Date(r.at).toISOString(),
+      }));
+    },
+    async latestReconciliation(): Promise<ReconciliationModel | null> {
+      const [row] = await db.query<{ id: string; started_at: Date; finished_at: Date | null; accounts_checked: number; drift: ReconciliationModel['drift'] }>(
+        'SELECT id, started_at, finished_at, accounts_checked, drift FROM sync.reconciliations WHERE tenant_id = $1 ORDER BY started_at DESC LIMIT 1',
+        [tenant],
+      );
+      if (!row) return null;
+      return { id: row.id, startedAt: new Date(row.started_at).toISOString(), finishedAt: row.finished_at ? new Date(row.finished_at).toISOString() : null, accountsChecked: row.accounts_checked, drift: row.drift };
+    },
     async jobsByIds(ids: readonly string[]): Promise<SyncJobModel[]> {
       return (await db.query(`SELECT ${JOB_COLS} FROM sync.jobs WHERE tenant_id = $1 AND id = ANY($2::text[])`, [tenant, ids])).map(job);
     },

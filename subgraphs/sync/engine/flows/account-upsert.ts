@@ -18,12 +18,12 @@ export function accountUpsertFlow(db: Db, systems: SystemsFor) {
     switch (job.targetSystem) {
       case 'ERP': {
         const ref = await sys.erp.upsertCustomer(customer);
-        await recordLink(db, job.tenant, account.id, 'ERP', ref);
+        await recordLink(db, sys.crm, job.tenant, account.id, 'ERP', ref);
         return `ERP customer ${ref.remoteId} upserted`;
       }
       case 'BILLING': {
         const ref = await sys.billing.upsertCustomer(customer);
-        await recordLink(db, job.tenant, account.id, 'BILLING', ref);
+        await recordLink(db, sys.crm, job.tenant, account.id, 'BILLING', ref);
         return `billing customer ${ref.remoteId} upserted`;
       }
       default:

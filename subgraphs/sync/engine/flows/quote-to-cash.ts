@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Db } from '../../../../lib/db/db';
 import type { SyncJobModel } from '../../ledger/models';
-import { CompensatedError, PermanentError, TransientError } from '../errors';
+import { AuthError, CompensatedError, PermanentError, TransientError } from '../errors';
 import { ensureErpCustomer } from '../customers';
 import type { Systems, SystemsFor } from '../systems';
 
@@ -31,6 +31,9 @@ export function quoteToCashFlow(db: Db, systems: SystemsFor) {
     const done: string[] = [];
     let subscriptionId: string | null = null;
     try {
+      // The API enqueued this job before telling the CRM; make sure the deal shows as won (idempotent).
+      const [opp] = await sys.crm.opportunitiesByIds([p.opportunityId]);
+      if (opp && opp.stage !== 'CLOSED_WON') await sys.crm.setOpportunityStage(p.opportunityId, 'CLOSED_WON');
       await creditCheck(db, sys, job, p);
       done.push('credit check passed');
       subscriptionId = await subscribe(sys, job, p);
@@ -39,6 +42,9 @@ export function quoteToCashFlow(db: Db, systems: SystemsFor) {
       done.push(`invoice ${invoiceId} posted`);
       return done.join('\n');
     } catch (err) {
+      // Refused credentials are the connection's problem, not the order's: dead-letter (AUTH_ERROR) without undoing,
+      // so a replay after the credentials are rotated completes the same order.
+      if (err instanceof AuthError) throw err;
       // Anything but a permanent failure is retried while attempts remain; the steps done so far are kept.
       if (!(err instanceof PermanentError) && job.attempts < job.maxAttempts) throw err;
       const reason = err instanceof Error ? err.message : String(err);
@@ -85,15 +91,24 @@ async function subscribe(sys: Systems, job: SyncJobModel, p: QuoteToCashPayload)
 async function invoice(sys: Systems, job: SyncJobModel, p: QuoteToCashPayload, subscriptionId: string): Promise<string> {
   const [sub] = await sys.billing.subscriptionsByIds([subscriptionId]);
   if (!sub) throw new TransientError('NOT_VISIBLE_YET', `Subscription "${subscriptionId}" not readable yet`);
+  const description = `${p.planCode} subscription ${sub.currentPeriodStart} to ${sub.currentPeriodEnd}`;
   const draft = await sys.erp.createInvoice({
     id: stepId('inv', job, 'invoice'),
     accountId: p.accountId,
     currency: p.currency,
-    lines: [{ description: `${p.planCode} subscription ${sub.currentPeriodStart} to ${sub.currentPeriodEnd}`, quantity: 1, unitPriceMinor: p.amountMinor }],
+    lines: [{ description, quantity: 1, unitPriceMinor: p.amountMinor }],
     taxRateBps: 0,
     dueInDays: 30,
   });
   if (draft.status === 'DRAFT') await sys.erp.postInvoice(draft.id);
   await sys.billing.linkInvoice(draft.id, subscriptionId, sub.currentPeriodStart, sub.currentPeriodEnd);
+  // A remote billing system (Stripe) sends the invoice and collects it; its invoice.paid webhook applies the payment.
+  const remote = await sys.remoteBilling();
+  if (remote) {
+    await remote.raiseInvoice({
+      invoiceId: draft.id, accountId: p.accountId, subscriptionId, currency: p.currency, daysUntilDue: 30,
+      lines: [{ description, amount: { amountMinor: p.amountMinor, currency: p.currency } }],
+    });
+  }
   return draft.id;
 }

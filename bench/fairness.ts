@@ -1,0 +1,88 @@
+/**
+ * One tenant's flood against another tenant's small queries (issue 11, item 7): `npx tsx bench/fairness.ts`.
+ *
+ * Starts the whole stack in this process (fresh Postgres database, real Redis, response cache off so every flood
+ * request misses it) and drives it from autocannon child processes, so the load generators do not share the gateway's
+ * event loop: first globex alone (1 connection of a small query: the idle p50), then acme floods with `--flood`
+ * connections of the account 360 (its budget runs out within seconds, so nearly all of it is refused with 429) while
+ * globex sends the same small query again. Prints globex's p50/p90 idle and during the flood, and the flood's status
+ * counts. The machine is shared with other work: compare the two rows of one run, not runs with each other.
+ *
+ *   npx tsx bench/fairness.ts [--flood 200] [--duration 10] [--accounts 50]
+ */
+import { execFile } from 'node:child_process';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { SCOPES } from '../lib/auth/principal';
+import { mintToken } from '../lib/auth/tokens';
+import { loadConfig } from '../lib/config';
+import { createLogger } from '../lib/logger';
+import { startStack } from '../scripts/stack';
+import { ACCOUNT_360 } from '../test/support/queries';
+import { BENCH_REDIS_URL, createDatabase, deleteRedisKeys, intOption, machineDescription, runId, table } from './support';
+
+const AUTOCANNON = join(__dirname, '..', 'node_modules', '.bin', 'autocannon');
+const SMALL = '{ accounts(first: 2) { nodes { id name } } }';
+
+interface Run {
+  p50: number;
+  p90: number;
+  requests: number;
+  statuses: Record<string, number>;
+}
+
+/** One autocannon run in a child process; its `--json` summary. */
+function autocannon(url: string, token: string, body: string, connections: number, seconds: number): Promise<Run> {
+  const args = ['-c', String(connections), '-d', String(seconds), '-m', 'POST', '-H', 'content-type=application/json', '-H', `authorization=Bearer ${token}`, '-b', body, '--json', url];
+  return new Promise((resolve, reject) => {
+    execFile(AUTOCANNON, args, { maxBuffer: 16 * 1024 * 1024 }, (err, stdout) => {
+      if (err) return reject(err);
+      const r = JSON.parse(stdout) as { latency: { p50: number; p90: number }; requests: { total: number }; statusCodeStats?: Record<string, { count: number }> };
+      const statuses = Object.fromEntries(Object.entries(r.statusCodeStats ?? {}).map(([code, s]) => [code, s.count]));
+      resolve({ p50: r.latency.p50, p90: r.latency.p90, requests: r.requests.total, statuses });
+    });
+  });
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({ options: { flood: { type: 'string', default: '200' }, duration: { type: 'string', default: '10' }, accounts: { type: 'string', default: '50' } } });
+  const flood = intOption('--flood', values.flood);
+  const duration = intOption('--duration', values.duration);
+  const accounts = intOption('--accounts', values.accounts);
+  const id = runId();
+  const database = await createDatabase(`bench_fair_${id}`);
+  const prefix = `bench:${id}:`;
+  const config = loadConfig({
+    ...process.env, NODE_ENV: 'production', LOG_LEVEL: 'warn', DATABASE_URL: database.url, REDIS_URL: BENCH_REDIS_URL, REDIS_KEY_PREFIX: prefix,
+    RESPONSE_CACHE: 'off', RECONCILE_INTERVAL_SECONDS: '0', JWT_SECRET: `bench-${id}-`.padEnd(40, 'x'), GATEWAY_SIGNING_SECRET: `bench-sign-${id}-`.padEnd(40, 'x'),
+  });
+  const stack = await startStack({ config, logger: createLogger('warn', 'bench'), seed: { tenants: ['acme', 'globex'], accounts }, ephemeralPorts: true });
+  try {
+    const token = (tenant: string) => mintToken(config.jwt, { sub: `${tenant}-user`, tenant, kind: 'user', scopes: SCOPES.filter((s) => s !== 'admin'), ttlSeconds: 3600 });
+    const [acme, globex] = await Promise.all([token('acme'), token('globex')]);
+    const small = JSON.stringify({ query: SMALL });
+    const big = JSON.stringify({ query: ACCOUNT_360, variables: { first: 20 } });
+    await autocannon(stack.gateway.url, globex, small, 1, 2); // warm-up
+    const idle = await autocannon(stack.gateway.url, globex, small, 1, duration);
+    // The flood runs duration + 4 s; globex is measured after its first 2 s, while it is at full strength.
+    const flooding = autocannon(stack.gateway.url, acme, big, flood, duration + 4);
+    await new Promise((r) => setTimeout(r, 2000));
+    const during = await autocannon(stack.gateway.url, globex, small, 1, duration);
+    const floodRun = await flooding;
+    const row = (name: string, r: Run) => [name, String(r.requests), r.p50.toFixed(1), r.p90.toFixed(1), JSON.stringify(r.statuses)];
+    process.stdout.write(`${machineDescription()}\nglobex small query (1 connection, ${duration} s), idle vs during acme's flood of ${flood} connections (account 360, cache off):\n`);
+    process.stdout.write(`${table(['run', 'requests', 'p50 ms', 'p90 ms', 'statuses'], [row('globex idle', idle), row('globex during flood', during), row(`acme flood (${flood} conn)`, floodRun)])}\n`);
+  } finally {
+    await stack.stop();
+    await database.drop();
+    await deleteRedisKeys(prefix).catch(() => 0);
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    process.stderr.write(`${err instanceof Error ? err.stack : String(err)}\n`);
+    process.exit(1);
+  },
+);

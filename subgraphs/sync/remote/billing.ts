@@ -1,0 +1,137 @@
+import { createHash } from 'node:crypto';
+import type { Money } from '../../../lib/money';
+import type { BillingConnector } from '../../billing/connector/port';
+import type { BillingRemote, RemoteInvoice } from '../../billing/connector/remote-port';
+import { PermanentError } from '../engine/errors';
+import type { RemoteLinks } from './links';
+
+/** Writes to a remote billing system that have no counterpart in `BillingConnector` (the mirror has no invoices of its own for them). */
+export interface RemoteBillingPush {
+  /** Raises and issues the vendor invoice for one of our (ERP) invoices; idempotent by the invoice id. */
+  raiseInvoice(input: {
+    invoiceId: string;
+    accountId: string;
+    subscriptionId: string | null;
+    currency: string;
+    daysUntilDue: number;
+    lines: readonly { description: string; amount: Money }[];
+  }): Promise<RemoteInvoice>;
+}
+
+/** A deterministic idempotency key: same record and same inputs -> same key (a changed input is a new write). */
+function key(kind: string, canonicalId: string, ...inputs: readonly unknown[]): string {
+  const digest = inputs.length ? `:${createHash('sha256').update(JSON.stringify(inputs)).digest('hex').slice(0, 16)}` : '';
+  return `sor:${kind}:${canonicalId}${digest}`;
+}
+
+/**
+ * The billing port of a tenant whose billing system is remote, as the sync engine uses it inside jobs: reads come
+ * from the local mirror (the reference tables: fast, tenant-scoped), writes go to the vendor first with deterministic
+ * idempotency keys, then to the mirror, and the vendor ids are linked (`sync.remote_links`). A job that crashes between
+ * the vendor's answer and the link retries with the same key and gets the same vendor record back.
+ */
+export function remoteBilling(
+  mirror: BillingConnector,
+  remote: BillingRemote,
+  links: RemoteLinks,
+  /** Told when an account's customer exists at the vendor: the vendor id becomes the account's BILLING external id. */
+  customerLinked: (accountId: string, ref: { remoteId: string; updatedAt: string }) => Promise<void>,
+): { billing: BillingConnector; push: RemoteBillingPush } {
+  const ensureCustomer = async (accountId: string, currency: string): Promise<string> => {
+    const known = await links.remoteId('Customer', accountId);
+    if (known) return known;
+    const [local] = await mirror.customersByIds([accountId]);
+    const name = local?.name ?? accountId;
+    const created = await remote.upsertCustomer({ id: accountId, name, currency, remoteId: null }, { idempotencyKey: key('customer', accountId, name, currency, null) });
+    await links.record('Customer', accountId, created.remoteId, created.remoteUpdatedAt);
+    await customerLinked(accountId, { remoteId: created.remoteId, updatedAt: created.remoteUpdatedAt });
+    return created.remoteId;
+  };
+
+  /** The vendor price of one of our prices, creating the plan (all its prices) at the vendor the first time. */
+  const ensurePrice = async (planId: string, priceId: string): Promise<string> => {
+    const known = await links.remoteId('Price', priceId);
+    if (known) return known;
+    const [plan] = await mirror.plansByIds([planId]);
+    if (!plan) throw new PermanentError('PLAN_NOT_FOUND', `Plan "${planId}" does not exist`);
+    const created = await remote.createPlan(
+      { canonicalId: plan.id, code: plan.code, name: plan.name, prices: plan.prices.map((p) => ({ canonicalId: p.id, unitAmount: p.unitAmount, interval: p.interval })) },
+      { idempotencyKey: key('plan', plan.id) },
+    );
+    await links.record('Plan', plan.id, created.remoteId, created.remoteUpdatedAt);
+    for (const p of created.prices) if (p.canonicalId) await links.record('Price', p.canonicalId, p.remoteId, p.remoteUpdatedAt);
+    const linked = await links.remoteId('Price', priceId);
+    if (!linked) throw new PermanentError('PRICE_NOT_CREATED', `The vendor did not return price "${priceId}" of plan "${plan.code}"`);
+    return linked;
+  };
+
+  const billing: BillingConnector = {
+    ...mirror,
+    async upsertCustomer(input) {
+      const remoteId = await links.remoteId('Customer', input.id);
+      const at = await remote.upsertCustomer({ ...input, remoteId }, { idempotencyKey: key('customer', input.id, input.name, input.currency, remoteId) });
+      await links.record('Customer', input.id, at.remoteId, at.remoteUpdatedAt);
+      await mirror.upsertCustomer(input);
+      return { remoteId: at.remoteId, updatedAt: at.remoteUpdatedAt };
+    },
+    async createSubscription(input) {
+      if (!input.id) throw new PermanentError('SUBSCRIPTION_ID_REQUIRED', 'A remote subscription needs our id first (its idempotency key)');
+      const id = input.id;
+      if (!(await links.remoteId('BillingSubscription', id))) {
+        const customerRemoteId = await ensureCustomer(input.accountId, input.currency);
+        const items = [];
+        for (const item of input.items) items.push({ priceRemoteId: await ensurePrice(item.planId, item.priceId), quantity: item.quantity });
+        const sub = await remote.createSubscription(
+          { canonicalId: id, customerRemoteId, items, trialDays: input.trialDays, daysUntilDue: 30 },
+          { idempotencyKey: key('subscription', id) },
+        );
+        await links.record('BillingSubscription', id, sub.remoteId, sub.remoteUpdatedAt);
+      }
+      return mirror.createSubscription(input);
+    },
+    async cancelSubscription(id, atPeriodEnd) {
+      const remoteId = await links.remoteId('BillingSubscription', id);
+      if (remoteId) await remote.cancelSubscription(remoteId, atPeriodEnd, { idempotencyKey: key('cancel', id, atPeriodEnd) });
+      return mirror.cancelSubscription(id, atPeriodEnd);
+    },
+    async replaceItems(id, items) {
+      const remoteId = await links.remoteId('BillingSubscription', id);
+      if (remoteId) {
+        const remoteItems = [];
+        for (const item of items) remoteItems.push({ priceRemoteId: await ensurePrice(item.planId, item.priceId), quantity: item.quantity });
+        await remote.replaceSubscriptionItems(remoteId, remoteItems, { idempotencyKey: key('items', id, remoteItems) });
+      }
+      return mirror.replaceItems(id, items);
+    },
+  };
+
+  const push: RemoteBillingPush = {
+    async raiseInvoice(input) {
+      const known = await links.remoteId('Invoice', input.invoiceId);
+      if (known) {
+        const linked = await remote.retrieveInvoice(known);
+        if (!linked) throw new PermanentError('REMOTE_INVOICE_GONE', `The vendor invoice of "${input.invoiceId}" no longer exists`);
+        return linked.status === 'DRAFT' ? remote.finalizeInvoice(linked.remoteId, { idempotencyKey: key('finalize', input.invoiceId) }) : linked;
+      }
+      // A vendor that bills subscriptions itself (Stripe raises the first period's invoice when the subscription
+      // starts) already has the invoice: link ours to it instead of billing the customer twice.
+      const subscriptionRemoteId = input.subscriptionId ? await links.remoteId('BillingSubscription', input.subscriptionId) : null;
+      if (subscriptionRemoteId) {
+        const page = await remote.listInvoices({ subscriptionRemoteId, limit: 10 });
+        const own = page.items.find((i) => i.status !== 'VOID');
+        if (own) {
+          await links.record('Invoice', input.invoiceId, own.remoteId, own.remoteUpdatedAt);
+          return own.status === 'DRAFT' ? remote.finalizeInvoice(own.remoteId, { idempotencyKey: key('finalize', input.invoiceId) }) : own;
+        }
+      }
+      const customerRemoteId = await ensureCustomer(input.accountId, input.currency);
+      const draft = await remote.createInvoice(
+        { canonicalId: input.invoiceId, customerRemoteId, subscriptionRemoteId, currency: input.currency, daysUntilDue: input.daysUntilDue, lines: input.lines },
+        { idempotencyKey: key('invoice', input.invoiceId) },
+      );
+      await links.record('Invoice', input.invoiceId, draft.remoteId, draft.remoteUpdatedAt);
+      return draft.status === 'DRAFT' ? remote.finalizeInvoice(draft.remoteId, { idempotencyKey: key('finalize', input.invoiceId) }) : draft;
+    },
+  };
+  return { billing, push };
+}

@@ -98,6 +98,16 @@ describe('metrics and health endpoints', () => {
     expect(sampleValue(after, 'sor_sync_jobs_finished_total', 'sor_sync_jobs_finished_total', { flow: 'ACCOUNT_UPSERT', target: 'BILLING', outcome: 'dead_lettered' })).toBeGreaterThanOrEqual(1);
   });
 
+  it('counts webhook refusals without taking the caller\'s path as a label', async () => {
+    const refusals = (m: Map<string, Family>) => sampleValue(m, 'sor_webhook_refusals_total', 'sor_webhook_refusals_total', { vendor: 'unknown', reason: 'unknown_connection' });
+    const before = await scrape(origin(stack.url));
+    const res = await fetch(`${origin(stack.subgraphs.sync.url)}/webhooks/made-up-vendor/conn_missing`, { method: 'POST', body: '{}' });
+    expect(res.status).toBe(404);
+    const after = await scrape(origin(stack.url));
+    expect(refusals(after)).toBe(refusals(before) + 1);
+    expect(JSON.stringify([...after.values()])).not.toContain('made-up-vendor');
+  });
+
   it('counts open WebSocket connections and running subscriptions', async () => {
     const { client } = wsClient(stack.url, await stack.token());
     try {

@@ -5,11 +5,13 @@ import { createLogger } from '../lib/logger';
 import { startStack } from './stack';
 import { startStripeDemo } from './stripe-demo';
 import { onShutdown, runMain } from '../lib/process';
+import { startTelemetry } from '../lib/telemetry/setup';
 
 /** `npm start`: the whole product in one process on the embedded default (PGlite, in-memory Redis stand-ins). */
 async function main(): Promise<void> {
   const config = loadConfig();
   const logger = createLogger(config.logLevel, 'stack');
+  const telemetry = startTelemetry('stack', config);
   const tenants = ['acme', 'globex'];
   const stack = await startStack({ config, logger, seed: { tenants, accounts: config.seedAccounts } });
   const demo = config.demoStripe ? await startStripeDemo(stack, config) : null;
@@ -35,6 +37,7 @@ async function main(): Promise<void> {
     logger.info('shutting down');
     await stack.stop();
     await demo?.fake.close();
+    await telemetry.shutdown();
   });
 }
 

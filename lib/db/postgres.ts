@@ -1,6 +1,7 @@
 import pg from 'pg';
 import { fieldError } from '../errors';
 import type { Db, Queryable } from './db';
+import { tracedDb } from '../telemetry/db';
 
 // Dates stay ISO strings (pg would build local-time Date objects); int8 and numeric stay strings (money is exact).
 pg.types.setTypeParser(pg.types.builtins.DATE, (v: string) => v);
@@ -49,7 +50,7 @@ export async function connectPostgres(url: string, max = 10): Promise<Db> {
       }
     },
   });
-  return {
+  return tracedDb({
     kind: 'postgres',
     query: (text, params) => wrap(pool).query(text, params),
     async transaction(fn) {
@@ -88,7 +89,7 @@ export async function connectPostgres(url: string, max = 10): Promise<Db> {
       }
     },
     close: () => pool.end(),
-  };
+  });
 }
 
 function redact(url: string): string {

@@ -8,6 +8,9 @@ import type { ErpRemote } from '../../erp/connector/remote-port';
 import { type AdapterDefinition, type AdapterInput, adapterFor, outboundSettings } from './adapters';
 import type { ConnectionModel } from './models';
 import type { ConnectionStore } from './store';
+import { type CircuitState as CircuitMetricState, circuitStateChanged } from '../../../lib/telemetry/sync-metrics';
+
+const circuitOf = (o: PolicyOutbound): CircuitMetricState => (o.circuit() === 'OPEN' ? 'open' : o.circuit() === 'HALF_OPEN' ? 'half_open' : 'closed');
 
 /** A connection made usable: its adapter instances share one Outbound (one breaker, one rate limit). */
 interface Live {
@@ -63,15 +66,19 @@ export function connectionRuntime(store: ConnectionStore, logger: Logger, opts: 
     const existing = health.get(c.id);
     if (existing) return existing;
     const s = input.settings;
-    const outbound = policyOutbound({
+    // The /metrics gauge of circuits by vendor and system (sor_connector_circuits).
+    const metricLabels = { id: c.id, vendor: c.adapter, system: c.system };
+    const outbound: PolicyOutbound = policyOutbound({
       maxRequestsPerSecond: s.maxRequestsPerSecond ?? def.defaultRequestsPerSecond?.(input.credentials) ?? 25,
       timeoutMs: s.timeoutMs, breakAfter: s.breakAfter, halfOpenAfterMs: s.halfOpenAfterMs,
       onHealth: (state, error) => {
+        circuitStateChanged(metricLabels, state === 'CIRCUIT_OPEN' ? 'open' : circuitOf(outbound));
         logger.warn({ connectionId: c.id, tenant: c.tenant, state, error }, 'connection health changed');
         store.setHealth(c.id, state, error).catch((err: unknown) => logger.error({ err, connectionId: c.id }, 'could not store connection health'));
       },
     });
     health.set(c.id, outbound);
+    circuitStateChanged(metricLabels, 'closed');
     return outbound;
   };
 

@@ -1,6 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { buildSchema, printSchema, validateSchema } from 'graphql';
+import { loadConfig } from 'graphql-config';
 import { printClientSchema } from '../gateway/api-schema';
 import { composeSupergraph } from '../lib/compose';
 import { API_SCHEMA_PATH, RELEASED_API_SCHEMA_PATH, readSupergraph } from '../lib/schema';
@@ -22,6 +23,12 @@ describe('schema', () => {
     expect(subscriptionFields).toEqual(['invoiceStatusChanged', 'subscriptionStatusChanged', 'syncStatusChanged']);
     // Payload types reach into federated types, so a renamed subgraph type fails here, not at gateway start.
     expect(printSchema(api)).toMatch(/type SyncStatusChange \{[^}]*account: Account\n/);
+  });
+
+  it('editors and codegen load the client schema, subscriptions included, through graphql.config.yml', async () => {
+    const config = await loadConfig({ rootDir: `${__dirname}/..`, throwOnMissing: true });
+    const schema = await config?.getDefault().getSchema();
+    expect(Object.keys(schema?.getSubscriptionType()?.getFields() ?? {})).toContain('syncStatusChanged');
   });
 
   it('has no breaking change against the released schema without a deprecation period (schema/released/api.graphql)', async () => {

@@ -1,3 +1,4 @@
+import { clientSchemaIntrospectionPlugin } from './introspection';
 import type { IncomingMessage } from 'node:http';
 // First: must run before @apollo/gateway loads (see the module).
 import './flatten-reexports';
@@ -91,6 +92,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningServer>
       operationLimitsPlugin(operationLimits),
       trustedDocumentsPlugin(partnerAllowlists(config.partnerOperations), { requireAllowlist: config.partnerAllowlistRequired }),
       limits.plugin,
+      clientSchemaIntrospectionPlugin(),
       // Before the plugins that store the response (idempotency, cache): they must store what the client gets.
       unresolvedReferencesPlugin(),
       ...(opts.db ? [idempotencyPlugin(opts.db, logger, mutationScopes(supergraphSdl)), auditPlugin(opts.db, logger)] : []),

@@ -27,6 +27,7 @@ import { loadConfig } from '../lib/config';
 import { SUBGRAPH_NAMES, readSupergraph } from '../lib/schema';
 import { SERVER_KINDS, type ServerKind, type SubgraphUrls, announceReady, benchClaimsSigner, stopWhenStdinEnds, subgraphUrls } from './gateways-common';
 import { withoutNewSignalHandlers } from './host';
+import { startTracingFromEnv } from '../lib/telemetry/tracing';
 
 interface Started {
   url: string;
@@ -38,6 +39,8 @@ async function startOurs(urls: SubgraphUrls): Promise<Started> {
     import('../gateway/server.js'), import('../lib/logger.js'), import('../lib/redis.js'),
   ]);
   const config = loadConfig(process.env);
+  // Tracing as gateway/main.ts does it: on only when OTEL_* asks (the tracing on/off comparison in GATEWAYS.md).
+  startTracingFromEnv('bench-gateway');
   const logger = createLogger(config.logLevel, 'bench-gateway');
   const redis = config.redisUrl ? createRedis(config.redisUrl, config.redisKeyPrefix) : undefined;
   if (redis && !(await redisReady(redis))) throw new Error(`Redis is not reachable at ${config.redisUrl ?? ''}`);

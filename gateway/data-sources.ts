@@ -4,6 +4,7 @@ import { FORWARDED_CLAIMS_HEADER, type ForwardedRequest } from '../lib/auth/forw
 import type { Principal } from '../lib/auth/principal';
 import { CORRELATION_HEADER } from '../lib/correlation';
 import type { GatewayContext } from './context';
+import { injectTraceHeaders } from '../lib/telemetry/tracing';
 import { unavailableAsFieldErrors } from './subgraph-unavailable';
 
 export interface DataSourceOptions {
@@ -24,6 +25,8 @@ export function subgraphDataSource(name: string, url: string, opts: DataSourceOp
       if (!context?.principal || !request.http) return;
       request.http.headers.set(FORWARDED_CLAIMS_HEADER, await opts.signClaims(context.principal, request));
       request.http.headers.set(CORRELATION_HEADER, context.correlationId);
+      // W3C traceparent of the gateway.fetch span: the subgraph's spans join the request's trace.
+      injectTraceHeaders((name, value) => request.http?.headers.set(name, value));
     },
   });
   return unavailableAsFieldErrors(name, remote);

@@ -1,10 +1,10 @@
 import { createHash } from 'node:crypto';
-import type { ApolloServerPlugin, GraphQLResponse } from '@apollo/server';
+import type { ApolloServerPlugin, GraphQLRequestContextResponseForOperation, GraphQLResponse } from '@apollo/server';
 import { HeaderMap } from '@apollo/server';
 import type { FormattedExecutionResult } from 'graphql';
 import type { Principal, Scope } from '../lib/auth/principal';
 import type { Db } from '../lib/db/db';
-import { ERRORS, type ErrorCode } from '../lib/errors';
+import { ERRORS, type ErrorCode, errorCode } from '../lib/errors';
 import type { Logger } from '../lib/logger';
 import type { GatewayContext } from './context';
 import { missingMutationScope, rootFieldNodes } from './root-fields';
@@ -32,14 +32,49 @@ function refused(code: ErrorCode, message: string): GraphQLResponse {
  * A key whose first request never finished (the gateway died mid-request) stays "in progress": it answers CONFLICT
  * rather than running again, because the first attempt may already have written.
  */
+/** Codes that say a system was away and nothing ran: such an answer is not stored for the key. */
+const RETRYABLE = new Set(['SERVICE_UNAVAILABLE', 'SUBGRAPH_UNAVAILABLE']);
+
 export function idempotencyPlugin(db: Db, logger: Logger, scopes: ReadonlyMap<string, Scope | 'public'>): ApolloServerPlugin<GatewayContext> {
   const owned = new WeakMap<GatewayContext, { key: string; hash: string }>();
   return {
     async requestDidStart({ request }) {
-      const key = request.http?.headers.get(IDEMPOTENCY_HEADER);
-      if (!key) return {};
+      const header = request.http?.headers.get(IDEMPOTENCY_HEADER);
+      if (!header) return {};
+      const key: string = header;
       return {
-        async responseForOperation({ document, operation, request: req, contextValue }): Promise<GraphQLResponse | null> {
+        async responseForOperation(args): Promise<GraphQLResponse | null> {
+          try {
+            return await claimOrReplay(args);
+          } catch (err) {
+            // The key store is away (Postgres restarting): a typed, retryable refusal, nothing ran.
+            if (errorCode(err) === 'SERVICE_UNAVAILABLE') return refused('SERVICE_UNAVAILABLE', 'The database is unavailable, retry shortly');
+            throw err;
+          }
+        },
+        async willSendResponse({ response, contextValue }) {
+          const mine = owned.get(contextValue);
+          if (!mine || response.body.kind !== 'single') return;
+          const p = contextValue.principal;
+          const { data, errors } = response.body.singleResult;
+          // Nothing ran because a system was away: release the key so that the retry runs, instead of replaying the
+          // outage forever.
+          const retryable = data == null && !!errors?.length && errors.every((e) => RETRYABLE.has(String(e.extensions?.['code'])));
+          try {
+            if (retryable) await db.query('DELETE FROM sync.idempotency_keys WHERE tenant_id = $1 AND principal = $2 AND key = $3 AND response IS NULL', [p.tenant, principalKey(p), mine.key]);
+            else
+              await db.query(
+                'UPDATE sync.idempotency_keys SET status = $4, response = $5 WHERE tenant_id = $1 AND principal = $2 AND key = $3',
+                [p.tenant, principalKey(p), mine.key, response.http.status ?? 200, JSON.stringify(response.body.singleResult)],
+              );
+          } catch (err) {
+            // The answer still goes out; the key stays "in progress" (CONFLICT on retry: the write may have happened).
+            logger.warn({ err, key: mine.key }, 'idempotency key could not be recorded');
+          }
+        },
+      };
+
+      async function claimOrReplay({ document, operation, request: req, contextValue }: GraphQLRequestContextResponseForOperation<GatewayContext>): Promise<GraphQLResponse | null> {
           if (operation.operation !== 'mutation') return null;
           if (!KEY.test(key)) return refused('BAD_USER_INPUT', 'Idempotency-Key must be 1-255 characters of A-Z a-z 0-9 . _ : -');
           const p = contextValue.principal;
@@ -70,17 +105,7 @@ export function idempotencyPlugin(db: Db, logger: Logger, scopes: ReadonlyMap<st
           if (row.response === null) return refused('CONFLICT', 'A request with this Idempotency-Key is in progress or was interrupted');
           const headers = new HeaderMap([['idempotent-replayed', 'true']]);
           return { http: { status: row.status ?? 200, headers }, body: { kind: 'single', singleResult: JSON.parse(row.response) as FormattedExecutionResult } };
-        },
-        async willSendResponse({ response, contextValue }) {
-          const mine = owned.get(contextValue);
-          if (!mine || response.body.kind !== 'single') return;
-          const p = contextValue.principal;
-          await db.query(
-            'UPDATE sync.idempotency_keys SET status = $4, response = $5 WHERE tenant_id = $1 AND principal = $2 AND key = $3',
-            [p.tenant, principalKey(p), mine.key, response.http.status ?? 200, JSON.stringify(response.body.singleResult)],
-          );
-        },
-      };
+      }
     },
   };
 }

@@ -5,11 +5,13 @@ import { createEventBus } from '../lib/events';
 import { createRedis, redisReady } from '../lib/redis';
 import { startGateway } from './server';
 import { onShutdown, runMain } from '../lib/process';
+import { startTelemetry } from '../lib/telemetry/setup';
 
 /** Entry point of the gateway as its own deployable: `tsx gateway/main.ts` (subgraph URLs from CRM_URL etc.). */
 async function main(): Promise<void> {
   const config = loadConfig();
   const logger = createLogger(config.logLevel, 'gateway');
+  const telemetry = startTelemetry('gateway', config);
   const redis = config.redisUrl ? createRedis(config.redisUrl, config.redisKeyPrefix) : undefined;
   if (redis && !(await redisReady(redis))) logger.warn('Redis is not reachable yet: cache bypassed and in-memory rate limits until it is');
   const bus = createEventBus(config.redisUrl, config.redisKeyPrefix);
@@ -23,6 +25,7 @@ async function main(): Promise<void> {
     redis?.disconnect();
     await bus.close();
     await db?.close();
+    await telemetry.shutdown();
   });
 }
 

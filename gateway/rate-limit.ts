@@ -6,6 +6,7 @@ import type { Principal, TokenKind } from '../lib/auth/principal';
 import type { Redis } from '../lib/redis';
 import type { GatewayContext } from './context';
 import { operationCost } from './cost';
+import { operationCostHistogram } from '../lib/telemetry/gateway-metrics';
 import { MirroredLimiter } from './rate-limit-mirror';
 
 /** Rate-limiter-flexible's in-memory limiter (one instance, no Redis), or the mirrored one in front of Redis. */
@@ -136,6 +137,7 @@ export function rateLimits(settings: RateLimitSettings, redis: Redis | undefined
             });
           }
           const p = contextValue.principal;
+          operationCostHistogram.observe({ kind: p.kind }, cost);
           const budget = budgetOf(p);
           // In turn, not in parallel: a principal over its own limit must not keep draining its tenant's budget
           // (a throttled partner would starve the tenant's portals).

@@ -1,3 +1,4 @@
+import { clientSchemaIntrospectionPlugin } from './introspection';
 import type { IncomingMessage } from 'node:http';
 // First: must run before @apollo/gateway loads (see the module).
 import './flatten-reexports';
@@ -33,6 +34,11 @@ import { tenantFairness } from './fairness';
 import { responseCache, spliceCachedData } from './response-cache';
 import { type CacheStore, createCacheStore } from '../lib/response-cache-store';
 import { keepAliveFetcher } from './subgraph-fetcher';
+import { requestTelemetryPlugin } from './request-telemetry';
+import { tracingPlugin } from './tracing-plugin';
+import { measuredDataSource } from './subgraph-metrics';
+import { tracedHttp } from '../lib/telemetry/http';
+import { reportSubscriptions } from '../lib/telemetry/gateway-metrics';
 
 export interface GatewayOptions {
   config: Config;
@@ -69,7 +75,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningServer>
     buildService: ({ name }) => {
       const url = urls[name as SubgraphName];
       if (!url) throw new Error(`No URL configured for subgraph "${name}"`);
-      return subgraphDataSource(name, url, { fetcher: http.fetcher, signClaims });
+      return measuredDataSource(name, subgraphDataSource(name, url, { fetcher: http.fetcher, signClaims }));
     },
     logger,
   });
@@ -79,11 +85,14 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningServer>
     // The composition root owns shutdown (drain HTTP, stop workers, close pools); Apollo must not exit on signals.
     stopOnTerminationSignals: false,
     plugins: [
+      tracingPlugin(),
+      requestTelemetryPlugin({ logger, responseCache: config.responseCache }),
       correlationPlugin(),
       responseStatusPlugin(),
       operationLimitsPlugin(operationLimits),
       trustedDocumentsPlugin(partnerAllowlists(config.partnerOperations), { requireAllowlist: config.partnerAllowlistRequired }),
       limits.plugin,
+      clientSchemaIntrospectionPlugin(),
       // Before the plugins that store the response (idempotency, cache): they must store what the client gets.
       unresolvedReferencesPlugin(),
       ...(opts.db ? [idempotencyPlugin(opts.db, logger, mutationScopes(supergraphSdl)), auditPlugin(opts.db, logger)] : []),
@@ -115,9 +124,18 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningServer>
     await fairness.enter(principal, context);
     return context;
   };
-  const ready = async () => apiSchema !== null;
-  const running = await listen(graphqlHttpHandler({ apollo, context, ready, finishBody: spliceCachedData, finished: fairness.leave }), config.host, opts.port ?? config.ports.gateway, {
-    beforeClose: async () => subscriptions?.close(),
+  // Not ready without a supergraph; without Redis still ready, reported degraded (local cache bypass and limits).
+  const ready = async () => ({
+    ready: apiSchema !== null,
+    checks: { supergraph: apiSchema ? 'ok' : 'missing', ...(opts.redis ? { redis: opts.redis.status === 'ready' ? 'ok' : 'degraded' } : {}) },
+  });
+  const handler = tracedHttp('gateway', graphqlHttpHandler({ apollo, context, ready, finishBody: spliceCachedData, finished: fairness.leave }));
+  const unreport = reportSubscriptions(() => subscriptions?.stats() ?? { connections: 0, subscriptions: 0 });
+  const running = await listen(handler, config.host, opts.port ?? config.ports.gateway, {
+    beforeClose: async () => {
+      unreport();
+      await subscriptions?.close();
+    },
     afterClose: async () => {
       await apollo.stop();
       await http.close();

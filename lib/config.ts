@@ -42,6 +42,9 @@ const schema = z
     RECONCILE_INTERVAL_SECONDS: z.coerce.number().int().min(0).default(3600),
     SEED_ACCOUNTS: z.coerce.number().int().min(0).default(50),
     START_LOG_FILE: z.string().optional(),
+    METRICS_TENANTS: z.string().optional(),
+    METRICS_OPERATIONS: z.string().optional(),
+    SYNC_WORKER_PORT: port.default(4005),
     CONNECTOR_KEYS: z.string().optional(),
     DEMO_STRIPE: z.enum(['on', 'off']).default('off'),
   })
@@ -84,6 +87,8 @@ export interface Config {
   seedAccounts: number;
   /** Where `npm start` writes its full log (the console shows warnings and errors only). */
   startLogFile: string | undefined;
+  /** Label policy of /metrics (lib/telemetry/registry.ts) and the worker's operational port (/metrics, /healthz, /readyz). */
+  metrics: { tenants: string[]; operations: string[] | null; workerPort: number };
   /** Keys that encrypt connection credentials at rest (`id:base64,...`, active first); a dev key outside production. */
   connectorKeys: string | undefined;
   /** `npm start` only: run the Stripe fake and put tenant acme's billing on the Stripe adapter. */
@@ -124,9 +129,16 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     sync: { retryBaseMs: e.SYNC_RETRY_BASE_MS, faults: e.SYNC_FAULTS, reconcileIntervalSeconds: e.RECONCILE_INTERVAL_SECONDS },
     seedAccounts: e.SEED_ACCOUNTS,
     startLogFile: e.START_LOG_FILE,
+    metrics: { tenants: list(e.METRICS_TENANTS) ?? [], operations: list(e.METRICS_OPERATIONS) ?? null, workerPort: e.SYNC_WORKER_PORT },
     connectorKeys: e.CONNECTOR_KEYS,
     demoStripe: e.DEMO_STRIPE === 'on',
   };
+}
+
+/** A comma-separated list; undefined when the variable is unset or blank. */
+function list(raw: string | undefined): string[] | undefined {
+  const items = (raw ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+  return items.length ? items : undefined;
 }
 
 function parseJsonObject(name: string, raw: string | undefined): Record<string, unknown> {

@@ -1,5 +1,6 @@
 import type { Queryable } from './db/db';
 import { newId } from './db/rows';
+import { currentTraceparent, traced } from './telemetry/tracing';
 
 export type SystemName = 'CRM' | 'ERP' | 'BILLING';
 export type JobKind = 'ACCOUNT_UPSERT' | 'QUOTE_TO_CASH' | 'RECONCILE_REPAIR' | 'INVOICE_POST' | 'PAYMENT_APPLY'
@@ -24,13 +25,17 @@ export interface OutboxJob {
  * The transactional outbox: called with the transaction of the system-of-record write, so the change and its sync
  * job commit together or not at all. Returns the job id, or null when the idempotency key was already used.
  */
-export async function enqueueSyncJob(tx: Queryable, job: OutboxJob): Promise<string | null> {
+export function enqueueSyncJob(tx: Queryable, job: OutboxJob): Promise<string | null> {
+  return traced('sync.outbox enqueue', () => ({ 'sor.job.kind': job.kind, 'sor.job.target': job.targetSystem ?? 'none' }), () => insertJob(tx, job));
+}
+
+async function insertJob(tx: Queryable, job: OutboxJob): Promise<string | null> {
   // One statement (data-modifying CTEs): the job, its PENDING event and the link's PENDING state, or nothing at all
   // when the idempotency key was already used.
   const rows = await tx.query<{ id: string }>(
     `WITH job AS (
-       INSERT INTO sync.jobs (id, tenant_id, kind, entity_type, entity_id, source_system, target_system, state, correlation_id, idempotency_key, payload, max_attempts)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, 'PENDING', $8, $9, $10, $11)
+       INSERT INTO sync.jobs (id, tenant_id, kind, entity_type, entity_id, source_system, target_system, state, correlation_id, idempotency_key, payload, max_attempts, trace_context)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, 'PENDING', $8, $9, $10, $11, $12)
        ON CONFLICT (tenant_id, idempotency_key) DO NOTHING RETURNING id
      ), event AS (
        INSERT INTO sync.events (tenant_id, job_id, kind, entity_type, entity_id, target_system, state, attempts, correlation_id)
@@ -42,7 +47,9 @@ export async function enqueueSyncJob(tx: Queryable, job: OutboxJob): Promise<str
      )
      SELECT id FROM job`,
     [newId('job'), job.tenant, job.kind, job.entityType, job.entityId, job.sourceSystem, job.targetSystem, job.correlationId,
-      job.idempotencyKey, JSON.stringify(job.payload ?? {}), job.maxAttempts ?? 5],
+      job.idempotencyKey, JSON.stringify(job.payload ?? {}), job.maxAttempts ?? 5,
+      // The enqueuing span's traceparent (null with tracing off): the worker continues this trace.
+      currentTraceparent()],
   );
   return rows[0]?.id ?? null;
 }

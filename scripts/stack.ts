@@ -11,6 +11,8 @@ import { type SyncEngine, startSyncEngine, syncEngineSettings } from '../subgrap
 import { type EventBus, createEventBus } from '../lib/events';
 import { startSubgraph } from '../subgraphs/runtime/server';
 import { createCacheStore } from '../lib/response-cache-store';
+import { reportLedger } from '../subgraphs/sync/ledger-metrics';
+import { configureLabels } from '../lib/telemetry/registry';
 
 export interface StackOptions {
   config: Config;
@@ -61,6 +63,7 @@ export async function seedIfEmpty(db: Db, tenants: readonly string[], accounts: 
 /** The composition root for one process: database, migrations, the four subgraphs, the sync engine and the gateway. */
 export async function startStack(opts: StackOptions): Promise<Stack> {
   const { config, logger } = opts;
+  configureLabels({ tenants: config.metrics.tenants, operations: config.metrics.operations });
   const db = opts.db ?? (await openDatabase(config));
   await migrateAll(db);
   const seeded = opts.seed ? await seedIfEmpty(db, opts.seed.tenants, opts.seed.accounts) : [];
@@ -78,6 +81,8 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     ...syncEngineSettings(config),
     onWritten: (tenant) => cacheStore.bump(tenant),
   });
+  // This process runs a worker: its /metrics report the ledger (jobs by state, dead letters, oldest PENDING, drift).
+  const unreportLedger = reportLedger(db);
   const definitions = subgraphDefinitions({ systems: sync.systems, wake: sync.worker.wake, connections });
   const started: Partial<Stack['subgraphs']> = {};
   for (const name of SUBGRAPH_NAMES) {
@@ -116,6 +121,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       await gateway.close();
       await Promise.all(SUBGRAPH_NAMES.map((n) => subgraphs[n].close()));
       await sync.stop();
+      unreportLedger();
       await bus.close();
       redis?.disconnect();
       if (!opts.db) await db.close();

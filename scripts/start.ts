@@ -9,6 +9,7 @@ import { createLogger } from '../lib/logger';
 import { type SeedOutcome, startStack } from './stack';
 import { startStripeDemo } from './stripe-demo';
 import { onShutdown, runMain } from '../lib/process';
+import { startTelemetry } from '../lib/telemetry/setup';
 
 const TENANTS = ['acme', 'globex'];
 const DEFAULT_LOG_FILE = join(tmpdir(), 'sor-gateway-start.log');
@@ -29,12 +30,14 @@ START_LOG_FILE (default ${DEFAULT_LOG_FILE}).\n` +
   const config = loadConfig();
   const logFile = config.startLogFile ?? DEFAULT_LOG_FILE;
   const logger = createLogger(config.logLevel, 'stack', consoleAndFile(config, logFile));
+  const telemetry = startTelemetry('stack', config);
   const stack = await startStack({ config, logger, seed: { tenants: TENANTS, accounts: config.seedAccounts } });
   const demo = config.demoStripe ? await startStripeDemo(stack, config) : null;
   onShutdown(async () => {
     logger.info('shutting down');
     await stack.stop();
     await demo?.fake.close();
+    await telemetry.shutdown();
   });
   // Demo tokens only in development: in production the secret is real, and a printed token would be a live credential.
   const token = config.production

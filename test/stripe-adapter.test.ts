@@ -4,7 +4,7 @@ import { AuthError, PermanentError, TransientError } from '../lib/connectors/err
 import type { Outbound } from '../lib/connectors/outbound';
 import { type StripeFake, startStripeFake } from '../fakes/stripe/server';
 import type { BillingRemote, RemotePlan } from '../subgraphs/billing/connector/remote-port';
-import { STRIPE_API_VERSION, type StripeBillingOptions, stripeBillingRemote } from '../subgraphs/billing/connector/stripe';
+import { STRIPE_API_VERSION, type StripeBillingOptions, stripeBillingRemote, stripeRequestsPerSecond } from '../subgraphs/billing/connector/stripe';
 
 /** A real Outbound without policies that records which operations went through it. */
 function recordingOutbound(): Outbound & { operations: string[] } {
@@ -20,7 +20,7 @@ describe('Stripe adapter against the Stripe fake', () => {
   let plan: RemotePlan;
   let run = 0;
   const adapter = (options: Partial<StripeBillingOptions> = {}) =>
-    stripeBillingRemote({ secretKey: account.secretKey, ...fake.sdkOptions, outbound, ...options });
+    stripeBillingRemote({ secretKey: account.secretKey, apiBase: fake.url, outbound, ...options });
   const key = (step: string) => ({ idempotencyKey: `job-${run}:${step}` });
   const upsert = (k: string, name = 'Acme', id = `acc_${run}`) => remote.upsertCustomer({ id, name, currency: 'USD', remoteId: null }, key(k));
   const monthlyPrice = () => plan.prices[0]?.remoteId ?? '';
@@ -126,19 +126,19 @@ describe('Stripe adapter against the Stripe fake', () => {
         probe.close(() => resolve(port));
       });
     });
-    await expect(adapter({ port: closedPort }).checkAccess()).rejects.toMatchObject({ constructor: TransientError, code: 'VENDOR_UNREACHABLE' });
+    await expect(adapter({ apiBase: `http://127.0.0.1:${closedPort}` }).checkAccess()).rejects.toMatchObject({ constructor: TransientError, code: 'VENDOR_UNREACHABLE' });
   });
 
   it('maps a revoked key to an AuthError, and works again with the rolled key', async () => {
     const own = fake.addAccount();
-    const before = stripeBillingRemote({ secretKey: own.secretKey, ...fake.sdkOptions, outbound });
+    const before = stripeBillingRemote({ secretKey: own.secretKey, apiBase: fake.url, outbound });
     expect((await before.checkAccess()).accountId).toBe(own.accountId);
     const rolled = fake.rollKey(own.secretKey);
     const err = await before.checkAccess().catch((e: unknown) => e);
     expect(err).toBeInstanceOf(AuthError);
     expect(err).toMatchObject({ code: 'AUTH_ERROR', status: 401 });
-    expect((await stripeBillingRemote({ secretKey: rolled, ...fake.sdkOptions, outbound }).checkAccess()).accountId).toBe(own.accountId);
-    await expect(stripeBillingRemote({ secretKey: 'sk_test_unknown', ...fake.sdkOptions, outbound }).checkAccess()).rejects.toBeInstanceOf(AuthError);
+    expect((await stripeBillingRemote({ secretKey: rolled, apiBase: fake.url, outbound }).checkAccess()).accountId).toBe(own.accountId);
+    await expect(stripeBillingRemote({ secretKey: 'sk_test_unknown', apiBase: fake.url, outbound }).checkAccess()).rejects.toBeInstanceOf(AuthError);
   });
 
   it('reads the subscription Stripe raised with its first invoice', async () => {
@@ -148,6 +148,33 @@ describe('Stripe adapter against the Stripe fake', () => {
     expect(first).toMatchObject({ subscriptionRemoteId: sub.remoteId, customerRemoteId: cus.remoteId, status: 'ISSUED', total: { amountMinor: '7500', currency: 'USD' } });
     expect([first?.periodStart, first?.periodEnd]).toEqual([sub.currentPeriodStart, sub.currentPeriodEnd]);
     expect((await remote.retrieveCustomer(cus.remoteId))?.currency).toBe('USD');
+  });
+
+  it('maps Stripe statuses onto ours and reads the product of a price once', async () => {
+    const cus = await upsert('statuses');
+    const sub = await remote.createSubscription({ canonicalId: `bsub_${run}`, customerRemoteId: cus.remoteId, items: [{ priceRemoteId: monthlyPrice(), quantity: 1 }], trialDays: 0, daysUntilDue: 30 }, key('sub'));
+    const store = fake.account(account.accountId);
+    const reads = () => fake.log.filter((r) => r.path === `/v1/products/${plan.remoteId}`).length;
+    const before = reads();
+    for (const [stripe, ours] of [['unpaid', 'PAST_DUE'], ['past_due', 'PAST_DUE'], ['incomplete', 'PAST_DUE'], ['paused', 'ACTIVE'], ['incomplete_expired', 'CANCELED']] as const) {
+      store.setSubscriptionStatus(sub.remoteId, stripe);
+      const back = await remote.retrieveSubscription(sub.remoteId);
+      expect([stripe, back?.status]).toEqual([stripe, ours]);
+      expect(back?.remoteData).toMatchObject({ status: stripe });
+      expect(back?.items[0]?.price.planCode).toBe('pro');
+    }
+    // The plan code comes from the product, cached by the adapter: no product read per subscription read.
+    expect(reads()).toBe(before);
+  });
+
+  it('knows Stripe\'s published limit for a key\'s mode', () => {
+    expect(['sk_test_abc', 'rk_test_abc', 'sk_live_abc', 'rk_live_abc', 'sk_demo'].map(stripeRequestsPerSecond)).toEqual([25, 25, 100, 100, 25]);
+  });
+
+  it('reads a customer deleted at Stripe as absent', async () => {
+    const cus = await upsert('deleted');
+    fake.account(account.accountId).deleteCustomer({ requestId: 'req_test', idempotencyKey: null }, cus.remoteId);
+    expect(await remote.retrieveCustomer(cus.remoteId)).toBeNull();
   });
 
   it('keeps the vendor record as remoteData', async () => {

@@ -6,5 +6,5 @@ import { billingRemoteContract } from './contracts/billing-remote.contract';
 billingRemoteContract('stripe adapter against the Stripe fake', async () => {
   const fake = await startStripeFake();
   const { secretKey } = fake.addAccount();
-  return { remote: stripeBillingRemote({ secretKey, ...fake.sdkOptions, outbound: directOutbound }), close: () => fake.close() };
+  return { remote: stripeBillingRemote({ secretKey, apiBase: fake.url, outbound: directOutbound }), close: () => fake.close() };
 });

@@ -86,7 +86,7 @@ export const routes: Route[] = [
     if (r.params.bool('paid_out_of_band') !== true) throw invalid('This customer has no attached payment source or default payment method.', undefined, 'invoice_no_customer_line_items');
     return r.store.markPaid(r.ctx, id0(r));
   }),
-  route('POST', '/v1/invoiceitems', (r) => r.store.createInvoiceItem(r.ctx, r.params)),
+  route('POST', '/v1/invoiceitems', (r) => r.store.createInvoiceItem(r.params)),
 
   route('GET', '/v1/events', (r) => {
     const type = r.params.str('type');

@@ -52,7 +52,7 @@ interface Faults {
 
 /**
  * A stateful stand-in for Stripe's API over real HTTP, speaking its wire format for the endpoints we use: form-encoded
- * bodies with bracketed keys, `Authorization: Bearer sk_...` per account, `Stripe-Version` (only the version of the
+ * bodies with bracketed keys, `Authorization: Bearer sk_...` (or Basic) per account, `Stripe-Version` (only the version of the
  * installed SDK, so a request without the pinned version is visible as a 400), list objects with
  * `starting_after`/`has_more`, Stripe's error envelope, and Idempotency-Key semantics: a POST repeated with the same
  * key and parameters gets the first answer replayed (`Idempotent-Replayed: true`); the same key with other parameters
@@ -95,11 +95,6 @@ export class StripeFake {
 
   get url(): string {
     return `http://${this.host}:${this.port}`;
-  }
-
-  /** The options that point the official SDK at this fake: `new Stripe(key, { ...fake.sdkOptions, apiVersion })`. */
-  get sdkOptions(): { host: string; port: number; protocol: 'http' } {
-    return { host: this.host, port: this.port, protocol: 'http' };
   }
 
   async close(): Promise<void> {
@@ -160,7 +155,7 @@ export class StripeFake {
 
   // ---- faults
 
-  /** The next `count` requests answer `status` (5xx: Stripe's api_error envelope). */
+  /** The next `count` requests answer `status` with Stripe's api_error envelope; `Infinity` keeps Stripe down until `heal()`. */
   failNext(count: number, status = 500): void {
     this.faults.failNext = { count, status };
   }
@@ -297,7 +292,9 @@ export class StripeFake {
   }
 
   private authenticate(authorization: string | null): AccountStore {
-    const key = /^Bearer (.+)$/.exec(authorization ?? '')?.[1];
+    // Bearer (what the SDK sends) or Basic with the key as user name (what `curl -u sk_test_...:` sends).
+    const basic = /^Basic (.+)$/.exec(authorization ?? '')?.[1];
+    const key = basic ? Buffer.from(basic, 'base64').toString('utf8').replace(/:.*$/, '') || undefined : /^Bearer (.+)$/.exec(authorization ?? '')?.[1];
     if (!key) {
       throw new StripeWireError(401, 'invalid_request_error', 'You did not provide an API key. You need to provide your API key in the Authorization header, using Bearer auth (e.g. \'Authorization: Bearer YOUR_SECRET_KEY\').');
     }

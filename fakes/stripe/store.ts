@@ -2,9 +2,8 @@ import type Stripe from 'stripe';
 import * as build from './objects';
 import { type Params, StripeWireError, invalid, mergeMetadata, missing, newId, unixNow } from './wire';
 
-/** Records the store emits events for (the `data.object` of a webhook). */
-type Changed = Stripe.Event;
-type EventDraft = Pick<Stripe.Event, 'type' | 'data'> & Partial<Stripe.Event>;
+/** An event's type with the data that type carries (distributed over the union, so the pair is checked). */
+type EventDraft = Stripe.Event extends infer E ? (E extends Stripe.Event ? Pick<E, 'type' | 'data'> : never) : never;
 
 /** The context a write runs in: its idempotency key ends up in `event.request`, as Stripe does. */
 export interface WriteContext {
@@ -34,7 +33,7 @@ export class AccountStore {
 
   // ---- events
 
-  private emit(ctx: WriteContext | null, draft: Changed | EventDraft): void {
+  private emit(ctx: WriteContext | null, draft: EventDraft): void {
     // A snapshot: later replacements of the object must not change what this event says.
     const event = structuredClone({
       ...draft,
@@ -255,7 +254,7 @@ export class AccountStore {
     return found(this.invoices, 'invoice', id);
   }
 
-  createInvoiceItem(ctx: WriteContext, p: Params): build.WireInvoiceItem {
+  createInvoiceItem(p: Params): build.WireInvoiceItem {
     const cus = this.customer(p.required('customer'));
     const invoiceId = p.str('invoice') ?? null;
     const amount = p.int('amount');

@@ -1,60 +1,15 @@
 import { GraphQLError, type GraphQLSchema, extendSchema, isObjectType, parse } from 'graphql';
 import { subscriptionScope } from '../../lib/auth/policy';
+import { readSubscriptionSdl } from '../../lib/schema';
 import type { Principal } from '../../lib/auth/principal';
 import { badUserInput, forbidden } from '../../lib/errors';
 import type { EventBus } from '../../lib/events';
 import { type ExecuteAsSubscriber, resolveThroughGateway } from './federated';
 import { PAGE, type SyncEvent, type SyncEventFilter, syncEventStream } from './sync-stream';
 
-/** The live root type, added to the gateway's API schema (rebuilt whenever the supergraph changes). */
-const SUBSCRIPTION_SDL = /* GraphQL */ `
-  input SyncStatusFilter {
-    entityType: String
-    entityId: ID
-    states: [SyncJobState!]
-    systems: [SystemName!]
-  }
+/** The live root type (schema/subscriptions.graphql), added to the gateway's API schema whenever the supergraph changes. */
+const SUBSCRIPTION_DOCUMENT = parse(readSubscriptionSdl());
 
-  """A sync job changed state. \`job\` and \`account\` are read through the gateway with the subscriber's own rights."""
-  type SyncStatusChange {
-    eventId: ID!
-    event: SyncEvent!
-    job: SyncJob
-    """The account the job is about (null for jobs about other entities)."""
-    account: Account
-  }
-
-  """An invoice changed status in the ERP (DRAFT, POSTED, PAID, VOID)."""
-  type InvoiceStatusChange {
-    eventId: ID!
-    invoiceId: ID!
-    status: String!
-    at: DateTime!
-    correlationId: String!
-    invoice: Invoice
-  }
-
-  """A billing subscription changed status (TRIALING, ACTIVE, PAST_DUE, CANCELED)."""
-  type SubscriptionStatusChange {
-    eventId: ID!
-    subscriptionId: ID!
-    status: String!
-    at: DateTime!
-    correlationId: String!
-    subscription: BillingSubscription
-  }
-
-  type Subscription {
-    """Sync status changes of the caller's tenant. Pass \`after\` (an eventId) to first receive every event missed since."""
-    syncStatusChanged(filter: SyncStatusFilter, after: ID): SyncStatusChange!
-    """Invoice status changes of the caller's tenant (scope finance:read), optionally of one invoice; resumable with \`after\`."""
-    invoiceStatusChanged(invoiceId: ID, after: ID): InvoiceStatusChange!
-    """Subscription status changes of the caller's tenant (scope billing:read); resumable with \`after\`."""
-    subscriptionStatusChanged(subscriptionId: ID, after: ID): SubscriptionStatusChange!
-  }
-
-  extend schema { subscription: Subscription }
-`;
 
 /** Per-subscriber state the resolvers need; created by the WebSocket server for each subscribe. */
 export interface SubscriptionContext {
@@ -68,7 +23,7 @@ export interface SubscriptionContext {
 const EVENT_FIELDS = 'eventId jobId kind entityType entityId targetSystem state attempts errorCode message correlationId at';
 
 export function buildSubscriptionSchema(apiSchema: GraphQLSchema): GraphQLSchema {
-  const schema = extendSchema(apiSchema, parse(SUBSCRIPTION_SDL));
+  const schema = extendSchema(apiSchema, SUBSCRIPTION_DOCUMENT);
   const root = schema.getSubscriptionType();
   const change = schema.getType('SyncStatusChange');
   if (!root || !isObjectType(change)) throw new Error('subscription schema is incomplete');

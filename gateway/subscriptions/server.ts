@@ -83,6 +83,8 @@ interface Extra {
 export interface SubscriptionServer {
   /** Swaps in a schema built on the gateway's new API schema (called on every supergraph load or update). */
   updateSchema(apiSchema: GraphQLSchema): void;
+  /** Open connections and running subscriptions (the /metrics gauges). */
+  stats(): { connections: number; subscriptions: number };
   close(): Promise<void>;
 }
 
@@ -239,6 +241,7 @@ export function attachSubscriptions(opts: SubscriptionServerOptions): Subscripti
   );
 
   return {
+    stats: () => ({ connections: wss.clients.size, subscriptions: slots.running() }),
     updateSchema(apiSchema) {
       try {
         const schema = buildSubscriptionSchema(apiSchema);

@@ -28,6 +28,8 @@ export function subscriptionSlots(limits: SlotLimits) {
     else map.delete(key);
   };
   return {
+    /** Running subscriptions on this instance (the /metrics gauge). */
+    running: () => [...perTenant.values()].reduce((a, b) => a + b, 0),
     /** A slot for one more subscription of `principal` on a connection already running `onConnection`, or the refusal. */
     acquire(principal: Principal, onConnection: number): Slot | GraphQLError {
       const who = JSON.stringify([principal.tenant, principal.kind, principal.sub]);

@@ -1,5 +1,6 @@
 import { PGlite, types } from '@electric-sql/pglite';
 import type { Db, Queryable } from './db';
+import { tracedDb } from '../telemetry/db';
 
 /**
  * Embedded Postgres (WASM, in-process): the default when no DATABASE_URL is set. `dataDir` undefined keeps the
@@ -14,7 +15,7 @@ export async function openPglite(dataDir?: string): Promise<Db> {
     query: async <R extends object>(text: string, params?: readonly unknown[]) =>
       (await q.query<R>(text, params ? [...params] : undefined)).rows,
   });
-  return {
+  return tracedDb({
     kind: 'pglite',
     query: (text, params) => wrap(db).query(text, params),
     transaction: (fn) => db.transaction((tx) => fn(wrap(tx))),
@@ -22,5 +23,5 @@ export async function openPglite(dataDir?: string): Promise<Db> {
       await db.exec(script);
     },
     close: () => db.close(),
-  };
+  });
 }

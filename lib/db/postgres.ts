@@ -1,6 +1,7 @@
 import pg from 'pg';
 import { fieldError } from '../errors';
 import type { Db, Queryable } from './db';
+import { tracedDb } from '../telemetry/db';
 
 // Dates stay ISO strings (pg would build local-time Date objects); int8 and numeric stay strings (money is exact).
 pg.types.setTypeParser(pg.types.builtins.DATE, (v: string) => v);
@@ -51,7 +52,7 @@ export async function connectPostgres(url: string, max = 10): Promise<Db> {
       }
     },
   });
-  return {
+  return tracedDb({
     kind: 'postgres',
     query: (text, params) => wrap(pool).query(text, params),
     async transaction(fn) {
@@ -90,7 +91,7 @@ export async function connectPostgres(url: string, max = 10): Promise<Db> {
       }
     },
     close: () => pool.end(),
-  };
+  });
 }
 
 /** The server is up but the URL's database does not exist; the message says how to create it. */

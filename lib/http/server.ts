@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { type ApolloServer, type BaseContext, HeaderMap } from '@apollo/server';
+import { type Readiness, sendHealth } from '../telemetry/health';
 
 export const MAX_BODY_BYTES = 1_000_000;
 
@@ -11,8 +12,8 @@ export interface GraphQLHttpOptions<C extends BaseContext> {
    * with `http.status` to refuse the request.
    */
   context: (req: IncomingMessage, body: unknown) => Promise<C>;
-  /** Readiness: true when the service can serve traffic (schema loaded, database reachable). */
-  ready: () => Promise<boolean>;
+  /** Readiness: true when the service can serve traffic (schema loaded, database reachable), with details if any. */
+  ready: () => Promise<boolean | Readiness>;
   /** Last touch on a complete response body, with the request's context (the gateway splices cached data in). */
   finishBody?: (context: C | undefined, body: string) => string;
   /** Runs once the response is written (or the request failed), with the context if one was built. */
@@ -31,7 +32,7 @@ export interface RunningServer {
 }
 
 /**
- * A small HTTP front for Apollo Server: /graphql, /healthz (liveness) and /readyz (readiness). Written on node:http
+ * A small HTTP front for Apollo Server: /graphql, /healthz (liveness), /readyz (readiness) and /metrics. Written on node:http
  * rather than a framework because it is the gateway's hot path and has nothing else to route.
  */
 export function graphqlHttpHandler<C extends BaseContext>(opts: GraphQLHttpOptions<C>) {
@@ -39,11 +40,8 @@ export function graphqlHttpHandler<C extends BaseContext>(opts: GraphQLHttpOptio
     const url = req.url ?? '/';
     const q = url.indexOf('?');
     const pathname = q === -1 ? url : url.slice(0, q);
-    if (pathname === '/healthz') return sendJson(res, 200, { status: 'ok' });
-    if (pathname === '/readyz') {
-      const ready = await opts.ready().catch(() => false);
-      return sendJson(res, ready ? 200 : 503, { status: ready ? 'ready' : 'not ready' });
-    }
+    // /healthz, /readyz and /metrics (lib/telemetry/health.ts).
+    if (await sendHealth(pathname, res, opts.ready)) return;
     if (pathname !== '/graphql') return sendJson(res, 404, { errors: [{ message: 'Not found', extensions: { code: 'NOT_FOUND' } }] });
 
     let body: unknown;

@@ -7,11 +7,13 @@ import { connectionsFromConfig, migrateAll, subgraphDefinitions } from '../regis
 import { FaultInjector } from '../sync/engine/faults';
 import { connectedSystems } from '../sync/engine/systems';
 import { startSubgraph } from './server';
+import { startTelemetry } from '../../lib/telemetry/setup';
 
 /** Entry point of one subgraph as its own deployable: `tsx subgraphs/crm/main.ts`. */
 export async function runSubgraph(name: SubgraphName): Promise<void> {
   const config = loadConfig();
   const logger = createLogger(config.logLevel, name);
+  const telemetry = startTelemetry(name, config);
   if (!config.databaseUrl) logger.warn('DATABASE_URL is not set: this subgraph runs on its own in-memory PGlite');
   const db = await openDatabase(config);
   // Every system's schema: a CRM write also enqueues into the sync outbox. Migrations are idempotent and locked.
@@ -31,5 +33,6 @@ export async function runSubgraph(name: SubgraphName): Promise<void> {
   onShutdown(async () => {
     await server.close();
     await db.close();
+    await telemetry.shutdown();
   });
 }

@@ -15,6 +15,8 @@ import { type RunningServer, graphqlHttpHandler, listen } from '../../lib/http/s
 import type { Logger } from '../../lib/logger';
 import { type SubgraphName, subgraphSdl } from '../../lib/schema';
 import { authorize } from './authorization';
+import { tracedHttp } from '../../lib/telemetry/http';
+import { tracedResolvers } from '../../lib/telemetry/resolvers';
 
 /** What every subgraph's context starts from: the caller as signed by the gateway, and the request's ids. */
 export interface RequestBase {
@@ -45,7 +47,7 @@ export interface SubgraphOptions {
 /** Starts one subgraph: Federation 2 schema, gateway-signature check, health endpoints. */
 export async function startSubgraph<C extends RequestBase>(def: SubgraphDefinition<C>, opts: SubgraphOptions): Promise<RunningServer> {
   const schema = authorize(
-    buildSubgraphSchema({ typeDefs: parse(subgraphSdl(def.name)), resolvers: def.resolvers as GraphQLResolverMap<unknown> }),
+    buildSubgraphSchema({ typeDefs: parse(subgraphSdl(def.name)), resolvers: tracedResolvers(def.name, def.resolvers) as GraphQLResolverMap<unknown> }),
     POLICY[def.name],
   );
   const apollo = new ApolloServer<C>({
@@ -74,7 +76,7 @@ export async function startSubgraph<C extends RequestBase>(def: SubgraphDefiniti
     return def.context({ principal, tenant: principal.tenant, correlationId, logger: logger.child({ correlationId }) }, opts.db);
   };
   const ready = async () => (await opts.db.query('SELECT 1 AS ok')).length === 1;
-  const graphql = graphqlHttpHandler({ apollo, context, ready });
+  const graphql = tracedHttp(def.name, graphqlHttpHandler({ apollo, context, ready }));
   const routes = def.routes?.(opts.db, logger);
   const handler = routes ? async (req: IncomingMessage, res: ServerResponse) => ((await routes(req, res)) ? undefined : graphql(req, res)) : graphql;
   return listen(handler, opts.host, opts.port, { afterClose: () => apollo.stop() });

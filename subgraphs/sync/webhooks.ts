@@ -6,6 +6,7 @@ import { enqueueSyncJob } from '../../lib/outbox';
 import { WebhookVerificationError } from '../billing/connector/remote-port';
 import type { ConnectionRuntime } from './connections/runtime';
 import { type RemoteChangePayload, SYNCED_KINDS } from './engine/flows/remote-change';
+import { webhookAccepted, webhookRefused } from '../../lib/telemetry/sync-metrics';
 
 const PATH = /^\/webhooks\/([a-z0-9-]{1,40})\/([A-Za-z0-9_]{1,80})$/;
 const MAX_BYTES = 512 * 1024;
@@ -42,12 +43,15 @@ export function webhookRoutes(connections: ConnectionRuntime, wake: () => void) 
     const connection = await connections.store.byId(connectionId);
     const webhooks = connection && connection.enabled && connection.adapter === vendor ? await connections.billingWebhooks(connection) : null;
     if (!connection || !webhooks) {
+      // The path's vendor is the caller's text: never a label value.
+      webhookRefused(connection?.adapter ?? 'unknown', 'unknown_connection');
       refuse(res, 404, 'NOT_FOUND', 'No such connection');
       return true;
     }
     const body = await rawBody(req);
     if (!body) {
       res.setHeader('connection', 'close');
+      webhookRefused(connection.adapter, 'too_large');
       refuse(res, 413, 'PAYLOAD_TOO_LARGE', `Webhook body exceeds ${MAX_BYTES} bytes`);
       return true;
     }
@@ -58,6 +62,7 @@ export function webhookRoutes(connections: ConnectionRuntime, wake: () => void) 
     } catch (err) {
       if (!(err instanceof WebhookVerificationError)) throw err;
       logger.warn({ connectionId, reason: err.message }, 'webhook refused: signature');
+      webhookRefused(connection.adapter, 'signature');
       refuse(res, 401, 'UNAUTHENTICATED', 'Webhook signature missing or invalid');
       return true;
     }
@@ -78,6 +83,7 @@ export function webhookRoutes(connections: ConnectionRuntime, wake: () => void) 
       return 'stored';
     });
     if (stored === 'stored') wake();
+    if (stored !== 'duplicate') webhookAccepted(connection.adapter, new Date(event.created));
     sendJson(res, 200, { received: true, duplicate: stored === 'duplicate' });
     return true;
   };

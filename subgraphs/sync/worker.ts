@@ -7,11 +7,15 @@ import { startSyncEngine, syncEngineSettings } from './engine/runtime';
 import { onShutdown, runMain } from '../../lib/process';
 import { createRedis } from '../../lib/redis';
 import { createCacheStore } from '../../lib/response-cache-store';
+import { startTelemetry } from '../../lib/telemetry/setup';
+import { reportLedger } from './ledger-metrics';
+import { startWorkerOps } from './worker-ops';
 
 /** Entry point of a sync worker process: `tsx subgraphs/sync/worker.ts`. Run as many as you like on one Postgres. */
 async function main(): Promise<void> {
   const config = loadConfig();
   const logger = createLogger(config.logLevel, 'sync-worker');
+  const telemetry = startTelemetry('sync-worker', config);
   if (!config.databaseUrl) throw new Error('DATABASE_URL is required: workers share the ledger in Postgres (the embedded default runs its worker inside `npm start`)');
   const db = await openDatabase(config);
   await migrateAll(db);
@@ -23,12 +27,16 @@ async function main(): Promise<void> {
     db, bus, logger, ...syncEngineSettings(config), connections: connectionsFromConfig(db, config, logger),
     ...(cache ? { onWritten: (tenant: string) => cache.bump(tenant) } : {}),
   });
-  logger.info({ worker: engine.worker.id }, 'sync worker started');
+  reportLedger(db);
+  const ops = await startWorkerOps({ db, worker: engine.worker, host: config.host, port: config.metrics.workerPort });
+  logger.info({ worker: engine.worker.id, ops: `http://${config.host}:${ops.port}` }, 'sync worker started (/healthz, /readyz, /metrics)');
   onShutdown(async () => {
+    await ops.close();
     await engine.stop();
     await bus.close();
     redis?.disconnect();
     await db.close();
+    await telemetry.shutdown();
   });
 }
 

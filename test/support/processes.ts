@@ -42,7 +42,8 @@ export function serviceProcess(spec: ServiceSpec): ServiceProcess {
     async start() {
       expectedExit = false;
       stderr = '';
-      const child = spawn(TSX, [spec.entry], { cwd: ROOT, env: { ...process.env, ...spec.env, NODE_OPTIONS: '' }, stdio: ['ignore', 'pipe', 'pipe'] });
+      // Its own process group: tsx runs the service in a child node process, and a signal must reach that one too.
+      const child = spawn(TSX, [spec.entry], { cwd: ROOT, env: { ...process.env, ...spec.env, NODE_OPTIONS: '' }, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
       proc = child;
       child.stderr?.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-4000)));
       let started: () => void = () => undefined;
@@ -55,14 +56,14 @@ export function serviceProcess(spec: ServiceSpec): ServiceProcess {
         });
       });
       exited.catch(() => undefined);
-      await Promise.race([spec.port === undefined ? firstLine : waitForPort(spec.port, true, 60_000), exited]);
+      await Promise.race([spec.port === undefined ? firstLine : waitForPort(spec.port, true, 180_000), exited]);
     },
     async kill(signal = 'SIGTERM') {
       const p = proc;
       if (!p || p.exitCode !== null || p.signalCode !== null) return;
       expectedExit = true;
       const exited = new Promise<void>((resolve) => p.once('exit', () => resolve()));
-      p.kill(signal);
+      if (p.pid !== undefined) process.kill(-p.pid, signal);
       await exited;
       if (spec.port !== undefined) await waitForPort(spec.port, false);
     },

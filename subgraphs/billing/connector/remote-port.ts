@@ -1,5 +1,5 @@
 import type { Money } from '../../../lib/money';
-import { PermanentError } from '../../../lib/connectors/errors';
+import { WebhookSignatureError } from '../../../lib/connectors/remote';
 import type { BillingInterval, BillingSubscriptionModel, CustomerUpsert, IssuedInvoiceStatus } from './models';
 
 /**
@@ -131,12 +131,11 @@ export interface RemoteEvent {
 
 export type RemoteObjectKind = 'customer' | 'subscription' | 'invoice' | 'price' | 'product' | 'other';
 
-/** A webhook that must be refused with 401: missing, malformed, wrongly signed or outside the timestamp tolerance. */
-export class WebhookVerificationError extends PermanentError {
-  constructor(message: string) {
-    super('WEBHOOK_SIGNATURE_INVALID', message);
-  }
-}
+/**
+ * A webhook that must be refused with 401: missing, malformed, wrongly signed or outside the timestamp tolerance.
+ * The billing name of the one signature error every vendor port throws (`WEBHOOK_SIGNATURE_INVALID`).
+ */
+export class WebhookVerificationError extends WebhookSignatureError {}
 
 /** The metadata key under which our canonical id is stored in every vendor record we create. */
 export const CANONICAL_ID_METADATA_KEY = 'canonicalId';

@@ -10,6 +10,11 @@ import type { LifecycleStage, OpportunityStage } from './models';
 export interface CrmRemote {
   readonly vendor: string;
   /**
+   * Whether the credentials reach the vendor (a connection's "test"): one cheap authenticated read. Resolves with the
+   * vendor's account id; rejects with AuthError for refused credentials, TransientError when unreachable.
+   */
+  checkAccess(): Promise<{ accountId: string }>;
+  /**
    * Creates or updates records keyed by our canonical id (kept by the vendor in a unique field), so a retried write
    * finds the record it created instead of making a second one. Only the fields given are written.
    */

@@ -13,6 +13,11 @@ import type { InvoiceStatus } from './models';
  */
 export interface ErpRemote {
   readonly vendor: string;
+  /**
+   * Whether the credentials reach the vendor (a connection's "test"): one cheap authenticated read. Resolves with the
+   * vendor's account id; rejects with AuthError for refused credentials, TransientError when unreachable.
+   */
+  checkAccess(): Promise<{ accountId: string }>;
   upsertCustomer(input: CustomerWrite): Promise<RemoteRecord<RemoteCustomerFields>>;
   setCreditLimit(customerRemoteId: string, creditLimit: Money): Promise<RemoteRecord<RemoteCustomerFields>>;
   /** A draft invoice; amounts are the ERP's to compute (taxes included). */

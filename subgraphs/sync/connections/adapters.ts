@@ -2,7 +2,14 @@ import { z } from 'zod';
 import type { Outbound } from '../../../lib/connectors/outbound';
 import type { SystemName } from '../../../lib/outbox';
 import type { BillingRemote, BillingWebhooks } from '../../billing/connector/remote-port';
-import { stripeBillingRemote, stripeWebhooks } from '../../billing/connector/stripe';
+import { stripeBillingRemote, stripeRequestsPerSecond, stripeWebhooks } from '../../billing/connector/stripe';
+import { HubSpotCrmRemote } from '../../crm/connector/hubspot/adapter';
+import { hubSpotSettings } from '../../crm/connector/hubspot/settings';
+import type { CrmRemote } from '../../crm/connector/remote-port';
+import { OdooErpRemote } from '../../erp/connector/odoo/adapter';
+import { odooSettings } from '../../erp/connector/odoo/settings';
+import type { ErpRemote } from '../../erp/connector/remote-port';
+import { PermanentError } from '../../../lib/connectors/errors';
 import type { ConnectionCredentials, ConnectionModel } from './models';
 
 /** Settings every remote adapter understands (the outbound policy's knobs). */
@@ -33,23 +40,18 @@ export interface AdapterDefinition {
   defaultRequestsPerSecond?: (credentials: ConnectionCredentials) => number;
   billing?: (input: AdapterInput) => BillingRemote;
   billingWebhooks?: (input: AdapterInput) => BillingWebhooks;
-}
-
-/** `apiBase` as the SDK's host/port/protocol options (Stripe's own host when unset). */
-function endpoint(apiBase: string | undefined): { host?: string; port?: number; protocol?: 'http' | 'https' } {
-  if (!apiBase) return {};
-  const url = new URL(apiBase);
-  const protocol = url.protocol === 'http:' ? 'http' : 'https';
-  return { host: url.hostname, port: url.port ? Number(url.port) : protocol === 'http' ? 80 : 443, protocol };
+  /** The vendor's own settings, validated with the outbound ones when a connection is created. */
+  vendorSettings?: z.ZodObject;
+  crm?: (input: AdapterInput) => CrmRemote;
+  erp?: (input: AdapterInput) => ErpRemote;
 }
 
 const stripe: AdapterDefinition = {
   system: 'BILLING',
   needsCredentials: true,
-  // Stripe's published limits: 100 read/write operations per second in live mode, 25 in test mode.
-  defaultRequestsPerSecond: (c) => (c.apiKey.startsWith('sk_live_') || c.apiKey.startsWith('rk_live_') ? 100 : 25),
+  defaultRequestsPerSecond: (c) => stripeRequestsPerSecond(c.apiKey),
   billing: ({ credentials, settings, outbound }) =>
-    stripeBillingRemote({ secretKey: credentials.apiKey, outbound, ...endpoint(settings.apiBase), ...(settings.timeoutMs ? { timeoutMs: settings.timeoutMs } : {}) }),
+    stripeBillingRemote({ secretKey: credentials.apiKey, outbound, ...(settings.apiBase ? { apiBase: settings.apiBase } : {}), ...(settings.timeoutMs ? { timeoutMs: settings.timeoutMs } : {}) }),
   billingWebhooks: ({ credentials }) => {
     // Without a signing secret no delivery can be verified: every webhook is refused (401).
     const secret = credentials.webhookSecret ?? '';
@@ -57,7 +59,35 @@ const stripe: AdapterDefinition = {
   },
 };
 
-const adapters = new Map<string, AdapterDefinition>([['stripe', stripe]]);
+/** A vendor's own settings from the connection's JSON (`apiBase` is the shared name for where the API is). */
+function vendorSettings<T>(schema: { parse(v: unknown): T }, input: AdapterInput, baseKey: string): T {
+  try {
+    return schema.parse({ ...input.connection.settings, ...(input.settings.apiBase ? { [baseKey]: input.settings.apiBase } : {}) });
+  } catch (err) {
+    throw new PermanentError('INVALID_SETTINGS', `connection ${input.connection.id}: ${err instanceof Error ? err.message : String(err)}`);
+  }
+}
+
+const hubspot: AdapterDefinition = {
+  system: 'CRM',
+  needsCredentials: true,
+  // HubSpot: 100 requests per 10 seconds per private app (Free/Starter), 190 on Professional/Enterprise.
+  defaultRequestsPerSecond: () => 10,
+  vendorSettings: hubSpotSettings.omit({ basePath: true }),
+  crm: (input) => new HubSpotCrmRemote({ credentials: input.credentials, settings: vendorSettings(hubSpotSettings, input, 'basePath'), outbound: input.outbound }),
+};
+
+const odoo: AdapterDefinition = {
+  system: 'ERP',
+  needsCredentials: true,
+  // Odoo publishes no API limit; one shared server per database, so a gentle default.
+  defaultRequestsPerSecond: () => 10,
+  // `url` is the shared `apiBase` (https://acme.odoo.com).
+  vendorSettings: odooSettings.omit({ url: true }),
+  erp: (input) => new OdooErpRemote({ credentials: { apiKey: input.credentials.apiKey }, settings: vendorSettings(odooSettings, input, 'url'), outbound: input.outbound }),
+};
+
+const adapters = new Map<string, AdapterDefinition>([['stripe', stripe], ['hubspot', hubspot], ['odoo', odoo]]);
 
 /**
  * Vendor adapters register here (their module calls this once, e.g. the Stripe adapter's `register.ts`), so the

@@ -1,6 +1,6 @@
 import { badUserInput, conflict, notFound } from '../../../lib/errors';
 import { adapterFor } from './adapters';
-import { outboundSettings } from './adapters';
+import { type AdapterDefinition, outboundSettings } from './adapters';
 import type { SyncContext } from '../context';
 import type { ConnectionCredentials, ConnectionModel } from './models';
 import type { MutationResolvers, QueryResolvers, SystemConnectionResolvers } from '../generated/resolvers';
@@ -12,7 +12,7 @@ function credentialsInput(input: { apiKey: string; webhookSecret?: string | null
   return { apiKey: input.apiKey.trim(), webhookSecret: input.webhookSecret?.trim() || null };
 }
 
-function settingsInput(raw: string | null | undefined): Record<string, unknown> {
+function settingsInput(raw: string | null | undefined, adapter: AdapterDefinition): Record<string, unknown> {
   if (!raw) return {};
   let value: unknown;
   try {
@@ -20,7 +20,8 @@ function settingsInput(raw: string | null | undefined): Record<string, unknown> 
   } catch {
     throw badUserInput('settings', 'must be a JSON object');
   }
-  const parsed = outboundSettings.strict().safeParse(value);
+  // The outbound knobs every adapter has, plus the vendor's own settings (HubSpot's deal stages, Odoo's db and login).
+  const parsed = (adapter.vendorSettings ? outboundSettings.extend(adapter.vendorSettings.shape) : outboundSettings).strict().safeParse(value);
   if (!parsed.success) throw badUserInput('settings', parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '));
   return parsed.data;
 }
@@ -44,7 +45,7 @@ export const connectionMutations: Pick<MutationResolvers, 'createConnection' | '
     const credentials = credentialsInput(input.credentials);
     if (adapter.needsCredentials && !credentials) throw badUserInput('input.credentials', `adapter "${input.adapter}" needs credentials`);
     const created = await ctx.deps.connections.store.forTenant(ctx.tenant).create({
-      system: input.system, adapter: input.adapter, settings: settingsInput(input.settings), credentials: adapter.needsCredentials ? credentials : null,
+      system: input.system, adapter: input.adapter, settings: settingsInput(input.settings, adapter), credentials: adapter.needsCredentials ? credentials : null,
     });
     if (!created) throw conflict(`The tenant already has an enabled ${input.system} connection: disable it first`);
     ctx.deps.connections.forget(created);

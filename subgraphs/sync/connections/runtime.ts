@@ -3,9 +3,14 @@ import { type PolicyOutbound, policyOutbound } from '../../../lib/connectors/out
 import type { Logger } from '../../../lib/logger';
 import type { SystemName } from '../../../lib/outbox';
 import type { BillingRemote, BillingWebhooks } from '../../billing/connector/remote-port';
+import type { CrmRemote } from '../../crm/connector/remote-port';
+import type { ErpRemote } from '../../erp/connector/remote-port';
 import { type AdapterDefinition, type AdapterInput, adapterFor, outboundSettings } from './adapters';
 import type { ConnectionModel } from './models';
 import type { ConnectionStore } from './store';
+import { type CircuitState as CircuitMetricState, circuitStateChanged } from '../../../lib/telemetry/sync-metrics';
+
+const circuitOf = (o: PolicyOutbound): CircuitMetricState => (o.circuit() === 'OPEN' ? 'open' : o.circuit() === 'HALF_OPEN' ? 'half_open' : 'closed');
 
 /** A connection made usable: its adapter instances share one Outbound (one breaker, one rate limit). */
 interface Live {
@@ -15,6 +20,8 @@ interface Live {
   definition: AdapterDefinition;
   billing?: BillingRemote;
   webhooks?: BillingWebhooks;
+  crm?: CrmRemote;
+  erp?: ErpRemote;
 }
 
 export interface ConnectionTest {
@@ -31,6 +38,9 @@ export interface ConnectionRuntime {
   /** The remote billing system of a connection (null for `reference`). */
   billingRemote(connection: ConnectionModel): Promise<BillingRemote | null>;
   billingWebhooks(connection: ConnectionModel): Promise<BillingWebhooks | null>;
+  /** The remote CRM / ERP of a connection (HubSpot, Odoo); null for `reference`. Not yet used by the sync flows. */
+  crmRemote(connection: ConnectionModel): Promise<CrmRemote | null>;
+  erpRemote(connection: ConnectionModel): Promise<ErpRemote | null>;
   /** One authenticated call with the stored credentials. */
   test(connection: ConnectionModel): Promise<ConnectionTest>;
   /** Drops what this process cached for the connection (after a rotation, disable or create). */
@@ -56,15 +66,19 @@ export function connectionRuntime(store: ConnectionStore, logger: Logger, opts: 
     const existing = health.get(c.id);
     if (existing) return existing;
     const s = input.settings;
-    const outbound = policyOutbound({
+    // The /metrics gauge of circuits by vendor and system (sor_connector_circuits).
+    const metricLabels = { id: c.id, vendor: c.adapter, system: c.system };
+    const outbound: PolicyOutbound = policyOutbound({
       maxRequestsPerSecond: s.maxRequestsPerSecond ?? def.defaultRequestsPerSecond?.(input.credentials) ?? 25,
       timeoutMs: s.timeoutMs, breakAfter: s.breakAfter, halfOpenAfterMs: s.halfOpenAfterMs,
       onHealth: (state, error) => {
+        circuitStateChanged(metricLabels, state === 'CIRCUIT_OPEN' ? 'open' : circuitOf(outbound));
         logger.warn({ connectionId: c.id, tenant: c.tenant, state, error }, 'connection health changed');
         store.setHealth(c.id, state, error).catch((err: unknown) => logger.error({ err, connectionId: c.id }, 'could not store connection health'));
       },
     });
     health.set(c.id, outbound);
+    circuitStateChanged(metricLabels, 'closed');
     return outbound;
   };
 
@@ -108,9 +122,21 @@ export function connectionRuntime(store: ConnectionStore, logger: Logger, opts: 
       l.webhooks ??= l.definition.billingWebhooks(l.input);
       return l.webhooks;
     },
+    async crmRemote(c) {
+      const l = await liveFor(c);
+      if (!l?.definition.crm) return null;
+      l.crm ??= l.definition.crm(l.input);
+      return l.crm;
+    },
+    async erpRemote(c) {
+      const l = await liveFor(c);
+      if (!l?.definition.erp) return null;
+      l.erp ??= l.definition.erp(l.input);
+      return l.erp;
+    },
     async test(c) {
       try {
-        const remote = await runtime.billingRemote(c);
+        const remote = (await runtime.billingRemote(c)) ?? (await runtime.crmRemote(c)) ?? (await runtime.erpRemote(c));
         if (!remote) return { ok: true, accountId: null, errorCode: null, message: 'the reference store needs no credentials' };
         const { accountId } = await remote.checkAccess();
         return { ok: true, accountId, errorCode: null, message: null };

@@ -12,6 +12,7 @@ import type { ConnectionRuntime } from '../connections/runtime';
 import { type RemoteBillingPush, remoteBilling } from '../remote/billing';
 import { remoteLinks } from '../remote/links';
 import type { FaultInjector } from './faults';
+import { SpanKind, traced } from '../../../lib/telemetry/tracing';
 import { recordLink } from './links';
 
 /** The three systems of record as the sync engine sees them: their connector ports, bound to one tenant. */
@@ -33,7 +34,11 @@ function guarded<T extends object>(system: SystemName, connector: T, faults: Fau
       const value: unknown = Reflect.get(target, prop, receiver);
       if (typeof value !== 'function' || typeof prop !== 'string') return value;
       const method = value as (...a: unknown[]) => unknown;
-      return (...args: unknown[]) => faults.guard(system, prop, () => Promise.resolve(method.apply(target, args)));
+      // A CLIENT span per call into a system: the downstream reads and writes of a job's trace.
+      return (...args: unknown[]) =>
+        traced(`system ${system}.${prop}`, { 'sor.system': system, 'sor.system.operation': prop }, () => faults.guard(system, prop, () => Promise.resolve(method.apply(target, args))), {
+          kind: SpanKind.CLIENT,
+        });
     },
   });
 }

@@ -8,6 +8,8 @@ import { claimNext, transition } from '../ledger/store';
 import { type RetryPolicy, classify } from './errors';
 import { recordedMessage } from './recorded-message';
 import { relayEvents } from './relay';
+import { jobSpan } from '../job-tracing';
+import { jobEnded, jobRetried, jobSucceeded } from '../../../lib/telemetry/sync-metrics';
 
 /** A flow runs one job to the end or throws (TransientError, PermanentError, CompensatedError). */
 export type Flow = (job: SyncJobModel) => Promise<string | null>;
@@ -32,6 +34,8 @@ export interface Worker {
   readonly id: string;
   /** Wakes idle loops now (a job was just enqueued in this process). */
   wake(): void;
+  /** Claim loops still running (readiness: 0 means this worker runs no jobs). */
+  liveLoops(): number;
   stop(): Promise<void>;
 }
 
@@ -67,7 +71,9 @@ export function startWorker(opts: WorkerOptions): Worker {
     try {
       const result = await flow(job);
       await opts.db.transaction((tx) => transition(tx, job.id, { state: 'SUCCEEDED', result }));
-      log.info('job succeeded');
+      jobSucceeded(job);
+      // Transitions log at debug: metrics count them, and at info every job flooded the console.
+      log.debug('job succeeded');
     } catch (err) {
       const classified = classify(err, job.attempts, job.maxAttempts, opts.retry);
       // The log keeps the full message; the ledger gets one without values (see recordedMessage).
@@ -78,29 +84,35 @@ export function startWorker(opts: WorkerOptions): Worker {
           await opts.db.transaction((tx) =>
             transition(tx, job.id, { state: 'FAILED', errorCode: outcome.code, message: outcome.message, nextRunAt: new Date(Date.now() + outcome.delayMs) }),
           );
-          log.warn({ code: outcome.code, delayMs: outcome.delayMs }, 'job failed, will retry');
+          jobRetried(job, outcome.code);
+          log.debug({ code: outcome.code, delayMs: outcome.delayMs }, 'job failed, will retry');
           break;
         case 'dead-letter':
           await opts.db.transaction((tx) => transition(tx, job.id, { state: 'DEAD_LETTERED', errorCode: outcome.code, message: outcome.message }));
+          jobEnded(job, 'dead_lettered');
           log.error({ code: outcome.code, reason: outcome.message }, 'job dead-lettered');
           break;
         case 'compensated':
           await opts.db.transaction((tx) =>
             transition(tx, job.id, { state: 'COMPENSATED', errorCode: outcome.code, message: outcome.message, result: outcome.result }),
           );
+          jobEnded(job, 'compensated');
           log.warn({ code: outcome.code }, 'workflow compensated');
           break;
       }
     }
   };
 
+  let live = 0;
   const loop = async (): Promise<void> => {
+    live += 1;
     while (running) {
       let job: SyncJobModel | null = null;
       try {
-        job = await claimNext(opts.db, id, opts.lockSeconds ?? 30);
-        if (job) {
-          await runOne(job);
+        const claimed = await claimNext(opts.db, id, opts.lockSeconds ?? 30);
+        job = claimed;
+        if (claimed) {
+          await jobSpan(claimed, () => runOne(claimed));
           await relay();
         }
       } catch (err) {
@@ -108,6 +120,7 @@ export function startWorker(opts: WorkerOptions): Worker {
       }
       if (!job && running) await sleep();
     }
+    live -= 1;
   };
 
   // One relay tick per worker, not one per idle loop: it publishes what loops did not relay right after a job (a
@@ -118,6 +131,7 @@ export function startWorker(opts: WorkerOptions): Worker {
   return {
     id,
     wake: wakeAll,
+    liveLoops: () => live,
     async stop() {
       running = false;
       clearInterval(ticker);

@@ -23,6 +23,8 @@ export interface SyncJobModel {
   result: string | null;
   createdAt: string;
   updatedAt: string;
+  /** W3C traceparent of the request that enqueued the job (null when it was not traced). */
+  traceparent: string | null;
 }
 
 /** One state change, as stored in the ledger and published to subscribers. `eventId` is the relay's sequence. */

@@ -6,7 +6,7 @@ import type { Page } from '../../../lib/pagination';
 import type { JobState, ReconciliationModel, SyncEventModel, SyncJobFilter, SyncJobModel } from './models';
 
 const JOB_COLS = `id, tenant_id, kind, entity_type, entity_id, source_system, target_system, state, attempts, max_attempts, next_run_at,
-  last_error_code, last_error_message, correlation_id, idempotency_key, payload, result, created_at, updated_at`;
+  last_error_code, last_error_message, correlation_id, idempotency_key, payload, result, created_at, updated_at, trace_context`;
 export const EVENT_COLS = 'seq, tenant_id, job_id, kind, entity_type, entity_id, target_system, state, attempts, error_code, message, correlation_id, at';
 
 export function job(r: Row): SyncJobModel {
@@ -18,7 +18,7 @@ export function job(r: Row): SyncJobModel {
     lastErrorCode: strOrNull(r['last_error_code']), lastErrorMessage: strOrNull(r['last_error_message']),
     correlationId: str(r['correlation_id']), idempotencyKey: str(r['idempotency_key']),
     payload: (r['payload'] as Record<string, unknown> | null) ?? {}, result: strOrNull(r['result']),
-    createdAt: iso(r['created_at']), updatedAt: iso(r['updated_at']),
+    createdAt: iso(r['created_at']), updatedAt: iso(r['updated_at']), traceparent: strOrNull(r['trace_context']),
   };
 }
 

@@ -5,7 +5,7 @@ import { PermanentError, TransientError } from '../../../../lib/connectors/error
 import type { Money } from '../../../../lib/money';
 import {
   type BillingRemote, CANONICAL_ID_METADATA_KEY, PLAN_CODE_METADATA_KEY, type RemotePage, type RemotePageRequest, type RemotePrice,
-  type RemoteSubscription, type WriteOptions,
+  type RemoteSubscription,
 } from '../remote-port';
 import { type StripeClientOptions, stripeClient } from './client';
 import { mapStripeError } from './errors';
@@ -29,7 +29,8 @@ type WithResponse = { lastResponse?: { headers: Record<string, string> } };
 export function stripeBillingRemote(options: StripeBillingOptions): BillingRemote {
   const stripe = stripeClient(options);
   const ttl = options.planCodeTtlMs ?? 300_000;
-  const planCodes = new Map<string, { code: string | null; at: number }>();
+  /** Product id -> its plan code, as a promise so concurrent reads of one product share one request. */
+  const planCodes = new Map<string, { code: Promise<string | null>; at: number }>();
 
   const call = <T>(operation: string, fn: (s: Stripe) => Promise<T>): Promise<T> =>
     options.outbound.call(operation, async (signal) => {
@@ -50,15 +51,18 @@ export function stripeBillingRemote(options: StripeBillingOptions): BillingRemot
     }
   };
 
-  /** Plan codes of these products (from their metadata), read once per TTL. */
+  /** Plan codes of these prices' products (from the products' metadata), read once per TTL. */
   const codesOf = async (prices: readonly Stripe.Price[]): Promise<Map<string, string | null>> => {
     const now = Date.now();
-    const stale = [...new Set(prices.map(productIdOf))].filter((id) => (planCodes.get(id)?.at ?? -Infinity) + ttl < now);
-    await Promise.all(stale.map(async (id) => {
-      const product = await find('products.retrieve', (s) => s.products.retrieve(id));
-      planCodes.set(id, { code: product?.metadata[PLAN_CODE_METADATA_KEY] ?? null, at: now });
-    }));
-    return new Map(prices.map((p) => [productIdOf(p), planCodes.get(productIdOf(p))?.code ?? null]));
+    const ids = [...new Set(prices.map(productIdOf))];
+    for (const id of ids) {
+      if ((planCodes.get(id)?.at ?? -Infinity) + ttl >= now) continue;
+      const code = find('products.retrieve', (s) => s.products.retrieve(id)).then((p) => p?.metadata[PLAN_CODE_METADATA_KEY] ?? null);
+      // A failed read is not cached: the next call asks again.
+      code.catch(() => planCodes.get(id)?.code === code && planCodes.delete(id));
+      planCodes.set(id, { code, at: now });
+    }
+    return new Map(await Promise.all(ids.map(async (id) => [id, (await planCodes.get(id)?.code) ?? null] as const)));
   };
 
   const subscriptionOut = async (s: Stripe.Subscription & WithResponse, observedAt = observed(s)): Promise<RemoteSubscription> =>
@@ -91,8 +95,9 @@ export function stripeBillingRemote(options: StripeBillingOptions): BillingRemot
 
     async upsertCustomer(input, { idempotencyKey }) {
       const params = { name: input.name, metadata: { [CANONICAL_ID_METADATA_KEY]: input.id } };
-      const c = input.remoteId
-        ? await call('customers.update', (s) => s.customers.update(input.remoteId ?? '', params, idem(idempotencyKey)))
+      const { remoteId } = input;
+      const c = remoteId
+        ? await call('customers.update', (s) => s.customers.update(remoteId, params, idem(idempotencyKey)))
         : await call('customers.create', (s) => s.customers.create(params, idem(idempotencyKey)));
       return toRemoteCustomer(c, observed(c));
     },
@@ -101,7 +106,7 @@ export function stripeBillingRemote(options: StripeBillingOptions): BillingRemot
       const product = await call('products.create', (s) => s.products.create({
         name: input.name, metadata: { [CANONICAL_ID_METADATA_KEY]: input.canonicalId, [PLAN_CODE_METADATA_KEY]: input.code },
       }, idem(idempotencyKey, 'product')));
-      planCodes.set(product.id, { code: input.code, at: Date.now() });
+      planCodes.set(product.id, { code: Promise.resolve(input.code), at: Date.now() });
       const prices = [];
       for (const [n, p] of input.prices.entries()) {
         const price = await call('prices.create', (s) => s.prices.create({

@@ -10,12 +10,15 @@ export const STRIPE_API_VERSION = '2026-10-28.endive' satisfies Stripe.LatestApi
 export interface StripeClientOptions {
   /** A secret key (`sk_test_...`/`sk_live_...`) or a restricted key (`rk_...`) of the tenant's account. */
   secretKey: string;
-  /** Where Stripe is: defaults to api.stripe.com over HTTPS; the fake passes its own host, port and `http`. */
-  host?: string;
-  port?: number;
-  protocol?: 'http' | 'https';
+  /** Where Stripe's API is, e.g. `http://127.0.0.1:12111` for the fake. @default https://api.stripe.com */
+  apiBase?: string;
   /** The SDK's own per-request timeout, a backstop behind the connection's Outbound timeout. @default 30000 */
   timeoutMs?: number;
+}
+
+/** Stripe's published rate limit for a key's mode: 100 operations/s live, 25 in test mode (and for any other key). */
+export function stripeRequestsPerSecond(secretKey: string): number {
+  return /^(sk|rk)_live_/.test(secretKey) ? 100 : 25;
 }
 
 /** The official SDK, with retries off: the sync engine and the connection's Outbound own retrying. */
@@ -25,9 +28,15 @@ export function stripeClient(options: StripeClientOptions): Stripe {
     maxNetworkRetries: 0,
     timeout: options.timeoutMs ?? 30_000,
     telemetry: false,
-    ...(options.host ? { host: options.host } : {}),
-    ...(options.port ? { port: options.port } : {}),
-    ...(options.protocol ? { protocol: options.protocol } : {}),
+    ...(options.apiBase ? endpoint(options.apiBase) : {}),
     appInfo: { name: 'sor-gateway' },
   });
+}
+
+/** The SDK's host/port/protocol options for a base URL (the SDK takes no URL). */
+function endpoint(apiBase: string): { host: string; port: number; protocol: 'http' | 'https' } {
+  const url = new URL(apiBase);
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new TypeError(`Stripe apiBase must be http(s), got ${url.protocol}`);
+  const protocol = url.protocol === 'http:' ? 'http' : 'https';
+  return { host: url.hostname, port: url.port ? Number(url.port) : protocol === 'http' ? 80 : 443, protocol };
 }

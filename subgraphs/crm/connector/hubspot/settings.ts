@@ -1,0 +1,47 @@
+import { z } from 'zod';
+import type { OpportunityStage } from '../models';
+
+const stage = z.enum(['PROSPECTING', 'QUALIFICATION', 'PROPOSAL', 'NEGOTIATION', 'CLOSED_WON', 'CLOSED_LOST']);
+
+/**
+ * A HubSpot connection's settings (not secret; stored with the connection and validated when written). Deal stages
+ * are per portal and pipeline, so their mapping onto ours is configuration; the defaults are HubSpot's default
+ * sales pipeline.
+ */
+export const hubSpotSettings = z.object({
+  /** Where the API lives; the fake's URL in tests. */
+  basePath: z.string().url().default('https://api.hubapi.com'),
+  /** The custom company/contact/deal property (unique values) that holds our canonical id. */
+  canonicalIdProperty: z.string().min(1).default('sor_canonical_id'),
+  pipeline: z.string().min(1).default('default'),
+  /** HubSpot deal stage id -> our stage. Writes use the first HubSpot stage listed for each of ours. */
+  dealStages: z.record(z.string(), stage).default({
+    appointmentscheduled: 'PROSPECTING', qualifiedtobuy: 'QUALIFICATION', presentationscheduled: 'PROPOSAL',
+    decisionmakerboughtin: 'PROPOSAL', contractsent: 'NEGOTIATION', closedwon: 'CLOSED_WON', closedlost: 'CLOSED_LOST',
+  }),
+  /** Re-read window behind the cursor, for HubSpot's eventually consistent search index and clock skew. */
+  overlapMs: z.number().int().min(0).default(5 * 60_000),
+  /**
+   * `private-app`: `apiKey` is the app's access token. `oauth`: `apiKey` is the install's refresh token,
+   * `webhookSecret` the app's client secret (which also signs its webhooks) and `oauthClientId` its client id.
+   */
+  auth: z.enum(['private-app', 'oauth']).default('private-app'),
+  oauthClientId: z.string().min(1).optional(),
+  /** Extra vendor properties to fetch into remoteData (per-tenant field mappings read them from there). */
+  extraProperties: z.array(z.string()).default([]),
+});
+export type HubSpotSettings = z.infer<typeof hubSpotSettings>;
+
+/**
+ * Secrets, in the connection layer's shape: `apiKey` is the private app's access token (or, with `auth: oauth`, the
+ * refresh token), `webhookSecret` the app's client secret that signs webhooks (v3) and, for OAuth, refreshes tokens.
+ */
+export const hubSpotCredentials = z.object({
+  apiKey: z.string().min(1),
+  webhookSecret: z.string().min(1).nullish(),
+});
+export type HubSpotCredentials = z.infer<typeof hubSpotCredentials>;
+
+export function stageForWrite(settings: HubSpotSettings, ours: OpportunityStage): string | null {
+  return Object.entries(settings.dealStages).find(([, mapped]) => mapped === ours)?.[0] ?? null;
+}

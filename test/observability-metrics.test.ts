@@ -88,6 +88,9 @@ describe('metrics and health endpoints', () => {
 
   it('a dead-lettered job raises the dead-letter gauge and the finished counter', async () => {
     const dead = (m: Map<string, Family>) => sampleValue(m, 'sor_sync_dead_letter_jobs', 'sor_sync_dead_letter_jobs', { flow: 'ACCOUNT_UPSERT', target: 'BILLING' });
+    // Earlier tests' jobs settle first, so the one injected fault is this account's, not a leftover job's.
+    const unsettled = async () => (await stack.db.query<{ n: number }>("SELECT count(*)::int AS n FROM sync.jobs WHERE state IN ('PENDING', 'RUNNING', 'FAILED')"))[0]?.n;
+    await waitForSync(stack, ['acme', 'globex'], async () => (await unsettled()) === 0);
     const before = await scrape(origin(worker.url));
     stack.sync.faults.set('BILLING', { count: 1, kind: 'REJECT', operation: 'upsertCustomer' });
     const id = await createAccount('Dead Letter Ltd');

@@ -32,7 +32,7 @@ describe('scale-out: two gateways and two workers as separate processes', () => 
   const spawnRole = (role: string[], extra: NodeJS.ProcessEnv = {}) => {
     // node --import tsx, not the tsx CLI: the CLI relays SIGTERM and SIGKILLs its child when the child does not
     // acknowledge within 30 ms, which a loaded machine misses (exit 143); signals must reach the server itself.
-    const p = startProcess(process.execPath, ['--import', 'tsx', 'scripts/serve.ts', ...role], { env: { ...env, ...extra } });
+    const p = startProcess(process.execPath, ['--import', 'tsx', 'scripts/serve.ts', ...role], { env: { ...env, SYNC_WORKER_PORT: '0', ...extra } });
     processes.push(p);
     return p;
   };

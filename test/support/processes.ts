@@ -43,7 +43,8 @@ export function serviceProcess(spec: ServiceSpec): ServiceProcess {
       expectedExit = false;
       stderr = '';
       // Its own process group: tsx runs the service in a child node process, and a signal must reach that one too.
-      const child = spawn(TSX, [spec.entry], { cwd: ROOT, env: { ...process.env, ...spec.env, NODE_OPTIONS: '' }, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+      // Worker ops endpoints on ephemeral ports: several workers (and test files) run side by side.
+      const child = spawn(TSX, [spec.entry], { cwd: ROOT, env: { ...process.env, SYNC_WORKER_PORT: '0', ...spec.env, NODE_OPTIONS: '' }, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
       proc = child;
       child.stderr?.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-4000)));
       let started: () => void = () => undefined;

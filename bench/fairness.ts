@@ -12,8 +12,8 @@
  */
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { SCOPES } from '../lib/auth/principal';
+import { parseCli } from '../lib/cli';
 import { mintToken } from '../lib/auth/tokens';
 import { loadConfig } from '../lib/config';
 import { createLogger } from '../lib/logger';
@@ -45,7 +45,15 @@ function autocannon(url: string, token: string, body: string, connections: numbe
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { flood: { type: 'string', default: '200' }, duration: { type: 'string', default: '10' }, accounts: { type: 'string', default: '50' } } });
+  const { values } = parseCli({
+    usage: 'npx tsx bench/fairness.ts [options]',
+    summary: "Another tenant's small-query latency, idle vs during one tenant's rate-limited flood (autocannon; needs PostgreSQL and Redis).",
+    options: {
+      flood: { type: 'string', default: '200', description: "connections of acme's account-360 flood", placeholder: 'n' },
+      duration: { type: 'string', default: '10', description: 'measured seconds per run', placeholder: 's' },
+      accounts: { type: 'string', default: '50', description: 'accounts seeded per tenant', placeholder: 'n' },
+    },
+  });
   const flood = intOption('--flood', values.flood);
   const duration = intOption('--duration', values.duration);
   const accounts = intOption('--accounts', values.accounts);

@@ -132,17 +132,24 @@ export async function listen(
 
 class BodyTooLarge extends Error {}
 
-async function readBody(req: IncomingMessage): Promise<unknown> {
-  if (req.method === 'GET' || req.method === 'HEAD') return undefined;
+/** The request's body, or null once it grows past `maxBytes` (the rest is not read into memory). */
+export async function readRawBody(req: IncomingMessage, maxBytes: number): Promise<Buffer | null> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req) {
     const buf = chunk as Buffer;
     size += buf.length;
-    if (size > MAX_BODY_BYTES) throw new BodyTooLarge();
+    if (size > maxBytes) return null;
     chunks.push(buf);
   }
-  const text = Buffer.concat(chunks).toString('utf8');
+  return Buffer.concat(chunks);
+}
+
+async function readBody(req: IncomingMessage): Promise<unknown> {
+  if (req.method === 'GET' || req.method === 'HEAD') return undefined;
+  const raw = await readRawBody(req, MAX_BODY_BYTES);
+  if (raw === null) throw new BodyTooLarge();
+  const text = raw.toString('utf8');
   if (text.length === 0) return undefined;
   const type = req.headers['content-type'] ?? '';
   // Non-JSON bodies go to Apollo as text so it answers with its own media-type error (and CSRF checks apply).

@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Db } from '../../lib/db/db';
-import { sendJson } from '../../lib/http/server';
+import { readRawBody, sendJson } from '../../lib/http/server';
 import type { Logger } from '../../lib/logger';
 import { enqueueSyncJob } from '../../lib/outbox';
 import { WebhookVerificationError } from '../billing/connector/remote-port';
@@ -10,17 +10,6 @@ import { webhookAccepted, webhookRefused } from '../../lib/telemetry/sync-metric
 
 const PATH = /^\/webhooks\/([a-z0-9-]{1,40})\/([A-Za-z0-9_]{1,80})$/;
 const MAX_BYTES = 512 * 1024;
-
-async function rawBody(req: IncomingMessage): Promise<Buffer | null> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > MAX_BYTES) return null;
-    chunks.push(chunk as Buffer);
-  }
-  return Buffer.concat(chunks);
-}
 
 const refuse = (res: ServerResponse, status: number, code: string, message: string) => sendJson(res, status, { error: { code, message } });
 
@@ -48,7 +37,7 @@ export function webhookRoutes(connections: ConnectionRuntime, wake: () => void) 
       refuse(res, 404, 'NOT_FOUND', 'No such connection');
       return true;
     }
-    const body = await rawBody(req);
+    const body = await readRawBody(req, MAX_BYTES);
     if (!body) {
       res.setHeader('connection', 'close');
       webhookRefused(connection.adapter, 'too_large');

@@ -35,8 +35,34 @@ function refused(code: ErrorCode, message: string): GraphQLResponse {
 /** Codes that say a system was away and nothing ran: such an answer is not stored for the key. */
 const RETRYABLE = new Set(['SERVICE_UNAVAILABLE', 'SUBGRAPH_UNAVAILABLE']);
 
+/** How long a key whose request ran nothing keeps being released while its store is away. */
+const RELEASE_FOR_MS = 120_000;
+
 export function idempotencyPlugin(db: Db, logger: Logger, scopes: ReadonlyMap<string, Scope | 'public'>): ApolloServerPlugin<GatewayContext> {
   const owned = new WeakMap<GatewayContext, { key: string; hash: string }>();
+  const release = (params: readonly [string, string, string]) =>
+    db.query('DELETE FROM sync.idempotency_keys WHERE tenant_id = $1 AND principal = $2 AND key = $3 AND response IS NULL', [...params]);
+  /**
+   * Releases a key whose request ran nothing (a system was away) before the answer goes out, so the client's retry
+   * runs. The store is often away for the same reason: then the release is retried in the background with backoff
+   * until it lands, since a key left "in progress" would answer CONFLICT forever to a retry known to be safe.
+   */
+  const releaseKey = async (params: readonly [string, string, string]): Promise<void> => {
+    try {
+      await release(params);
+    } catch {
+      const startedAt = Date.now();
+      const retry = (delayMs: number): void => {
+        setTimeout(() => {
+          release(params).catch((err: unknown) => {
+            if (Date.now() - startedAt > RELEASE_FOR_MS) logger.warn({ err, key: params[2] }, 'idempotency key could not be released');
+            else retry(Math.min(delayMs * 2, 5_000));
+          });
+        }, delayMs).unref();
+      };
+      retry(100);
+    }
+  };
   return {
     async requestDidStart({ request }) {
       const header = request.http?.headers.get(IDEMPOTENCY_HEADER);
@@ -60,13 +86,15 @@ export function idempotencyPlugin(db: Db, logger: Logger, scopes: ReadonlyMap<st
           // Nothing ran because a system was away: release the key so that the retry runs, instead of replaying the
           // outage forever.
           const retryable = data == null && !!errors?.length && errors.every((e) => RETRYABLE.has(String(e.extensions?.['code'])));
+          if (retryable) {
+            await releaseKey([p.tenant, principalKey(p), mine.key]);
+            return;
+          }
           try {
-            if (retryable) await db.query('DELETE FROM sync.idempotency_keys WHERE tenant_id = $1 AND principal = $2 AND key = $3 AND response IS NULL', [p.tenant, principalKey(p), mine.key]);
-            else
-              await db.query(
-                'UPDATE sync.idempotency_keys SET status = $4, response = $5 WHERE tenant_id = $1 AND principal = $2 AND key = $3',
-                [p.tenant, principalKey(p), mine.key, response.http.status ?? 200, JSON.stringify(response.body.singleResult)],
-              );
+            await db.query(
+              'UPDATE sync.idempotency_keys SET status = $4, response = $5 WHERE tenant_id = $1 AND principal = $2 AND key = $3',
+              [p.tenant, principalKey(p), mine.key, response.http.status ?? 200, JSON.stringify(response.body.singleResult)],
+            );
           } catch (err) {
             // The answer still goes out; the key stays "in progress" (CONFLICT on retry: the write may have happened).
             logger.warn({ err, key: mine.key }, 'idempotency key could not be recorded');

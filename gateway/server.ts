@@ -96,7 +96,9 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningServer>
       // Before the plugins that store the response (idempotency, cache): they must store what the client gets.
       unresolvedReferencesPlugin(),
       ...(opts.db ? [idempotencyPlugin(opts.db, logger, mutationScopes(supergraphSdl)), auditPlugin(opts.db, logger)] : []),
-      ...(config.responseCache ? [responseCache(opts.cacheStore ?? createCacheStore(opts.redis), logger)] : []),
+      ...(config.responseCache
+        ? [responseCache(opts.cacheStore ?? createCacheStore(opts.redis, { invalidation: config.responseCacheInvalidation }), logger, { staleIfError: config.responseCacheStaleIfError })]
+        : []),
       ...(config.production ? [ApolloServerPluginLandingPageDisabled()] : []),
     ],
     formatError: gatewayErrorFormatter(config, logger),

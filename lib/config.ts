@@ -16,6 +16,9 @@ const schema = z
     REDIS_KEY_PREFIX: z.string().default('sor:'),
     RESPONSE_CACHE: z.enum(['on', 'off']).default('on'),
     SUBGRAPH_DEDUP: z.enum(['on', 'off']).default('on'),
+    RESPONSE_CACHE_INVALIDATION: z.enum(['entity', 'tenant']).default('entity'),
+    RESPONSE_CACHE_STALE_IF_ERROR: z.string().regex(/^(\s*\w+=\d+\s*(,\s*\w+=\d+\s*)*)?$/, 'Type=seconds,Type=seconds').default(''),
+    COST_MODE: z.enum(['enforce', 'measure']).default('enforce'),
     RATE_LIMITS: z.string().optional(),
     SUBSCRIPTION_LIMITS: z.string().optional(),
     JWT_SECRET: z.string().min(32).optional(),
@@ -65,6 +68,12 @@ export interface Config {
   redisUrl: string | undefined;
   redisKeyPrefix: string;
   responseCache: boolean;
+  /** What a write evicts: the answers holding what it wrote (`entity`), or all of its tenant's (`tenant`). */
+  responseCacheInvalidation: 'entity' | 'tenant';
+  /** Entity types whose cached answers may be served stale, for up to N s past their max-age, while a subgraph is down. */
+  responseCacheStaleIfError: Record<string, number>;
+  /** `measure`: report each operation's cost in `extensions.cost` without refusing any (gateway/cost.ts). */
+  costMode: 'enforce' | 'measure';
   /** Share one subgraph request between identical reads in flight (same signed claims). */
   subgraphDedup: boolean;
   /** JSON overrides of the rate-limit settings (see gateway/rate-limit.ts), e.g. {"perKind":{"partner":5000}}. */
@@ -113,6 +122,11 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     redisUrl: e.REDIS_URL,
     redisKeyPrefix: e.REDIS_KEY_PREFIX,
     responseCache: e.RESPONSE_CACHE === 'on',
+    responseCacheInvalidation: e.RESPONSE_CACHE_INVALIDATION,
+    responseCacheStaleIfError: Object.fromEntries(
+      e.RESPONSE_CACHE_STALE_IF_ERROR.split(',').filter((p) => p.trim()).map((p) => p.split('=').map((x) => x.trim())).map(([t, s]) => [t ?? '', Number(s)]),
+    ),
+    costMode: e.COST_MODE,
     subgraphDedup: e.SUBGRAPH_DEDUP === 'on',
     rateLimits: parseJsonObject('RATE_LIMITS', e.RATE_LIMITS),
     subscriptionLimits: parseJsonObject('SUBSCRIPTION_LIMITS', e.SUBSCRIPTION_LIMITS),

@@ -12,6 +12,7 @@ import { reconcileTenant } from './reconcile';
 import { type SystemsFor, connectedSystems } from './systems';
 import type { ConnectionRuntime } from '../connections/runtime';
 import { type Worker, startWorker } from './worker';
+import type { OnWritten } from './relay';
 import { ledgerTenants } from '../ledger/store';
 
 export interface SyncEngineOptions {
@@ -26,8 +27,8 @@ export interface SyncEngineOptions {
   lockSeconds?: number;
   /** Jobs this engine runs at once. @default 4 */
   concurrency?: number;
-  /** Told about each tenant whose systems sync steps wrote (bumps the response cache's generation). */
-  onWritten?: (tenant: string) => Promise<void>;
+  /** Told about each tenant whose systems sync steps wrote (the response cache evicts what they wrote). */
+  onWritten?: OnWritten;
   /** The tenants' connections; without it every tenant is on the reference stores. */
   connections?: ConnectionRuntime;
 }

@@ -2,6 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { type ApolloServerPlugin, HeaderMap } from '@apollo/server';
 import type { Logger } from '../lib/logger';
 import type { CacheStore } from '../lib/response-cache-store';
+import { responseCacheWaiting } from '../lib/telemetry/gateway-metrics';
 import { answerContents, answerTags, mutationWrites } from './cache-entities';
 import type { GatewayContext } from './context';
 
@@ -61,6 +62,8 @@ export interface ResponseCacheOptions {
   staleIfError?: Readonly<Record<string, number>>;
   /** How long a coalesced request waits for the first one before running itself. @default 10000 */
   coalesceWaitMs?: number;
+  /** The clock that ages entries. @default Date.now */
+  now?: () => number;
 }
 
 /** This process's placeholder for spliced data: a field name no schema has, so it cannot collide with an answer. */
@@ -89,6 +92,7 @@ const MAX_UNCACHEABLE = 1000;
 export function responseCache(cache: CacheStore, logger: Logger, opts: ResponseCacheOptions = {}): ApolloServerPlugin<GatewayContext> {
   const staleIfError = opts.staleIfError ?? {};
   const coalesceWaitMs = opts.coalesceWaitMs ?? 10_000;
+  const clock = opts.now ?? Date.now;
   let failing = false;
   const degraded = (err: unknown) => {
     // One warning per outage, not one per request.
@@ -104,12 +108,18 @@ export function responseCache(cache: CacheStore, logger: Logger, opts: ResponseC
 
   const waitFor = (pending: Promise<Shared | null>) =>
     new Promise<Shared | null>((resolve) => {
-      const timer = setTimeout(() => resolve(null), coalesceWaitMs);
-      timer.unref();
-      void pending.then((s) => {
+      responseCacheWaiting.inc();
+      let settled = false;
+      const done = (s: Shared | null) => {
+        if (settled) return;
+        settled = true;
         clearTimeout(timer);
+        responseCacheWaiting.dec();
         resolve(s);
-      });
+      };
+      const timer = setTimeout(() => done(null), coalesceWaitMs);
+      timer.unref();
+      void pending.then(done);
     });
 
   /** How long past max-age an answer holding these entity types may be served on error: the least of theirs. */
@@ -136,7 +146,7 @@ export function responseCache(cache: CacheStore, logger: Logger, opts: ResponseC
             degraded(err);
             return null;
           }
-          const now = Date.now();
+          const now = clock();
           let hit: Entry | undefined;
           let stale: Entry | undefined;
           for (const raw of found.values) {
@@ -202,7 +212,7 @@ export function responseCache(cache: CacheStore, logger: Logger, opts: ResponseC
               result.errors = undefined;
               response.http.status = 200;
               response.http.headers.set('x-cache', 'STALE');
-              for (const [k, v] of ageHeader(lookup.stale.meta, Date.now())) response.http.headers.set(k, v);
+              for (const [k, v] of ageHeader(lookup.stale.meta, clock())) response.http.headers.set(k, v);
               return;
             }
             response.http.headers.set('x-cache', 'MISS');
@@ -214,7 +224,7 @@ export function responseCache(cache: CacheStore, logger: Logger, opts: ResponseC
             if (result.errors?.length || !result.data || !policy?.maxAge) return;
             const scope = policy.scope === 'PRIVATE' ? 'PRIVATE' : 'PUBLIC';
             const contents = answerContents(schema, document, request.operationName, result.data);
-            const meta: EntryMeta = { maxAge: policy.maxAge, scope, cachedAt: Date.now(), staleFor: staleFor(contents.types) };
+            const meta: EntryMeta = { maxAge: policy.maxAge, scope, cachedAt: clock(), staleFor: staleFor(contents.types) };
             const data = JSON.stringify(result.data);
             lookup.lead?.({ meta, data, sub: contextValue.principal.sub });
             lookup.lead = undefined;

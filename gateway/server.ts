@@ -31,7 +31,7 @@ import type { Db } from '../lib/db/db';
 import { subgraphDataSource } from './data-sources';
 import { rateLimitSettings, rateLimits } from './rate-limit';
 import { tenantFairness } from './fairness';
-import { responseCache, spliceCachedData } from './response-cache';
+import { type ResponseCacheOptions, responseCache, spliceCachedData } from './response-cache';
 import { type CacheStore, createCacheStore } from '../lib/response-cache-store';
 import { keepAliveFetcher } from './subgraph-fetcher';
 import { requestTelemetryPlugin } from './request-telemetry';
@@ -54,6 +54,8 @@ export interface GatewayOptions {
   db?: Db;
   /** The response cache's store, shared with the sync engine in this process; created from `redis` otherwise. */
   cacheStore?: CacheStore;
+  /** Overrides of the response cache's options (its clock, in tests). */
+  responseCache?: Partial<ResponseCacheOptions>;
   /** Overrides of the WebSocket limits (DEFAULT_SUBSCRIPTION_LIMITS). */
   subscriptionLimits?: Partial<SubscriptionLimits>;
 }
@@ -97,7 +99,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningServer>
       unresolvedReferencesPlugin(),
       ...(opts.db ? [idempotencyPlugin(opts.db, logger, mutationScopes(supergraphSdl)), auditPlugin(opts.db, logger)] : []),
       ...(config.responseCache
-        ? [responseCache(opts.cacheStore ?? createCacheStore(opts.redis, { invalidation: config.responseCacheInvalidation }), logger, { staleIfError: config.responseCacheStaleIfError })]
+        ? [responseCache(opts.cacheStore ?? createCacheStore(opts.redis, { invalidation: config.responseCacheInvalidation }), logger, { staleIfError: config.responseCacheStaleIfError, ...opts.responseCache })]
         : []),
       ...(config.production ? [ApolloServerPluginLandingPageDisabled()] : []),
     ],

@@ -7,6 +7,7 @@ import { createRedis } from '../../lib/redis';
 import { SUBGRAPH_NAMES, type SubgraphName } from '../../lib/schema';
 import { startGateway } from '../../gateway/server';
 import type { SubscriptionLimits } from '../../gateway/subscriptions/server';
+import type { ResponseCacheOptions } from '../../gateway/response-cache';
 import { type Stack, startStack } from '../../scripts/stack';
 import { type GraphQLResponse, postGraphQL } from './http';
 import { freshDatabase } from './postgres';
@@ -76,6 +77,7 @@ export async function startInstance(
     config?: Partial<Config>;
     withBus?: boolean;
     subscriptionLimits?: Partial<SubscriptionLimits>;
+    responseCache?: Partial<ResponseCacheOptions>;
     /** Where this instance finds some subgraphs instead of the stack's (a proxy a test can stop). */
     subgraphUrls?: Partial<Record<SubgraphName, string>>;
     logger?: Logger;
@@ -85,7 +87,7 @@ export async function startInstance(
   const bus = opts.withBus ? createEventBus(stack.config.redisUrl, stack.config.redisKeyPrefix) : undefined;
   const subgraphUrls = Object.fromEntries(SUBGRAPH_NAMES.map((n) => [n, opts.subgraphUrls?.[n] ?? stack.subgraphs[n].url])) as Record<SubgraphName, string>;
   const server = await startGateway({
-    config: { ...stack.config, ...opts.config }, logger: opts.logger ?? createLogger('silent', 'test'), redis, bus, port: 0, subgraphUrls, subscriptionLimits: opts.subscriptionLimits,
+    config: { ...stack.config, ...opts.config }, logger: opts.logger ?? createLogger('silent', 'test'), redis, bus, port: 0, subgraphUrls, subscriptionLimits: opts.subscriptionLimits, responseCache: opts.responseCache,
   });
   return {
     url: server.url,

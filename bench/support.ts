@@ -215,6 +215,8 @@ export interface GraphQLLoad {
   warmup: number;
   /** Seconds measured after the warm-up. */
   duration: number;
+  /** A fresh JSON body per request (a mix of operations and variables) instead of `query` + `variables`. */
+  body?: () => string;
 }
 
 export interface LoadSummary {
@@ -280,6 +282,7 @@ export async function graphqlLoad(opts: GraphQLLoad): Promise<LoadSummary> {
         method: 'POST',
         headers: { 'content-type': 'application/json', authorization: `Bearer ${opts.token}` },
         body: JSON.stringify({ query: opts.query, variables: opts.variables }),
+        ...(opts.body ? { setupRequest: (req: Record<string, unknown>) => ({ ...req, body: opts.body?.() }) } : {}),
         onResponse: (_status, _body, _context, headers) => {
           if (!inWindow()) return;
           const v = headers['x-cache'] ?? 'none';

@@ -6,6 +6,7 @@ import type { Principal, TokenKind } from '../lib/auth/principal';
 import type { Redis } from '../lib/redis';
 import type { GatewayContext } from './context';
 import { operationCost } from './cost';
+import { type CostModel, EMPTY_COST_MODEL } from './cost-model';
 import { operationCostHistogram } from '../lib/telemetry/gateway-metrics';
 import { MirroredLimiter } from './rate-limit-mirror';
 
@@ -71,7 +72,21 @@ interface Decision {
  * view of the Redis counter and spent in Redis without waiting (MirroredLimiter): no round trip on the hot path.
  * Rejections happen in didResolveOperation, before any subgraph is called.
  */
-export function rateLimits(settings: RateLimitSettings, redis: Redis | undefined): RateLimits {
+export interface CostOptions {
+  /** The supergraph's @cost / @listSize annotations (gateway/cost-model.ts). */
+  model?: CostModel;
+  /**
+   * `enforce` refuses operations above maxOperationCost (COST_LIMIT_EXCEEDED); `measure` refuses none on cost and
+   * reports each operation's estimate in `extensions.cost` (to calibrate the limit on real traffic). Points are spent
+   * by the estimate in both modes. @default 'enforce'
+   */
+  mode?: 'enforce' | 'measure';
+}
+
+export function rateLimits(settings: RateLimitSettings, redis: Redis | undefined, costs: CostOptions = {}): RateLimits {
+  const model = costs.model ?? EMPTY_COST_MODEL;
+  const measureOnly = costs.mode === 'measure';
+  const measured = new WeakMap<GatewayContext, number>();
   const limiters = new Map<string, Limiter>();
   const limiter = (scope: 'principal' | 'tenant', points: number): Limiter => {
     const key = `${scope}:${points}`;
@@ -130,8 +145,9 @@ export function rateLimits(settings: RateLimitSettings, redis: Redis | undefined
       return {
         async didResolveOperation({ document, operation, schema, request, contextValue }) {
           if (!operation) return;
-          const cost = operationCost(schema, document, operation, request.variables ?? {});
-          if (cost > settings.maxOperationCost) {
+          const cost = operationCost(schema, document, operation, request.variables ?? {}, model);
+          if (measureOnly) measured.set(contextValue, cost);
+          else if (cost > settings.maxOperationCost) {
             throw new GraphQLError(`Operation cost ${cost} exceeds the maximum of ${settings.maxOperationCost}`, {
               extensions: { code: 'COST_LIMIT_EXCEEDED', cost, maxCost: settings.maxOperationCost, http: { status: 400 } },
             });
@@ -150,6 +166,11 @@ export function rateLimits(settings: RateLimitSettings, redis: Redis | undefined
           });
         },
         async willSendResponse({ response, contextValue }) {
+          const cost = measured.get(contextValue);
+          if (cost !== undefined && response.body.kind === 'single') {
+            const r = response.body.singleResult;
+            r.extensions = { ...r.extensions, cost: { estimated: cost, maxCost: settings.maxOperationCost, mode: 'measure' } };
+          }
           const d = decisions.get(contextValue);
           if (!d) return;
           response.http.headers.set('ratelimit-limit', String(d.limit));

@@ -31,6 +31,7 @@ import type { Db } from '../lib/db/db';
 import { subgraphDataSource } from './data-sources';
 import { rateLimitSettings, rateLimits } from './rate-limit';
 import { tenantFairness } from './fairness';
+import { costModel } from './cost-model';
 import { type ResponseCacheOptions, responseCache, spliceCachedData } from './response-cache';
 import { type CacheStore, createCacheStore } from '../lib/response-cache-store';
 import { keepAliveFetcher } from './subgraph-fetcher';
@@ -69,9 +70,9 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningServer>
   const http = keepAliveFetcher({ dedup: config.subgraphDedup });
   const signClaims = claimsSigner(config.internalSecret);
   const limitSettings = rateLimitSettings(config.rateLimits);
-  const limits = rateLimits(limitSettings, opts.redis);
-  const fairness = tenantFairness({ maxConcurrentPerTenant: limitSettings.maxConcurrentPerTenant, knownSpent: limits.knownSpent });
   const supergraphSdl = readSupergraph();
+  const limits = rateLimits(limitSettings, opts.redis, { model: costModel(supergraphSdl), mode: config.costMode });
+  const fairness = tenantFairness({ maxConcurrentPerTenant: limitSettings.maxConcurrentPerTenant, knownSpent: limits.knownSpent });
   const gateway = new ApolloGateway({
     supergraphSdl,
     buildService: ({ name }) => {

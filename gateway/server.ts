@@ -71,8 +71,17 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningServer>
   const signClaims = claimsSigner(config.internalSecret);
   const limitSettings = rateLimitSettings(config.rateLimits);
   const supergraphSdl = readSupergraph();
-  const limits = rateLimits(limitSettings, opts.redis, { model: costModel(supergraphSdl), mode: config.costMode });
-  const fairness = tenantFairness({ maxConcurrentPerTenant: limitSettings.maxConcurrentPerTenant, knownSpent: limits.knownSpent });
+  const verify = tokenVerifier(config.jwt);
+  // Fair share and limits refer to each other: the limiter admits by cost into the tenant's share (called per
+  // request, once both exist), and the share's early refusals read the limiter's view.
+  const limits = rateLimits(limitSettings, opts.redis, {
+    model: costModel(supergraphSdl), mode: config.costMode, admit: async (ctx, cost) => (ctx.admission ? share.admitCost(ctx.admission, cost) : undefined),
+  });
+  const share = tenantFairness({
+    maxConcurrentPerTenant: limitSettings.maxConcurrentPerTenant, maxInFlightCostPerTenant: limitSettings.maxInFlightCostPerTenant,
+    maxQueuedPerTenant: limitSettings.maxQueuedPerTenant, maxQueueWaitMs: limitSettings.maxQueueWaitMs,
+    knownSpent: limits.knownSpent, knownSpentNow: limits.knownSpentNow, peekToken: verify.peek,
+  });
   const gateway = new ApolloGateway({
     supergraphSdl,
     buildService: ({ name }) => {
@@ -121,12 +130,12 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningServer>
   });
   await apollo.start();
 
-  const verify = tokenVerifier(config.jwt);
   const context = async (req: IncomingMessage): Promise<GatewayContext> => {
     const principal = await verify(bearerToken(req.headers.authorization));
-    const context: GatewayContext = { principal, correlationId: correlationIdFrom(req.headers[CORRELATION_HEADER]), cacheSplice: {} };
+    const admission = { cost: 0 };
+    const context: GatewayContext = { principal, correlationId: correlationIdFrom(req.headers[CORRELATION_HEADER]), cacheSplice: {}, admission };
     // Before Apollo parses, validates and plans anything: a spent principal or a tenant at its cap costs next to nothing.
-    await fairness.enter(principal, context);
+    await share.enter(principal, admission);
     return context;
   };
   // Not ready without a supergraph; without Redis still ready, reported degraded (local cache bypass and limits).
@@ -134,7 +143,8 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningServer>
     ready: apiSchema !== null,
     checks: { supergraph: apiSchema ? 'ok' : 'missing', ...(opts.redis ? { redis: opts.redis.status === 'ready' ? 'ok' : 'degraded' } : {}) },
   });
-  const handler = tracedHttp('gateway', graphqlHttpHandler({ apollo, context, ready, finishBody: spliceCachedData, finished: fairness.leave }));
+  const handler = tracedHttp('gateway', graphqlHttpHandler({ apollo, context, ready, finishBody: spliceCachedData, finished: (ctx) => share.leave(ctx?.admission), preflight: (req) => share.refuseEarly(req.headers.authorization),
+  }));
   const unreport = reportSubscriptions(() => subscriptions?.stats() ?? { connections: 0, subscriptions: 0 });
   const running = await listen(handler, config.host, opts.port ?? config.ports.gateway, {
     beforeClose: async () => {

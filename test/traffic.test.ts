@@ -73,20 +73,20 @@ describe('rate limiting and response caching on Redis', () => {
       throw new Error(`Redis never counted ${atLeast} points`);
     };
     // Instance A: the first request asks Redis, the second is decided locally; both end up counted in Redis.
-    expect(Number((await postGraphQL(stack.url, SMALL, { token })).headers.get('ratelimit-remaining'))).toBe(33);
-    expect(Number((await postGraphQL(stack.url, SMALL, { token })).headers.get('ratelimit-remaining'))).toBe(26);
-    await untilRedisCounts(14);
-    expect(await redisCount()).toBe(14);
-    // Instance B asks Redis (14 spent), then decides locally until its view says the budget is spent.
+    expect(Number((await postGraphQL(stack.url, SMALL, { token })).headers.get('ratelimit-remaining'))).toBe(10);
+    expect(Number((await postGraphQL(stack.url, SMALL, { token })).headers.get('ratelimit-remaining'))).toBe(8);
+    await untilRedisCounts(4);
+    expect(await redisCount()).toBe(4);
+    // Instance B asks Redis (4 spent), then decides locally until its view says the budget is spent.
     const onB: number[] = [];
     for (let i = 0; i < 6 && onB.at(-1) !== 429; i++) onB.push((await postGraphQL(second.url, SMALL, { token })).status);
-    expect(onB).toEqual([200, 200, 200, 429]);
-    await untilRedisCounts(35);
-    // B refused its fourth from its own view: that request was never sent to Redis (asked, Redis would count 42).
-    expect(await redisCount()).toBe(35);
+    expect(onB).toEqual([200, 200, 200, 200, 429]);
+    await untilRedisCounts(12);
+    // B refused its fifth from its own view: that request was never sent to Redis (asked, Redis would count 14).
+    expect(await redisCount()).toBe(12);
     // A's view is older than B's spends: A admits one more request, whose spend then tells A the budget is gone.
     expect((await postGraphQL(stack.url, SMALL, { token })).status).toBe(200);
-    await untilRedisCounts(42);
+    await untilRedisCounts(14);
     expect((await postGraphQL(stack.url, SMALL, { token })).status).toBe(429);
   });
 

@@ -32,6 +32,9 @@ export const responseCacheLookups = new Counter({
 export const responseCacheWaiting = new Gauge({
   name: 'sor_response_cache_coalesced_waiting', help: 'Queries waiting for an identical cache miss in flight to answer', registers,
 });
+export const fairShareQueued = new Gauge({
+  name: 'sor_fair_share_queued', help: "Operations waiting for their tenant's in-flight cost to leave room (gateway/fairness.ts)", registers,
+});
 export const rateLimitRefusals = new Counter({
   name: 'sor_rate_limit_refusals_total', help: 'Requests refused with RATE_LIMITED, by token kind', labelNames: ['kind'] as const, registers,
 });

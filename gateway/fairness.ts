@@ -41,7 +41,8 @@ export interface EarlyRefusal {
 export interface Fairness {
   /**
    * Before the request's body is read: a refusal for a principal whose budget this instance already knows to be
-   * spent (its token verified before, so no signature check either), or null to go on.
+   * spent, or whose tenant is at its cap of operations or has its fair-share queue full (its token verified before,
+   * so no signature check either), or null to go on.
    */
   refuseEarly(authorization: string | undefined): EarlyRefusal | null;
   /**
@@ -61,7 +62,7 @@ function refused(message: string, retryAfterSeconds: number): GraphQLError {
 }
 
 const earlyBody = (seconds: number) =>
-  JSON.stringify({ errors: [{ message: `Rate limit exceeded: retry in ${seconds} s`, extensions: { code: 'RATE_LIMITED', retryAfterSeconds: seconds } }] });
+  JSON.stringify({ errors: [{ message: `Too many requests: retry in ${seconds} s`, extensions: { code: 'RATE_LIMITED', retryAfterSeconds: seconds } }] });
 
 interface TenantState {
   count: number;
@@ -102,7 +103,10 @@ export function tenantFairness(opts: FairnessOptions): Fairness {
       if (!authorization || authorization.slice(0, 7).toLowerCase() !== 'bearer ') return null;
       const principal = opts.peekToken(authorization.slice(7).trim());
       if (!principal) return null;
-      const spentFor = opts.knownSpentNow(principal);
+      const s = tenants.get(principal.tenant);
+      // The tenant at its cap of operations, or with its fair-share queue full: refused as cheaply as a spent budget.
+      const busy = s !== undefined && (s.count >= opts.maxConcurrentPerTenant || s.queue.length >= opts.maxQueuedPerTenant);
+      const spentFor = busy ? 1000 : opts.knownSpentNow(principal);
       if (spentFor === null) return null;
       const seconds = Math.max(1, Math.ceil(spentFor / 1000));
       let body = bodies.get(seconds);

@@ -68,6 +68,11 @@ describe('tenant fair share', () => {
     const third = await postGraphQL(gateway.url, '{ accounts(first: 3) { nodes { id name } } }', { token: acme });
     expect(third.status).toBe(429);
     expect(codes(third)).toEqual(['RATE_LIMITED']);
+    // Refused before its body is read, too: an oversized one is not answered 413.
+    const oversized = await fetch(gateway.url, {
+      method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${acme}` }, body: JSON.stringify({ query: `{ ${'a'.repeat(2_000_000)} }` }),
+    });
+    expect(oversized.status).toBe(429);
     // globex is not behind acme's queue: admitted at once (held at the CRM tap like everything now).
     const other = postGraphQL(gateway.url, '{ accounts(first: 3) { nodes { id } } }', { token: globex });
     await eventually(async () => crm.holding === 2);

@@ -36,7 +36,7 @@ export function syncContext(deps: SyncDeps) {
       db,
       deps,
       ledger: l,
-      commands: syncCommands(db, base.tenant, base.correlationId, deps.wake),
+      commands: syncCommands(db, deps.systems(base.tenant, base.correlationId).crm, base.tenant, base.correlationId, deps.wake),
       loaders: {
         job: byIdLoader((ids) => l.jobsByIds(ids)),
         history: byParentLoader((ids) => l.historiesByJobs(ids), (e) => e.jobId ?? ''),

@@ -85,6 +85,13 @@ export function billingReferenceStore(db: Db, tenant: string, hooks?: BillingWri
       );
       return rows.map(invoice);
     },
+    async linkedInvoiceIds(afterId, limit) {
+      const rows = await q(
+        `SELECT invoice_id FROM billing.invoice_links WHERE tenant_id = $1 AND ($2::text IS NULL OR invoice_id > $2) ORDER BY invoice_id LIMIT $3`,
+        [tenant, afterId, limit],
+      );
+      return rows.map((r) => str(r['invoice_id']));
+    },
     externalIdsByEntities: (ids) => externalIdsOf(db, 'billing', tenant, ids),
 
     createSubscription(input) {

@@ -9,7 +9,11 @@ export interface BillingWriteHooks {
   invoiceIssued(tx: Queryable, invoice: IssuedInvoiceModel): Promise<void>;
   paymentRecorded(tx: Queryable, payment: BillingPaymentModel): Promise<void>;
   subscriptionStatusChanged(tx: Queryable, subscriptionId: string, status: string): Promise<void>;
+  /** A subscription was created, its items replaced or its cancellation asked (now or at period end). */
+  subscriptionWritten?(tx: Queryable, subscriptionId: string, change: SubscriptionChange): Promise<void>;
 }
+
+export type SubscriptionChange = 'CREATED' | 'ITEMS_REPLACED' | 'CANCELED';
 
 
 const INVOICE_COLS = 'id, subscription_id, account_id, currency, amount_minor, amount_paid_minor, status, period_start, period_end';

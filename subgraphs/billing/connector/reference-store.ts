@@ -116,6 +116,7 @@ export function billingReferenceStore(db: Db, tenant: string, hooks?: BillingWri
           tx,
         );
         await insertItems(tx, id, input.items);
+        await hooks?.subscriptionWritten?.(tx, id, 'CREATED');
         return reread(tx, id);
       });
     },
@@ -142,6 +143,7 @@ export function billingReferenceStore(db: Db, tenant: string, hooks?: BillingWri
         if (!(await updateLive(tx, id))) return null;
         await q('DELETE FROM billing.subscription_items WHERE tenant_id = $1 AND subscription_id = $2', [tenant, id], tx);
         await insertItems(tx, id, items);
+        await hooks?.subscriptionWritten?.(tx, id, 'ITEMS_REPLACED');
         return reread(tx, id);
       });
     },
@@ -153,6 +155,7 @@ export function billingReferenceStore(db: Db, tenant: string, hooks?: BillingWri
         if (!(await updateLive(tx, id, set))) return null;
         const sub = await reread(tx, id);
         if (!atPeriodEnd) await hooks?.subscriptionStatusChanged(tx, id, sub.status);
+        await hooks?.subscriptionWritten?.(tx, id, 'CANCELED');
         return sub;
       });
     },

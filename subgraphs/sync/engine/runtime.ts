@@ -8,6 +8,7 @@ import { accountUpsertFlow } from './flows/account-upsert';
 import { invoicePostFlow, paymentApplyFlow } from './flows/invoice-ledger';
 import { quoteToCashFlow } from './flows/quote-to-cash';
 import { remoteChangeFlow } from './flows/remote-change';
+import { remotePushFlow } from './flows/remote-push';
 import { reconcileTenant } from './reconcile';
 import { type SystemsFor, connectedSystems } from './systems';
 import type { ConnectionRuntime } from '../connections/runtime';
@@ -67,6 +68,7 @@ export function startSyncEngine(opts: SyncEngineOptions): SyncEngine {
       INVOICE_POST: invoicePostFlow(opts.db, systems),
       PAYMENT_APPLY: paymentApplyFlow(systems),
       REMOTE_CHANGE: remoteChangeFlow(opts.db, systems, opts.connections),
+      REMOTE_PUSH: remotePushFlow(systems),
     },
   });
   // Credentials still sealed under a retired key move to the active one (old keys only need to stay until this ran).

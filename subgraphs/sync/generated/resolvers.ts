@@ -353,7 +353,8 @@ export type SyncJobKind =
   | 'PAYMENT_APPLY'
   | 'QUOTE_TO_CASH'
   | 'RECONCILE_REPAIR'
-  | 'REMOTE_CHANGE';
+  | 'REMOTE_CHANGE'
+  | 'REMOTE_PUSH';
 
 export type SyncJobState =
   | 'CANCELLED'

@@ -75,6 +75,11 @@ export function remoteBilling(
     return linked;
   };
 
+  const live = async (id: string): Promise<boolean> => {
+    const [sub] = await mirror.subscriptionsByIds([id]);
+    return sub !== undefined && sub.status !== 'CANCELED';
+  };
+
   const billing: BillingConnector = {
     ...mirror,
     async upsertCustomer(input) {
@@ -100,11 +105,14 @@ export function remoteBilling(
       return mirror.createSubscription(input);
     },
     async cancelSubscription(id, atPeriodEnd) {
+      // The port's answer for a subscription that is gone or CANCELED is null, whatever the vendor would say.
+      if (!(await live(id))) return null;
       const remoteId = await links.remoteId('BillingSubscription', id);
       if (remoteId) await remote.cancelSubscription(remoteId, atPeriodEnd, { idempotencyKey: key('cancel', id, atPeriodEnd) });
       return mirror.cancelSubscription(id, atPeriodEnd);
     },
     async replaceItems(id, items) {
+      if (!(await live(id))) return null;
       const remoteId = await links.remoteId('BillingSubscription', id);
       if (remoteId) {
         const remoteItems = [];

@@ -38,6 +38,7 @@ import { requestTelemetryPlugin } from './request-telemetry';
 import { tracingPlugin } from './tracing-plugin';
 import { measuredDataSource } from './subgraph-metrics';
 import { tracedHttp } from '../lib/telemetry/http';
+import { webhookForwarder, withWebhooks } from './webhook-forward';
 import { reportSubscriptions } from '../lib/telemetry/gateway-metrics';
 
 export interface GatewayOptions {
@@ -129,7 +130,8 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningServer>
     ready: apiSchema !== null,
     checks: { supergraph: apiSchema ? 'ok' : 'missing', ...(opts.redis ? { redis: opts.redis.status === 'ready' ? 'ok' : 'degraded' } : {}) },
   });
-  const handler = tracedHttp('gateway', graphqlHttpHandler({ apollo, context, ready, finishBody: spliceCachedData, finished: fairness.leave }));
+  const graphql = graphqlHttpHandler({ apollo, context, ready, finishBody: spliceCachedData, finished: fairness.leave });
+  const handler = tracedHttp('gateway', withWebhooks(webhookForwarder({ syncBaseUrl: urls.sync.replace(/\/graphql$/, ''), logger }), graphql));
   const unreport = reportSubscriptions(() => subscriptions?.stats() ?? { connections: 0, subscriptions: 0 });
   const running = await listen(handler, config.host, opts.port ?? config.ports.gateway, {
     beforeClose: async () => {

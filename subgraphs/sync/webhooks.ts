@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Db } from '../../lib/db/db';
-import { readRawBody, sendJson } from '../../lib/http/server';
+import { WEBHOOK_MAX_BYTES as MAX_BYTES, readRawBody, sendJson } from '../../lib/http/server';
 import type { Logger } from '../../lib/logger';
 import { enqueueSyncJob } from '../../lib/outbox';
 import { WebhookVerificationError } from '../billing/connector/remote-port';
@@ -9,7 +9,6 @@ import { type RemoteChangePayload, SYNCED_KINDS } from './engine/flows/remote-ch
 import { webhookAccepted, webhookRefused } from '../../lib/telemetry/sync-metrics';
 
 const PATH = /^\/webhooks\/([a-z0-9-]{1,40})\/([A-Za-z0-9_]{1,80})$/;
-const MAX_BYTES = 512 * 1024;
 
 const refuse = (res: ServerResponse, status: number, code: string, message: string) => sendJson(res, status, { error: { code, message } });
 

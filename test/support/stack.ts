@@ -24,7 +24,12 @@ export interface TestStack extends Stack {
 }
 
 /** The real stack on a fresh Postgres database with seeded tenants, every server on an ephemeral port. */
-export async function startTestStack(opts: { accounts?: number; env?: NodeJS.ProcessEnv } = {}): Promise<TestStack> {
+export async function startTestStack(opts: {
+  accounts?: number;
+  env?: NodeJS.ProcessEnv;
+  /** The one logger every part of the stack writes to (a test capturing the process's log output passes its own). */
+  logger?: Logger;
+} = {}): Promise<TestStack> {
   const database = await freshDatabase();
   const config = loadConfig({
     NODE_ENV: 'test',
@@ -37,7 +42,7 @@ export async function startTestStack(opts: { accounts?: number; env?: NodeJS.Pro
   });
   const stack = await startStack({
     config,
-    logger: createLogger('silent', 'test'),
+    logger: opts.logger ?? createLogger('silent', 'test'),
     db: database.db,
     seed: { tenants: TENANTS, accounts: opts.accounts ?? 20 },
     ephemeralPorts: true,

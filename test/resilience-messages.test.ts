@@ -125,6 +125,24 @@ describe("messages recorded by sync jobs, shown by the reader's scopes", () => {
     }
   });
 
+  it('Account.syncStatus.lastError: an unclassified upstream message is shown only to readers of both systems of the job', async () => {
+    const [account] = await stack.db.query<{ id: string }>("SELECT id FROM crm.accounts WHERE tenant_id = 'acme' ORDER BY id OFFSET 2 LIMIT 1");
+    stack.sync.faults.set('ERP', { count: 1, kind: 'REJECT' });
+    try {
+      const updated = await stack.gql('mutation($id: ID!) { updateAccount(id: $id, input: { name: "Rejected Co" }) { id } }', { id: account?.id });
+      expect(updated.body.errors).toBeUndefined();
+      await waitForSync(stack, 'acme', async () =>
+        (await stack.db.query("SELECT 1 FROM sync.links WHERE entity_id = $1 AND system = 'ERP' AND state = 'FAILED'", [account?.id])).length === 1);
+    } finally {
+      stack.sync.faults.clear();
+    }
+    const query = 'query($id: ID!) { account(id: $id) { syncStatus { system state lastError } } }';
+    type Status = { account: { syncStatus: { system: string; state: string; lastError: string | null }[] } };
+    const erp = async (token: string) => (await stack.gql<Status>(query, { id: account?.id }, { token })).body.data?.account.syncStatus.find((s) => s.system === 'ERP');
+    expect(await erp(financeToken)).toMatchObject({ state: 'FAILED', lastError: expect.stringContaining('rejected the record') });
+    expect(await erp(plainToken)).toMatchObject({ state: 'FAILED', lastError: REDACTED });
+  });
+
   it('a message nobody classified (a vendor text) is guarded as a whole by the systems the job touched', () => {
     const recorded = recordedMessage('Odoo: partner Acme is on credit hold', { sourceSystem: 'CRM', targetSystem: 'ERP' });
     expect(renderFor(recorded, new Set(['sync:read', 'crm:read']))).toBe(REDACTED);

@@ -13,7 +13,7 @@ import { errorFormatter } from '../lib/format-error';
 import type { GraphQLFormattedError } from 'graphql';
 import { auditPlugin } from './audit';
 import { DEFAULT_OPERATION_LIMITS, operationLimitsPlugin, tokenLimitCode } from './operation-limits';
-import { partnerAllowlists, trustedDocumentsPlugin } from './trusted-documents';
+import { partnerAllowlists, partnerDocumentRule, trustedDocumentsPlugin } from './trusted-documents';
 import { type RunningServer, graphqlHttpHandler, listen } from '../lib/http/server';
 import type { Logger } from '../lib/logger';
 import type { Redis } from '../lib/redis';
@@ -71,6 +71,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningServer>
   const limits = rateLimits(limitSettings, opts.redis);
   const fairness = tenantFairness({ maxConcurrentPerTenant: limitSettings.maxConcurrentPerTenant, knownSpent: limits.knownSpent });
   const supergraphSdl = readSupergraph();
+  const partnerDocuments = partnerDocumentRule(partnerAllowlists(config.partnerOperations), { requireAllowlist: config.partnerAllowlistRequired });
   const gateway = new ApolloGateway({
     supergraphSdl,
     buildService: ({ name }) => {
@@ -91,7 +92,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningServer>
       correlationPlugin(),
       responseStatusPlugin(),
       operationLimitsPlugin(operationLimits),
-      trustedDocumentsPlugin(partnerAllowlists(config.partnerOperations), { requireAllowlist: config.partnerAllowlistRequired }),
+      trustedDocumentsPlugin(partnerDocuments),
       limits.plugin,
       clientSchemaIntrospectionPlugin(),
       // Before the plugins that store the response (idempotency, cache): they must store what the client gets.
@@ -145,7 +146,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningServer>
   });
   if (opts.bus) {
     subscriptions = attachSubscriptions({
-      server: running.server, apollo, bus: opts.bus, verify, logger, limits: wsLimits, operationLimits, production: config.production,
+      server: running.server, apollo, bus: opts.bus, verify, logger, limits: wsLimits, operationLimits, partnerDocuments, production: config.production,
     });
     if (apiSchema) subscriptions.updateSchema(apiSchema);
   }

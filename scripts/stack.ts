@@ -94,6 +94,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       internalSecret: config.internalSecret,
       production: config.production,
       logger,
+      redis,
     });
     started[name] = Object.assign(server, { statements });
   }

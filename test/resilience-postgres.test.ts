@@ -74,6 +74,14 @@ describe('a Postgres restart', () => {
     expect(down.status).toBe(503);
     expect(down.body.errors?.map((e) => e.extensions?.['code'])).toEqual(['SERVICE_UNAVAILABLE']);
     expect(JSON.stringify(down.body)).not.toMatch(/ECONNREFUSED|terminat/i);
+    // A vendor webhook on the sync service: the same typed, retryable answer (it was a bare 500), nothing stored.
+    const hook = await fetch(stack.subgraphs.sync.url.replace(/\/graphql$/, '/webhooks/stripe/conn_during_outage'), {
+      method: 'POST', headers: { 'content-type': 'application/json', 'stripe-signature': 't=1,v1=00' }, body: '{"id":"evt_1"}',
+    });
+    expect(hook.status).toBe(503);
+    const hookBody = await hook.text();
+    expect(JSON.parse(hookBody)).toMatchObject({ error: { code: 'SERVICE_UNAVAILABLE' } });
+    expect(hookBody).not.toMatch(/ECONNREFUSED|terminat/i);
 
     await server.start();
     // The same pool serves again: its broken clients were discarded, not handed out.

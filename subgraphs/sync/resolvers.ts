@@ -1,6 +1,7 @@
 import { enqueueSyncJob } from '../../lib/outbox';
 import { badUserInput, forbidden, illegalTransition, notFound } from '../../lib/errors';
 import { statusEventScope } from '../../lib/auth/policy';
+import { shownMessage } from '../../lib/scoped-message';
 import { parsePage, toConnection } from '../../lib/pagination';
 import { reconcileTenant } from './engine/reconcile';
 import type { SyncContext } from './context';
@@ -79,6 +80,14 @@ export const resolvers: Resolvers = {
   SyncJob: {
     __resolveReference: (ref, ctx) => ctx.loaders.job.load(ref.id),
     history: (j, _a, ctx) => ctx.loaders.history.load(j.id),
+    // Recorded messages show each value only to a reader whose scopes may read it (engine/recorded-message.ts).
+    lastErrorMessage: (j, _a, ctx) => shownMessage(j.lastErrorMessage, j.lastErrorParts, ctx.principal.scopes),
+  },
+  SyncJobTransition: {
+    message: (e, _a, ctx) => shownMessage(e.message, e.messageParts, ctx.principal.scopes),
+  },
+  SyncEvent: {
+    message: (e, _a, ctx) => shownMessage(e.message, e.messageParts, ctx.principal.scopes),
   },
   Account: {
     __resolveReference: (ref) => ({ id: ref.id }),
@@ -90,7 +99,8 @@ export const resolvers: Resolvers = {
         const link = links.find((l) => l.system === system);
         const connection = connections[i];
         return {
-          system, state: (link?.state ?? 'NOT_SYNCED') as SyncState, lastSyncedAt: link?.lastSyncedAt ?? null, lastError: link?.lastError ?? null,
+          system, state: (link?.state ?? 'NOT_SYNCED') as SyncState, lastSyncedAt: link?.lastSyncedAt ?? null,
+          lastError: link ? shownMessage(link.lastError, link.lastErrorParts, ctx.principal.scopes) : null,
           connectionState: connection && connection.adapter !== 'reference' ? connection.state : null,
         };
       });

@@ -16,6 +16,8 @@ import { SYNC_MIGRATIONS, syncSubgraph } from './sync';
 import type { SyncDeps } from './sync/context';
 import { type ConnectionRuntime, connectionRuntime } from './sync/connections/runtime';
 import { connectionStore } from './sync/connections/store';
+import { type PartnerWebhookRuntime, partnerWebhookRuntime } from './sync/partner-webhooks/runtime';
+import { partnerWebhookSettings } from './sync/partner-webhooks/settings';
 
 /** Migrations per system, in the order they must run (sync first: system writes enqueue into its outbox). */
 export const MIGRATIONS: readonly { system: SubgraphName; dir: string }[] = [
@@ -36,6 +38,11 @@ export async function migrateAll(db: Db): Promise<void> {
  */
 export function connectionsFromConfig(db: Db, config: Config, logger: Logger): ConnectionRuntime {
   return connectionRuntime(connectionStore(db, keyRingFromEnv(config.connectorKeys, config.production)), logger);
+}
+
+/** Webhooks to partners: settings from PARTNER_WEBHOOKS (fails fast when invalid), secrets sealed like credentials. */
+export function partnerWebhooksFromConfig(db: Db, config: Config): PartnerWebhookRuntime {
+  return partnerWebhookRuntime(db, keyRingFromEnv(config.connectorKeys, config.production), partnerWebhookSettings(config.partnerWebhooks, config.production));
 }
 
 function erase<C extends RequestBase>(definition: SubgraphDefinition<C>): SubgraphDefinition<RequestBase> {

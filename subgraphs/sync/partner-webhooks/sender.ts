@@ -13,9 +13,10 @@ export interface Sender {
 
 /** What an error message may say about a failed connection: its code only, never a body or an address we hold. */
 function describe(err: unknown): string {
-  const code = (err as { code?: unknown } | null)?.code;
+  const { code, name } = (err ?? {}) as { code?: unknown; name?: unknown };
   if (code === 'ESSRF') return 'ADDRESS_REFUSED: the endpoint resolves to an address partner webhooks may not reach';
-  if (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT' || code === 'UND_ERR_CONNECT_TIMEOUT' || (err instanceof Error && err.name === 'TimeoutError')) return 'TIMEOUT';
+  // The signal's own reason is a DOMException (TimeoutError), not always an Error of this realm.
+  if (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT' || code === 'UND_ERR_CONNECT_TIMEOUT' || name === 'TimeoutError') return 'TIMEOUT';
   return typeof code === 'string' ? `CONNECTION_FAILED: ${code}` : 'CONNECTION_FAILED';
 }
 

@@ -219,6 +219,10 @@ export function partnerDeliveryQueue(db: Db) {
     async finish(worker: string, claimed: ClaimedDelivery, outcome: Finish, disableAfter: number): Promise<void> {
       const d = claimed.delivery;
       await db.transaction(async (tx) => {
+        // The endpoint's row first, as deleting an endpoint locks it before its deliveries: the same order both ways,
+        // so a delete racing an attempt's outcome waits instead of deadlocking. A deleted endpoint leaves nothing to do.
+        const live = await tx.query('SELECT id FROM sync.partner_webhook_endpoints WHERE id = $1 FOR NO KEY UPDATE', [d.endpointId]);
+        if (live.length === 0) return;
         const status = outcome.status;
         const error = outcome.kind === 'delivered' ? null : outcome.error;
         const retryAfter = outcome.kind === 'delivered' ? null : (outcome.retryAfterMs ?? null);

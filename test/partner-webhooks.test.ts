@@ -3,6 +3,8 @@ import { keyRingFromEnv } from '../lib/connectors/secret-box';
 import { createLogger } from '../lib/logger';
 import { type DeliveryWorker, startDeliveryWorker } from '../subgraphs/sync/partner-webhooks/delivery-worker';
 import { partnerWebhookSettings } from '../subgraphs/sync/partner-webhooks/settings';
+import { enqueuePartnerDeliveries } from '../subgraphs/sync/partner-webhooks/enqueue';
+import { EVENT_COLS, event } from '../subgraphs/sync/ledger/store';
 import { startProcess } from './support/child';
 import { eventually } from './support/eventually';
 import { codes } from './support/http';
@@ -228,6 +230,33 @@ describe('deliveries', () => {
     expect(replayed.headers['webhook-id']).toBe(waiting?.id);
     expect(replayed.body).toBe(delivered.body);
     expect(verified(replayed, secret).type).toBe('subscription.status_changed');
+    await deleteEndpoint('acme', id);
+  });
+});
+
+describe('the outbox', () => {
+  it('queues an event once per endpoint however often its batch is relayed, and nothing from a transaction that rolled back', async () => {
+    const { id } = await createEndpoint('acme', 'https://hooks.partner.example/outbox', ['SUBSCRIPTION_STATUS']);
+    const subscriptionId = await cancelSubscription('acme');
+    const [row] = await eventually(async () => {
+      const rows = await stack.db.query(`SELECT ${EVENT_COLS} FROM sync.events WHERE entity_id = $1 AND seq IS NOT NULL`, [subscriptionId]);
+      return rows.length > 0 ? rows : null;
+    });
+    if (!row) throw new Error('no event');
+    const relayed = event(row);
+    const queued = () => stack.db.query<{ event_id: string }>('SELECT event_id FROM sync.partner_webhook_deliveries WHERE endpoint_id = $1', [id]);
+    expect((await queued()).map((q) => String(q.event_id))).toEqual([relayed.eventId]);
+    // The relay's batch again (a retried transaction, two relays racing): nothing new.
+    expect(await enqueuePartnerDeliveries(stack.db, [relayed, relayed])).toBe(0);
+    // An event of another tenant with the same id reaches only that tenant's endpoints: none here.
+    expect(await enqueuePartnerDeliveries(stack.db, [{ ...relayed, tenant: 'globex', eventId: '999999' }])).toBe(0);
+    // In a transaction that rolls back (the relay crashed before commit), nothing stays queued.
+    const fresh = { ...relayed, eventId: '888888' };
+    await expect(stack.db.transaction(async (tx) => {
+      expect(await enqueuePartnerDeliveries(tx, [fresh])).toBe(1);
+      throw new Error('crash before commit');
+    })).rejects.toThrow('crash before commit');
+    expect(await queued()).toHaveLength(1);
     await deleteEndpoint('acme', id);
   });
 });

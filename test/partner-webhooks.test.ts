@@ -2,7 +2,7 @@ import { Webhook } from 'standardwebhooks';
 import { keyRingFromEnv } from '../lib/connectors/secret-box';
 import { createLogger } from '../lib/logger';
 import { type DeliveryWorker, startDeliveryWorker } from '../subgraphs/sync/partner-webhooks/delivery-worker';
-import { partnerWebhookSettings } from '../subgraphs/sync/partner-webhooks/settings';
+import { type PartnerWebhookSettings, partnerWebhookSettings } from '../subgraphs/sync/partner-webhooks/settings';
 import { enqueuePartnerDeliveries } from '../subgraphs/sync/partner-webhooks/enqueue';
 import { EVENT_COLS, event } from '../subgraphs/sync/ledger/store';
 import { startProcess } from './support/child';
@@ -79,7 +79,7 @@ function withoutRedis(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
   return rest;
 }
 
-function worker(overrides: Partial<typeof SETTINGS> = {}): DeliveryWorker {
+function worker(overrides: Partial<PartnerWebhookSettings> = {}): DeliveryWorker {
   return startDeliveryWorker({
     db: stack.db, ring: keyRingFromEnv(undefined, false), logger: createLogger('silent', 'test'),
     settings: partnerWebhookSettings({ ...SETTINGS, concurrency: 4, ...overrides }, false),
@@ -93,6 +93,11 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await stack?.stop();
+});
+
+// Each test deletes what it made through the API; this keeps a failed test's endpoints from reaching into the next.
+afterEach(async () => {
+  await stack.db.query('DELETE FROM sync.partner_webhook_endpoints');
 });
 
 describe('deliveries', () => {
@@ -137,7 +142,8 @@ describe('deliveries', () => {
     expect(delivery).toMatchObject({ id: requests[0]?.headers['webhook-id'], eventType: 'subscription.status_changed', attempts: 3, lastStatusCode: 204 });
     expect(delivery?.attemptLog.map((a) => [a.statusCode, a.retryAfterMs])).toEqual([[500, null], [429, 1000], [204, null]]);
     expect(JSON.parse(delivery?.payload ?? '{}')).toEqual(JSON.parse(requests[0]?.body ?? ''));
-    expect(log.failureStreak).toBe(0);
+    // Read again: the endpoint above was read before its deliveries, possibly just before the success committed.
+    expect((await endpointWithDeliveries('acme', acme.id)).failureStreak).toBe(0);
 
     // The other tenant's endpoint (subscribed to everything) hears its own tenant only.
     await stack.gql('mutation($id: ID!) { requestResync(accountId: $id) { id } }', { id: (await stack.db.query<{ id: string }>("SELECT id FROM crm.accounts WHERE tenant_id = 'globex' LIMIT 1"))[0]?.id }, { tenant: 'globex' });
@@ -231,6 +237,32 @@ describe('deliveries', () => {
     expect(replayed.body).toBe(delivered.body);
     expect(verified(replayed, secret).type).toBe('subscription.status_changed');
     await deleteEndpoint('acme', id);
+  });
+});
+
+describe('a hanging partner', () => {
+  it('holds at most its per-endpoint share of delivery slots: another tenant is delivered while it hangs', async () => {
+    const hanging = await startWebhookReceiver(() => 'hang');
+    const healthy = await startWebhookReceiver();
+    const a = await createEndpoint('acme', hanging.url, ['SUBSCRIPTION_STATUS']);
+    const b = await createEndpoint('globex', healthy.url, ['SUBSCRIPTION_STATUS']);
+    // Three slots and three messages for the hanging endpoint: without the cap they would take every slot.
+    const deliveries = worker({ concurrency: 3, maxInFlightPerEndpoint: 1, timeoutMs: 20_000 });
+    try {
+      for (let i = 0; i < 3; i++) await cancelSubscription('acme');
+      await hanging.waitForCount(1);
+      await cancelSubscription('globex');
+      const [got] = await healthy.waitForCount(1);
+      expect(verified(got as Received, b.secret).data.tenant).toBe('globex');
+      // Delivered while the first acme request still hangs, and acme never had two requests open.
+      expect([hanging.open(), hanging.received.length, hanging.maxOpen()]).toEqual([1, 1, 1]);
+    } finally {
+      await hanging.close();
+      await deliveries.stop();
+      await healthy.close();
+    }
+    await deleteEndpoint('acme', a.id);
+    await deleteEndpoint('globex', b.id);
   });
 });
 

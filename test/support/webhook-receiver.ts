@@ -15,6 +15,10 @@ export type Answer = { status: number; headers?: Record<string, string> } | 'han
 export interface WebhookReceiver {
   url: string;
   received: Received[];
+  /** Requests not answered yet (hanging, or being answered). */
+  open(): number;
+  /** The most requests it ever had open at once. */
+  maxOpen(): number;
   /** Changes how later requests are answered. */
   answerWith(script: (n: number) => Answer): void;
   /** Resolves once `count` requests have arrived (event-driven, no polling). */
@@ -28,7 +32,12 @@ export async function startWebhookReceiver(script: (n: number) => Answer = () =>
   let answer = script;
   const waiters = new Set<() => void>();
   const hung = new Set<http.ServerResponse>();
+  let open = 0;
+  let maxOpen = 0;
   const server = http.createServer((req, res) => {
+    open += 1;
+    maxOpen = Math.max(maxOpen, open);
+    res.once('close', () => (open -= 1));
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
@@ -51,6 +60,8 @@ export async function startWebhookReceiver(script: (n: number) => Answer = () =>
   return {
     url: `http://127.0.0.1:${port}/hooks`,
     received,
+    open: () => open,
+    maxOpen: () => maxOpen,
     answerWith(next) {
       answer = next;
     },

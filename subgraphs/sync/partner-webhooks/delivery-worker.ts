@@ -72,7 +72,7 @@ export function startDeliveryWorker(opts: DeliveryWorkerOptions): DeliveryWorker
       let claimed: ClaimedDelivery[] = [];
       if (free > 0) {
         try {
-          claimed = await queue.claim(id, free, leaseMs(settings));
+          claimed = await queue.claim(id, free, leaseMs(settings), settings.maxInFlightPerEndpoint);
         } catch (err) {
           logger.warn({ err }, 'partner webhook claim failed');
         }

@@ -20,6 +20,11 @@ const schema = z
     secretGraceSeconds: z.number().int().min(0).max(30 * 86_400).default(86_400),
     /** Deliveries one worker process sends at once; 0 runs no delivery loop in this process. @default 4 */
     concurrency: z.number().int().min(0).max(64).default(4),
+    /**
+     * Deliveries to one endpoint in flight at once across all workers (soft): a hanging partner holds this many slots,
+     * never every worker's. 1 also keeps one endpoint's messages close to event order. @default 2
+     */
+    maxInFlightPerEndpoint: z.number().int().min(1).max(64).default(2),
     /** Idle poll interval of the delivery loop. @default 500 */
     pollMs: z.number().int().min(10).default(500),
     /**

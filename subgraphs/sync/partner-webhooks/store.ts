@@ -148,9 +148,11 @@ export function partnerWebhookAdmin(db: Db, ring: KeyRing, tenant: string) {
      * of attempts. 'in-flight' while an attempt is running; null when there is no such delivery.
      */
     async replay(id: string): Promise<DeliveryModel | 'in-flight' | null> {
+      // A SENDING delivery whose lease ran out (its worker died, its endpoint was disabled since) is not in flight.
       const [row] = await db.query(
-        `UPDATE sync.partner_webhook_deliveries SET state = 'PENDING', attempts_base = attempts, next_attempt_at = now(), updated_at = now()
-         WHERE tenant_id = $1 AND id = $2 AND state <> 'SENDING' RETURNING ${DELIVERY_COLS}`,
+        `UPDATE sync.partner_webhook_deliveries SET state = 'PENDING', attempts_base = attempts, next_attempt_at = now(), locked_by = NULL,
+           locked_until = NULL, updated_at = now()
+         WHERE tenant_id = $1 AND id = $2 AND (state <> 'SENDING' OR locked_until < now()) RETURNING ${DELIVERY_COLS}`,
         [tenant, id],
       );
       if (row) return delivery(row);
@@ -186,12 +188,25 @@ export function partnerDeliveryQueue(db: Db) {
      * deliveries whose worker's lease ran out (it died mid-request): they go out again with the same id. The attempt
      * row is written in the claim's statement, so an attempt cut short still shows in the log.
      */
-    async claim(worker: string, limit: number, leaseMs: number): Promise<ClaimedDelivery[]> {
+    async claim(worker: string, limit: number, leaseMs: number, perEndpoint: number): Promise<ClaimedDelivery[]> {
+      // Due deliveries, ranked per endpoint, minus what the endpoint already has in flight (under a live lease): one
+      // slow or hanging partner holds at most `perEndpoint` slots of the whole fleet, not every worker's. Two workers
+      // claiming at the same instant may each see the same count: the cap is soft by that much.
       const rows = await db.query(
-        `WITH picked AS (
-           SELECT d.id FROM sync.partner_webhook_deliveries d JOIN sync.partner_webhook_endpoints p ON p.id = d.endpoint_id AND p.enabled
+        `WITH inflight AS (
+           SELECT endpoint_id, count(*) AS n FROM sync.partner_webhook_deliveries WHERE state = 'SENDING' AND locked_until >= now() GROUP BY endpoint_id
+         ), due AS (
+           SELECT d.id, d.endpoint_id, d.next_attempt_at, row_number() OVER (PARTITION BY d.endpoint_id ORDER BY d.next_attempt_at, d.seq) AS rn
+           FROM sync.partner_webhook_deliveries d JOIN sync.partner_webhook_endpoints p ON p.id = d.endpoint_id AND p.enabled
            WHERE (d.state IN ('PENDING', 'FAILED') AND d.next_attempt_at <= now()) OR (d.state = 'SENDING' AND d.locked_until < now())
-           ORDER BY d.next_attempt_at LIMIT $2 FOR UPDATE OF d SKIP LOCKED
+         ), allowed AS (
+           SELECT due.id FROM due LEFT JOIN inflight i ON i.endpoint_id = due.endpoint_id
+           WHERE due.rn + COALESCE(i.n, 0) <= $4 ORDER BY due.next_attempt_at LIMIT $2
+         ), picked AS (
+           -- Re-checked once locked: a row another worker claimed meanwhile no longer qualifies.
+           SELECT d.id FROM sync.partner_webhook_deliveries d WHERE d.id IN (SELECT id FROM allowed)
+             AND ((d.state IN ('PENDING', 'FAILED') AND d.next_attempt_at <= now()) OR (d.state = 'SENDING' AND d.locked_until < now()))
+           FOR UPDATE SKIP LOCKED
          ), claimed AS (
            UPDATE sync.partner_webhook_deliveries d SET state = 'SENDING', attempts = d.attempts + 1, locked_by = $1,
              locked_until = now() + make_interval(secs => $3::double precision / 1000), updated_at = now()
@@ -203,7 +218,7 @@ export function partnerDeliveryQueue(db: Db) {
          SELECT c.*, a.attempt_id, p.url, p.secret AS endpoint_secret,
            CASE WHEN p.previous_secret_expires_at > now() THEN p.previous_secret END AS endpoint_previous_secret
          FROM claimed c JOIN attempt a ON a.delivery_id = c.id JOIN sync.partner_webhook_endpoints p ON p.id = c.endpoint_id`,
-        [worker, limit, leaseMs],
+        [worker, limit, leaseMs, perEndpoint],
       );
       return rows.map((r) => ({
         delivery: delivery(r), attemptId: str(r['attempt_id']), attemptInBudget: int(r['attempts']) - int(r['attempts_base']), url: str(r['url']),

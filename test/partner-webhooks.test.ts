@@ -4,6 +4,7 @@ import { createLogger } from '../lib/logger';
 import { type DeliveryWorker, startDeliveryWorker } from '../subgraphs/sync/partner-webhooks/delivery-worker';
 import { type PartnerWebhookSettings, partnerWebhookSettings } from '../subgraphs/sync/partner-webhooks/settings';
 import { enqueuePartnerDeliveries } from '../subgraphs/sync/partner-webhooks/enqueue';
+import { sweepDeliveries } from '../subgraphs/sync/partner-webhooks/store';
 import { EVENT_COLS, event } from '../subgraphs/sync/ledger/store';
 import { startProcess } from './support/child';
 import { eventually } from './support/eventually';
@@ -289,6 +290,23 @@ describe('the outbox', () => {
       throw new Error('crash before commit');
     })).rejects.toThrow('crash before commit');
     expect(await queued()).toHaveLength(1);
+    await deleteEndpoint('acme', id);
+  });
+
+  it('keeps finished deliveries for the retention period, and pending ones however old', async () => {
+    const { id } = await createEndpoint('acme', 'https://hooks.partner.example/retention', ['SUBSCRIPTION_STATUS']);
+    const insert = (msg: string, state: string, daysAgo: number, eventId: number) => stack.db.query(
+      `INSERT INTO sync.partner_webhook_deliveries (id, tenant_id, endpoint_id, event_id, event_type, body, state, updated_at)
+       VALUES ($1, 'acme', $2, $3, 'subscription.status_changed', '{}', $4, now() - make_interval(days => $5))`,
+      [msg, id, eventId, state, daysAgo],
+    );
+    await insert('msg_old_ok', 'SUCCEEDED', 40, 900001);
+    await insert('msg_old_gaveup', 'GAVE_UP', 31, 900002);
+    await insert('msg_recent_ok', 'SUCCEEDED', 2, 900003);
+    await insert('msg_old_failed', 'FAILED', 40, 900004);
+    expect(await sweepDeliveries(stack.db, 30)).toBe(2);
+    const left = await stack.db.query<{ id: string }>('SELECT id FROM sync.partner_webhook_deliveries WHERE endpoint_id = $1 ORDER BY id', [id]);
+    expect(left.map((r) => r.id)).toEqual(['msg_old_failed', 'msg_recent_ok']);
     await deleteEndpoint('acme', id);
   });
 });

@@ -56,6 +56,8 @@ CREATE INDEX partner_webhook_deliveries_due ON sync.partner_webhook_deliveries (
 --;;
 CREATE INDEX partner_webhook_deliveries_sending ON sync.partner_webhook_deliveries (locked_until) WHERE state = 'SENDING'
 --;;
+CREATE INDEX partner_webhook_deliveries_finished ON sync.partner_webhook_deliveries (updated_at) WHERE state IN ('SUCCEEDED', 'GAVE_UP')
+--;;
 CREATE INDEX partner_webhook_deliveries_endpoint ON sync.partner_webhook_deliveries (tenant_id, endpoint_id, seq)
 --;;
 -- Each HTTP attempt. `finished_at` stays null for an attempt whose worker died mid-request (the lease then expires

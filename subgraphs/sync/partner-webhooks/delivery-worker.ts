@@ -6,7 +6,9 @@ import { type AttemptResult, type DeliveryOutcome, deliveryOutcome } from './out
 import { httpSender, type Sender } from './sender';
 import { type PartnerWebhookSettings, leaseMs } from './settings';
 import { type SignedHeaders, signedHeaders } from './signing';
-import { type ClaimedDelivery, type Finish, partnerDeliveryQueue, secretAad } from './store';
+import { type ClaimedDelivery, type Finish, partnerDeliveryQueue, secretAad, sweepDeliveries } from './store';
+
+const SWEEP_EVERY_MS = 10 * 60_000;
 
 export interface DeliveryWorkerOptions {
   db: Db;
@@ -100,12 +102,18 @@ export function startDeliveryWorker(opts: DeliveryWorkerOptions): DeliveryWorker
     }
   };
   const looping = settings.concurrency > 0 ? loop() : Promise.resolve();
+  // The delivery log's retention: every worker sweeps now and then (SKIP LOCKED shares the work).
+  const sweeper = settings.concurrency > 0
+    ? setInterval(() => void sweepDeliveries(opts.db, settings.retentionDays).catch((err: unknown) => logger.warn({ err }, 'partner webhook log sweep failed')), SWEEP_EVERY_MS)
+    : undefined;
+  sweeper?.unref();
 
   return {
     id,
     wake,
     async stop() {
       running = false;
+      if (sweeper) clearInterval(sweeper);
       wake();
       await looping;
       // Deliveries in flight finish (bounded by the timeout); anything cut short is sent again after its lease.

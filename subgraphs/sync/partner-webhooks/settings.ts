@@ -25,6 +25,8 @@ const schema = z
      * never every worker's. 1 also keeps one endpoint's messages close to event order. @default 2
      */
     maxInFlightPerEndpoint: z.number().int().min(1).max(64).default(2),
+    /** Finished deliveries (SUCCEEDED, GAVE_UP) are deleted from the log this many days after their last change. @default 30 */
+    retentionDays: z.number().int().min(1).max(3650).default(30),
     /** Idle poll interval of the delivery loop. @default 500 */
     pollMs: z.number().int().min(10).default(500),
     /**

@@ -273,3 +273,22 @@ export function partnerDeliveryQueue(db: Db) {
 }
 
 export type PartnerDeliveryQueue = ReturnType<typeof partnerDeliveryQueue>;
+
+/**
+ * Deletes finished deliveries (SUCCEEDED, GAVE_UP) last changed more than `retentionDays` ago, with their attempts,
+ * `batch` at a time (SKIP LOCKED: workers sweeping at once share the work). Returns how many went.
+ */
+export async function sweepDeliveries(db: Db, retentionDays: number, batch = 1000): Promise<number> {
+  let total = 0;
+  for (;;) {
+    const gone = await db.query(
+      `DELETE FROM sync.partner_webhook_deliveries WHERE id IN (
+         SELECT id FROM sync.partner_webhook_deliveries WHERE state IN ('SUCCEEDED', 'GAVE_UP') AND updated_at < now() - make_interval(days => $1)
+         LIMIT $2 FOR UPDATE SKIP LOCKED)
+       RETURNING id`,
+      [retentionDays, batch],
+    );
+    total += gone.length;
+    if (gone.length < batch) return total;
+  }
+}

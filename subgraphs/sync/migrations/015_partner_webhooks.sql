@@ -52,7 +52,8 @@ CREATE TABLE sync.partner_webhook_deliveries (
   UNIQUE (endpoint_id, event_id)
 )
 --;;
-CREATE INDEX partner_webhook_deliveries_due ON sync.partner_webhook_deliveries (next_attempt_at) WHERE state IN ('PENDING', 'FAILED')
+-- The claim walks each enabled endpoint's unfinished deliveries in due order.
+CREATE INDEX partner_webhook_deliveries_due ON sync.partner_webhook_deliveries (endpoint_id, next_attempt_at, seq) WHERE state IN ('PENDING', 'FAILED', 'SENDING')
 --;;
 CREATE INDEX partner_webhook_deliveries_sending ON sync.partner_webhook_deliveries (locked_until) WHERE state = 'SENDING'
 --;;

@@ -189,19 +189,24 @@ export function partnerDeliveryQueue(db: Db) {
      * row is written in the claim's statement, so an attempt cut short still shows in the log.
      */
     async claim(worker: string, limit: number, leaseMs: number, perEndpoint: number): Promise<ClaimedDelivery[]> {
-      // Due deliveries, ranked per endpoint, minus what the endpoint already has in flight (under a live lease): one
-      // slow or hanging partner holds at most `perEndpoint` slots of the whole fleet, not every worker's. Two workers
-      // claiming at the same instant may each see the same count: the cap is soft by that much.
+      // Per enabled endpoint, its earliest due deliveries up to its free share (`perEndpoint` minus what it has in
+      // flight under a live lease; an index walk per endpoint, however long the queue): one slow or hanging partner
+      // holds at most `perEndpoint` slots of the whole fleet, not every worker's. Two workers claiming at the same
+      // instant may each see the same count: the cap is soft by that much.
       const rows = await db.query(
         `WITH inflight AS (
            SELECT endpoint_id, count(*) AS n FROM sync.partner_webhook_deliveries WHERE state = 'SENDING' AND locked_until >= now() GROUP BY endpoint_id
-         ), due AS (
-           SELECT d.id, d.endpoint_id, d.next_attempt_at, row_number() OVER (PARTITION BY d.endpoint_id ORDER BY d.next_attempt_at, d.seq) AS rn
-           FROM sync.partner_webhook_deliveries d JOIN sync.partner_webhook_endpoints p ON p.id = d.endpoint_id AND p.enabled
-           WHERE (d.state IN ('PENDING', 'FAILED') AND d.next_attempt_at <= now()) OR (d.state = 'SENDING' AND d.locked_until < now())
          ), allowed AS (
-           SELECT due.id FROM due LEFT JOIN inflight i ON i.endpoint_id = due.endpoint_id
-           WHERE due.rn + COALESCE(i.n, 0) <= $4 ORDER BY due.next_attempt_at LIMIT $2
+           SELECT x.id FROM sync.partner_webhook_endpoints p
+           LEFT JOIN inflight i ON i.endpoint_id = p.id
+           CROSS JOIN LATERAL (
+             SELECT d.id, d.next_attempt_at FROM sync.partner_webhook_deliveries d
+             WHERE d.endpoint_id = p.id AND d.state IN ('PENDING', 'FAILED', 'SENDING')
+               AND ((d.state <> 'SENDING' AND d.next_attempt_at <= now()) OR (d.state = 'SENDING' AND d.locked_until < now()))
+             ORDER BY d.next_attempt_at, d.seq LIMIT GREATEST($4 - COALESCE(i.n, 0), 0)
+           ) x
+           WHERE p.enabled
+           ORDER BY x.next_attempt_at LIMIT $2
          ), picked AS (
            -- Re-checked once locked: a row another worker claimed meanwhile no longer qualifies.
            SELECT d.id FROM sync.partner_webhook_deliveries d WHERE d.id IN (SELECT id FROM allowed)

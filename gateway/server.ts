@@ -39,6 +39,7 @@ import { tracingPlugin } from './tracing-plugin';
 import { measuredDataSource } from './subgraph-metrics';
 import { tracedHttp } from '../lib/telemetry/http';
 import { reportSubscriptions } from '../lib/telemetry/gateway-metrics';
+import { defaultConsoleDir, opsConsoleHandler } from './ops-console';
 
 export interface GatewayOptions {
   config: Config;
@@ -56,6 +57,8 @@ export interface GatewayOptions {
   cacheStore?: CacheStore;
   /** Overrides of the WebSocket limits (DEFAULT_SUBSCRIPTION_LIMITS). */
   subscriptionLimits?: Partial<SubscriptionLimits>;
+  /** The built ops console served under /ops/ (defaults to defaultConsoleDir(); null serves none). */
+  consoleDir?: string | null;
 }
 
 /** The experience API: the composed supergraph behind JWT auth. */
@@ -129,7 +132,9 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningServer>
     ready: apiSchema !== null,
     checks: { supergraph: apiSchema ? 'ok' : 'missing', ...(opts.redis ? { redis: opts.redis.status === 'ready' ? 'ok' : 'degraded' } : {}) },
   });
-  const handler = tracedHttp('gateway', graphqlHttpHandler({ apollo, context, ready, finishBody: spliceCachedData, finished: fairness.leave }));
+  const api = graphqlHttpHandler({ apollo, context, ready, finishBody: spliceCachedData, finished: fairness.leave });
+  const opsConsole = opsConsoleHandler(opts.consoleDir === undefined ? defaultConsoleDir() : opts.consoleDir);
+  const handler = tracedHttp('gateway', async (req, res) => (opsConsole(req, res) ? undefined : api(req, res)));
   const unreport = reportSubscriptions(() => subscriptions?.stats() ?? { connections: 0, subscriptions: 0 });
   const running = await listen(handler, config.host, opts.port ?? config.ports.gateway, {
     beforeClose: async () => {

@@ -79,6 +79,8 @@ export async function startInstance(
     /** Where this instance finds some subgraphs instead of the stack's (a proxy a test can stop). */
     subgraphUrls?: Partial<Record<SubgraphName, string>>;
     logger?: Logger;
+    /** The built ops console to serve under /ops/ (none unless given). */
+    consoleDir?: string;
   } = {},
 ): Promise<Instance> {
   const redis = createRedis(stack.config.redisUrl ?? '', stack.config.redisKeyPrefix);
@@ -86,6 +88,7 @@ export async function startInstance(
   const subgraphUrls = Object.fromEntries(SUBGRAPH_NAMES.map((n) => [n, opts.subgraphUrls?.[n] ?? stack.subgraphs[n].url])) as Record<SubgraphName, string>;
   const server = await startGateway({
     config: { ...stack.config, ...opts.config }, logger: opts.logger ?? createLogger('silent', 'test'), redis, bus, port: 0, subgraphUrls, subscriptionLimits: opts.subscriptionLimits,
+    consoleDir: opts.consoleDir ?? null,
   });
   return {
     url: server.url,

@@ -185,7 +185,8 @@ describe('ops console in headless Chromium', () => {
     expect(job?.state).toBe('SUCCEEDED');
     expect(await stack.db.query('SELECT name FROM billing.customers WHERE id = $1', [id])).toEqual([{ name: 'Console Rejected Inc' }]);
 
-    // "Run now" reconciles the tenant and shows the new report.
+    // "Run now" reconciles the tenant and shows the new report, with the drift made behind the engine's back.
+    await stack.db.query("UPDATE erp.customers SET name = 'Renamed In ERP' WHERE id = $1", [id]);
     await page.click('#tab-reconciliation');
     const before = await page.getAttribute('#recon-summary', 'data-report-id');
     await page.click('#recon-run');
@@ -194,6 +195,7 @@ describe('ops console in headless Chromium', () => {
       return id && id !== prev;
     }, before);
     expect(await page.textContent('#recon-summary')).toMatch(/\d+ accounts checked/);
+    expect(await page.textContent(`#drift tr[data-entity-id="${id}"]`)).toContain('Renamed In ERP');
     await shoot(page, 'reconciliation');
   });
 

@@ -19,7 +19,8 @@ interface Page {
   accounts: { nodes: Account[]; pageInfo: { hasNextPage: boolean; endCursor: string | null } };
 }
 
-const SYSTEMS = ['CRM', 'ERP', 'BILLING'];
+/** Systems an account is synced to (CRM owns it: its status is the other systems'). */
+const SYSTEMS = ['ERP', 'BILLING'];
 const QUERY = `query OpsAccounts($filter: AccountFilter, $after: String) { accounts(filter: $filter, first: 25, after: $after) {
   nodes { id name syncStatus { system state lastSyncedAt lastError connectionState } } pageInfo { hasNextPage endCursor } } }`;
 
@@ -58,7 +59,7 @@ export function accountsView(root: HTMLElement, session: Session, say: (m: strin
   name.addEventListener('change', () => void load(false).catch((e: Error) => say(e.message)));
   root.append(
     el('div', { class: 'toolbar' }, el('label', {}, 'Account ', name), el('button', { onclick: () => void load(false).catch((e: Error) => say(e.message)) }, 'Refresh')),
-    el('table', { id: 'accounts' }, el('thead', {}, el('tr', {}, el('th', {}, 'Account'), ...SYSTEMS.map((s) => el('th', {}, s)))), rows),
+    el('table', { id: 'accounts' }, el('thead', {}, el('tr', {}, el('th', {}, 'Account (CRM)'), ...SYSTEMS.map((s) => el('th', {}, s)))), rows),
     more,
   );
   // A job about a listed account finished a step: re-read that account's status (debounced per account).

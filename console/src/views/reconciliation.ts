@@ -24,7 +24,7 @@ export function reconciliationView(root: HTMLElement, session: Session, can: Abi
     }
     summary.textContent = `Report ${r.id}: ${r.accountsChecked} accounts checked, ${r.drift.length} drift items, started ${new Date(r.startedAt).toLocaleString()}${r.finishedAt ? `, finished ${time(r.finishedAt)}` : ' (running)'}`;
     summary.dataset['reportId'] = r.id;
-    rows.replaceChildren(...r.drift.map((d) => el('tr', {},
+    rows.replaceChildren(...r.drift.map((d) => el('tr', { 'data-entity-id': d.entityId },
       el('td', {}, `${d.entityType} `, el('code', {}, d.entityId)), el('td', {}, d.system), el('td', {}, d.kind), el('td', {}, d.field ?? ''),
       el('td', {}, d.expected ?? ''), el('td', {}, d.actual ?? ''), el('td', {}, d.repairQueued ? 'repair queued' : 'report only'))));
   };

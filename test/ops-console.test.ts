@@ -12,6 +12,20 @@ const CHROMIUM = process.env['CHROMIUM_PATH'] ?? '/usr/bin/chromium';
 /** Set to a directory (e.g. docs/ops-console) to write the README's screenshots while the tests run. */
 const SCREENSHOTS = process.env['OPS_SCREENSHOTS'];
 
+// The functions handed to page.evaluate run in the browser. This program is compiled without the DOM library, so the
+// few page globals they use are declared here, in this module only.
+interface PageElement {
+  dataset: Record<string, string | undefined>;
+  getAttribute(name: string): string | null;
+}
+declare const document: { querySelector(selector: string): PageElement | null; querySelectorAll(selector: string): { length: number } };
+declare const window: Record<string, unknown>;
+declare const sessionStorage: { getItem(key: string): string | null };
+declare class MutationObserver {
+  constructor(callback: (records: { addedNodes: ArrayLike<unknown> }[]) => void);
+  observe(target: PageElement, options: { childList: boolean }): void;
+}
+
 interface SeenRow {
   eventId: string;
   jobId: string;
@@ -122,13 +136,13 @@ describe('ops console in headless Chromium', () => {
     // Every row the page inserts, in the order it inserts them: proof the states arrived one by one, live.
     await page.evaluate(() => {
       const seen: SeenRow[] = [];
-      (window as unknown as { seen: SeenRow[] }).seen = seen;
+      window['seen'] = seen;
       const body = document.querySelector('#feed tbody');
       if (!body) throw new Error('no feed table');
       new MutationObserver((records) => {
         for (const r of records) {
           for (const n of Array.from(r.addedNodes)) {
-            const tr = n as HTMLElement;
+            const tr = n as PageElement;
             seen.push({ eventId: tr.dataset['eventId'] ?? '', jobId: tr.dataset['jobId'] ?? '', state: tr.dataset['state'] ?? '' });
           }
         }
@@ -145,7 +159,7 @@ describe('ops console in headless Chromium', () => {
       jobs.map((j) => j.id),
       { timeout: 20_000 },
     );
-    const seen = await page.evaluate(() => (window as unknown as { seen: SeenRow[] }).seen);
+    const seen = await page.evaluate(() => window['seen'] as SeenRow[]);
     for (const job of jobs) {
       expect(seen.filter((s) => s.jobId === job.id).map((s) => s.state)).toEqual(['PENDING', 'RUNNING', 'SUCCEEDED']);
     }

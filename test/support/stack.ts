@@ -10,7 +10,7 @@ import type { SubscriptionLimits } from '../../gateway/subscriptions/server';
 import { type Stack, startStack } from '../../scripts/stack';
 import { type GraphQLResponse, postGraphQL } from './http';
 import { freshDatabase } from './postgres';
-import { TEST_REDIS_URL } from './services';
+import { TEST_REDIS_URL, testKeyPrefix } from './services';
 
 export const TENANTS = ['acme', 'globex'] as const;
 export const ALL_SCOPES = SCOPES.filter((s) => s !== 'admin');
@@ -32,7 +32,7 @@ export async function startTestStack(opts: { accounts?: number; env?: NodeJS.Pro
     DATABASE_URL: database.url,
     REDIS_URL: TEST_REDIS_URL,
     // Parallel test files share one Redis: a prefix per stack keeps their cache and counters apart.
-    REDIS_KEY_PREFIX: `test:${database.url.split('/').pop() ?? 'x'}:`,
+    REDIS_KEY_PREFIX: testKeyPrefix(database.url.split('/').pop() ?? 'x'),
     ...opts.env,
   });
   const stack = await startStack({

@@ -73,6 +73,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningServer>
   const limits = rateLimits(limitSettings, opts.redis);
   const fairness = tenantFairness({ maxConcurrentPerTenant: limitSettings.maxConcurrentPerTenant, knownSpent: limits.knownSpent });
   const supergraphSdl = readSupergraph();
+  disableApolloTelemetryByDefault();
   const gateway = new ApolloGateway({
     supergraphSdl,
     buildService: ({ name }) => {
@@ -153,6 +154,17 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningServer>
     if (apiSchema) subscriptions.updateSchema(apiSchema);
   }
   return running;
+}
+
+/**
+ * @apollo/gateway, unless APOLLO_TELEMETRY_DISABLED is set, builds a meter provider that exports usage data to Apollo's
+ * servers and, to describe the host, queries the AWS, GCP, Azure and Alibaba metadata endpoints (169.254.169.254) at
+ * construction. A self-hosted gateway sends nothing to a third party unless asked, and those lookups outlived the
+ * tests that created gateways (jest's "worker failed to exit gracefully", GCP MetadataLookupWarning on stderr).
+ * `APOLLO_TELEMETRY_DISABLED=false` turns Apollo's collection back on.
+ */
+function disableApolloTelemetryByDefault(): void {
+  process.env['APOLLO_TELEMETRY_DISABLED'] ??= 'true';
 }
 
 /** The shared formatter (masked errors logged), plus a code of its own for the parser's token limit. */

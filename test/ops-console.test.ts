@@ -1,6 +1,8 @@
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import pino from 'pino';
 import { type Browser, type BrowserContext, type Page, chromium } from 'playwright-core';
 import { buildConsole } from '../console/build';
 import { codes } from './support/http';
@@ -39,6 +41,7 @@ describe('ops console in headless Chromium', () => {
   let base: string;
   let consoleDir: string;
   const contexts: BrowserContext[] = [];
+  const logLines: string[] = [];
 
   beforeAll(async () => {
     // Fail in a second, naming the missing piece, instead of timing out in playwright.
@@ -49,7 +52,9 @@ describe('ops console in headless Chromium', () => {
     await buildConsole(consoleDir);
     stack = await startTestStack({ accounts: 5, env: { SYNC_RETRY_BASE_MS: '10' } });
     // A second gateway serves the page: what it shows came through Redis from the stack's sync engine, as in production.
-    gateway = await startInstance(stack, { withBus: true, consoleDir });
+    // Its log at debug level, kept to check that no token ever lands in it.
+    const sink = new Writable({ write(chunk: Buffer, _enc, done) { logLines.push(chunk.toString('utf8')); done(); } });
+    gateway = await startInstance(stack, { withBus: true, consoleDir, logger: pino({ level: 'debug' }, sink) });
     base = gateway.url.replace(/\/graphql$/, '');
     browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox', '--disable-dev-shm-usage'] });
   }, 180_000);
@@ -130,7 +135,7 @@ describe('ops console in headless Chromium', () => {
     expect(await page.inputValue('#token-input')).toBe('');
   });
 
-  it('shows a job go PENDING -> RUNNING -> SUCCEEDED live after a mutation through the API, the token never in a URL', async () => {
+  it('shows a job go PENDING -> RUNNING -> SUCCEEDED live after a mutation through the API, the token in no URL and no log line', async () => {
     const token = await stack.token({ scopes: ['sync:read', 'sync:write', 'crm:read', 'admin'] });
     const { page, urls } = await openConsole(token);
     // Every row the page inserts, in the order it inserts them: proof the states arrived one by one, live.
@@ -174,6 +179,8 @@ describe('ops console in headless Chromium', () => {
     await page.click('#tab-feed');
     await shoot(page, 'feed');
 
+    expect(logLines.length).toBeGreaterThan(0);
+    expect(logLines.filter((l) => l.includes(token))).toEqual([]);
     expect(urls.length).toBeGreaterThan(0);
     for (const url of urls) {
       expect(url).not.toContain(token);

@@ -40,9 +40,13 @@ export class FeedStore {
   private data: Stored;
 
   constructor(private readonly tenant: string) {
-    const raw = sessionStorage.getItem(STORE_KEY);
-    const parsed = raw ? (JSON.parse(raw) as Stored) : null;
-    this.data = parsed && parsed.tenant === tenant ? parsed : { tenant, cursor: null, events: [] };
+    this.data = { tenant, cursor: null, events: [] };
+    try {
+      const parsed = JSON.parse(sessionStorage.getItem(STORE_KEY) ?? 'null') as Stored | null;
+      if (parsed && parsed.tenant === tenant && Array.isArray(parsed.events)) this.data = parsed;
+    } catch {
+      // Unreadable: start a fresh feed (from the newest event).
+    }
   }
 
   get cursor(): string | null {

@@ -56,7 +56,7 @@ describe('README examples', () => {
       expect({ where, errors: result.stdout.includes('"errors"') ? result.stdout : null }).toEqual({ where, errors: null });
       if (code.includes('/graphql')) expect({ where, data: /"data":\{/.test(result.stdout) }).toEqual({ where, data: true });
     }
-  }, 300_000);
+  }, 600_000);
 
   it('the write example created its account in tenant acme (the block did more than parse)', async () => {
     const rows = await stack.db.query<{ id: string }>("SELECT id FROM crm.accounts WHERE tenant_id = 'acme' AND name = 'Readme Ltd'");

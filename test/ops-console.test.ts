@@ -52,9 +52,7 @@ describe('ops console in headless Chromium', () => {
     await buildConsole(consoleDir);
     stack = await startTestStack({ accounts: 5, env: { SYNC_RETRY_BASE_MS: '10' } });
     // A second gateway serves the page: what it shows came through Redis from the stack's sync engine, as in production.
-    // Its log at debug level, kept to check that no token ever lands in it.
-    const sink = new Writable({ write(chunk: Buffer, _enc, done) { logLines.push(chunk.toString('utf8')); done(); } });
-    gateway = await startInstance(stack, { withBus: true, consoleDir, logger: pino({ level: 'debug' }, sink) });
+    gateway = await startConsoleGateway();
     base = gateway.url.replace(/\/graphql$/, '');
     browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox', '--disable-dev-shm-usage'] });
   }, 180_000);
@@ -68,6 +66,12 @@ describe('ops console in headless Chromium', () => {
     stack.sync.faults.clear();
     for (const c of contexts.splice(0)) await c.close();
   });
+
+  /** The gateway serving the page, its log at debug level kept to check that no token ever lands in it. */
+  const startConsoleGateway = (port?: number) => {
+    const sink = new Writable({ write(chunk: Buffer, _enc, done) { logLines.push(chunk.toString('utf8')); done(); } });
+    return startInstance(stack, { withBus: true, consoleDir, port, logger: pino({ level: 'debug' }, sink) });
+  };
 
   /** A fresh tab signed in with `token`, its feed live; every request URL it makes is recorded. */
   const openConsole = async (token: string, hash = ''): Promise<{ page: Page; urls: string[] }> => {
@@ -250,6 +254,28 @@ describe('ops console in headless Chromium', () => {
     expect(shownBeforeReload).toBeGreaterThan(0);
     expect(shownBeforeReload).toBeLessThan(expected.length);
     expect(shown).toEqual(expected);
+  });
+
+  it('after its gateway went away and came back, shows every event of the gap exactly once', async () => {
+    const { page } = await openConsole(await stack.token({ tenant: 'globex', scopes: ['sync:read'] }));
+    const start = await page.evaluate(() => (JSON.parse(sessionStorage.getItem('ops.feed') ?? '{}') as { cursor: string }).cursor);
+    const port = Number(new URL(base).port);
+    await gateway.close();
+    await page.waitForSelector('#feed-status[data-status="reconnecting"]');
+    // Written through the stack's own gateway while the page's is down.
+    const ids = [await createAccount('Gap One', 'globex'), await createAccount('Gap Two', 'globex')];
+    const expected = await waitForSync(stack, 'globex', async () => {
+      const jobs = await stack.db.query<{ state: string }>('SELECT state FROM sync.jobs WHERE entity_id = ANY($1::text[])', [ids]);
+      if (jobs.length !== 4 || jobs.some((j) => j.state !== 'SUCCEEDED')) return null;
+      const events = await stack.gql<{ syncEvents: { eventId: string }[] }>('query($a: ID!) { syncEvents(after: $a, first: 1000) { eventId } }', { a: start }, { tenant: 'globex' });
+      return events.body.data?.syncEvents.map((e) => e.eventId);
+    }, 60_000);
+    expect(expected).toHaveLength(12);
+    expect(await page.$$('#feed tbody tr')).toHaveLength(0);
+    gateway = await startConsoleGateway(port);
+    await page.waitForSelector('#feed-status[data-status="live"]', { timeout: 30_000 });
+    await page.waitForFunction((n) => document.querySelectorAll('#feed tbody tr').length >= n, expected.length, { timeout: 30_000 });
+    expect((await feedRows(page)).map((r) => r.eventId)).toEqual(expected);
   });
 
   it('gives a read-only token no replay control, and the server refuses its replay anyway', async () => {

@@ -1,5 +1,5 @@
 import { el, state, time } from '../dom';
-import type { FeedEvent } from '../feed';
+import { FEED_WINDOW, type FeedEvent } from '../feed';
 
 const SYSTEMS = ['CRM', 'ERP', 'BILLING'];
 const STATES = ['PENDING', 'RUNNING', 'SUCCEEDED', 'FAILED', 'DEAD_LETTERED', 'CANCELLED', 'COMPENSATED'];
@@ -64,7 +64,7 @@ export function feedView(root: HTMLElement, initial: readonly FeedEvent[]): { ad
   const add = (e: FeedEvent) => {
     events.set(e.eventId, e);
     rows.prepend(row(e));
-    while (rows.children.length > 500) {
+    while (rows.children.length > FEED_WINDOW) {
       const last = rows.lastElementChild as HTMLTableRowElement | null;
       if (!last) break;
       events.delete(last.dataset['eventId'] ?? '');

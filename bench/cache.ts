@@ -12,7 +12,7 @@
  *
  * Scenarios: the account 360 of test/account360.test.ts; the same fan-out without the fields the cache cannot
  * store (see ACCOUNT_360_CACHEABLE); and a tiny query that shows the fixed per-request cost of the gateway (JWT,
- * cost analysis, rate limits, and with the cache on one Redis MGET for the generation and the entries).
+ * cost analysis, rate limits, and with the cache on one Redis MGET for the write sequence and the entries).
  *
  * Rate limits cannot be turned off by configuration. The account 360 costs ~11,000 points per request against a
  * default budget of 1,000,000 points per minute per user, so both servers run with RATE_LIMITS raised far above

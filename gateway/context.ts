@@ -1,5 +1,6 @@
 import type { Principal } from '../lib/auth/principal';
 import type { Admission } from './fairness';
+import type { DerivedExecution } from './trusted-documents';
 
 /** Per-request gateway state. Created by the HTTP context function after the token is verified. */
 export interface GatewayContext {
@@ -13,4 +14,6 @@ export interface GatewayContext {
   cacheSplice?: { data?: string };
   /** The request's place in its tenant's fair share (gateway/fairness.ts); a holder, like cacheSplice. */
   admission?: Admission;
+  /** Set only by the WebSocket server for the executions it derives from an admitted subscription (trusted-documents.ts). */
+  derived?: DerivedExecution;
 }

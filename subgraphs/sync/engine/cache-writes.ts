@@ -13,7 +13,7 @@ const CANONICAL = new Set(['Account', 'Contact', 'Opportunity', 'Invoice', 'Paym
  * - an account upsert wrote that account's view in another system;
  * - quote-to-cash wrote the opportunity and creates a subscription and an invoice for its account;
  * - an invoice post or payment apply creates the ERP record (lists of that type may grow; balances follow);
- * - a remote change names the vendor's record, not ours, so the whole tenant is evicted.
+ * - a remote change names the vendor's record, not ours, so the whole tenant is evicted; a remote push, its entity.
  */
 export function writtenByEvent(e: SyncEventModel): (WrittenEntity | typeof WHOLE_TENANT)[] {
   if (e.jobId !== null && !AFTER_WRITES.has(e.state)) return [];
@@ -30,5 +30,8 @@ export function writtenByEvent(e: SyncEventModel): (WrittenEntity | typeof WHOLE
       return CANONICAL.has(e.entityType) ? [{ type: e.entityType, id: e.entityId, created: true }] : [WHOLE_TENANT];
     case 'REMOTE_CHANGE':
       return [WHOLE_TENANT];
+    case 'REMOTE_PUSH':
+      // Pushes our record's state to the vendor; the mirror we answer from may take the vendor's ids back.
+      return CANONICAL.has(e.entityType) ? [{ type: e.entityType, id: e.entityId }] : [WHOLE_TENANT];
   }
 }

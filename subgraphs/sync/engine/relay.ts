@@ -3,6 +3,7 @@ import { type EventBus, syncChannel } from '../../../lib/events';
 import { EVENT_COLS, event } from '../ledger/store';
 import type { WHOLE_TENANT, WrittenEntity } from '../../../lib/cache-tags';
 import { writtenByEvent } from './cache-writes';
+import { enqueuePartnerDeliveries } from '../partner-webhooks/enqueue';
 
 /** Any constant: the lock that makes one relay at a time assign event ids across all workers. */
 const RELAY_LOCK = 724_113;
@@ -40,7 +41,10 @@ export async function relayEvents(db: Db, bus: EventBus, opts: RelayOptions = {}
       [batch],
     );
     // Per tenant the ids are consecutive (1, 2, 3...), so a subscriber can tell a gap from a quiet period.
-    return rows.map(event).sort((a, b) => Number(BigInt(a.eventId) - BigInt(b.eventId)));
+    const events = rows.map(event).sort((a, b) => Number(BigInt(a.eventId) - BigInt(b.eventId)));
+    // Partner webhooks' outbox in the same transaction: an event is numbered and queued for partners once, or neither.
+    await enqueuePartnerDeliveries(tx, events);
+    return events;
   });
   if (opts.onWritten) {
     const written = new Map<string, (WrittenEntity | typeof WHOLE_TENANT)[]>();

@@ -54,6 +54,15 @@ async function insertJob(tx: Queryable, job: OutboxJob): Promise<string | null> 
   return rows[0]?.id ?? null;
 }
 
+/**
+ * Whether the tenant's `system` is a vendor (an enabled connection on an adapter other than the reference store):
+ * writes made through our API then need a job that pushes them there. Read in the write's transaction.
+ */
+export async function remoteSystemConnected(tx: Queryable, tenant: string, system: SystemName): Promise<boolean> {
+  const rows = await tx.query(`SELECT 1 FROM sync.connections WHERE tenant_id = $1 AND system = $2 AND enabled AND adapter <> 'reference'`, [tenant, system]);
+  return rows.length > 0;
+}
+
 export type StatusEventKind = 'INVOICE_STATUS' | 'SUBSCRIPTION_STATUS';
 
 export interface StatusEvent {

@@ -1,6 +1,6 @@
 import type DataLoader from 'dataloader';
 import type { Db } from '../../lib/db/db';
-import { enqueueSyncJob } from '../../lib/outbox';
+import { accountSyncHooks } from './account-sync';
 import { byIdLoader, byParentLoader, childPageLoader } from '../../lib/loaders';
 import type { Page } from '../../lib/pagination';
 import type { RequestBase } from '../runtime/server';
@@ -23,17 +23,8 @@ export interface CrmContext extends RequestBase {
 }
 
 export function crmContext(base: RequestBase, db: Db): CrmContext {
-  const crm = crmReferenceStore(db, base.tenant, {
-    // Account master sync: the change and its sync jobs commit together (transactional outbox).
-    async accountChanged(tx, account) {
-      for (const target of ['ERP', 'BILLING'] as const) {
-        await enqueueSyncJob(tx, {
-          tenant: base.tenant, kind: 'ACCOUNT_UPSERT', entityType: 'Account', entityId: account.id, sourceSystem: 'CRM',
-          targetSystem: target, correlationId: base.correlationId, idempotencyKey: `account:${account.id}:${target}:${account.updatedAt}`,
-        });
-      }
-    },
-  });
+  // Account master sync: the change and its sync jobs commit together (transactional outbox).
+  const crm = crmReferenceStore(db, base.tenant, accountSyncHooks(base.tenant, base.correlationId));
   return {
     ...base,
     crm,

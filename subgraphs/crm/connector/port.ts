@@ -23,7 +23,8 @@ export interface CrmConnector {
   /** Records (or moves) the id a record has in another system: what sync writes once a downstream record exists. */
   recordExternalId(entityId: string, ref: ExternalRefModel): Promise<void>;
 
-  createAccount(input: NewAccount): Promise<AccountModel>;
+  /** `id`: a caller-chosen canonical id (an account born in a vendor CRM gets one derived from its vendor id). */
+  createAccount(input: NewAccount, id?: string): Promise<AccountModel>;
   updateAccount(id: string, changes: AccountChanges): Promise<AccountModel | null>;
   createContact(input: NewContact): Promise<ContactModel>;
   updateContact(id: string, changes: ContactChanges): Promise<ContactModel | null>;

@@ -106,11 +106,11 @@ export function crmReferenceStore(db: Db, tenant: string, hooks?: CrmWriteHooks)
       );
     },
 
-    async createAccount(input) {
+    async createAccount(input, id) {
       return withAccountChange(async (tx) => account(first(await q(
         `INSERT INTO crm.accounts (id, tenant_id, remote_id, name, domain, industry, lifecycle_stage, billing_address, owner)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING ${ACCOUNT_COLS}`,
-        [newId('acc'), tenant, remoteId('crm-acc'), input.name, input.domain, input.industry, input.lifecycleStage,
+        [id ?? newId('acc'), tenant, remoteId('crm-acc'), input.name, input.domain, input.industry, input.lifecycleStage,
           input.billingAddress ? JSON.stringify(input.billingAddress) : null, input.owner],
         tx,
       ))));

@@ -1,0 +1,253 @@
+import { HubSpotFake } from '../fakes/hubspot/server';
+import { OdooFake } from '../fakes/odoo/server';
+import { createLogger } from '../lib/logger';
+import { connectionsFromConfig } from '../subgraphs/registry';
+import type { ConnectionRuntime } from '../subgraphs/sync/connections/runtime';
+import { pollConnection } from '../subgraphs/sync/remote/polling';
+import { ALL_SCOPES, type TestStack, startTestStack } from './support/stack';
+import { waitForSync } from './support/wait';
+
+interface JobRow { id: string; kind: string; state: string; target_system: string | null; result: string | null; last_error_code: string | null }
+
+const CLIENT_SECRET = 'hubspot-app-client-secret-acme';
+
+/**
+ * Connectors II end to end: acme's CRM on HubSpot and ERP on Odoo (both fakes over HTTP), globex on the reference
+ * stores, in one deployment (gateway, subgraphs, in-process worker, Postgres, Redis). Changes made through our API
+ * reach the vendors as idempotent jobs; HubSpot's webhooks and Odoo's polled changes come back through the ledger.
+ */
+describe('connectors: acme on HubSpot + Odoo, globex on the reference stores', () => {
+  let stack: TestStack;
+  let hubspot: HubSpotFake;
+  let odoo: OdooFake;
+  let crmConnection: string;
+  let erpConnection: string;
+
+  const admin = <D>(query: string, variables?: Record<string, unknown>, tenant = 'acme') =>
+    stack.token({ tenant, scopes: [...ALL_SCOPES, 'admin'] }).then((token) => stack.gql<D>(query, variables, { token }));
+  const createConnection = async (input: Record<string, unknown>, tenant = 'acme') => {
+    const res = await admin<{ createConnection: { id: string } }>('mutation($input: CreateConnectionInput!) { createConnection(input: $input) { id } }', { input }, tenant);
+    expect(res.body.errors).toBeUndefined();
+    return res.body.data!.createConnection.id;
+  };
+  const webhookUrl = (connectionId: string) => stack.subgraphs.sync.url.replace(/\/graphql$/, `/webhooks/hubspot/${connectionId}`);
+  const jobs = (tenant: string, where: string, params: unknown[] = []) =>
+    stack.db.query<JobRow>(`SELECT id, kind, state, target_system, result, last_error_code FROM sync.jobs WHERE tenant_id = $1 AND ${where} ORDER BY created_at`, [tenant, ...params]);
+  /** Waits until no job of the tenant is pending or running, then returns those matching. */
+  const settled = async (tenant: string, where = 'true', params: unknown[] = []) =>
+    waitForSync(stack, tenant, async () => {
+      const open = await jobs(tenant, `state IN ('PENDING', 'RUNNING', 'FAILED')`);
+      return open.length === 0 ? jobs(tenant, where, params) : null;
+    });
+  const partners = (ref: string) => odoo.rows('res.partner').filter((p) => p['ref'] === ref);
+  const companies = (canonicalId: string) =>
+    [...Array(hubspot.count('companies') + 2000).keys()].map((i) => String(1000 + i)).filter((id) => hubspot.record('companies', id)?.properties['sor_canonical_id'] === canonicalId);
+  const someAccount = async (tenant: string, offset = 0) => {
+    const [row] = await stack.db.query<{ id: string; name: string }>('SELECT id, name FROM crm.accounts WHERE tenant_id = $1 ORDER BY id OFFSET $2 LIMIT 1', [tenant, offset]);
+    if (!row) throw new Error('no account');
+    return row;
+  };
+  const rename = async (tenant: string, id: string, name: string) => {
+    const res = await stack.gql('mutation($id: ID!, $name: String!) { updateAccount(id: $id, input: { name: $name }) { id name } }', { id, name }, { tenant });
+    expect(res.body.errors).toBeUndefined();
+  };
+
+  beforeAll(async () => {
+    hubspot = new HubSpotFake({ tokens: ['pat-na1-acme'], clientSecret: CLIENT_SECRET });
+    odoo = new OdooFake({ db: 'acme', login: 'api@acme.example', apiKey: 'odoo-key-acme' });
+    await Promise.all([hubspot.start(), odoo.start()]);
+    stack = await startTestStack({ accounts: 12, env: { SYNC_RETRY_BASE_MS: '200', SYNC_POLL_INTERVAL_SECONDS: '0' } });
+    crmConnection = await createConnection({
+      system: 'CRM', adapter: 'hubspot', settings: JSON.stringify({ apiBase: hubspot.url }), credentials: { apiKey: 'pat-na1-acme', webhookSecret: CLIENT_SECRET },
+    });
+    erpConnection = await createConnection({
+      system: 'ERP', adapter: 'odoo', settings: JSON.stringify({ apiBase: odoo.url, db: 'acme', login: 'api@acme.example' }), credentials: { apiKey: 'odoo-key-acme' },
+    });
+  });
+  afterAll(async () => {
+    await stack?.stop();
+    await Promise.all([hubspot?.stop(), odoo?.stop()]);
+  });
+
+  it('an account renamed through our API reaches HubSpot and Odoo once each; a retry after a lost link makes no second record; globex reaches no vendor', async () => {
+    const account = await someAccount('acme');
+    await rename('acme', account.id, 'Acme Renamed GmbH');
+    const done = await settled('acme', `kind = 'ACCOUNT_UPSERT' AND entity_id = $2`, [account.id]);
+    expect(done.map((j) => [j.target_system, j.state]).sort()).toEqual([['BILLING', 'SUCCEEDED'], ['CRM', 'SUCCEEDED'], ['ERP', 'SUCCEEDED']]);
+    expect(partners(account.id).map((p) => p['name'])).toEqual(['Acme Renamed GmbH']);
+    expect(companies(account.id).map((id) => hubspot.record('companies', id)?.properties['name'])).toEqual(['Acme Renamed GmbH']);
+    // The HubSpot company id is the account's CRM external id, the Odoo partner id its ERP one.
+    const view = await stack.gql<{ account: { externalIds: { system: string; remoteId: string }[] } }>('query($id: ID!) { account(id: $id) { externalIds { system remoteId } } }', { id: account.id });
+    expect(view.body.data?.account.externalIds).toEqual(expect.arrayContaining([
+      { system: 'CRM', remoteId: companies(account.id)[0] }, { system: 'ERP', remoteId: String(partners(account.id)[0]?.id) },
+    ]));
+
+    // A worker that crashed after the vendors answered but before the links were stored: the retry finds the records.
+    await stack.db.query(`DELETE FROM sync.remote_links WHERE canonical_id = $1`, [account.id]);
+    await rename('acme', account.id, 'Acme Renamed Again GmbH');
+    await settled('acme');
+    expect(partners(account.id).map((p) => p['name'])).toEqual(['Acme Renamed Again GmbH']);
+    expect(companies(account.id)).toHaveLength(1);
+
+    const before = hubspot.log.length + odoo.log.length;
+    const globex = await someAccount('globex');
+    await rename('globex', globex.id, 'Globex Renamed');
+    const globexJobs = await settled('globex', `kind = 'ACCOUNT_UPSERT' AND entity_id = $2`, [globex.id]);
+    expect(globexJobs.map((j) => j.target_system).sort()).toEqual(['BILLING', 'ERP']);
+    expect(hubspot.log.length + odoo.log.length).toBe(before);
+  });
+
+  it('a company created in HubSpot arrives by webhook, becomes one canonical account and one Odoo partner; a rename in HubSpot renames the partner', async () => {
+    await hubspot.deliverWebhooks(webhookUrl(crmConnection));
+    await settled('acme');
+    const remoteId = hubspot.create('companies', { name: 'Webhook Widgets Ltd', domain: 'widgets.example' });
+    expect(await hubspot.deliverWebhooks(webhookUrl(crmConnection))).toEqual([200]);
+    await settled('acme');
+    const [account] = await stack.db.query<{ id: string; name: string; domain: string }>(`SELECT id, name, domain FROM crm.accounts WHERE tenant_id = 'acme' AND name = 'Webhook Widgets Ltd'`);
+    expect(account).toMatchObject({ domain: 'widgets.example' });
+    // Our id went back to HubSpot (so our later upserts update this company), and the ERP got exactly one partner.
+    expect(hubspot.record('companies', remoteId)?.properties['sor_canonical_id']).toBe(account!.id);
+    expect(partners(account!.id).map((p) => p['name'])).toEqual(['Webhook Widgets Ltd']);
+
+    hubspot.edit('companies', remoteId, { name: 'Webhook Widgets International' });
+    // The claim's own change event and the rename, delivered in reverse order: events are hints, the record is re-read.
+    hubspot.pendingEvents.reverse();
+    await hubspot.deliverWebhooks(webhookUrl(crmConnection));
+    await settled('acme');
+    const [renamed] = await stack.db.query<{ name: string }>('SELECT name FROM crm.accounts WHERE id = $1', [account!.id]);
+    expect(renamed?.name).toBe('Webhook Widgets International');
+    expect(partners(account!.id).map((p) => p['name'])).toEqual(['Webhook Widgets International']);
+    expect(await stack.db.query(`SELECT 1 FROM crm.accounts WHERE tenant_id = 'acme' AND name LIKE 'Webhook Widgets%'`)).toHaveLength(1);
+    // Nothing was pushed back to HubSpot as a CRM job: the change came from there.
+    expect(await jobs('acme', `kind = 'ACCOUNT_UPSERT' AND entity_id = $2 AND target_system = 'CRM'`, [account!.id])).toEqual([]);
+  });
+
+  it('refuses forged, stale, replayed and misdirected HubSpot deliveries', async () => {
+    await settled('acme');
+    const url = webhookUrl(crmConnection);
+    const body = JSON.stringify([{ eventId: 990001, subscriptionId: 1, portalId: 62515, appId: 1, occurredAt: Date.now(), subscriptionType: 'company.propertyChange', attemptNumber: 0, objectId: 1000, changeSource: 'CRM_UI' }]);
+    const post = (target: string, headers: Record<string, string>, payload = body) => fetch(target, { method: 'POST', headers, body: payload });
+    const events = async () => (await stack.db.query<{ n: string }>(`SELECT count(*)::text AS n FROM sync.remote_events WHERE connection_id = $1`, [crmConnection]))[0]?.n;
+    const stored = await events();
+
+    // Bad signature: the body changed after signing.
+    const signed = hubspot.sign('POST', url, body, Date.now());
+    expect((await post(url, signed, body.replace('990001', '990002'))).status).toBe(401);
+    // Stale: signed correctly six minutes ago (HubSpot's window is five).
+    expect((await post(url, hubspot.sign('POST', url, body, Date.now() - 6 * 60_000))).status).toBe(401);
+    // Missing signature.
+    expect((await post(url, { 'content-type': 'application/json' })).status).toBe(401);
+    expect(await events()).toBe(stored);
+
+    // Replay of a good delivery within the window: stored and queued once.
+    const first = await post(url, signed);
+    expect(first.status).toBe(200);
+    const replay = await post(url, signed);
+    expect(await replay.json()).toEqual({ received: true, duplicate: true });
+    expect(await jobs('acme', `kind = 'REMOTE_CHANGE' AND idempotency_key = $2`, [`remote:${crmConnection}:990001`])).toHaveLength(1);
+
+    // Another tenant's connection (same HubSpot app, so the same client secret): acme's signed delivery sent to
+    // globex's address fails, since HubSpot signs the URI it called.
+    const globexConnection = await createConnection({
+      system: 'CRM', adapter: 'hubspot', settings: JSON.stringify({ apiBase: hubspot.url }), credentials: { apiKey: 'pat-na1-acme', webhookSecret: CLIENT_SECRET },
+    }, 'globex');
+    try {
+      const misdirected = await post(webhookUrl(globexConnection), signed);
+      expect(misdirected.status).toBe(401);
+      expect(await stack.db.query(`SELECT 1 FROM sync.remote_events WHERE connection_id = $1`, [globexConnection])).toEqual([]);
+      // An unknown connection id is a 404, whatever the signature.
+      expect((await post(webhookUrl('conn_does_not_exist'), signed)).status).toBe(404);
+    } finally {
+      const off = await admin('mutation($id: ID!) { disableConnection(id: $id) { id } }', { id: globexConnection }, 'globex');
+      expect(off.body.errors).toBeUndefined();
+    }
+  });
+
+  it('quote-to-cash for acme creates and posts the invoice in Odoo once; a payment registered in Odoo is polled in and goes out as an invoice status event', async () => {
+    const account = await someAccount('acme', 2);
+    const [customer] = await stack.db.query<{ currency: string }>('SELECT currency FROM erp.customers WHERE tenant_id = $1 AND id = $2', [`acme`, account.id]);
+    const token = await stack.token({ tenant: 'acme' });
+    const credit = await stack.gql('mutation($a: ID!, $c: String!) { setCreditLimit(input: { accountId: $a, creditLimit: { amountMinor: "100000000000", currency: $c }, creditStatus: OK }) { creditStatus } }', { a: account.id, c: customer?.currency }, { token });
+    expect(credit.body.errors).toBeUndefined();
+    const opp = await stack.gql<{ createOpportunity: { id: string } }>(
+      'mutation($a: ID!, $c: String!) { createOpportunity(input: { accountId: $a, name: "Odoo deal", planCode: "growth", amount: { amountMinor: "4900", currency: $c } }) { id } }',
+      { a: account.id, c: customer?.currency }, { token },
+    );
+    expect(opp.body.errors).toBeUndefined();
+    const won = await stack.gql('mutation($id: ID!) { closeOpportunityWon(opportunityId: $id) { id } }', { id: opp.body.data?.createOpportunity.id }, { token });
+    expect(won.body.errors).toBeUndefined();
+    const [q2c] = await settled('acme', `kind = 'QUOTE_TO_CASH' AND entity_id = $2`, [opp.body.data?.createOpportunity.id]);
+    expect(q2c?.state).toBe('SUCCEEDED');
+    const [invoice] = await stack.db.query<{ id: string; status: string; total_minor: string }>(`SELECT id, status, total_minor::text FROM erp.invoices WHERE tenant_id = 'acme' AND account_id = $1`, [account.id]);
+    expect(invoice?.status).toBe('POSTED');
+    const moves = odoo.rows('account.move').filter((m) => m['ref'] === invoice!.id);
+    expect(moves.map((m) => m['state'])).toEqual(['posted']);
+    expect(partners(account.id)).toHaveLength(1);
+
+    // Paid in Odoo, outside our API (the register-payment wizard of its UI).
+    const context = { active_model: 'account.move', active_ids: [moves[0]!.id] };
+    const wizard = odoo.execute('account.payment.register', 'create', [{}], { context }) as number;
+    odoo.execute('account.payment.register', 'action_create_payments', [[wizard]], { context });
+    const polled = await stack.sync.pollNow();
+    expect(polled.find((o) => o.connectionId === erpConnection && o.kind === 'invoice')?.enqueued).toBeGreaterThan(0);
+    await settled('acme');
+    const [paid] = await stack.db.query<{ status: string; amount_due_minor: string }>('SELECT status, amount_due_minor::text FROM erp.invoices WHERE id = $1', [invoice!.id]);
+    expect(paid).toEqual({ status: 'PAID', amount_due_minor: '0' });
+    const statusEvents = await stack.db.query<{ state: string }>(`SELECT state FROM sync.events WHERE tenant_id = 'acme' AND kind = 'INVOICE_STATUS' AND entity_id = $1 ORDER BY seq`, [invoice!.id]);
+    expect(statusEvents.map((e) => e.state)).toContain('PAID');
+    const payments = await stack.db.query(`SELECT 1 FROM erp.payments WHERE tenant_id = 'acme' AND account_id = $1`, [account.id]);
+    expect(payments).toHaveLength(1);
+    // Polling again reads the same (overlapping) records: nothing new is queued, nothing applied twice.
+    const again = await stack.sync.pollNow();
+    expect(again.filter((o) => o.connectionId === erpConnection).reduce((n, o) => n + o.enqueued, 0)).toBe(0);
+  });
+
+  it('a crash between reading a page and advancing the cursor loses and duplicates nothing', async () => {
+    await settled('acme');
+    // A second worker process's view of the connections (its own runtime, as `npm run worker` builds it).
+    const runtime: ConnectionRuntime = connectionsFromConfig(stack.db, stack.config, createLogger('silent', 'test'));
+    const connection = await runtime.store.byId(erpConnection);
+    if (!connection) throw new Error('no connection');
+    // An account billed in the Odoo company's currency (USD), where Odoo's credit limit means the same money.
+    const [account] = await stack.db.query<{ id: string }>(`SELECT id FROM erp.customers WHERE tenant_id = 'acme' AND currency = 'USD' ORDER BY id DESC LIMIT 1`);
+    if (!account) throw new Error('the seed has no USD customer for acme');
+    const partner = await (async () => {
+      await rename('acme', account.id, 'Polled Partner Co');
+      await settled('acme');
+      return partners(account.id)[0]!;
+    })();
+    // Odoo's user changes the credit limit (ERP-owned): only polling can tell us.
+    odoo.execute('res.partner', 'write', [[partner.id], { credit_limit: 777 }]);
+    const cursor = async () => (await stack.db.query<{ cursor: string }>(`SELECT cursor FROM sync.poll_cursors WHERE connection_id = $1 AND kind = 'customer'`, [erpConnection]))[0]?.cursor;
+    const before = await cursor();
+    const jobCount = async () => (await jobs('acme', `kind = 'REMOTE_CHANGE' AND entity_type = 'customer'`)).length;
+    const jobsBefore = await jobCount();
+    await expect(pollConnection(stack.db, runtime, connection, { afterRead: async () => { throw new Error('worker killed'); } })).rejects.toThrow('worker killed');
+    expect(await cursor()).toBe(before);
+    expect(await jobCount()).toBe(jobsBefore);
+
+    const [customer] = (await pollConnection(stack.db, runtime, connection)).filter((o) => o.kind === 'customer');
+    expect(customer?.enqueued).toBeGreaterThan(0);
+    expect(await cursor()).not.toBe(before);
+    const [rerun] = (await pollConnection(stack.db, runtime, connection)).filter((o) => o.kind === 'customer');
+    expect(rerun?.enqueued).toBe(0);
+    await settled('acme');
+    const [finance] = await stack.db.query<{ credit_limit_minor: string; currency: string }>('SELECT credit_limit_minor::text, currency FROM erp.customers WHERE id = $1', [account.id]);
+    expect(finance).toEqual({ credit_limit_minor: '77700', currency: 'USD' });
+  });
+
+  it('a CRM-owned field edited in Odoo is reported as drift and repaired from the CRM', async () => {
+    await settled('acme');
+    const account = await someAccount('acme', 4);
+    await rename('acme', account.id, 'Owned By CRM Inc');
+    await settled('acme');
+    const partner = partners(account.id)[0]!;
+    odoo.execute('res.partner', 'write', [[partner.id], { name: 'Renamed In Odoo' }]);
+    await stack.sync.pollNow();
+    const done = await settled('acme', `kind = 'REMOTE_CHANGE' AND entity_type = 'customer' AND entity_id = $2`, [String(partner.id)]);
+    expect(done.some((j) => j.result?.includes('drift: name "Renamed In Odoo"'))).toBe(true);
+    expect(partners(account.id).map((p) => p['name'])).toEqual(['Owned By CRM Inc']);
+    const repairs = await jobs('acme', `kind = 'ACCOUNT_UPSERT' AND entity_id = $2 AND idempotency_key LIKE 'drift:%'`, [account.id]);
+    expect(repairs.map((j) => j.state)).toEqual(['SUCCEEDED']);
+  });
+});

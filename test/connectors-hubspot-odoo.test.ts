@@ -178,7 +178,12 @@ describe('connectors: acme on HubSpot + Odoo, globex on the reference stores', (
     expect(won.body.errors).toBeUndefined();
     const [q2c] = await settled('acme', `kind = 'QUOTE_TO_CASH' AND entity_id = $2`, [opp.body.data?.createOpportunity.id]);
     expect(q2c?.state).toBe('SUCCEEDED');
-    const [invoice] = await stack.db.query<{ id: string; status: string; total_minor: string }>(`SELECT id, status, total_minor::text FROM erp.invoices WHERE tenant_id = 'acme' AND account_id = $1`, [account.id]);
+    // The invoice quote-to-cash raised (the seed gave the account others): the one linked to an Odoo move.
+    const raised = await stack.db.query<{ id: string; status: string }>(
+      `SELECT i.id, i.status FROM erp.invoices i JOIN sync.remote_links l ON l.canonical_id = i.id AND l.entity_type = 'Invoice' AND l.connection_id = $2
+       WHERE i.tenant_id = 'acme' AND i.account_id = $1`, [account.id, erpConnection]);
+    expect(raised).toHaveLength(1);
+    const invoice = raised[0];
     expect(invoice?.status).toBe('POSTED');
     const moves = odoo.rows('account.move').filter((m) => m['ref'] === invoice!.id);
     expect(moves.map((m) => m['state'])).toEqual(['posted']);
@@ -195,7 +200,7 @@ describe('connectors: acme on HubSpot + Odoo, globex on the reference stores', (
     expect(paid).toEqual({ status: 'PAID', amount_due_minor: '0' });
     const statusEvents = await stack.db.query<{ state: string }>(`SELECT state FROM sync.events WHERE tenant_id = 'acme' AND kind = 'INVOICE_STATUS' AND entity_id = $1 ORDER BY seq`, [invoice!.id]);
     expect(statusEvents.map((e) => e.state)).toContain('PAID');
-    const payments = await stack.db.query(`SELECT 1 FROM erp.payments WHERE tenant_id = 'acme' AND account_id = $1`, [account.id]);
+    const payments = await stack.db.query(`SELECT 1 FROM erp.payment_applications WHERE tenant_id = 'acme' AND invoice_id = $1`, [invoice!.id]);
     expect(payments).toHaveLength(1);
     // Polling again reads the same (overlapping) records: nothing new is queued, nothing applied twice.
     const again = await stack.sync.pollNow();
@@ -249,5 +254,47 @@ describe('connectors: acme on HubSpot + Odoo, globex on the reference stores', (
     expect(partners(account.id).map((p) => p['name'])).toEqual(['Owned By CRM Inc']);
     const repairs = await jobs('acme', `kind = 'ACCOUNT_UPSERT' AND entity_id = $2 AND idempotency_key LIKE 'drift:%'`, [account.id]);
     expect(repairs.map((j) => j.state)).toEqual(['SUCCEEDED']);
+  });
+
+  it('an acme mapping of a HubSpot custom property becomes customFields for acme only after the resync it queues; remoteData needs the admin scope', async () => {
+    await hubspot.deliverWebhooks(webhookUrl(crmConnection));
+    await settled('acme');
+    const [linked] = await stack.db.query<{ canonical_id: string; remote_id: string }>(`SELECT canonical_id, remote_id FROM sync.remote_links WHERE connection_id = $1 AND entity_type = 'Account' ORDER BY canonical_id LIMIT 1`, [crmConnection]);
+    if (!linked) throw new Error('no linked account');
+    // Set in HubSpot with no event delivered: only the resync can bring it.
+    hubspot.edit('companies', linked.remote_id, { acme_tier: 'gold' });
+    hubspot.pendingEvents.length = 0;
+    const customFields = async (tenant: string, id: string) =>
+      (await stack.gql<{ account: { customFields: { name: string; value: string | null }[] } }>('query($id: ID!) { account(id: $id) { customFields { name value } } }', { id }, { tenant })).body.data?.account.customFields;
+    expect(await customFields('acme', linked.canonical_id)).toEqual([]);
+
+    const set = (fieldMappings: unknown) => admin<{ setConnectionFieldMappings: { settings: string } }>(
+      'mutation($id: ID!, $m: String!) { setConnectionFieldMappings(id: $id, fieldMappings: $m) { settings } }', { id: crmConnection, m: JSON.stringify(fieldMappings) });
+    // Validated on write: a field mapped twice, or a property name HubSpot cannot have, is refused and nothing changes.
+    const twice = await set({ account: { customFields: [{ property: 'acme_tier', field: 'tier' }, { property: 'acme_size', field: 'tier' }] } });
+    expect(twice.body.errors?.[0]?.extensions?.['code']).toBe('BAD_USER_INPUT');
+    expect((await set({ account: { customFields: [{ property: 'Bad Name', field: 'tier' }] } })).body.errors?.[0]?.extensions?.['code']).toBe('BAD_USER_INPUT');
+    const ok = await set({ account: { customFields: [{ property: 'acme_tier', field: 'tier' }] } });
+    expect(ok.body.errors).toBeUndefined();
+    expect(JSON.parse(ok.body.data!.setConnectionFieldMappings.settings)).toMatchObject({ fieldMappings: { version: 2, account: { customFields: [{ property: 'acme_tier', field: 'tier' }] } } });
+    const resync = await settled('acme', `idempotency_key LIKE $2`, [`resync:${crmConnection}:v2:%`]);
+    const links = await stack.db.query(`SELECT 1 FROM sync.remote_links WHERE connection_id = $1 AND entity_type = 'Account'`, [crmConnection]);
+    expect(resync).toHaveLength(links.length);
+    expect(resync.every((j) => j.state === 'SUCCEEDED')).toBe(true);
+    expect(await customFields('acme', linked.canonical_id)).toEqual([{ name: 'tier', value: 'gold' }]);
+    // Globex has no such mapping.
+    const globex = await someAccount('globex');
+    expect(await customFields('globex', globex.id)).toEqual([]);
+
+    // remoteData: the HubSpot company as HubSpot sent it, for admins only.
+    const query = 'query($id: ID!) { account(id: $id) { id remoteData } }';
+    const plain = await stack.gql<{ account: { remoteData: unknown } | null }>(query, { id: linked.canonical_id });
+    expect(plain.body.errors?.[0]?.extensions?.['code']).toBe('FORBIDDEN');
+    expect(JSON.stringify(plain.body.data ?? null)).not.toContain('gold');
+    const asAdmin = await admin<{ account: { remoteData: { id: string; properties: Record<string, string | null> } } }>(query, { id: linked.canonical_id });
+    expect(asAdmin.body.errors).toBeUndefined();
+    expect(asAdmin.body.data?.account.remoteData).toMatchObject({ id: linked.remote_id, properties: { acme_tier: 'gold', sor_canonical_id: linked.canonical_id } });
+    // A reference-store account has no vendor record.
+    expect((await admin<{ account: { remoteData: unknown } }>(query, { id: globex.id }, 'globex')).body.data?.account.remoteData).toBeNull();
   });
 });

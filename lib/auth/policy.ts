@@ -22,7 +22,11 @@ export const POLICY: Record<SubgraphName, SubgraphPolicy> = {
   crm: {
     read: 'crm:read',
     write: 'crm:write',
-    valueTypes: [...COMMON_VALUE_TYPES, 'Address', ...connections('Account', 'Contact', 'Opportunity')],
+    valueTypes: [...COMMON_VALUE_TYPES, 'Address', 'CustomField', ...connections('Account', 'Contact', 'Opportunity')],
+    fields: {
+      // The vendor's raw record: whatever the vendor keeps (owners' emails, notes), so tenant administration only.
+      'Account.remoteData': 'admin',
+    },
   },
   erp: {
     read: 'finance:read',
@@ -51,6 +55,7 @@ export const POLICY: Record<SubgraphName, SubgraphPolicy> = {
       'Mutation.testConnection': 'admin',
       'Mutation.rotateConnectionCredentials': 'admin',
       'Mutation.disableConnection': 'admin',
+      'Mutation.setConnectionFieldMappings': 'admin',
       // Checked per kind in the resolver (finance:read / billing:read): status events are not sync data.
       'Query.statusEvents': 'public',
     },

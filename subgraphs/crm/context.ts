@@ -15,6 +15,7 @@ export interface CrmLoaders {
   contactPages: DataLoader<{ parentId: string; args: Page }, ContactModel[], string>;
   opportunityPages: DataLoader<{ parentId: string; args: { page: Page; filter: OpportunityFilter } }, OpportunityModel[], string>;
   externalIds: DataLoader<string, (ExternalRefModel & { entityId: string })[]>;
+  remoteData: DataLoader<string, { entityId: string; system: ExternalRefModel['system']; remoteData: Record<string, unknown> }[]>;
 }
 
 export interface CrmContext extends RequestBase {
@@ -38,6 +39,7 @@ export function crmContext(base: RequestBase, db: Db): CrmContext {
         (o) => o.accountId,
       ),
       externalIds: byParentLoader((ids) => crm.externalIdsByEntities(ids), (r) => r.entityId),
+      remoteData: byParentLoader((ids) => crm.remoteDataByEntities(ids), (r) => r.entityId),
     },
   };
 }

@@ -49,6 +49,8 @@ export interface RemoteAccountFields {
   /** Null when the vendor's value maps onto none of ours. */
   lifecycleStage: LifecycleStage | null;
   ownerRemoteId: string | null;
+  /** Vendor fields the connection's field mappings map onto our custom fields, by our field name (all mapped ones). */
+  custom?: Record<string, string | null>;
 }
 
 export interface RemoteContactFields {

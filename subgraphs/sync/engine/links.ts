@@ -12,9 +12,9 @@ export async function recordLink(
   tenant: string,
   entityId: string,
   system: SystemName,
-  ref: { remoteId: string; updatedAt: string },
+  ref: { remoteId: string; updatedAt: string; remoteData?: Record<string, unknown> },
 ): Promise<void> {
-  await crm.recordExternalId(entityId, { system, remoteId: ref.remoteId, remoteUpdatedAt: ref.updatedAt });
+  await crm.recordExternalId(entityId, { system, remoteId: ref.remoteId, remoteUpdatedAt: ref.updatedAt, remoteData: ref.remoteData ?? null });
   await db.query(
     `INSERT INTO sync.links (tenant_id, entity_type, entity_id, system, remote_id, state) VALUES ($1, 'Account', $2, $3, $4, 'PENDING')
      ON CONFLICT (tenant_id, entity_type, entity_id, system) DO UPDATE SET remote_id = EXCLUDED.remote_id, updated_at = now()`,

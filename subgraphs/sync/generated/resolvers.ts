@@ -169,6 +169,12 @@ export type Mutation = {
   requestResync: Array<SyncJob>;
   /** Replaces the credentials (old key no longer used); clears AUTH_ERROR so dead letters can be replayed. */
   rotateConnectionCredentials: SystemConnection;
+  /**
+   * Replaces the connection's field mappings (a JSON object, validated by its adapter; HubSpot:
+   * {"account":{"customFields":[{"property":"acme_tier","field":"tier"}]}}). The stored mappings get the next version,
+   * and every record of the connection they affect is queued for a resync in the same transaction.
+   */
+  setConnectionFieldMappings: SystemConnection;
   /** Calls the vendor once with the stored credentials. */
   testConnection: ConnectionTestResult;
 };
@@ -206,6 +212,12 @@ export type MutationRequestResyncArgs = {
 
 export type MutationRotateConnectionCredentialsArgs = {
   credentials: ConnectionCredentialsInput;
+  id: Scalars['ID']['input'];
+};
+
+
+export type MutationSetConnectionFieldMappingsArgs = {
+  fieldMappings: Scalars['String']['input'];
   id: Scalars['ID']['input'];
 };
 
@@ -684,6 +696,7 @@ export type MutationResolvers<ContextType = SyncContext, ParentType extends Reso
   replaySyncJob?: Resolver<ResolversTypes['SyncJob'], ParentType, ContextType, RequireFields<MutationReplaySyncJobArgs, 'id'>>;
   requestResync?: Resolver<Array<ResolversTypes['SyncJob']>, ParentType, ContextType, RequireFields<MutationRequestResyncArgs, 'accountId'>>;
   rotateConnectionCredentials?: Resolver<ResolversTypes['SystemConnection'], ParentType, ContextType, RequireFields<MutationRotateConnectionCredentialsArgs, 'credentials' | 'id'>>;
+  setConnectionFieldMappings?: Resolver<ResolversTypes['SystemConnection'], ParentType, ContextType, RequireFields<MutationSetConnectionFieldMappingsArgs, 'fieldMappings' | 'id'>>;
   testConnection?: Resolver<ResolversTypes['ConnectionTestResult'], ParentType, ContextType, RequireFields<MutationTestConnectionArgs, 'id'>>;
 };
 

@@ -12,6 +12,8 @@ export interface VendorChange {
   connectionId: string;
   objectKind: string;
   remoteId: string;
+  /** Apply even a version already applied (a resync after a mapping change). */
+  force?: boolean;
 }
 
 /** Applies a vendor CRM/ERP change to the mirror (the re-read and the rules live in inbound-crm.ts / inbound-erp.ts). */
@@ -21,7 +23,7 @@ export async function applyVendorChange(db: Db, tenant: string, correlationId: s
       const remote = await connections.crmRemote(connection);
       const kind = CRM_KINDS.find((k) => k === change.objectKind);
       if (!remote || !kind) throw new PermanentError('NOT_A_CRM_CHANGE', `Connection "${connection.id}" has no remote CRM record kind "${change.objectKind}"`);
-      return applyCrmChange(db, tenant, correlationId, connection, remote, kind satisfies CrmKind, change.remoteId);
+      return applyCrmChange(db, tenant, correlationId, connection, remote, kind satisfies CrmKind, change.remoteId, change.force === true);
     }
     case 'ERP': {
       const remote = await connections.erpRemote(connection);

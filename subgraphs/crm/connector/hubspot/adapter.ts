@@ -190,7 +190,8 @@ export class HubSpotCrmRemote implements CrmRemote {
   }
 
   private propertiesOf<K extends CrmKind>(spec: KindSpec<K>): string[] {
-    return [...spec.properties, spec.modifiedProperty, this.settings.canonicalIdProperty, ...this.settings.extraProperties];
+    const mapped = spec.objectType === 'companies' ? this.settings.fieldMappings.account.customFields.map((m) => m.property) : [];
+    return [...new Set([...spec.properties, spec.modifiedProperty, this.settings.canonicalIdProperty, ...this.settings.extraProperties, ...mapped])];
   }
 
   /** With OAuth, a current access token first; a 401 (revoked or expired early) gets one refresh and one retry. */

@@ -5,7 +5,11 @@ import { currentTraceparent, traced } from './telemetry/tracing';
 export type SystemName = 'CRM' | 'ERP' | 'BILLING';
 export type JobKind = 'ACCOUNT_UPSERT' | 'QUOTE_TO_CASH' | 'RECONCILE_REPAIR' | 'INVOICE_POST' | 'PAYMENT_APPLY'
   /** A vendor told us (webhook or poll) that a record changed: re-read it by id and apply it. */
-  | 'REMOTE_CHANGE';
+  | 'REMOTE_CHANGE'
+  /** A newly connected vendor system read from the beginning: the parent of one REMOTE_PAGE job per page. */
+  | 'INITIAL_SYNC'
+  /** One page of vendor records of an initial sync, read again by id and applied. */
+  | 'REMOTE_PAGE';
 
 export interface OutboxJob {
   tenant: string;

@@ -41,7 +41,7 @@ export const POLICY: Record<SubgraphName, SubgraphPolicy> = {
   sync: {
     read: 'sync:read',
     write: 'sync:write',
-    valueTypes: [...COMMON_VALUE_TYPES, 'SyncJobTransition', 'SyncEvent', 'SystemSyncStatus', 'DriftItem', 'AuditEntry', ...connections('SyncJob', 'AuditEntry'),
+    valueTypes: [...COMMON_VALUE_TYPES, 'SyncJobTransition', 'SyncJobProgress', 'SyncEvent', 'SystemSyncStatus', 'DriftItem', 'AuditEntry', ...connections('SyncJob', 'AuditEntry'),
       // Connections: only reachable through the admin fields below.
       'SystemConnection', 'ConnectionStatus', 'ConnectionCredentialInfo', 'ConnectionTestResult'],
     fields: {
@@ -56,6 +56,7 @@ export const POLICY: Record<SubgraphName, SubgraphPolicy> = {
       'Mutation.rotateConnectionCredentials': 'admin',
       'Mutation.disableConnection': 'admin',
       'Mutation.setConnectionFieldMappings': 'admin',
+      'Mutation.startInitialSync': 'admin',
       // Checked per kind in the resolver (finance:read / billing:read): status events are not sync data.
       'Query.statusEvents': 'public',
     },

@@ -7,6 +7,7 @@ import type { SyncContext } from './context';
 import type { Resolvers, SyncState } from './generated/resolvers';
 import { connectionMutations, connectionQueries, systemConnection } from './connections/resolvers';
 import { mappingMutations } from './connections/mappings';
+import { initialSyncMutations, syncJobProgress } from './connections/initial-sync';
 
 const SYSTEMS = ['ERP', 'BILLING'] as const;
 
@@ -45,6 +46,7 @@ export const resolvers: Resolvers = {
   Mutation: {
     ...connectionMutations,
     ...mappingMutations,
+    ...initialSyncMutations,
     replaySyncJob: (_p, { id }, ctx) => ctx.commands.replay(id),
     replayDeadLetters: (_p, { filter }, ctx) => ctx.commands.replayDeadLetters(filter ?? {}),
     requestResync: (_p, { accountId }, ctx) => ctx.commands.requestResync(accountId),
@@ -81,6 +83,7 @@ export const resolvers: Resolvers = {
   SyncJob: {
     __resolveReference: (ref, ctx) => ctx.loaders.job.load(ref.id),
     history: (j, _a, ctx) => ctx.loaders.history.load(j.id),
+    ...syncJobProgress,
   },
   Account: {
     __resolveReference: (ref) => ({ id: ref.id }),

@@ -14,6 +14,7 @@ import type { ConnectionRuntime } from '../connections/runtime';
 import { type Worker, startWorker } from './worker';
 import { ledgerTenants } from '../ledger/store';
 import { type PollOutcome, pollConnection, pollableConnections } from '../remote/polling';
+import { initialSyncFlow, remotePageFlow } from '../remote/initial-sync';
 
 export interface SyncEngineOptions {
   db: Db;
@@ -73,6 +74,8 @@ export function startSyncEngine(opts: SyncEngineOptions): SyncEngine {
       INVOICE_POST: invoicePostFlow(opts.db, systems),
       PAYMENT_APPLY: paymentApplyFlow(systems),
       REMOTE_CHANGE: remoteChangeFlow(opts.db, systems, opts.connections),
+      INITIAL_SYNC: initialSyncFlow(opts.db, opts.connections),
+      REMOTE_PAGE: remotePageFlow(opts.db, opts.connections),
     },
   });
   // Credentials still sealed under a retired key move to the active one (old keys only need to stay until this ran).

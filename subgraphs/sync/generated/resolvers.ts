@@ -175,6 +175,11 @@ export type Mutation = {
    * and every record of the connection they affect is queued for a resync in the same transaction.
    */
   setConnectionFieldMappings: SystemConnection;
+  /**
+   * Reads a vendor CRM/ERP connection's records from the beginning (paged, within its rate limit) and applies them: one
+   * INITIAL_SYNC job with progress, resumable from its cursor. Once per connection (the same job is returned again).
+   */
+  startInitialSync: SyncJob;
   /** Calls the vendor once with the stored credentials. */
   testConnection: ConnectionTestResult;
 };
@@ -219,6 +224,11 @@ export type MutationRotateConnectionCredentialsArgs = {
 export type MutationSetConnectionFieldMappingsArgs = {
   fieldMappings: Scalars['String']['input'];
   id: Scalars['ID']['input'];
+};
+
+
+export type MutationStartInitialSyncArgs = {
+  connectionId: Scalars['ID']['input'];
 };
 
 
@@ -330,6 +340,8 @@ export type SyncJob = {
   lastErrorMessage: Maybe<Scalars['String']['output']>;
   maxAttempts: Scalars['Int']['output'];
   nextRunAt: Maybe<Scalars['DateTime']['output']>;
+  /** Records of an initial sync (INITIAL_SYNC): read from the vendor, applied by its page jobs, failed; null for other kinds. */
+  progress: Maybe<SyncJobProgress>;
   /** Steps done by a workflow (quote-to-cash) and compensation notes. */
   result: Maybe<Scalars['String']['output']>;
   sourceSystem: SystemName;
@@ -361,11 +373,26 @@ export type SyncJobFilter = {
 
 export type SyncJobKind =
   | 'ACCOUNT_UPSERT'
+  | 'INITIAL_SYNC'
   | 'INVOICE_POST'
   | 'PAYMENT_APPLY'
   | 'QUOTE_TO_CASH'
   | 'RECONCILE_REPAIR'
-  | 'REMOTE_CHANGE';
+  | 'REMOTE_CHANGE'
+  | 'REMOTE_PAGE';
+
+/** How far an initial sync got, in records. */
+export type SyncJobProgress = {
+  __typename?: 'SyncJobProgress';
+  /** In pages whose job was dead-lettered. */
+  failed: Scalars['Int']['output'];
+  /** Whether every kind of record has been read to its end. */
+  finished: Scalars['Boolean']['output'];
+  /** Read from the vendor so far. */
+  seen: Scalars['Int']['output'];
+  /** Applied to our systems (pages whose job SUCCEEDED). */
+  written: Scalars['Int']['output'];
+};
 
 export type SyncJobState =
   | 'CANCELLED'
@@ -554,6 +581,7 @@ export type ResolversTypes = {
   SyncJobEdge: ResolverTypeWrapper<Omit<SyncJobEdge, 'node'> & { node: ResolversTypes['SyncJob'] }>;
   SyncJobFilter: SyncJobFilter;
   SyncJobKind: SyncJobKind;
+  SyncJobProgress: ResolverTypeWrapper<SyncJobProgress>;
   SyncJobState: SyncJobState;
   SyncJobTransition: ResolverTypeWrapper<SyncEventModel>;
   SyncState: SyncState;
@@ -592,6 +620,7 @@ export type ResolversParentTypes = {
   SyncJobConnection: Omit<SyncJobConnection, 'edges' | 'nodes'> & { edges: Array<ResolversParentTypes['SyncJobEdge']>, nodes: Array<ResolversParentTypes['SyncJob']> };
   SyncJobEdge: Omit<SyncJobEdge, 'node'> & { node: ResolversParentTypes['SyncJob'] };
   SyncJobFilter: SyncJobFilter;
+  SyncJobProgress: SyncJobProgress;
   SyncJobTransition: SyncEventModel;
   SystemConnection: ConnectionModel;
   SystemSyncStatus: SystemSyncStatus;
@@ -697,6 +726,7 @@ export type MutationResolvers<ContextType = SyncContext, ParentType extends Reso
   requestResync?: Resolver<Array<ResolversTypes['SyncJob']>, ParentType, ContextType, RequireFields<MutationRequestResyncArgs, 'accountId'>>;
   rotateConnectionCredentials?: Resolver<ResolversTypes['SystemConnection'], ParentType, ContextType, RequireFields<MutationRotateConnectionCredentialsArgs, 'credentials' | 'id'>>;
   setConnectionFieldMappings?: Resolver<ResolversTypes['SystemConnection'], ParentType, ContextType, RequireFields<MutationSetConnectionFieldMappingsArgs, 'fieldMappings' | 'id'>>;
+  startInitialSync?: Resolver<ResolversTypes['SyncJob'], ParentType, ContextType, RequireFields<MutationStartInitialSyncArgs, 'connectionId'>>;
   testConnection?: Resolver<ResolversTypes['ConnectionTestResult'], ParentType, ContextType, RequireFields<MutationTestConnectionArgs, 'id'>>;
 };
 
@@ -754,6 +784,7 @@ export type SyncJobResolvers<ContextType = SyncContext, ParentType extends Resol
   lastErrorMessage?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   maxAttempts?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
   nextRunAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
+  progress?: Resolver<Maybe<ResolversTypes['SyncJobProgress']>, ParentType, ContextType>;
   result?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   sourceSystem?: Resolver<ResolversTypes['SystemName'], ParentType, ContextType>;
   state?: Resolver<ResolversTypes['SyncJobState'], ParentType, ContextType>;
@@ -770,6 +801,13 @@ export type SyncJobConnectionResolvers<ContextType = SyncContext, ParentType ext
 export type SyncJobEdgeResolvers<ContextType = SyncContext, ParentType extends ResolversParentTypes['SyncJobEdge'] = ResolversParentTypes['SyncJobEdge']> = {
   cursor?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   node?: Resolver<ResolversTypes['SyncJob'], ParentType, ContextType>;
+};
+
+export type SyncJobProgressResolvers<ContextType = SyncContext, ParentType extends ResolversParentTypes['SyncJobProgress'] = ResolversParentTypes['SyncJobProgress']> = {
+  failed?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  finished?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
+  seen?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  written?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
 };
 
 export type SyncJobTransitionResolvers<ContextType = SyncContext, ParentType extends ResolversParentTypes['SyncJobTransition'] = ResolversParentTypes['SyncJobTransition']> = {
@@ -822,6 +860,7 @@ export type Resolvers<ContextType = SyncContext> = {
   SyncJob?: SyncJobResolvers<ContextType>;
   SyncJobConnection?: SyncJobConnectionResolvers<ContextType>;
   SyncJobEdge?: SyncJobEdgeResolvers<ContextType>;
+  SyncJobProgress?: SyncJobProgressResolvers<ContextType>;
   SyncJobTransition?: SyncJobTransitionResolvers<ContextType>;
   SystemConnection?: SystemConnectionResolvers<ContextType>;
   SystemSyncStatus?: SystemSyncStatusResolvers<ContextType>;

@@ -11,5 +11,10 @@ CREATE TABLE IF NOT EXISTS sync.poll_cursors (
   cursor text NOT NULL,
   records_seen bigint NOT NULL DEFAULT 0,
   polled_at timestamptz NOT NULL DEFAULT now(),
+  -- Set once a read that has an end (an initial sync, kind `initial:<job id>:<kind>`) reached it.
+  finished_at timestamptz,
   PRIMARY KEY (connection_id, kind)
 )
+--;;
+-- Children of an initial sync (REMOTE_PAGE jobs) by their parent, for its progress.
+CREATE INDEX IF NOT EXISTS jobs_parent ON sync.jobs ((payload->>'parentJobId')) WHERE kind = 'REMOTE_PAGE'

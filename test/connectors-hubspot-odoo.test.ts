@@ -34,11 +34,11 @@ describe('connectors: acme on HubSpot + Odoo, globex on the reference stores', (
   const jobs = (tenant: string, where: string, params: unknown[] = []) =>
     stack.db.query<JobRow>(`SELECT id, kind, state, target_system, result, last_error_code FROM sync.jobs WHERE tenant_id = $1 AND ${where} ORDER BY created_at`, [tenant, ...params]);
   /** Waits until no job of the tenant is pending or running, then returns those matching. */
-  const settled = async (tenant: string, where = 'true', params: unknown[] = []) =>
+  const settled = async (tenant: string, where = 'true', params: unknown[] = [], timeoutMs = 20_000) =>
     waitForSync(stack, tenant, async () => {
       const open = await jobs(tenant, `state IN ('PENDING', 'RUNNING', 'FAILED')`);
       return open.length === 0 ? jobs(tenant, where, params) : null;
-    });
+    }, timeoutMs);
   const partners = (ref: string) => odoo.rows('res.partner').filter((p) => p['ref'] === ref);
   const companies = (canonicalId: string) =>
     [...Array(hubspot.count('companies') + 2000).keys()].map((i) => String(1000 + i)).filter((id) => hubspot.record('companies', id)?.properties['sor_canonical_id'] === canonicalId);
@@ -297,4 +297,42 @@ describe('connectors: acme on HubSpot + Odoo, globex on the reference stores', (
     // A reference-store account has no vendor record.
     expect((await admin<{ account: { remoteData: unknown } }>(query, { id: globex.id }, 'globex')).body.data?.account.remoteData).toBeNull();
   });
+
+  it('the initial sync of HubSpot companies is one parent job with progress, survives a vendor failure mid-way without duplicate or gap, and stays within the rate limit', async () => {
+    await hubspot.deliverWebhooks(webhookUrl(crmConnection));
+    await settled('acme');
+    const names = Array.from({ length: 150 }, (_, i) => `Initial Co ${String(i).padStart(3, '0')}`);
+    for (const name of names) hubspot.create('companies', { name });
+    // No webhooks for these: only the initial sync reads them.
+    hubspot.pendingEvents.length = 0;
+    const logStart = hubspot.log.length;
+    const start = () => admin<{ startInitialSync: { id: string; kind: string } }>('mutation($id: ID!) { startInitialSync(connectionId: $id) { id kind } }', { id: crmConnection });
+    const started = await start();
+    expect(started.body.errors).toBeUndefined();
+    const parentId = started.body.data!.startInitialSync.id;
+    // Once the first page is queued, HubSpot fails a few calls (the parent's next page or a page job): both retry.
+    await waitForSync(stack, 'acme', async () => (await jobs('acme', `kind = 'REMOTE_PAGE' AND payload->>'parentJobId' = $2`, [parentId])).length > 0);
+    hubspot.faults.failNext = [503, 503, 503];
+    // 150 companies, each read, claimed (our id written back) and pushed to Odoo, paced at 10 requests/s per vendor.
+    await settled('acme', 'true', [], 150_000);
+    // Asking again returns the same job.
+    expect((await start()).body.data?.startInitialSync.id).toBe(parentId);
+
+    const view = await admin<{ syncJob: { state: string; kind: string; progress: { seen: number; written: number; failed: number; finished: boolean } } }>(
+      'query($id: ID!) { syncJob(id: $id) { state kind progress { seen written failed finished } } }', { id: parentId });
+    expect(view.body.errors).toBeUndefined();
+    const parent = view.body.data!.syncJob;
+    expect(parent).toMatchObject({ state: 'SUCCEEDED', kind: 'INITIAL_SYNC', progress: { failed: 0, finished: true } });
+    expect(parent.progress.seen).toBeGreaterThanOrEqual(names.length);
+    expect(parent.progress.written).toBe(parent.progress.seen);
+    const accounts = await stack.db.query<{ name: string }>(`SELECT name FROM crm.accounts WHERE tenant_id = 'acme' AND name LIKE 'Initial Co %' ORDER BY name`);
+    expect(accounts.map((a) => a.name)).toEqual(names);
+    // Within HubSpot's limit: no 429 while it ran, and no 10-second window above the portal's allowance.
+    const calls = hubspot.log.slice(logStart);
+    expect(calls.filter((r) => r.status === 429)).toEqual([]);
+    const busiest = Math.max(...calls.map((r) => calls.filter((o) => o.at >= r.at && o.at < r.at + 10_000).length));
+    expect(busiest).toBeLessThanOrEqual(hubspot.rateLimitPer10s);
+    // Polling now carries on from where the initial read ended.
+    expect(await stack.db.query(`SELECT 1 FROM sync.poll_cursors WHERE connection_id = $1 AND kind = 'account'`, [crmConnection])).toHaveLength(1);
+  }, 180_000);
 });

@@ -21,7 +21,8 @@ export interface CrmRemote {
   upsert<K extends CrmKind>(kind: K, writes: readonly CrmUpsert<K>[]): Promise<RemoteRecord<CrmFields[K]>[]>;
   /**
    * Writes our canonical id onto a record born at the vendor (the unique field `upsert` keys by), so later upserts
-   * of that canonical id update it instead of creating a second record. Writing the same id again is a no-op.
+   * of that canonical id update it instead of creating a second record. The caller has read the record and seen it
+   * without one; writing the same id again changes nothing.
    */
   claim<K extends CrmKind>(kind: K, remoteId: string, canonicalId: string): Promise<RemoteRecord<CrmFields[K]>>;
   /** Records by remote id, in batches; ids the vendor does not have (or archived) are absent. */

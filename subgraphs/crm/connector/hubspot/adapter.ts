@@ -87,12 +87,8 @@ export class HubSpotCrmRemote implements CrmRemote {
 
   async claim<K extends CrmKind>(kind: K, remoteId: string, canonicalId: string): Promise<RemoteRecord<CrmFields[K]>> {
     const spec: KindSpec<K> = KIND_SPECS[kind];
-    const idProperty = this.settings.canonicalIdProperty;
-    const [current] = await this.get(kind, [remoteId]);
-    if (!current) throw new PermanentError('HUBSPOT_OBJECT_NOT_FOUND', `${spec.objectType} ${remoteId} does not exist`);
-    if (current.canonicalId === canonicalId) return current;
-    if (current.canonicalId) throw new PermanentError('HUBSPOT_ALREADY_CLAIMED', `${spec.objectType} ${remoteId} already holds canonical id ${current.canonicalId}`);
-    await this.call(`${spec.objectType}.update`, () => this.client.crm.objects.basicApi.update(spec.objectType, remoteId, { properties: { [idProperty]: canonicalId } }));
+    // The property is unique in HubSpot: a canonical id another record holds is refused there (a PermanentError).
+    await this.call(`${spec.objectType}.update`, () => this.client.crm.objects.basicApi.update(spec.objectType, remoteId, { properties: { [this.settings.canonicalIdProperty]: canonicalId } }));
     const [claimed] = await this.get(kind, [remoteId]);
     if (!claimed) throw new PermanentError('HUBSPOT_OBJECT_NOT_FOUND', `${spec.objectType} ${remoteId} does not exist`);
     return claimed;

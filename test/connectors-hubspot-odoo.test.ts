@@ -52,6 +52,35 @@ describe('connectors: acme on HubSpot + Odoo, globex on the reference stores', (
     expect(res.body.errors).toBeUndefined();
   };
 
+  /** Quote-to-cash for an acme account through the API; returns the ERP invoice it raised and its Odoo move. */
+  const quoteToCash = async (account: { id: string }) => {
+    const [customer] = await stack.db.query<{ currency: string }>('SELECT currency FROM erp.customers WHERE tenant_id = $1 AND id = $2', [`acme`, account.id]);
+    const token = await stack.token({ tenant: 'acme' });
+    const credit = await stack.gql('mutation($a: ID!, $c: String!) { setCreditLimit(input: { accountId: $a, creditLimit: { amountMinor: "100000000000", currency: $c }, creditStatus: OK }) { creditStatus } }', { a: account.id, c: customer?.currency }, { token });
+    expect(credit.body.errors).toBeUndefined();
+    const opp = await stack.gql<{ createOpportunity: { id: string } }>(
+      'mutation($a: ID!, $c: String!) { createOpportunity(input: { accountId: $a, name: "Odoo deal", planCode: "growth", amount: { amountMinor: "4900", currency: $c } }) { id } }',
+      { a: account.id, c: customer?.currency }, { token },
+    );
+    expect(opp.body.errors).toBeUndefined();
+    const won = await stack.gql('mutation($id: ID!) { closeOpportunityWon(opportunityId: $id) { id } }', { id: opp.body.data?.createOpportunity.id }, { token });
+    expect(won.body.errors).toBeUndefined();
+    const [q2c] = await settled('acme', `kind = 'QUOTE_TO_CASH' AND entity_id = $2`, [opp.body.data?.createOpportunity.id]);
+    expect(q2c?.state).toBe('SUCCEEDED');
+    // The invoice quote-to-cash raised (the seed gave the account others): the one linked to an Odoo move.
+    const raised = await stack.db.query<{ id: string; status: string }>(
+      `SELECT i.id, i.status FROM erp.invoices i JOIN sync.remote_links l ON l.canonical_id = i.id AND l.entity_type = 'Invoice' AND l.connection_id = $2
+       WHERE i.tenant_id = 'acme' AND i.account_id = $1`, [account.id, erpConnection]);
+    expect(raised).toHaveLength(1);
+    const invoice = raised[0];
+    expect(invoice?.status).toBe('POSTED');
+    const moves = odoo.rows('account.move').filter((m) => m['ref'] === invoice!.id);
+    expect(moves.map((m) => m['state'])).toEqual(['posted']);
+    expect(partners(account.id)).toHaveLength(1);
+
+    return { account, invoice: invoice!, moves };
+  };
+
   beforeAll(async () => {
     hubspot = new HubSpotFake({ tokens: ['pat-na1-acme'], clientSecret: CLIENT_SECRET });
     odoo = new OdooFake({ db: 'acme', login: 'api@acme.example', apiKey: 'odoo-key-acme' });
@@ -164,31 +193,7 @@ describe('connectors: acme on HubSpot + Odoo, globex on the reference stores', (
   });
 
   it('quote-to-cash for acme creates and posts the invoice in Odoo once; a payment registered in Odoo is polled in and goes out as an invoice status event', async () => {
-    const account = await someAccount('acme', 2);
-    const [customer] = await stack.db.query<{ currency: string }>('SELECT currency FROM erp.customers WHERE tenant_id = $1 AND id = $2', [`acme`, account.id]);
-    const token = await stack.token({ tenant: 'acme' });
-    const credit = await stack.gql('mutation($a: ID!, $c: String!) { setCreditLimit(input: { accountId: $a, creditLimit: { amountMinor: "100000000000", currency: $c }, creditStatus: OK }) { creditStatus } }', { a: account.id, c: customer?.currency }, { token });
-    expect(credit.body.errors).toBeUndefined();
-    const opp = await stack.gql<{ createOpportunity: { id: string } }>(
-      'mutation($a: ID!, $c: String!) { createOpportunity(input: { accountId: $a, name: "Odoo deal", planCode: "growth", amount: { amountMinor: "4900", currency: $c } }) { id } }',
-      { a: account.id, c: customer?.currency }, { token },
-    );
-    expect(opp.body.errors).toBeUndefined();
-    const won = await stack.gql('mutation($id: ID!) { closeOpportunityWon(opportunityId: $id) { id } }', { id: opp.body.data?.createOpportunity.id }, { token });
-    expect(won.body.errors).toBeUndefined();
-    const [q2c] = await settled('acme', `kind = 'QUOTE_TO_CASH' AND entity_id = $2`, [opp.body.data?.createOpportunity.id]);
-    expect(q2c?.state).toBe('SUCCEEDED');
-    // The invoice quote-to-cash raised (the seed gave the account others): the one linked to an Odoo move.
-    const raised = await stack.db.query<{ id: string; status: string }>(
-      `SELECT i.id, i.status FROM erp.invoices i JOIN sync.remote_links l ON l.canonical_id = i.id AND l.entity_type = 'Invoice' AND l.connection_id = $2
-       WHERE i.tenant_id = 'acme' AND i.account_id = $1`, [account.id, erpConnection]);
-    expect(raised).toHaveLength(1);
-    const invoice = raised[0];
-    expect(invoice?.status).toBe('POSTED');
-    const moves = odoo.rows('account.move').filter((m) => m['ref'] === invoice!.id);
-    expect(moves.map((m) => m['state'])).toEqual(['posted']);
-    expect(partners(account.id)).toHaveLength(1);
-
+    const { account, invoice, moves } = await quoteToCash(await someAccount('acme', 2));
     // Paid in Odoo, outside our API (the register-payment wizard of its UI).
     const context = { active_model: 'account.move', active_ids: [moves[0]!.id] };
     const wizard = odoo.execute('account.payment.register', 'create', [{}], { context }) as number;
@@ -335,4 +340,24 @@ describe('connectors: acme on HubSpot + Odoo, globex on the reference stores', (
     // Polling now carries on from where the initial read ended.
     expect(await stack.db.query(`SELECT 1 FROM sync.poll_cursors WHERE connection_id = $1 AND kind = 'account'`, [crmConnection])).toHaveLength(1);
   }, 180_000);
+
+  it('reconciliation compares Odoo invoice amounts with ours: an invoice paid further in Odoo is AMOUNT_MISMATCH and repaired from Odoo', async () => {
+    await settled('acme');
+    const { invoice, moves } = await quoteToCash(await someAccount('acme', 5));
+    const context = { active_model: 'account.move', active_ids: [moves[0]!.id] };
+    const wizard = odoo.execute('account.payment.register', 'create', [{}], { context }) as number;
+    odoo.execute('account.payment.register', 'action_create_payments', [[wizard]], { context });
+    // No poll: reconciliation finds it.
+    const report = await stack.gql<{ reconcile: { drift: { entityType: string; entityId: string; kind: string; field: string | null; expected: string | null; actual: string | null; repairQueued: boolean }[] } }>(
+      'mutation { reconcile { drift { entityType entityId kind field expected actual repairQueued } } }');
+    expect(report.body.errors).toBeUndefined();
+    const [item] = report.body.data!.reconcile.drift.filter((d) => d.entityId === invoice.id);
+    const [row] = await stack.db.query<{ total_minor: string }>('SELECT total_minor::text FROM erp.invoices WHERE id = $1', [invoice.id]);
+    expect(item).toEqual({ entityType: 'Invoice', entityId: invoice.id, kind: 'AMOUNT_MISMATCH', field: 'amountDue', expected: row?.total_minor, actual: '0', repairQueued: true });
+    await settled('acme');
+    const [after] = await stack.db.query<{ status: string }>('SELECT status FROM erp.invoices WHERE id = $1', [invoice.id]);
+    expect(after?.status).toBe('PAID');
+    const again = await stack.gql<{ reconcile: { drift: { entityId: string }[] } }>('mutation { reconcile { drift { entityId } } }');
+    expect(again.body.data?.reconcile.drift.filter((d) => d.entityId === invoice.id)).toEqual([]);
+  });
 });

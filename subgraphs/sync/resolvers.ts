@@ -51,7 +51,7 @@ export const resolvers: Resolvers = {
     replayDeadLetters: (_p, { filter }, ctx) => ctx.commands.replayDeadLetters(filter ?? {}),
     requestResync: (_p, { accountId }, ctx) => ctx.commands.requestResync(accountId),
     reconcile: async (_p, _a, ctx) => {
-      const report = await reconcileTenant(ctx.db, ctx.deps.systems, ctx.tenant, ctx.correlationId);
+      const report = await reconcileTenant(ctx.db, ctx.deps.systems, ctx.tenant, ctx.correlationId, ctx.deps.connections);
       ctx.deps.wake();
       return report;
     },

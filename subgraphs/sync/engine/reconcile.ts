@@ -3,6 +3,8 @@ import { newId } from '../../../lib/db/rows';
 import { enqueueSyncJob } from '../../../lib/outbox';
 import type { DriftItemModel, ReconciliationModel } from '../ledger/models';
 import type { SystemsFor } from './systems';
+import type { ConnectionRuntime } from '../connections/runtime';
+import { vendorInvoiceDrift } from '../remote/reconcile-amounts';
 
 const CHUNK = 500;
 
@@ -11,7 +13,7 @@ const CHUNK = 500;
  * owns, and every invoice billing links to must exist in the ERP. Drift is stored as a report; where the owning
  * system is clear (CRM owns the account) a repair job is queued, with a key per report so repairs never double.
  */
-export async function reconcileTenant(db: Db, systems: SystemsFor, tenant: string, correlationId: string): Promise<ReconciliationModel> {
+export async function reconcileTenant(db: Db, systems: SystemsFor, tenant: string, correlationId: string, connections?: ConnectionRuntime): Promise<ReconciliationModel> {
   const sys = systems(tenant);
   const id = newId('rec');
   const startedAt = new Date().toISOString();
@@ -46,9 +48,11 @@ export async function reconcileTenant(db: Db, systems: SystemsFor, tenant: strin
     [tenant],
   );
   for (const o of orphans) drift.push({ entityType: 'Invoice', entityId: o.invoice_id, system: 'ERP', kind: 'MISSING', field: null, expected: o.invoice_id, actual: null, repairQueued: false });
+  // A vendor ERP's invoice amounts against ours (queues its own repairs).
+  drift.push(...(await vendorInvoiceDrift(db, sys, connections, tenant, id, correlationId)));
 
   await db.transaction(async (tx) => {
-    for (const d of drift.filter((x) => x.repairQueued)) {
+    for (const d of drift.filter((x) => x.repairQueued && x.entityType === 'Account')) {
       await enqueueSyncJob(tx, {
         tenant, kind: 'ACCOUNT_UPSERT', entityType: 'Account', entityId: d.entityId, sourceSystem: 'CRM', targetSystem: d.system,
         correlationId, idempotencyKey: `repair:${id}:${d.entityId}:${d.system}`,

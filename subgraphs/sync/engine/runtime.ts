@@ -111,7 +111,7 @@ async function reconcileAll(opts: SyncEngineOptions, systems: SystemsFor, worker
       const [lock] = await tx.query<{ ok: boolean }>('SELECT pg_try_advisory_xact_lock(724114) AS ok');
       return lock?.ok ? ledgerTenants(opts.db) : [];
     });
-    for (const tenant of tenants) await reconcileTenant(opts.db, systems, tenant, `reconcile-${Date.now()}`);
+    for (const tenant of tenants) await reconcileTenant(opts.db, systems, tenant, `reconcile-${Date.now()}`, opts.connections);
     worker.wake();
   } catch (err) {
     opts.logger.error({ err }, 'scheduled reconciliation failed');

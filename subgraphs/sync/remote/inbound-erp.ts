@@ -20,7 +20,7 @@ const derivedId = (prefix: string, ...parts: readonly string[]) => `${prefix}_${
  * the vendor's state (a payment id derived from the invoice and its amount due), so re-reading changes nothing.
  */
 export async function applyErpChange(
-  db: Db, tenant: string, correlationId: string, connection: ConnectionModel, remote: ErpRemote, kind: ErpKind, remoteId: string,
+  db: Db, tenant: string, correlationId: string, connection: ConnectionModel, remote: ErpRemote, kind: ErpKind, remoteId: string, force = false,
 ): Promise<string> {
   const links = remoteLinks(db, tenant, connection.id);
   const mirror = erpReferenceStore(db, tenant, erpWriteHooks(tenant, correlationId));
@@ -59,7 +59,7 @@ export async function applyErpChange(
       const known = await links.byRemoteId('Invoice', remoteId);
       const id = record.canonicalId ?? known?.canonicalId;
       if (!id) return `invoice ${remoteId} was not raised through us: not mirrored`;
-      if (alreadyApplied(record, known)) return `invoice ${remoteId}: version ${record.remoteUpdatedAt} already applied`;
+      if (!force && alreadyApplied(record, known)) return `invoice ${remoteId}: version ${record.remoteUpdatedAt} already applied`;
       const [ours] = await mirror.invoicesByIds([id]);
       if (!ours) return `invoice ${id} is not in the mirror yet: its own job will create it`;
       const theirs = record.fields;

@@ -29,7 +29,7 @@ export async function applyVendorChange(db: Db, tenant: string, correlationId: s
       const remote = await connections.erpRemote(connection);
       const kind = ERP_KINDS.find((k) => k === change.objectKind);
       if (!remote || !kind) throw new PermanentError('NOT_AN_ERP_CHANGE', `Connection "${connection.id}" has no remote ERP record kind "${change.objectKind}"`);
-      return applyErpChange(db, tenant, correlationId, connection, remote, kind satisfies ErpKind, change.remoteId);
+      return applyErpChange(db, tenant, correlationId, connection, remote, kind satisfies ErpKind, change.remoteId, change.force === true);
     }
     case 'BILLING':
       throw new PermanentError('NOT_A_VENDOR_CHANGE', 'billing changes are applied by the remote-change flow itself');

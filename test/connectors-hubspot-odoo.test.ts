@@ -360,4 +360,34 @@ describe('connectors: acme on HubSpot + Odoo, globex on the reference stores', (
     const again = await stack.gql<{ reconcile: { drift: { entityId: string }[] } }>('mutation { reconcile { drift { entityId } } }');
     expect(again.body.data?.reconcile.drift.filter((d) => d.entityId === invoice.id)).toEqual([]);
   });
+
+  it('a HubSpot connection without webhooks is polled instead: its companies arrive, and polling again changes nothing', async () => {
+    // Globex's own portal (a second fake), connected without a client secret: no webhooks, so polling is the way in.
+    const portal = new HubSpotFake({ tokens: ['pat-na1-globex'] });
+    await portal.start();
+    const id = await createConnection({ system: 'CRM', adapter: 'hubspot', settings: JSON.stringify({ apiBase: portal.url }), credentials: { apiKey: 'pat-na1-globex' } }, 'globex');
+    try {
+      const runtime: ConnectionRuntime = connectionsFromConfig(stack.db, stack.config, createLogger('silent', 'test'));
+      const connection = (await runtime.store.byId(id))!;
+      const remoteId = portal.create('companies', { name: 'Polled Globex Partner' });
+      const [first] = await pollConnection(stack.db, runtime, connection);
+      expect(first).toMatchObject({ kind: 'account', caughtUp: true });
+      expect(first!.enqueued).toBeGreaterThan(0);
+      await settled('globex');
+      const [account] = await stack.db.query<{ id: string }>(`SELECT id FROM crm.accounts WHERE tenant_id = 'globex' AND name = 'Polled Globex Partner'`);
+      expect(portal.record('companies', remoteId)?.properties['sor_canonical_id']).toBe(account?.id);
+      // The claim changed the company at HubSpot: that version is read once more, then nothing.
+      await pollConnection(stack.db, runtime, connection);
+      await settled('globex');
+      const [again] = await pollConnection(stack.db, runtime, connection);
+      expect(again?.enqueued).toBe(0);
+      expect(await stack.db.query(`SELECT 1 FROM crm.accounts WHERE tenant_id = 'globex' AND name = 'Polled Globex Partner'`)).toHaveLength(1);
+      // Acme's connection has webhooks: it is not polled.
+      const acme = (await runtime.store.byId(crmConnection))!;
+      expect(await pollConnection(stack.db, runtime, acme)).toEqual([]);
+    } finally {
+      await admin('mutation($id: ID!) { disableConnection(id: $id) { id } }', { id }, 'globex');
+      await portal.stop();
+    }
+  });
 });

@@ -6,6 +6,7 @@ import type { ConnectionRuntime } from '../subgraphs/sync/connections/runtime';
 import { pollConnection } from '../subgraphs/sync/remote/polling';
 import { ALL_SCOPES, type TestStack, startTestStack } from './support/stack';
 import { waitForSync } from './support/wait';
+import { collect, wsClient } from './support/ws';
 
 interface JobRow { id: string; kind: string; state: string; target_system: string | null; result: string | null; last_error_code: string | null }
 
@@ -388,6 +389,31 @@ describe('connectors: acme on HubSpot + Odoo, globex on the reference stores', (
     } finally {
       await admin('mutation($id: ID!) { disableConnection(id: $id) { id } }', { id }, 'globex');
       await portal.stop();
+    }
+  });
+
+  it('remoteData needs the admin scope on the live stream too (graphql-ws)', async () => {
+    await settled('acme');
+    const account = await someAccount('acme');
+    // From the first event on (`after: "0"` replays what was missed): the account's jobs of the first test are there.
+    const watch = 'subscription($id: ID!) { syncStatusChanged(filter: { entityId: $id }, after: "0") { eventId account { id remoteData } } }';
+    const user = wsClient(stack.url, await stack.token({ tenant: 'acme' }));
+    const adminWs = wsClient(stack.url, await stack.token({ tenant: 'acme', scopes: [...ALL_SCOPES, 'admin'] }));
+    try {
+      const plain = collect(user.client, watch, { id: account.id });
+      const privileged = collect(adminWs.client, watch, { id: account.id });
+      await Promise.all([plain.next(1), privileged.next(1)]);
+      const first = plain.results[0]!;
+      expect(first.errors?.map((e) => [e.extensions?.['code'], e.path?.join('.')])).toContainEqual(['FORBIDDEN', 'syncStatusChanged.account.remoteData']);
+      expect((first.data?.['syncStatusChanged'] as { account: { remoteData: unknown } }).account.remoteData).toBeNull();
+      const seen = privileged.results[0]!;
+      expect(seen.errors).toBeUndefined();
+      expect((seen.data?.['syncStatusChanged'] as { account: { remoteData: { properties: Record<string, string> } } }).account.remoteData.properties['sor_canonical_id']).toBe(account.id);
+      plain.dispose();
+      privileged.dispose();
+    } finally {
+      await user.client.dispose();
+      await adminWs.client.dispose();
     }
   });
 });

@@ -1,5 +1,6 @@
 import { HubSpotFake } from '../fakes/hubspot/server';
 import { OdooFake } from '../fakes/odoo/server';
+import { type StripeFake, startStripeFake } from '../fakes/stripe/server';
 import { createLogger } from '../lib/logger';
 import { connectionsFromConfig } from '../subgraphs/registry';
 import type { ConnectionRuntime } from '../subgraphs/sync/connections/runtime';
@@ -13,14 +14,16 @@ interface JobRow { id: string; kind: string; state: string; target_system: strin
 const CLIENT_SECRET = 'hubspot-app-client-secret-acme';
 
 /**
- * Connectors II end to end: acme's CRM on HubSpot and ERP on Odoo (both fakes over HTTP), globex on the reference
+ * Connectors II end to end: acme's CRM on HubSpot, ERP on Odoo and billing on Stripe (three fakes over HTTP), globex on the reference
  * stores, in one deployment (gateway, subgraphs, in-process worker, Postgres, Redis). Changes made through our API
  * reach the vendors as idempotent jobs; HubSpot's webhooks and Odoo's polled changes come back through the ledger.
  */
-describe('connectors: acme on HubSpot + Odoo, globex on the reference stores', () => {
+describe('connectors: acme on HubSpot + Odoo + Stripe, globex on the reference stores', () => {
   let stack: TestStack;
   let hubspot: HubSpotFake;
   let odoo: OdooFake;
+  let stripe: StripeFake;
+  let stripeAccount: { accountId: string; secretKey: string };
   let crmConnection: string;
   let erpConnection: string;
 
@@ -86,6 +89,8 @@ describe('connectors: acme on HubSpot + Odoo, globex on the reference stores', (
     hubspot = new HubSpotFake({ tokens: ['pat-na1-acme'], clientSecret: CLIENT_SECRET });
     odoo = new OdooFake({ db: 'acme', login: 'api@acme.example', apiKey: 'odoo-key-acme' });
     await Promise.all([hubspot.start(), odoo.start()]);
+    stripe = await startStripeFake();
+    stripeAccount = stripe.addAccount();
     stack = await startTestStack({ accounts: 12, env: { SYNC_RETRY_BASE_MS: '200', SYNC_POLL_INTERVAL_SECONDS: '0' } });
     crmConnection = await createConnection({
       system: 'CRM', adapter: 'hubspot', settings: JSON.stringify({ apiBase: hubspot.url }), credentials: { apiKey: 'pat-na1-acme', webhookSecret: CLIENT_SECRET },
@@ -93,10 +98,12 @@ describe('connectors: acme on HubSpot + Odoo, globex on the reference stores', (
     erpConnection = await createConnection({
       system: 'ERP', adapter: 'odoo', settings: JSON.stringify({ apiBase: odoo.url, db: 'acme', login: 'api@acme.example' }), credentials: { apiKey: 'odoo-key-acme' },
     });
+    // Billing on Stripe: acme runs all three systems of record on vendors.
+    await createConnection({ system: 'BILLING', adapter: 'stripe', settings: JSON.stringify({ apiBase: stripe.url }), credentials: { apiKey: stripeAccount.secretKey } });
   });
   afterAll(async () => {
     await stack?.stop();
-    await Promise.all([hubspot?.stop(), odoo?.stop()]);
+    await Promise.all([hubspot?.stop(), odoo?.stop(), stripe?.close()]);
   });
 
   it('an account renamed through our API reaches HubSpot and Odoo once each; a retry after a lost link makes no second record; globex reaches no vendor', async () => {
@@ -127,7 +134,7 @@ describe('connectors: acme on HubSpot + Odoo, globex on the reference stores', (
     expect(hubspot.log.length + odoo.log.length).toBe(before);
   });
 
-  it('a company created in HubSpot arrives by webhook, becomes one canonical account and one Odoo partner; a rename in HubSpot renames the partner', async () => {
+  it('a company created in HubSpot arrives by webhook, becomes one canonical account, one Odoo partner and one Stripe customer; a rename in HubSpot renames both', async () => {
     await hubspot.deliverWebhooks(webhookUrl(crmConnection));
     await settled('acme');
     const remoteId = hubspot.create('companies', { name: 'Webhook Widgets Ltd', domain: 'widgets.example' });
@@ -138,6 +145,8 @@ describe('connectors: acme on HubSpot + Odoo, globex on the reference stores', (
     // Our id went back to HubSpot (so our later upserts update this company), and the ERP got exactly one partner.
     expect(hubspot.record('companies', remoteId)?.properties['sor_canonical_id']).toBe(account!.id);
     expect(partners(account!.id).map((p) => p['name'])).toEqual(['Webhook Widgets Ltd']);
+    const stripeCustomers = () => [...stripe.account(stripeAccount.accountId).customers.values()].filter((c) => c.metadata?.['canonicalId'] === account!.id);
+    expect(stripeCustomers().map((c) => c.name)).toEqual(['Webhook Widgets Ltd']);
 
     hubspot.edit('companies', remoteId, { name: 'Webhook Widgets International' });
     // The claim's own change event and the rename, delivered in reverse order: events are hints, the record is re-read.
@@ -147,6 +156,7 @@ describe('connectors: acme on HubSpot + Odoo, globex on the reference stores', (
     const [renamed] = await stack.db.query<{ name: string }>('SELECT name FROM crm.accounts WHERE id = $1', [account!.id]);
     expect(renamed?.name).toBe('Webhook Widgets International');
     expect(partners(account!.id).map((p) => p['name'])).toEqual(['Webhook Widgets International']);
+    expect(stripeCustomers().map((c) => c.name)).toEqual(['Webhook Widgets International']);
     expect(await stack.db.query(`SELECT 1 FROM crm.accounts WHERE tenant_id = 'acme' AND name LIKE 'Webhook Widgets%'`)).toHaveLength(1);
     // Nothing was pushed back to HubSpot as a CRM job: the change came from there.
     expect(await jobs('acme', `kind = 'ACCOUNT_UPSERT' AND entity_id = $2 AND target_system = 'CRM'`, [account!.id])).toEqual([]);

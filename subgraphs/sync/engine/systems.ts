@@ -68,8 +68,9 @@ function deferred<T extends object>(resolve: () => Promise<T>): T {
 
 /**
  * The registry of a tenant's ports, built from its connections: a system without an enabled connection (or on the
- * `reference` adapter) is the built-in reference store; a remote billing system (Stripe) is the mirror for reads with
- * writes pushed to the vendor inside the job. Two tenants on different adapters share one deployment.
+ * `reference` adapter) is the built-in reference store; a remote billing (Stripe) or ERP (Odoo) system is the mirror for
+ * reads with writes pushed to the vendor inside the job; a remote CRM (HubSpot) gets our API's account changes through
+ * `remoteCrm`. Two tenants on different adapters share one deployment.
  */
 export function connectedSystems(db: Db, faults: FaultInjector, connections?: ConnectionRuntime): SystemsFor {
   return (tenant, correlationId = 'sync-engine') => {

@@ -35,7 +35,10 @@ export async function applyErpChange(
       const done: string[] = [];
       const [ours] = await mirror.accountsByIds([id]);
       const limit = record.fields.creditLimit;
-      if (ours && limit && limit.currency === ours.currency && limit.amountMinor !== ours.creditLimit?.amountMinor) {
+      // Only a limit changed in the ERP since the version we hold: a limit set through our API is not undone by an
+      // unrelated edit of the partner there.
+      const limitChanged = !known?.remoteData || JSON.stringify(record.remoteData['credit_limit']) !== JSON.stringify(known.remoteData['credit_limit']);
+      if (ours && limit && limitChanged && limit.currency === ours.currency && limit.amountMinor !== ours.creditLimit?.amountMinor) {
         await mirror.setCreditLimit(id, limit, null);
         done.push(`credit limit ${limit.amountMinor} ${limit.currency} applied`);
       }

@@ -9,7 +9,9 @@ export type JobKind = 'ACCOUNT_UPSERT' | 'QUOTE_TO_CASH' | 'RECONCILE_REPAIR' | 
   /** A newly connected vendor system read from the beginning: the parent of one REMOTE_PAGE job per page. */
   | 'INITIAL_SYNC'
   /** One page of vendor records of an initial sync, read again by id and applied. */
-  | 'REMOTE_PAGE';
+  | 'REMOTE_PAGE'
+  /** A write through our API to a system whose tenant is on a remote adapter: push the record's current state there. */
+  | 'REMOTE_PUSH';
 
 export interface OutboxJob {
   tenant: string;
@@ -31,6 +33,19 @@ export interface OutboxJob {
  */
 export function enqueueSyncJob(tx: Queryable, job: OutboxJob): Promise<string | null> {
   return traced('sync.outbox enqueue', () => ({ 'sor.job.kind': job.kind, 'sor.job.target': job.targetSystem ?? 'none' }), () => insertJob(tx, job));
+}
+
+/**
+ * The outbox for writes a remote system of record must receive: enqueues only when the tenant's `system` is on a
+ * vendor adapter (an enabled connection other than `reference`), read in the write's transaction, so a tenant on the
+ * reference store gets no job at all. A remote system cannot join our transaction; the job is how it learns.
+ */
+export async function enqueueRemotePush(tx: Queryable, system: SystemName, job: OutboxJob): Promise<string | null> {
+  const remote = await tx.query(
+    `SELECT 1 FROM sync.connections WHERE tenant_id = $1 AND system = $2 AND enabled AND adapter <> 'reference'`,
+    [job.tenant, system],
+  );
+  return remote.length > 0 ? enqueueSyncJob(tx, job) : null;
 }
 
 async function insertJob(tx: Queryable, job: OutboxJob): Promise<string | null> {

@@ -43,6 +43,8 @@ const schema = z
     SYNC_RETRY_BASE_MS: z.coerce.number().int().positive().default(500),
     SYNC_FAULTS: z.string().optional(),
     RECONCILE_INTERVAL_SECONDS: z.coerce.number().int().min(0).default(3600),
+    /** Seconds between polls of vendor CRM/ERP connections (Odoo; HubSpot without webhooks); 0 turns polling off. */
+    SYNC_POLL_INTERVAL_SECONDS: z.coerce.number().int().min(0).default(60),
     SEED_ACCOUNTS: z.coerce.number().int().min(0).default(50),
     START_LOG_FILE: z.string().optional(),
     METRICS_TENANTS: z.string().optional(),
@@ -93,7 +95,7 @@ export interface Config {
   host: string;
   ports: { gateway: number; crm: number; erp: number; billing: number; sync: number };
   subgraphUrls: { crm: string; erp: string; billing: string; sync: string };
-  sync: { retryBaseMs: number; faults: string | undefined; reconcileIntervalSeconds: number };
+  sync: { retryBaseMs: number; faults: string | undefined; reconcileIntervalSeconds: number; pollIntervalSeconds: number };
   seedAccounts: number;
   /** Where `npm start` writes its full log (the console shows warnings and errors only). */
   startLogFile: string | undefined;
@@ -143,7 +145,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     subgraphUrls: {
       crm: url(e.CRM_URL, e.CRM_PORT), erp: url(e.ERP_URL, e.ERP_PORT), billing: url(e.BILLING_URL, e.BILLING_PORT), sync: url(e.SYNC_URL, e.SYNC_PORT),
     },
-    sync: { retryBaseMs: e.SYNC_RETRY_BASE_MS, faults: e.SYNC_FAULTS, reconcileIntervalSeconds: e.RECONCILE_INTERVAL_SECONDS },
+    sync: { retryBaseMs: e.SYNC_RETRY_BASE_MS, faults: e.SYNC_FAULTS, reconcileIntervalSeconds: e.RECONCILE_INTERVAL_SECONDS, pollIntervalSeconds: e.SYNC_POLL_INTERVAL_SECONDS },
     seedAccounts: e.SEED_ACCOUNTS,
     startLogFile: e.START_LOG_FILE,
     metrics: { tenants: list(e.METRICS_TENANTS) ?? [], operations: list(e.METRICS_OPERATIONS) ?? null, workerPort: e.SYNC_WORKER_PORT },

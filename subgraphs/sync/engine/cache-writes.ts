@@ -13,7 +13,8 @@ const CANONICAL = new Set(['Account', 'Contact', 'Opportunity', 'Invoice', 'Paym
  * - an account upsert wrote that account's view in another system;
  * - quote-to-cash wrote the opportunity and creates a subscription and an invoice for its account;
  * - an invoice post or payment apply creates the ERP record (lists of that type may grow; balances follow);
- * - a remote change names the vendor's record, not ours, so the whole tenant is evicted; a remote push, its entity.
+ * - a remote change (or an initial sync's page) names the vendor's records, not ours, so the whole tenant is evicted;
+ *   a remote push, its entity; an initial sync's parent writes nothing itself.
  */
 export function writtenByEvent(e: SyncEventModel): (WrittenEntity | typeof WHOLE_TENANT)[] {
   if (e.jobId !== null && !AFTER_WRITES.has(e.state)) return [];
@@ -29,7 +30,12 @@ export function writtenByEvent(e: SyncEventModel): (WrittenEntity | typeof WHOLE
     case 'PAYMENT_APPLY':
       return CANONICAL.has(e.entityType) ? [{ type: e.entityType, id: e.entityId, created: true }] : [WHOLE_TENANT];
     case 'REMOTE_CHANGE':
+    case 'REMOTE_PAGE':
+      // A page of an initial sync writes many vendor records at once.
       return [WHOLE_TENANT];
+    case 'INITIAL_SYNC':
+      // The parent only enqueues its pages; they write.
+      return [];
     case 'REMOTE_PUSH':
       // Pushes our record's state to the vendor; the mirror we answer from may take the vendor's ids back.
       return CANONICAL.has(e.entityType) ? [{ type: e.entityType, id: e.entityId }] : [WHOLE_TENANT];

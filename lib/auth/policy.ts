@@ -88,6 +88,20 @@ export function subscriptionScope(field: string): Scope | null {
   return source ? POLICY[source].read : null;
 }
 
+/**
+ * What one field of a subgraph needs, by the rules shield applies (subgraphs/runtime/authorization.ts): `'public'` =
+ * any caller of the tenant, `'inherit'` = a value type's field, decided by the field that returned its parent.
+ */
+export function fieldRule(policy: SubgraphPolicy, type: string, field: string): Scope | 'public' | 'inherit' {
+  const key = `${type}.${field}`;
+  if (FEDERATION_FIELDS.includes(key)) return 'public';
+  const override = policy.fields?.[key];
+  if (override) return override;
+  if (type === 'Mutation') return policy.write;
+  if (type !== 'Query' && policy.valueTypes.includes(type)) return 'inherit';
+  return policy.read;
+}
+
 /** What a subgraph's root field needs (`'public'` = any caller of the tenant), by the same rules shield applies. */
 export function rootFieldScope(subgraph: SubgraphName, rootType: 'Query' | 'Mutation', field: string): Scope | 'public' {
   const policy = POLICY[subgraph];

@@ -1,4 +1,4 @@
-import { illegalTransition, notFound } from '../../lib/errors';
+import { fieldError, illegalTransition, notFound } from '../../lib/errors';
 import { parsePage, toConnection } from '../../lib/pagination';
 import { validate } from '../../lib/validation';
 import { type AccountModel, CLOSED_STAGES, type ExternalRefModel } from './connector/models';
@@ -91,7 +91,13 @@ export const resolvers: Resolvers = {
     },
   },
   Account: {
-    __resolveReference: (ref, ctx) => ctx.loaders.account.load(ref.id),
+    // Another system refers to this account. Its CRM fields are nullable (finance and billing partners reach it), so a
+    // missing account would be a silent null: say so on the path instead.
+    __resolveReference: async (ref, ctx) => {
+      const account = await ctx.loaders.account.load(ref.id);
+      if (!account) throw fieldError('UNRESOLVED_REFERENCE', `Account "${ref.id}" is referred to by another system but the CRM does not have it`);
+      return account;
+    },
     externalIds: (a, _args, ctx) => externalIds(ctx, a),
     contacts: async (a, { first, after }, ctx) => {
       const page = parsePage(first, after);

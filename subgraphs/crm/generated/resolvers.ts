@@ -21,29 +21,44 @@ export type Scalars = {
   _FieldSet: { input: unknown; output: unknown; }
 };
 
+/**
+ * A customer account (CRM). Its CRM fields are nullable because the account is also reached from finance and billing
+ * records (`Invoice.account`, `BillingSubscription.account`): a token without `crm:read` gets them null with FORBIDDEN at
+ * their paths, and the rest of the answer stays.
+ */
 export type Account = {
   __typename?: 'Account';
   billingAddress: Maybe<Address>;
-  contacts: ContactConnection;
-  createdAt: Scalars['DateTime']['output'];
+  contacts: Maybe<ContactConnection>;
+  createdAt: Maybe<Scalars['DateTime']['output']>;
   domain: Maybe<Scalars['String']['output']>;
-  externalIds: Array<ExternalRef>;
+  externalIds: Maybe<Array<ExternalRef>>;
   id: Scalars['ID']['output'];
   industry: Maybe<Scalars['String']['output']>;
-  lifecycleStage: LifecycleStage;
-  name: Scalars['String']['output'];
-  opportunities: OpportunityConnection;
+  lifecycleStage: Maybe<LifecycleStage>;
+  name: Maybe<Scalars['String']['output']>;
+  opportunities: Maybe<OpportunityConnection>;
   owner: Maybe<Scalars['String']['output']>;
-  updatedAt: Scalars['DateTime']['output'];
+  updatedAt: Maybe<Scalars['DateTime']['output']>;
 };
 
 
+/**
+ * A customer account (CRM). Its CRM fields are nullable because the account is also reached from finance and billing
+ * records (`Invoice.account`, `BillingSubscription.account`): a token without `crm:read` gets them null with FORBIDDEN at
+ * their paths, and the rest of the answer stays.
+ */
 export type AccountContactsArgs = {
   after?: InputMaybe<Scalars['String']['input']>;
   first?: InputMaybe<Scalars['Int']['input']>;
 };
 
 
+/**
+ * A customer account (CRM). Its CRM fields are nullable because the account is also reached from finance and billing
+ * records (`Invoice.account`, `BillingSubscription.account`): a token without `crm:read` gets them null with FORBIDDEN at
+ * their paths, and the rest of the answer stays.
+ */
 export type AccountOpportunitiesArgs = {
   after?: InputMaybe<Scalars['String']['input']>;
   filter?: InputMaybe<OpportunityFilter>;
@@ -525,17 +540,17 @@ export type CacheControlDirectiveResolver<Result, Parent, ContextType = CrmConte
 export type AccountResolvers<ContextType = CrmContext, ParentType extends ResolversParentTypes['Account'] = ResolversParentTypes['Account'], FederationReferenceType extends FederationReferenceTypes['Account'] = FederationReferenceTypes['Account']> = {
   __resolveReference?: ReferenceResolver<Maybe<ResolversTypes['Account']> | FederationReferenceType, FederationReferenceType, ContextType>;
   billingAddress?: Resolver<Maybe<ResolversTypes['Address']>, ParentType, ContextType>;
-  contacts?: Resolver<ResolversTypes['ContactConnection'], ParentType, ContextType, RequireFields<AccountContactsArgs, 'first'>>;
-  createdAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  contacts?: Resolver<Maybe<ResolversTypes['ContactConnection']>, ParentType, ContextType, RequireFields<AccountContactsArgs, 'first'>>;
+  createdAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
   domain?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
-  externalIds?: Resolver<Array<ResolversTypes['ExternalRef']>, ParentType, ContextType>;
+  externalIds?: Resolver<Maybe<Array<ResolversTypes['ExternalRef']>>, ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   industry?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
-  lifecycleStage?: Resolver<ResolversTypes['LifecycleStage'], ParentType, ContextType>;
-  name?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
-  opportunities?: Resolver<ResolversTypes['OpportunityConnection'], ParentType, ContextType, RequireFields<AccountOpportunitiesArgs, 'first'>>;
+  lifecycleStage?: Resolver<Maybe<ResolversTypes['LifecycleStage']>, ParentType, ContextType>;
+  name?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  opportunities?: Resolver<Maybe<ResolversTypes['OpportunityConnection']>, ParentType, ContextType, RequireFields<AccountOpportunitiesArgs, 'first'>>;
   owner?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
-  updatedAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  updatedAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
 };
 
 export type AccountConnectionResolvers<ContextType = CrmContext, ParentType extends ResolversParentTypes['AccountConnection'] = ResolversParentTypes['AccountConnection']> = {

@@ -30,19 +30,19 @@ async function mapMissingParent<T>(write: Promise<T>): Promise<T> {
 export const resolvers: Resolvers = {
   Query: {
     account: (_p, { id }, ctx) => ctx.loaders.account.load(id),
-    accounts: async (_p, { filter, first, after }, ctx) => {
-      const page = parsePage(first, after);
-      return toConnection(await ctx.crm.listAccounts(filter ?? {}, page), page.limit);
+    accounts: async (_p, { filter, ...list }, ctx) => {
+      const page = parsePage(list);
+      return toConnection(await ctx.crm.listAccounts(filter ?? {}, page), page);
     },
     contact: (_p, { id }, ctx) => ctx.loaders.contact.load(id),
-    contacts: async (_p, { filter, first, after }, ctx) => {
-      const page = parsePage(first, after);
-      return toConnection(await ctx.crm.listContacts(filter ?? {}, page), page.limit);
+    contacts: async (_p, { filter, ...list }, ctx) => {
+      const page = parsePage(list);
+      return toConnection(await ctx.crm.listContacts(filter ?? {}, page), page);
     },
     opportunity: (_p, { id }, ctx) => ctx.loaders.opportunity.load(id),
-    opportunities: async (_p, { filter, first, after }, ctx) => {
-      const page = parsePage(first, after);
-      return toConnection(await ctx.crm.listOpportunities(filter ?? {}, page), page.limit);
+    opportunities: async (_p, { filter, ...list }, ctx) => {
+      const page = parsePage(list);
+      return toConnection(await ctx.crm.listOpportunities(filter ?? {}, page), page);
     },
   },
   Mutation: {
@@ -99,14 +99,14 @@ export const resolvers: Resolvers = {
       return account;
     },
     externalIds: (a, _args, ctx) => externalIds(ctx, a),
-    contacts: async (a, { first, after }, ctx) => {
-      const page = parsePage(first, after);
-      return toConnection(await ctx.loaders.contactPages.load({ parentId: a.id, args: page }), page.limit);
+    contacts: async (a, list, ctx) => {
+      const page = parsePage(list);
+      return toConnection(await ctx.loaders.contactPages.load({ parentId: a.id, args: page }), page);
     },
-    opportunities: async (a, { first, after, filter }, ctx) => {
-      const page = parsePage(first, after);
+    opportunities: async (a, { filter, ...list }, ctx) => {
+      const page = parsePage(list);
       const rows = await ctx.loaders.opportunityPages.load({ parentId: a.id, args: { page, filter: { stages: filter?.stages ?? null, open: filter?.open ?? null } } });
-      return toConnection(rows, page.limit);
+      return toConnection(rows, page);
     },
   },
   Contact: {

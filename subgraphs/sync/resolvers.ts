@@ -13,9 +13,9 @@ export const resolvers: Resolvers = {
   Query: {
     ...connectionQueries,
     syncJob: (_p, { id }, ctx) => ctx.loaders.job.load(id),
-    syncJobs: async (_p, { filter, first, after }, ctx) => {
-      const page = parsePage(first, after);
-      return toConnection(await ctx.ledger.listJobs(filter ?? {}, page), page.limit);
+    syncJobs: async (_p, { filter, ...list }, ctx) => {
+      const page = parsePage(list);
+      return toConnection(await ctx.ledger.listJobs(filter ?? {}, page), page);
     },
     syncEvents: (_p, { after, first }, ctx) => {
       const limit = first ?? 100;
@@ -34,10 +34,10 @@ export const resolvers: Resolvers = {
       }
       return ctx.ledger.statusEventsAfter(after, kinds, limit);
     },
-    auditEntries: async (_p, { first, after }, ctx) => {
-      const page = parsePage(first, after);
+    auditEntries: async (_p, list, ctx) => {
+      const page = parsePage(list);
       if (page.afterId !== null && !/^\d{1,18}$/.test(page.afterId)) throw badUserInput('after', 'is not a cursor this API issued');
-      return toConnection(await ctx.ledger.auditEntries(page.afterId, page.limit), page.limit);
+      return toConnection(await ctx.ledger.auditEntries(page.afterId, page.limit), page);
     },
     latestReconciliation: (_p, _a, ctx) => ctx.ledger.latestReconciliation(),
   },
@@ -83,7 +83,7 @@ export const resolvers: Resolvers = {
   Account: {
     __resolveReference: (ref) => ({ id: ref.id }),
     syncStatus: async (a, _args, ctx) => {
-      const links = await ctx.loaders.links.load(a.id);
+      const links = await ctx.loaders.links.load(`Account:${a.id}`);
       // The tenant's connections are cached by the runtime: no statement per account.
       const connections = await Promise.all(SYSTEMS.map((system) => ctx.deps.connections.connectionFor(ctx.tenant, system)));
       return SYSTEMS.map((system, i) => {
@@ -96,4 +96,24 @@ export const resolvers: Resolvers = {
       });
     },
   },
+  Invoice: {
+    __resolveReference: (ref) => ref,
+    syncStatus: (i, _args, ctx) => entitySyncStatus(ctx, 'Invoice', i.id),
+  },
+  BillingSubscription: {
+    __resolveReference: (ref) => ref,
+    syncStatus: (s, _args, ctx) => entitySyncStatus(ctx, 'BillingSubscription', s.id),
+  },
 };
+
+/**
+ * Where an invoice or a subscription stands in each system sync has written it to: an invoice billing issued is posted
+ * to the ERP (INVOICE_POST), a tenant on a billing vendor has its subscriptions and invoices pushed there. Systems
+ * nothing syncs it to are absent (an invoice created in the ERP itself: an empty list).
+ */
+async function entitySyncStatus(ctx: SyncContext, type: 'Invoice' | 'BillingSubscription', id: string) {
+  const links = await ctx.loaders.links.load(`${type}:${id}`);
+  return links.map((link) => ({
+    system: link.system, state: link.state as SyncState, lastSyncedAt: link.lastSyncedAt, lastError: link.lastError, connectionState: null,
+  }));
+}

@@ -3,6 +3,7 @@ import { newId } from '../../../lib/db/rows';
 import { enqueueSyncJob } from '../../../lib/outbox';
 import type { DriftItemModel, ReconciliationModel } from '../ledger/models';
 import type { SystemsFor } from './systems';
+import { idPage } from '../../../lib/pagination';
 
 const CHUNK = 500;
 
@@ -19,7 +20,7 @@ export async function reconcileTenant(db: Db, systems: SystemsFor, tenant: strin
   let checked = 0;
   let after: string | null = null;
   for (;;) {
-    const accounts = await sys.crm.listAccounts({}, { limit: CHUNK, afterId: after });
+    const accounts = await sys.crm.listAccounts({}, idPage(CHUNK, after));
     const page = accounts.slice(0, CHUNK);
     if (page.length === 0) break;
     checked += page.length;

@@ -58,6 +58,17 @@ export type AuditEntryEdge = {
   node: AuditEntry;
 };
 
+/** The sync view of a billing subscription: where it stands in each system sync writes it to. */
+export type BillingSubscription = {
+  __typename?: 'BillingSubscription';
+  id: Scalars['ID']['output'];
+  /**
+   * One entry per system sync has written this subscription to (a tenant on a billing vendor: BILLING, with the time it
+   * was last pushed). Empty when billing is the built-in store; null while the sync subgraph is down.
+   */
+  syncStatus: Maybe<Array<SystemSyncStatus>>;
+};
+
 export type CacheControlScope =
   | 'PRIVATE'
   | 'PUBLIC';
@@ -136,6 +147,25 @@ export type ExternalRef = {
   remoteUpdatedAt: Maybe<Scalars['DateTime']['output']>;
   system: SystemName;
 };
+
+/** The sync view of an invoice: where it stands in each system sync writes it to. */
+export type Invoice = {
+  __typename?: 'Invoice';
+  id: Scalars['ID']['output'];
+  /**
+   * One entry per system sync has written this invoice to (an invoice billing issued: ERP; a tenant on a billing vendor:
+   * BILLING). Empty for an invoice nothing syncs; null while the sync subgraph is down.
+   */
+  syncStatus: Maybe<Array<SystemSyncStatus>>;
+};
+
+/**
+ * How a list is ordered. `UPDATED_AT`: by last update, oldest first, then by id (stable across pages: a record updated
+ * while you page moves to the end and is seen again, never missed). Every list with `updatedAfter` takes it.
+ */
+export type ListOrder =
+  | 'ID'
+  | 'UPDATED_AT';
 
 /** An amount of money in minor units (cents) of an ISO-4217 currency. Never a float. */
 export type Money = {
@@ -270,6 +300,8 @@ export type QuerySyncJobsArgs = {
   after?: InputMaybe<Scalars['String']['input']>;
   filter?: InputMaybe<SyncJobFilter>;
   first?: InputMaybe<Scalars['Int']['input']>;
+  orderBy?: InputMaybe<ListOrder>;
+  updatedAfter?: InputMaybe<Scalars['DateTime']['input']>;
 };
 
 export type ReconciliationReport = {
@@ -495,6 +527,8 @@ export type DirectiveResolverFn<TResult = Record<PropertyKey, never>, TParent = 
 /** Mapping of federation types */
 export type FederationTypes = {
   Account: Account;
+  BillingSubscription: BillingSubscription;
+  Invoice: Invoice;
   SyncJob: SyncJob;
 };
 
@@ -503,6 +537,12 @@ export type FederationReferenceTypes = {
   Account:
     ( { __typename: 'Account' }
     & GraphQLRecursivePick<FederationTypes['Account'], {"id":true}> );
+  BillingSubscription:
+    ( { __typename: 'BillingSubscription' }
+    & GraphQLRecursivePick<FederationTypes['BillingSubscription'], {"id":true}> );
+  Invoice:
+    ( { __typename: 'Invoice' }
+    & GraphQLRecursivePick<FederationTypes['Invoice'], {"id":true}> );
   SyncJob:
     ( { __typename: 'SyncJob' }
     & GraphQLRecursivePick<FederationTypes['SyncJob'], {"id":true}> );
@@ -518,6 +558,7 @@ export type ResolversTypes = {
   String: ResolverTypeWrapper<Scalars['String']['output']>;
   AuditEntryConnection: ResolverTypeWrapper<AuditEntryConnection>;
   AuditEntryEdge: ResolverTypeWrapper<AuditEntryEdge>;
+  BillingSubscription: ResolverTypeWrapper<BillingSubscription>;
   CacheControlScope: CacheControlScope;
   ConnectionCredentialInfo: ResolverTypeWrapper<ConnectionCredentialInfo>;
   ConnectionCredentialsInput: ConnectionCredentialsInput;
@@ -530,6 +571,8 @@ export type ResolversTypes = {
   DriftItem: ResolverTypeWrapper<DriftItem>;
   DriftKind: DriftKind;
   ExternalRef: ResolverTypeWrapper<ExternalRef>;
+  Invoice: ResolverTypeWrapper<Invoice>;
+  ListOrder: ListOrder;
   Money: ResolverTypeWrapper<Money>;
   MoneyInput: MoneyInput;
   Mutation: ResolverTypeWrapper<Record<PropertyKey, never>>;
@@ -560,6 +603,7 @@ export type ResolversParentTypes = {
   String: Scalars['String']['output'];
   AuditEntryConnection: AuditEntryConnection;
   AuditEntryEdge: AuditEntryEdge;
+  BillingSubscription: BillingSubscription | FederationReferenceTypes['BillingSubscription'];
   ConnectionCredentialInfo: ConnectionCredentialInfo;
   ConnectionCredentialsInput: ConnectionCredentialsInput;
   ConnectionStatus: ConnectionStatus;
@@ -569,6 +613,7 @@ export type ResolversParentTypes = {
   DateTime: Scalars['DateTime']['output'];
   DriftItem: DriftItem;
   ExternalRef: ExternalRef;
+  Invoice: Invoice | FederationReferenceTypes['Invoice'];
   Money: Money;
   MoneyInput: MoneyInput;
   Mutation: Record<PropertyKey, never>;
@@ -625,6 +670,12 @@ export type AuditEntryEdgeResolvers<ContextType = SyncContext, ParentType extend
   node?: Resolver<ResolversTypes['AuditEntry'], ParentType, ContextType>;
 };
 
+export type BillingSubscriptionResolvers<ContextType = SyncContext, ParentType extends ResolversParentTypes['BillingSubscription'] = ResolversParentTypes['BillingSubscription'], FederationReferenceType extends FederationReferenceTypes['BillingSubscription'] = FederationReferenceTypes['BillingSubscription']> = {
+  __resolveReference?: ReferenceResolver<Maybe<ResolversTypes['BillingSubscription']> | FederationReferenceType, FederationReferenceType, ContextType>;
+  id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  syncStatus?: Resolver<Maybe<Array<ResolversTypes['SystemSyncStatus']>>, ParentType, ContextType>;
+};
+
 export type ConnectionCredentialInfoResolvers<ContextType = SyncContext, ParentType extends ResolversParentTypes['ConnectionCredentialInfo'] = ResolversParentTypes['ConnectionCredentialInfo']> = {
   fingerprint?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   last4?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
@@ -670,6 +721,12 @@ export type ExternalRefResolvers<ContextType = SyncContext, ParentType extends R
   system?: Resolver<ResolversTypes['SystemName'], ParentType, ContextType>;
 };
 
+export type InvoiceResolvers<ContextType = SyncContext, ParentType extends ResolversParentTypes['Invoice'] = ResolversParentTypes['Invoice'], FederationReferenceType extends FederationReferenceTypes['Invoice'] = FederationReferenceTypes['Invoice']> = {
+  __resolveReference?: ReferenceResolver<Maybe<ResolversTypes['Invoice']> | FederationReferenceType, FederationReferenceType, ContextType>;
+  id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  syncStatus?: Resolver<Maybe<Array<ResolversTypes['SystemSyncStatus']>>, ParentType, ContextType>;
+};
+
 export type MoneyResolvers<ContextType = SyncContext, ParentType extends ResolversParentTypes['Money'] = ResolversParentTypes['Money']> = {
   amountMinor?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   currency?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
@@ -700,7 +757,7 @@ export type QueryResolvers<ContextType = SyncContext, ParentType extends Resolve
   statusEvents?: Resolver<Array<ResolversTypes['SyncEvent']>, ParentType, ContextType, RequireFields<QueryStatusEventsArgs, 'after' | 'first' | 'kinds'>>;
   syncEvents?: Resolver<Array<ResolversTypes['SyncEvent']>, ParentType, ContextType, RequireFields<QuerySyncEventsArgs, 'after' | 'first'>>;
   syncJob?: Resolver<Maybe<ResolversTypes['SyncJob']>, ParentType, ContextType, RequireFields<QuerySyncJobArgs, 'id'>>;
-  syncJobs?: Resolver<ResolversTypes['SyncJobConnection'], ParentType, ContextType, RequireFields<QuerySyncJobsArgs, 'first'>>;
+  syncJobs?: Resolver<ResolversTypes['SyncJobConnection'], ParentType, ContextType, RequireFields<QuerySyncJobsArgs, 'first' | 'orderBy'>>;
 };
 
 export type ReconciliationReportResolvers<ContextType = SyncContext, ParentType extends ResolversParentTypes['ReconciliationReport'] = ResolversParentTypes['ReconciliationReport']> = {
@@ -793,6 +850,7 @@ export type Resolvers<ContextType = SyncContext> = {
   AuditEntry?: AuditEntryResolvers<ContextType>;
   AuditEntryConnection?: AuditEntryConnectionResolvers<ContextType>;
   AuditEntryEdge?: AuditEntryEdgeResolvers<ContextType>;
+  BillingSubscription?: BillingSubscriptionResolvers<ContextType>;
   ConnectionCredentialInfo?: ConnectionCredentialInfoResolvers<ContextType>;
   ConnectionStatus?: ConnectionStatusResolvers<ContextType>;
   ConnectionTestResult?: ConnectionTestResultResolvers<ContextType>;
@@ -800,6 +858,7 @@ export type Resolvers<ContextType = SyncContext> = {
   DateTime?: GraphQLScalarType;
   DriftItem?: DriftItemResolvers<ContextType>;
   ExternalRef?: ExternalRefResolvers<ContextType>;
+  Invoice?: InvoiceResolvers<ContextType>;
   Money?: MoneyResolvers<ContextType>;
   Mutation?: MutationResolvers<ContextType>;
   PageInfo?: PageInfoResolvers<ContextType>;

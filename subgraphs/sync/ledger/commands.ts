@@ -4,6 +4,7 @@ import { illegalTransition, notFound } from '../../../lib/errors';
 import { enqueueSyncJob } from '../../../lib/outbox';
 import { REPLAYABLE_STATES, type SyncJobFilter, type SyncJobModel } from './models';
 import { ledger, transition } from './store';
+import { idPage } from '../../../lib/pagination';
 
 /** Operator commands on the ledger, bound to one tenant. `wake` pokes an in-process worker so work starts at once. */
 export function syncCommands(db: Db, tenant: string, correlationId: string, wake: () => void) {
@@ -33,7 +34,7 @@ export function syncCommands(db: Db, tenant: string, correlationId: string, wake
       let count = 0;
       let after: string | null = null;
       for (;;) {
-        const page: SyncJobModel[] = await read.listJobs({ ...filter, states: ['DEAD_LETTERED'] }, { limit: 100, afterId: after });
+        const page: SyncJobModel[] = await read.listJobs({ ...filter, states: ['DEAD_LETTERED'] }, idPage(100, after));
         for (const job of page.slice(0, 100)) {
           await db.transaction((tx) => transition(tx, job.id, { state: 'PENDING', resetAttempts: true, nextRunAt: new Date(), message: 'replayed' }));
           count += 1;

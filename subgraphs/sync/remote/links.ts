@@ -19,10 +19,20 @@ export function remoteLinks(db: Db, tenant: string, connectionId: string) {
       );
       return row?.canonical_id ?? null;
     },
+    /**
+     * Records the vendor id of one of our records. A subscription or invoice written to the vendor is then in sync
+     * there: its `syncStatus` shows BILLING IN_SYNC with the time (one statement, so the two never disagree).
+     */
     async record(type: RemoteEntity, canonicalId: string, remoteId: string, remoteUpdatedAt: string | null): Promise<void> {
       await db.query(
-        `INSERT INTO sync.remote_links (connection_id, entity_type, canonical_id, tenant_id, remote_id, remote_updated_at) VALUES ($1, $2, $3, $4, $5, $6)
-         ON CONFLICT (connection_id, entity_type, canonical_id) DO UPDATE SET remote_id = EXCLUDED.remote_id, remote_updated_at = EXCLUDED.remote_updated_at`,
+        `WITH link AS (
+           INSERT INTO sync.remote_links (connection_id, entity_type, canonical_id, tenant_id, remote_id, remote_updated_at) VALUES ($1, $2, $3, $4, $5, $6)
+           ON CONFLICT (connection_id, entity_type, canonical_id) DO UPDATE SET remote_id = EXCLUDED.remote_id, remote_updated_at = EXCLUDED.remote_updated_at
+         )
+         INSERT INTO sync.links (tenant_id, entity_type, entity_id, system, remote_id, state, last_synced_at)
+         SELECT $4, $2, $3, 'BILLING', $5, 'IN_SYNC', now() WHERE $2 IN ('BillingSubscription', 'Invoice')
+         ON CONFLICT (tenant_id, entity_type, entity_id, system) DO UPDATE SET remote_id = EXCLUDED.remote_id, state = 'IN_SYNC',
+           last_synced_at = now(), last_error = NULL, updated_at = now()`,
         [connectionId, type, canonicalId, tenant, remoteId, remoteUpdatedAt],
       );
     },

@@ -13,7 +13,7 @@ import { errorFormatter } from '../lib/format-error';
 import type { GraphQLFormattedError } from 'graphql';
 import { auditPlugin } from './audit';
 import { DEFAULT_OPERATION_LIMITS, operationLimitsPlugin, tokenLimitCode } from './operation-limits';
-import { partnerAllowlists, trustedDocumentsPlugin } from './trusted-documents';
+import { partnerAllowlists, trustedDocumentsPlugin, trustedLists } from './trusted-documents';
 import { type RunningServer, graphqlHttpHandler, listen } from '../lib/http/server';
 import type { Logger } from '../lib/logger';
 import type { Redis } from '../lib/redis';
@@ -90,7 +90,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningServer>
       correlationPlugin(),
       responseStatusPlugin(),
       operationLimitsPlugin(operationLimits),
-      trustedDocumentsPlugin(partnerAllowlists(config.partnerOperations), { requireAllowlist: config.partnerAllowlistRequired }),
+      trustedDocumentsPlugin(trustedLists({ env: partnerAllowlists(config.partnerOperations), db: opts.db }), { requireAllowlist: config.partnerAllowlistRequired }),
       limits.plugin,
       clientSchemaIntrospectionPlugin(),
       // Before the plugins that store the response (idempotency, cache): they must store what the client gets.

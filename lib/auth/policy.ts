@@ -39,7 +39,9 @@ export const POLICY: Record<SubgraphName, SubgraphPolicy> = {
     write: 'sync:write',
     valueTypes: [...COMMON_VALUE_TYPES, 'SyncJobTransition', 'SyncEvent', 'SystemSyncStatus', 'DriftItem', 'AuditEntry', ...connections('SyncJob', 'AuditEntry'),
       // Connections: only reachable through the admin fields below.
-      'SystemConnection', 'ConnectionStatus', 'ConnectionCredentialInfo', 'ConnectionTestResult'],
+      'SystemConnection', 'ConnectionStatus', 'ConnectionCredentialInfo', 'ConnectionTestResult',
+      // Partner operation lists: only reachable through the admin fields below.
+      'PartnerOperationList', 'PersistedOperation'],
     fields: {
       // Quote-to-cash closes a deal: a CRM write that drives billing and ERP writes.
       'Mutation.closeOpportunityWon': 'crm:write',
@@ -51,6 +53,9 @@ export const POLICY: Record<SubgraphName, SubgraphPolicy> = {
       'Mutation.testConnection': 'admin',
       'Mutation.rotateConnectionCredentials': 'admin',
       'Mutation.disableConnection': 'admin',
+      // Which operations a partner application may send is tenant administration too.
+      'Query.partnerOperationLists': 'admin',
+      'Mutation.registerPartnerOperations': 'admin',
       // Checked per kind in the resolver (finance:read / billing:read): status events are not sync data.
       'Query.statusEvents': 'public',
     },

@@ -6,12 +6,14 @@ import { reconcileTenant } from './engine/reconcile';
 import type { SyncContext } from './context';
 import type { Resolvers, SyncState } from './generated/resolvers';
 import { connectionMutations, connectionQueries, systemConnection } from './connections/resolvers';
+import { partnerMutations, partnerQueries } from './partners/resolvers';
 
 const SYSTEMS = ['ERP', 'BILLING'] as const;
 
 export const resolvers: Resolvers = {
   Query: {
     ...connectionQueries,
+    ...partnerQueries,
     syncJob: (_p, { id }, ctx) => ctx.loaders.job.load(id),
     syncJobs: async (_p, { filter, ...list }, ctx) => {
       const page = parsePage(list);
@@ -43,6 +45,7 @@ export const resolvers: Resolvers = {
   },
   Mutation: {
     ...connectionMutations,
+    ...partnerMutations,
     replaySyncJob: (_p, { id }, ctx) => ctx.commands.replay(id),
     replayDeadLetters: (_p, { filter }, ctx) => ctx.commands.replayDeadLetters(filter ?? {}),
     requestResync: (_p, { accountId }, ctx) => ctx.commands.requestResync(accountId),

@@ -191,6 +191,11 @@ export type Mutation = {
   disableConnection: SystemConnection;
   /** Compares CRM, ERP and billing for the tenant now, reports drift and queues repairs. */
   reconcile: ReconciliationReport;
+  /**
+   * Registers a partner application's operations (its whole list: what the manifest no longer holds is no longer
+   * allowed). `partner` is the `sub` of the partner's tokens; they may then send only these operations, by id or as text.
+   */
+  registerPartnerOperations: PartnerOperationList;
   /** Replays every dead-lettered job matching the filter; returns how many were queued. */
   replayDeadLetters: Scalars['Int']['output'];
   /** Runs a dead-lettered, failed or cancelled job again from the start (its steps are idempotent). */
@@ -216,6 +221,12 @@ export type MutationCreateConnectionArgs = {
 
 export type MutationDisableConnectionArgs = {
   id: Scalars['ID']['input'];
+};
+
+
+export type MutationRegisterPartnerOperationsArgs = {
+  manifest: PersistedQueryManifestInput;
+  partner: Scalars['String']['input'];
 };
 
 
@@ -250,6 +261,45 @@ export type PageInfo = {
   hasNextPage: Scalars['Boolean']['output'];
 };
 
+/** A partner application's registered operations in this tenant (scope admin). */
+export type PartnerOperationList = {
+  __typename?: 'PartnerOperationList';
+  operationCount: Scalars['Int']['output'];
+  operations: Array<PersistedOperation>;
+  /** The `sub` of the partner's tokens. */
+  partner: Scalars['String']['output'];
+  registeredAt: Scalars['DateTime']['output'];
+  /** Who registered it (`user:alice`, `cli`). */
+  registeredBy: Scalars['String']['output'];
+};
+
+/** One operation of a partner's persisted-query list. */
+export type PersistedOperation = {
+  __typename?: 'PersistedOperation';
+  body: Scalars['String']['output'];
+  /** What clients send in `extensions.persistedQuery.sha256Hash`. */
+  id: Scalars['ID']['output'];
+  name: Scalars['String']['output'];
+  /** query, mutation or subscription */
+  type: Scalars['String']['output'];
+};
+
+export type PersistedOperationInput = {
+  body: Scalars['String']['input'];
+  id: Scalars['String']['input'];
+  name: Scalars['String']['input'];
+  type: Scalars['String']['input'];
+};
+
+/** An Apollo persisted-query manifest, as `@apollo/generate-persisted-query-manifest` writes it. */
+export type PersistedQueryManifestInput = {
+  /** Must be apollo-persisted-query-manifest. */
+  format: Scalars['String']['input'];
+  operations: Array<PersistedOperationInput>;
+  /** Must be 1. */
+  version: Scalars['Int']['input'];
+};
+
 export type Query = {
   __typename?: 'Query';
   /** The tenant's audit log, newest first. */
@@ -258,6 +308,8 @@ export type Query = {
   /** The tenant's connections, disabled ones included (scope admin). */
   connections: Array<SystemConnection>;
   latestReconciliation: Maybe<ReconciliationReport>;
+  /** The persisted-operation lists registered for the tenant's partner applications (scope admin). */
+  partnerOperationLists: Array<PartnerOperationList>;
   /** Stored business status events after `after` (INVOICE_STATUS needs finance:read, SUBSCRIPTION_STATUS billing:read). */
   statusEvents: Array<SyncEvent>;
   /** Stored events after `after` (exclusive), oldest first: how a live subscriber resumes without gaps. */
@@ -577,6 +629,10 @@ export type ResolversTypes = {
   MoneyInput: MoneyInput;
   Mutation: ResolverTypeWrapper<Record<PropertyKey, never>>;
   PageInfo: ResolverTypeWrapper<PageInfo>;
+  PartnerOperationList: ResolverTypeWrapper<PartnerOperationList>;
+  PersistedOperation: ResolverTypeWrapper<PersistedOperation>;
+  PersistedOperationInput: PersistedOperationInput;
+  PersistedQueryManifestInput: PersistedQueryManifestInput;
   Query: ResolverTypeWrapper<Record<PropertyKey, never>>;
   ReconciliationReport: ResolverTypeWrapper<ReconciliationModel>;
   SyncEvent: ResolverTypeWrapper<SyncEventModel>;
@@ -618,6 +674,10 @@ export type ResolversParentTypes = {
   MoneyInput: MoneyInput;
   Mutation: Record<PropertyKey, never>;
   PageInfo: PageInfo;
+  PartnerOperationList: PartnerOperationList;
+  PersistedOperation: PersistedOperation;
+  PersistedOperationInput: PersistedOperationInput;
+  PersistedQueryManifestInput: PersistedQueryManifestInput;
   Query: Record<PropertyKey, never>;
   ReconciliationReport: ReconciliationModel;
   SyncEvent: SyncEventModel;
@@ -737,6 +797,7 @@ export type MutationResolvers<ContextType = SyncContext, ParentType extends Reso
   createConnection?: Resolver<ResolversTypes['SystemConnection'], ParentType, ContextType, RequireFields<MutationCreateConnectionArgs, 'input'>>;
   disableConnection?: Resolver<ResolversTypes['SystemConnection'], ParentType, ContextType, RequireFields<MutationDisableConnectionArgs, 'id'>>;
   reconcile?: Resolver<ResolversTypes['ReconciliationReport'], ParentType, ContextType>;
+  registerPartnerOperations?: Resolver<ResolversTypes['PartnerOperationList'], ParentType, ContextType, RequireFields<MutationRegisterPartnerOperationsArgs, 'manifest' | 'partner'>>;
   replayDeadLetters?: Resolver<ResolversTypes['Int'], ParentType, ContextType, Partial<MutationReplayDeadLettersArgs>>;
   replaySyncJob?: Resolver<ResolversTypes['SyncJob'], ParentType, ContextType, RequireFields<MutationReplaySyncJobArgs, 'id'>>;
   requestResync?: Resolver<Array<ResolversTypes['SyncJob']>, ParentType, ContextType, RequireFields<MutationRequestResyncArgs, 'accountId'>>;
@@ -749,11 +810,27 @@ export type PageInfoResolvers<ContextType = SyncContext, ParentType extends Reso
   hasNextPage?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
 };
 
+export type PartnerOperationListResolvers<ContextType = SyncContext, ParentType extends ResolversParentTypes['PartnerOperationList'] = ResolversParentTypes['PartnerOperationList']> = {
+  operationCount?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  operations?: Resolver<Array<ResolversTypes['PersistedOperation']>, ParentType, ContextType>;
+  partner?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  registeredAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  registeredBy?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+};
+
+export type PersistedOperationResolvers<ContextType = SyncContext, ParentType extends ResolversParentTypes['PersistedOperation'] = ResolversParentTypes['PersistedOperation']> = {
+  body?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  name?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  type?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+};
+
 export type QueryResolvers<ContextType = SyncContext, ParentType extends ResolversParentTypes['Query'] = ResolversParentTypes['Query']> = {
   auditEntries?: Resolver<ResolversTypes['AuditEntryConnection'], ParentType, ContextType, RequireFields<QueryAuditEntriesArgs, 'first'>>;
   connection?: Resolver<Maybe<ResolversTypes['SystemConnection']>, ParentType, ContextType, RequireFields<QueryConnectionArgs, 'id'>>;
   connections?: Resolver<Array<ResolversTypes['SystemConnection']>, ParentType, ContextType>;
   latestReconciliation?: Resolver<Maybe<ResolversTypes['ReconciliationReport']>, ParentType, ContextType>;
+  partnerOperationLists?: Resolver<Array<ResolversTypes['PartnerOperationList']>, ParentType, ContextType>;
   statusEvents?: Resolver<Array<ResolversTypes['SyncEvent']>, ParentType, ContextType, RequireFields<QueryStatusEventsArgs, 'after' | 'first' | 'kinds'>>;
   syncEvents?: Resolver<Array<ResolversTypes['SyncEvent']>, ParentType, ContextType, RequireFields<QuerySyncEventsArgs, 'after' | 'first'>>;
   syncJob?: Resolver<Maybe<ResolversTypes['SyncJob']>, ParentType, ContextType, RequireFields<QuerySyncJobArgs, 'id'>>;
@@ -862,6 +939,8 @@ export type Resolvers<ContextType = SyncContext> = {
   Money?: MoneyResolvers<ContextType>;
   Mutation?: MutationResolvers<ContextType>;
   PageInfo?: PageInfoResolvers<ContextType>;
+  PartnerOperationList?: PartnerOperationListResolvers<ContextType>;
+  PersistedOperation?: PersistedOperationResolvers<ContextType>;
   Query?: QueryResolvers<ContextType>;
   ReconciliationReport?: ReconciliationReportResolvers<ContextType>;
   SyncEvent?: SyncEventResolvers<ContextType>;

@@ -1,2 +1,0 @@
--- Incremental reads (issue 16 item 6): see crm/migrations/003.
-CREATE INDEX IF NOT EXISTS jobs_tenant_updated ON sync.jobs (tenant_id, (date_trunc('milliseconds', updated_at AT TIME ZONE 'UTC')), id)

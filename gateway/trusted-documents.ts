@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { ApolloServerPlugin } from '@apollo/server';
-import type { DocumentNode } from 'graphql';
+import type { DocumentNode, GraphQLError } from 'graphql';
 import { z } from 'zod';
 import type { Principal } from '../lib/auth/principal';
 import type { Queryable } from '../lib/db/db';
@@ -76,47 +76,84 @@ function normalizedHashOf(document: DocumentNode): string {
   return hash;
 }
 
+/** A document as the partner rule sees it: the sha256 of its exact text and the parsed document. */
+export interface CheckedDocument {
+  hash: string;
+  document: DocumentNode;
+}
+
+/**
+ * The partner rule, one for every path (HTTP operations, WebSocket subscribes): a partner token with a list may only
+ * send operations on it (its exact text in PARTNER_OPERATIONS, or a registered operation's text after normalisation);
+ * with `requireAllowlist` (PARTNER_ALLOWLIST_REQUIRED, on by default in production) a partner without a list may send
+ * nothing. Returns the refusal (OPERATION_NOT_ALLOWED, 403), or null when the document may run.
+ */
+export type PartnerDocumentRule = (principal: Principal, document: CheckedDocument) => Promise<GraphQLError | null>;
+
+export function partnerDocumentRule(lists: TrustedLists, opts: { requireAllowlist: boolean }): PartnerDocumentRule {
+  return async (principal, { hash, document }) => {
+    if (principal.kind !== 'partner') return null;
+    const list = await lists.forPartner(principal);
+    if (!list) return opts.requireAllowlist ? refusal('OPERATION_NOT_ALLOWED', 'This partner application has no registered operations') : null;
+    if (list.exact.has(hash) || list.normalized.has(normalizedHashOf(document))) return null;
+    return refusal('OPERATION_NOT_ALLOWED', 'This operation is not registered for your partner application');
+  };
+}
+
+/**
+ * Marks an execution the gateway runs itself on behalf of an admitted subscription (an entity field of an event, a
+ * resume page): its document is generated from the subscriber's already-allowed document, so the partner rule does
+ * not apply to it. Only objects made here count (a WeakSet of them), and only for the exact text they were made for;
+ * the HTTP context function never sets one, so no request can carry it.
+ */
+export interface DerivedExecution {
+  readonly hash: string;
+}
+const derived = new WeakSet<DerivedExecution>();
+
+export function derivedExecution(query: string): DerivedExecution {
+  const mark: DerivedExecution = Object.freeze({ hash: documentHash(query) });
+  derived.add(mark);
+  return mark;
+}
+
+const isDerivedFor = (mark: DerivedExecution | undefined, hash: string): boolean => mark !== undefined && derived.has(mark) && mark.hash === hash;
+
 interface PersistedQueryExtension {
   version?: unknown;
   sha256Hash?: unknown;
 }
 
 /**
- * Trusted documents for partners: a partner token with a list may only send operations on it; anything else is refused
- * with OPERATION_NOT_ALLOWED (403) before planning. With `requireAllowlist` (PARTNER_ALLOWLIST_REQUIRED, on by
- * default in production) a partner without a list may send nothing: a partner is registered with its operations or
- * not at all.
+ * The partner rule on HTTP, before planning; the WebSocket server applies the same rule to each subscribe.
  *
  * Clients send a registered operation the way Apollo's persisted-query link does with a persisted-query list: only its
  * id in `extensions.persistedQuery.sha256Hash` (POST or GET); the id is resolved to the registered text here, before
  * Apollo looks at the request. A full text is matched after normalisation (`normalizedHash`), so Apollo Client's added
  * `__typename`s and reformatting do not make a registered operation unknown.
  */
-export function trustedDocumentsPlugin(lists: TrustedLists, opts: { requireAllowlist: boolean }): ApolloServerPlugin<GatewayContext> {
+export function trustedDocumentsPlugin(rule: PartnerDocumentRule, lists: TrustedLists): ApolloServerPlugin<GatewayContext> {
   return {
     async requestDidStart({ request, contextValue }) {
       const p = contextValue.principal;
-      if (p.kind !== 'partner') return;
-      const list = await lists.forPartner(p);
-      const persisted = request.extensions?.['persistedQuery'] as PersistedQueryExtension | undefined;
-      const id = typeof persisted?.sha256Hash === 'string' ? persisted.sha256Hash : undefined;
-      const body = id === undefined ? undefined : list?.byId.get(id);
-      if (request.query === undefined && body !== undefined) {
-        // Served from the partner's list, not Apollo's automatic persisted queries: drop the extension so Apollo takes
-        // the text as sent (a manifest id need not be the sha256 of the text).
-        const { persistedQuery: _resolved, ...extensions } = request.extensions ?? {};
-        request.query = body;
-        request.extensions = extensions;
+      if (p.kind === 'partner' && request.query === undefined) {
+        const persisted = request.extensions?.['persistedQuery'] as PersistedQueryExtension | undefined;
+        const id = typeof persisted?.sha256Hash === 'string' ? persisted.sha256Hash : undefined;
+        const body = id === undefined ? undefined : (await lists.forPartner(p))?.byId.get(id);
+        if (body !== undefined) {
+          // Served from the partner's list, not Apollo's automatic persisted queries: drop the extension so Apollo
+          // takes the text as sent (a manifest id need not be the sha256 of the text).
+          const { persistedQuery: _resolved, ...extensions } = request.extensions ?? {};
+          request.query = body;
+          request.extensions = extensions;
+        }
       }
       return {
-        async didResolveOperation({ queryHash, document }) {
-          if (!list) {
-            if (!opts.requireAllowlist) return;
-            throw refusal('OPERATION_NOT_ALLOWED', 'This partner application has no registered operations');
-          }
-          // Apollo's queryHash is the sha256 hex of the exact query text, the hash PARTNER_OPERATIONS holds.
-          if (list.exact.has(queryHash) || list.normalized.has(normalizedHashOf(document))) return;
-          throw refusal('OPERATION_NOT_ALLOWED', 'This operation is not registered for your partner application');
+        async didResolveOperation({ queryHash, document, contextValue: ctx }) {
+          // Apollo's queryHash is the sha256 hex of the query text, the same hash PARTNER_OPERATIONS holds.
+          if (isDerivedFor(ctx.derived, queryHash)) return;
+          const refused = await rule(ctx.principal, { hash: queryHash, document });
+          if (refused) throw refused;
         },
       };
     },

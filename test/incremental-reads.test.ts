@@ -13,10 +13,11 @@ interface Row { id: string; updatedAt: string }
 
 /**
  * Lists that do not take `updatedAfter`, and why: append-only logs resumed by their own position (`after` is an event
- * id or an audit entry id), a catalog without update times, the admin's handful of connections.
+ * id or an audit entry id), a catalog without update times, the admin's handful of connections, and the partner
+ * webhook delivery log (admin, paged by delivery id; merged from the webhooks stream without the arguments).
  */
 const NOT_INCREMENTAL = new Set([
-  'Query.syncEvents', 'Query.statusEvents', 'Query.auditEntries', 'Query.plans', 'Query.connections',
+  'Query.syncEvents', 'Query.statusEvents', 'Query.auditEntries', 'Query.plans', 'Query.connections', 'PartnerWebhookEndpoint.deliveries',
 ]);
 
 /** A Relay-style connection type (edges + pageInfo). */

@@ -40,6 +40,9 @@ export const POLICY: Record<SubgraphName, SubgraphPolicy> = {
     valueTypes: [...COMMON_VALUE_TYPES, 'SyncJobTransition', 'SyncEvent', 'SystemSyncStatus', 'DriftItem', 'AuditEntry', ...connections('SyncJob', 'AuditEntry'),
       // Connections: only reachable through the admin fields below.
       'SystemConnection', 'ConnectionStatus', 'ConnectionCredentialInfo', 'ConnectionTestResult',
+      // Partner webhooks: likewise only under the admin fields below.
+      'PartnerWebhookEndpoint', 'PartnerWebhookEndpointSecret', 'PartnerWebhookDelivery', 'PartnerWebhookAttempt', ...connections('PartnerWebhookDelivery'),
+
       // Partner operation lists: only reachable through the admin fields below.
       'PartnerOperationList', 'PersistedOperation'],
     fields: {
@@ -56,6 +59,16 @@ export const POLICY: Record<SubgraphName, SubgraphPolicy> = {
       // Which operations a partner application may send is tenant administration too.
       'Query.partnerOperationLists': 'admin',
       'Mutation.registerPartnerOperations': 'admin',
+      // Webhooks to partners: where the tenant's events go, and the secrets that sign them.
+      'Query.partnerWebhookEndpoints': 'admin',
+      'Query.partnerWebhookEndpoint': 'admin',
+      'Query.partnerWebhookDelivery': 'admin',
+      'Mutation.createPartnerWebhookEndpoint': 'admin',
+      'Mutation.updatePartnerWebhookEndpoint': 'admin',
+      'Mutation.disablePartnerWebhookEndpoint': 'admin',
+      'Mutation.deletePartnerWebhookEndpoint': 'admin',
+      'Mutation.rotatePartnerWebhookSecret': 'admin',
+      'Mutation.replayPartnerWebhookDelivery': 'admin',
       // Checked per kind in the resolver (finance:read / billing:read): status events are not sync data.
       'Query.statusEvents': 'public',
     },

@@ -13,7 +13,7 @@ import { errorFormatter } from '../lib/format-error';
 import type { GraphQLFormattedError } from 'graphql';
 import { auditPlugin } from './audit';
 import { DEFAULT_OPERATION_LIMITS, operationLimitsPlugin, tokenLimitCode } from './operation-limits';
-import { partnerAllowlists, partnerDocumentRule, trustedDocumentsPlugin } from './trusted-documents';
+import { partnerAllowlists, partnerDocumentRule, trustedDocumentsPlugin, trustedLists } from './trusted-documents';
 import { type RunningServer, graphqlHttpHandler, listen } from '../lib/http/server';
 import type { Logger } from '../lib/logger';
 import type { Redis } from '../lib/redis';
@@ -86,7 +86,8 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningServer>
     maxQueuedPerTenant: limitSettings.maxQueuedPerTenant, maxQueueWaitMs: limitSettings.maxQueueWaitMs,
     knownSpent: limits.knownSpent, knownSpentNow: limits.knownSpentNow, peekToken: verify.peek,
   });
-  const partnerDocuments = partnerDocumentRule(partnerAllowlists(config.partnerOperations), { requireAllowlist: config.partnerAllowlistRequired });
+  const partnerLists = trustedLists({ env: partnerAllowlists(config.partnerOperations), db: opts.db });
+  const partnerDocuments = partnerDocumentRule(partnerLists, { requireAllowlist: config.partnerAllowlistRequired });
   disableApolloTelemetryByDefault();
   const gateway = new ApolloGateway({
     supergraphSdl,
@@ -108,7 +109,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningServer>
       correlationPlugin(),
       responseStatusPlugin(),
       operationLimitsPlugin(operationLimits),
-      trustedDocumentsPlugin(partnerDocuments),
+      trustedDocumentsPlugin(partnerDocuments, partnerLists),
       limits.plugin,
       clientSchemaIntrospectionPlugin(),
       // Before the plugins that store the response (idempotency, cache): they must store what the client gets.

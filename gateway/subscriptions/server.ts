@@ -192,12 +192,13 @@ export function attachSubscriptions(opts: SubscriptionServerOptions): Subscripti
         if (!principal) return refuse([fieldError('UNAUTHENTICATED', 'Not authenticated')]);
         const loaded = current;
         if (!loaded) return refuse([fieldError('UPSTREAM_UNAVAILABLE', 'Schema not loaded yet')]);
-        // A partner may only send its registered documents: checked on the raw text, before anything is parsed.
-        const notAllowed = opts.partnerDocuments(principal, documentHash(payload.query));
-        if (notAllowed) return refuse([notAllowed]);
         const checked = await loaded.documents.check(payload.query);
         if ('errors' in checked) return refuse(checked.errors);
         const { document } = checked;
+        // A partner may only send its registered documents: the exact text, or a registered one after normalisation
+        // (which needs the parsed document, so after the document limits).
+        const notAllowed = await opts.partnerDocuments(principal, { hash: documentHash(payload.query), document });
+        if (notAllowed) return refuse([notAllowed]);
         const operation = getOperationAST(document, payload.operationName);
         if (!operation) return refuse([fieldError('BAD_REQUEST', 'Unable to identify the operation: name it with operationName')]);
         if (operation.operation !== 'subscription') return refuse([fieldError('BAD_REQUEST', 'Only subscriptions are served over WebSocket; send queries and mutations over HTTP')]);

@@ -45,7 +45,10 @@ export const POLICY: Record<SubgraphName, SubgraphPolicy> = {
       // Connections: only reachable through the admin fields below.
       'SystemConnection', 'ConnectionStatus', 'ConnectionCredentialInfo', 'ConnectionTestResult',
       // Partner webhooks: likewise only under the admin fields below.
-      'PartnerWebhookEndpoint', 'PartnerWebhookEndpointSecret', 'PartnerWebhookDelivery', 'PartnerWebhookAttempt', ...connections('PartnerWebhookDelivery')],
+      'PartnerWebhookEndpoint', 'PartnerWebhookEndpointSecret', 'PartnerWebhookDelivery', 'PartnerWebhookAttempt', ...connections('PartnerWebhookDelivery'),
+
+      // Partner operation lists: only reachable through the admin fields below.
+      'PartnerOperationList', 'PersistedOperation'],
     fields: {
       // Quote-to-cash closes a deal: a CRM write that drives billing and ERP writes.
       'Mutation.closeOpportunityWon': 'crm:write',
@@ -59,6 +62,9 @@ export const POLICY: Record<SubgraphName, SubgraphPolicy> = {
       'Mutation.disableConnection': 'admin',
       'Mutation.setConnectionFieldMappings': 'admin',
       'Mutation.startInitialSync': 'admin',
+      // Which operations a partner application may send is tenant administration too.
+      'Query.partnerOperationLists': 'admin',
+      'Mutation.registerPartnerOperations': 'admin',
       // Webhooks to partners: where the tenant's events go, and the secrets that sign them.
       'Query.partnerWebhookEndpoints': 'admin',
       'Query.partnerWebhookEndpoint': 'admin',
@@ -104,6 +110,20 @@ const SUBSCRIPTION_SOURCES: Readonly<Record<string, SubgraphName>> = {
 export function subscriptionScope(field: string): Scope | null {
   const source = Object.hasOwn(SUBSCRIPTION_SOURCES, field) ? SUBSCRIPTION_SOURCES[field] : undefined;
   return source ? POLICY[source].read : null;
+}
+
+/**
+ * What one field of a subgraph needs, by the rules shield applies (subgraphs/runtime/authorization.ts): `'public'` =
+ * any caller of the tenant, `'inherit'` = a value type's field, decided by the field that returned its parent.
+ */
+export function fieldRule(policy: SubgraphPolicy, type: string, field: string): Scope | 'public' | 'inherit' {
+  const key = `${type}.${field}`;
+  if (FEDERATION_FIELDS.includes(key)) return 'public';
+  const override = policy.fields?.[key];
+  if (override) return override;
+  if (type === 'Mutation') return policy.write;
+  if (type !== 'Query' && policy.valueTypes.includes(type)) return 'inherit';
+  return policy.read;
 }
 
 /** What a subgraph's root field needs (`'public'` = any caller of the tenant), by the same rules shield applies. */

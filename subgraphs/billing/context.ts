@@ -4,7 +4,7 @@ import { billingWriteHooks } from './hooks';
 import { byIdLoader, byParentLoader, childPageLoader } from '../../lib/loaders';
 import type { RequestBase } from '../runtime/server';
 import type {
-  BillingCustomerModel, BillingInvoiceModel, IssuedInvoiceModel, BillingSubscriptionModel, BillingSubscriptionStatus, ExternalRefModel, PlanModel,
+  BillingCustomerModel, BillingInvoiceModel, IssuedInvoiceModel, BillingSubscriptionModel, BillingSubscriptionStatus, ExternalRefModel, PlanModel, SubscriptionListOptions,
 } from './connector/models';
 import type { BillingConnector } from './connector/port';
 import { billingReferenceStore } from './connector/reference-store';
@@ -18,7 +18,7 @@ export interface BillingLoaders {
   subscription: DataLoader<string, BillingSubscriptionModel | null>;
   invoice: DataLoader<string, BillingInvoiceModel | null>;
   issuedInvoice: DataLoader<string, IssuedInvoiceModel | null>;
-  accountSubscriptions: DataLoader<{ parentId: string; args: StatusFilter }, BillingSubscriptionModel[], string>;
+  accountSubscriptions: DataLoader<{ parentId: string; args: AccountSubscriptionsArgs }, BillingSubscriptionModel[], string>;
   externalIds: DataLoader<string, (ExternalRefModel & { entityId: string })[]>;
 }
 
@@ -38,10 +38,16 @@ export function billingContext(base: RequestBase, db: Db): BillingContext {
       subscription: byIdLoader((ids) => billing.subscriptionsByIds(ids)),
       invoice: byIdLoader((ids) => billing.invoicesByIds(ids)),
       issuedInvoice: byIdLoader((ids) => billing.issuedInvoicesByIds(ids)),
-      accountSubscriptions: childPageLoader((statuses: StatusFilter, ids) => billing.subscriptionsByAccounts(ids, statuses), (s) => s.accountId),
+      accountSubscriptions: childPageLoader((args: AccountSubscriptionsArgs, ids) => billing.subscriptionsByAccounts(ids, args.statuses, args.list), (s) => s.accountId),
       externalIds: byParentLoader((ids) => billing.externalIdsByEntities(ids), (r) => r.entityId),
     },
   };
+}
+
+/** `Account.subscriptions` arguments, normalised so equal requests share one batch. */
+export interface AccountSubscriptionsArgs {
+  statuses: StatusFilter;
+  list: SubscriptionListOptions;
 }
 
 export function statusFilter(statuses: readonly BillingSubscriptionStatus[] | null | undefined): StatusFilter {

@@ -60,9 +60,9 @@ export const resolvers: Resolvers = {
     plans: (_p, { activeOnly }, ctx) => ctx.billing.listPlans(activeOnly !== false),
     plan: (_p, { id }, ctx) => ctx.loaders.plan.load(id),
     billingSubscription: (_p, { id }, ctx) => ctx.loaders.subscription.load(id),
-    billingSubscriptions: async (_p, { filter, first, after }, ctx) => {
-      const page = parsePage(first, after);
-      return toConnection(await ctx.billing.listSubscriptions(filter ?? {}, page), page.limit);
+    billingSubscriptions: async (_p, { filter, ...list }, ctx) => {
+      const page = parsePage(list);
+      return toConnection(await ctx.billing.listSubscriptions(filter ?? {}, page), page);
     },
   },
   Mutation: {
@@ -117,7 +117,10 @@ export const resolvers: Resolvers = {
   },
   Account: {
     __resolveReference: (ref, ctx) => accountOf(ctx, ref.id),
-    subscriptions: (a, { statuses }, ctx) => ctx.loaders.accountSubscriptions.load({ parentId: a.id, args: statusFilter(statuses) }),
+    subscriptions: (a, { statuses, updatedAfter, orderBy }, ctx) => {
+      const { updatedAfter: after, order } = parsePage({ updatedAfter, orderBy });
+      return ctx.loaders.accountSubscriptions.load({ parentId: a.id, args: { statuses: statusFilter(statuses), list: { updatedAfter: after, order } } });
+    },
   },
   Invoice: {
     __resolveReference: async (ref, ctx) =>

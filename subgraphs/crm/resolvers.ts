@@ -1,5 +1,5 @@
 import { GraphQLScalarType } from 'graphql';
-import { illegalTransition, notFound } from '../../lib/errors';
+import { fieldError, illegalTransition, notFound } from '../../lib/errors';
 import { parsePage, toConnection } from '../../lib/pagination';
 import { validate } from '../../lib/validation';
 import { type AccountModel, CLOSED_STAGES, type ExternalRefModel } from './connector/models';
@@ -42,19 +42,19 @@ export const resolvers: Resolvers = {
   JSON: JSONScalar,
   Query: {
     account: (_p, { id }, ctx) => ctx.loaders.account.load(id),
-    accounts: async (_p, { filter, first, after }, ctx) => {
-      const page = parsePage(first, after);
-      return toConnection(await ctx.crm.listAccounts(filter ?? {}, page), page.limit);
+    accounts: async (_p, { filter, ...list }, ctx) => {
+      const page = parsePage(list);
+      return toConnection(await ctx.crm.listAccounts(filter ?? {}, page), page);
     },
     contact: (_p, { id }, ctx) => ctx.loaders.contact.load(id),
-    contacts: async (_p, { filter, first, after }, ctx) => {
-      const page = parsePage(first, after);
-      return toConnection(await ctx.crm.listContacts(filter ?? {}, page), page.limit);
+    contacts: async (_p, { filter, ...list }, ctx) => {
+      const page = parsePage(list);
+      return toConnection(await ctx.crm.listContacts(filter ?? {}, page), page);
     },
     opportunity: (_p, { id }, ctx) => ctx.loaders.opportunity.load(id),
-    opportunities: async (_p, { filter, first, after }, ctx) => {
-      const page = parsePage(first, after);
-      return toConnection(await ctx.crm.listOpportunities(filter ?? {}, page), page.limit);
+    opportunities: async (_p, { filter, ...list }, ctx) => {
+      const page = parsePage(list);
+      return toConnection(await ctx.crm.listOpportunities(filter ?? {}, page), page);
     },
   },
   Mutation: {
@@ -103,19 +103,25 @@ export const resolvers: Resolvers = {
     },
   },
   Account: {
-    __resolveReference: (ref, ctx) => ctx.loaders.account.load(ref.id),
-    externalIds: (a, _args, ctx) => externalIds(ctx, a),
+    // Another system refers to this account. Its CRM fields are nullable (finance and billing partners reach it), so a
+    // missing account would be a silent null: say so on the path instead.
+    __resolveReference: async (ref, ctx) => {
+      const account = await ctx.loaders.account.load(ref.id);
+      if (!account) throw fieldError('UNRESOLVED_REFERENCE', `Account "${ref.id}" is referred to by another system but the CRM does not have it`);
+      return account;
+    },
     customFields: (a) => Object.entries(a.customFields).sort(([x], [y]) => x.localeCompare(y)).map(([name, value]) => ({ name, value })),
     // The CRM vendor's record (a tenant has one CRM connection, so one CRM record per account).
     remoteData: async (a, _args, ctx) => (await ctx.loaders.remoteData.load(a.id)).find((r) => r.system === 'CRM')?.remoteData ?? null,
-    contacts: async (a, { first, after }, ctx) => {
-      const page = parsePage(first, after);
-      return toConnection(await ctx.loaders.contactPages.load({ parentId: a.id, args: page }), page.limit);
+    externalIds: (a, _args, ctx) => externalIds(ctx, a),
+    contacts: async (a, list, ctx) => {
+      const page = parsePage(list);
+      return toConnection(await ctx.loaders.contactPages.load({ parentId: a.id, args: page }), page);
     },
-    opportunities: async (a, { first, after, filter }, ctx) => {
-      const page = parsePage(first, after);
+    opportunities: async (a, { filter, ...list }, ctx) => {
+      const page = parsePage(list);
       const rows = await ctx.loaders.opportunityPages.load({ parentId: a.id, args: { page, filter: { stages: filter?.stages ?? null, open: filter?.open ?? null } } });
-      return toConnection(rows, page.limit);
+      return toConnection(rows, page);
     },
   },
   Contact: {

@@ -50,14 +50,14 @@ function parseInvoiceFilter(filter: InvoiceFilter | null | undefined): InvoiceFi
 export const resolvers: Resolvers = {
   Query: {
     invoice: (_p, { id }, ctx) => ctx.loaders.invoice.load(id),
-    invoices: async (_p, { filter, first, after }, ctx) => {
-      const page = parsePage(first, after);
-      return toConnection(await ctx.erp.listInvoices(parseInvoiceFilter(filter), page), page.limit);
+    invoices: async (_p, { filter, ...list }, ctx) => {
+      const page = parsePage(list);
+      return toConnection(await ctx.erp.listInvoices(parseInvoiceFilter(filter), page), page);
     },
     payment: (_p, { id }, ctx) => ctx.loaders.payment.load(id),
-    journalEntries: async (_p, { filter, first, after }, ctx) => {
-      const page = parsePage(first, after);
-      return toConnection(await ctx.erp.listJournalEntries({ sourceId: filter?.sourceId ?? null }, page), page.limit);
+    journalEntries: async (_p, { filter, ...list }, ctx) => {
+      const page = parsePage(list);
+      return toConnection(await ctx.erp.listJournalEntries({ sourceId: filter?.sourceId ?? null }, page), page, (e) => e.postedAt);
     },
   },
   Mutation: {
@@ -91,14 +91,14 @@ export const resolvers: Resolvers = {
     // Ids that are not ERP customers of this tenant (never another tenant's row) get a stub: finance fields null,
     // invoice and payment lists empty, so an account 360 never loses the account.
     __resolveReference: async (ref, ctx) => (await ctx.loaders.account.load(ref.id)) ?? notACustomer(ref.id),
-    invoices: async (a, { first, after, filter }, ctx) => {
-      const page = parsePage(first, after);
+    invoices: async (a, { filter, ...list }, ctx) => {
+      const page = parsePage(list);
       const { statuses, dueBefore } = parseInvoiceFilter(filter);
-      return toConnection(await ctx.loaders.invoicePages.load({ parentId: a.id, args: { page, filter: { statuses, dueBefore } } }), page.limit);
+      return toConnection(await ctx.loaders.invoicePages.load({ parentId: a.id, args: { page, filter: { statuses, dueBefore } } }), page);
     },
-    payments: async (a, { first, after }, ctx) => {
-      const page = parsePage(first, after);
-      return toConnection(await ctx.loaders.paymentPages.load({ parentId: a.id, args: page }), page.limit);
+    payments: async (a, list, ctx) => {
+      const page = parsePage(list);
+      return toConnection(await ctx.loaders.paymentPages.load({ parentId: a.id, args: page }), page);
     },
   },
   Invoice: {

@@ -2,7 +2,7 @@ import { applyMiddleware } from 'graphql-middleware';
 import { allow, deny, rule, shield } from 'graphql-shield';
 import type { IRules } from 'graphql-shield';
 import { type GraphQLSchema, isObjectType } from 'graphql';
-import { FEDERATION_FIELDS, type SubgraphPolicy } from '../../lib/auth/policy';
+import { type SubgraphPolicy, fieldRule } from '../../lib/auth/policy';
 import type { Scope } from '../../lib/auth/principal';
 import { forbidden } from '../../lib/errors';
 import type { RequestBase } from './server';
@@ -21,8 +21,6 @@ function scopeRule(scope: Scope) {
  */
 export function authorize(schema: GraphQLSchema, policy: SubgraphPolicy): GraphQLSchema {
   const rules: Record<string, Record<string, ReturnType<typeof scopeRule> | typeof allow>> = {};
-  const read = scopeRule(policy.read);
-  const write = scopeRule(policy.write);
   const byScope = new Map<string, ReturnType<typeof scopeRule>>();
   const ruleFor = (scope: Scope | 'public') => {
     if (scope === 'public') return allow;
@@ -36,13 +34,8 @@ export function authorize(schema: GraphQLSchema, policy: SubgraphPolicy): GraphQ
   for (const type of Object.values(schema.getTypeMap())) {
     if (!isObjectType(type) || type.name.startsWith('__')) continue;
     for (const field of Object.keys(type.getFields())) {
-      const key = `${type.name}.${field}`;
-      const override = policy.fields?.[key];
-      if (FEDERATION_FIELDS.includes(key)) set(type.name, field, allow);
-      else if (override) set(type.name, field, ruleFor(override));
-      else if (type.name === 'Mutation') set(type.name, field, write);
-      else if (policy.valueTypes.includes(type.name)) set(type.name, field, allow);
-      else if (type.name === 'Query' || field !== '__typename') set(type.name, field, read);
+      const needs = fieldRule(policy, type.name, field);
+      set(type.name, field, needs === 'inherit' ? allow : ruleFor(needs));
     }
   }
   const permissions = shield(rules as IRules, {

@@ -1,4 +1,4 @@
-import type DataLoader from 'dataloader';
+import DataLoader from 'dataloader';
 import type { Db } from '../../lib/db/db';
 import { byIdLoader, byParentLoader } from '../../lib/loaders';
 import type { RequestBase } from '../runtime/server';
@@ -27,6 +27,7 @@ export interface SyncContext extends RequestBase {
   loaders: {
     job: DataLoader<string, SyncJobModel | null>;
     history: DataLoader<string, SyncEventModel[]>;
+    /** Keyed by `Type:id` (`Account:acc_1`, `Invoice:inv_1`). */
     links: DataLoader<string, Awaited<ReturnType<Ledger['linksByEntities']>>>;
   };
 }
@@ -43,8 +44,28 @@ export function syncContext(deps: SyncDeps) {
       loaders: {
         job: byIdLoader((ids) => l.jobsByIds(ids)),
         history: byParentLoader((ids) => l.historiesByJobs(ids), (e) => e.jobId ?? ''),
-        links: byParentLoader((ids) => l.linksByEntities(ids), (r) => r.entityId),
+        links: linksLoader(l),
       },
     };
   };
+}
+
+/** One statement per entity type and batch, whatever mix of types a request asks for. */
+function linksLoader(l: Ledger): SyncContext['loaders']['links'] {
+  type Link = Awaited<ReturnType<Ledger['linksByEntities']>>[number];
+  return new DataLoader<string, Link[]>(async (keys) => {
+    const byType = new Map<string, string[]>();
+    for (const key of keys) {
+      const [type = '', id = ''] = key.split(':', 2);
+      byType.set(type, [...(byType.get(type) ?? []), id]);
+    }
+    const found = new Map<string, Link[]>();
+    await Promise.all([...byType].map(async ([type, ids]) => {
+      for (const link of await l.linksByEntities(type, ids)) {
+        const key = `${type}:${link.entityId}`;
+        found.set(key, [...(found.get(key) ?? []), link]);
+      }
+    }));
+    return keys.map((key) => found.get(key) ?? []);
+  });
 }

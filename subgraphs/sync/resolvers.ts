@@ -9,6 +9,7 @@ import type { Resolvers, SyncState } from './generated/resolvers';
 import { connectionMutations, connectionQueries, systemConnection } from './connections/resolvers';
 import { mappingMutations } from './connections/mappings';
 import { initialSyncMutations, syncJobProgress } from './connections/initial-sync';
+import { partnerMutations, partnerQueries } from './partners/resolvers';
 import { partnerWebhookDelivery, partnerWebhookEndpoint, partnerWebhookMutations, partnerWebhookQueries } from './partner-webhooks/resolvers';
 
 const SYSTEMS = ['ERP', 'BILLING'] as const;
@@ -16,11 +17,12 @@ const SYSTEMS = ['ERP', 'BILLING'] as const;
 export const resolvers: Resolvers = {
   Query: {
     ...connectionQueries,
+    ...partnerQueries,
     ...partnerWebhookQueries,
     syncJob: (_p, { id }, ctx) => ctx.loaders.job.load(id),
-    syncJobs: async (_p, { filter, first, after }, ctx) => {
-      const page = parsePage(first, after);
-      return toConnection(await ctx.ledger.listJobs(filter ?? {}, page), page.limit);
+    syncJobs: async (_p, { filter, ...list }, ctx) => {
+      const page = parsePage(list);
+      return toConnection(await ctx.ledger.listJobs(filter ?? {}, page), page);
     },
     syncEvents: (_p, { after, first }, ctx) => {
       const limit = first ?? 100;
@@ -39,10 +41,10 @@ export const resolvers: Resolvers = {
       }
       return ctx.ledger.statusEventsAfter(after, kinds, limit);
     },
-    auditEntries: async (_p, { first, after }, ctx) => {
-      const page = parsePage(first, after);
+    auditEntries: async (_p, list, ctx) => {
+      const page = parsePage(list);
       if (page.afterId !== null && !/^\d{1,18}$/.test(page.afterId)) throw badUserInput('after', 'is not a cursor this API issued');
-      return toConnection(await ctx.ledger.auditEntries(page.afterId, page.limit), page.limit);
+      return toConnection(await ctx.ledger.auditEntries(page.afterId, page.limit), page);
     },
     latestReconciliation: (_p, _a, ctx) => ctx.ledger.latestReconciliation(),
   },
@@ -50,6 +52,7 @@ export const resolvers: Resolvers = {
     ...connectionMutations,
     ...mappingMutations,
     ...initialSyncMutations,
+    ...partnerMutations,
     ...partnerWebhookMutations,
     replaySyncJob: (_p, { id }, ctx) => ctx.commands.replay(id),
     replayDeadLetters: (_p, { filter }, ctx) => ctx.commands.replayDeadLetters(filter ?? {}),
@@ -102,7 +105,7 @@ export const resolvers: Resolvers = {
   Account: {
     __resolveReference: (ref) => ({ id: ref.id }),
     syncStatus: async (a, _args, ctx) => {
-      const links = await ctx.loaders.links.load(a.id);
+      const links = await ctx.loaders.links.load(`Account:${a.id}`);
       // The tenant's connections are cached by the runtime: no statement per account.
       const connections = await Promise.all(SYSTEMS.map((system) => ctx.deps.connections.connectionFor(ctx.tenant, system)));
       return SYSTEMS.map((system, i) => {
@@ -116,4 +119,24 @@ export const resolvers: Resolvers = {
       });
     },
   },
+  Invoice: {
+    __resolveReference: (ref) => ref,
+    syncStatus: (i, _args, ctx) => entitySyncStatus(ctx, 'Invoice', i.id),
+  },
+  BillingSubscription: {
+    __resolveReference: (ref) => ref,
+    syncStatus: (s, _args, ctx) => entitySyncStatus(ctx, 'BillingSubscription', s.id),
+  },
 };
+
+/**
+ * Where an invoice or a subscription stands in each system sync has written it to: an invoice billing issued is posted
+ * to the ERP (INVOICE_POST), a tenant on a billing vendor has its subscriptions and invoices pushed there. Systems
+ * nothing syncs it to are absent (an invoice created in the ERP itself: an empty list).
+ */
+async function entitySyncStatus(ctx: SyncContext, type: 'Invoice' | 'BillingSubscription', id: string) {
+  const links = await ctx.loaders.links.load(`${type}:${id}`);
+  return links.map((link) => ({
+    system: link.system, state: link.state as SyncState, lastSyncedAt: link.lastSyncedAt, lastError: link.lastError, connectionState: null,
+  }));
+}

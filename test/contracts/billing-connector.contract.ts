@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { BillingRuleViolation } from '../../subgraphs/billing/connector/errors';
 import type { NewSubscriptionItem, PlanPriceModel } from '../../subgraphs/billing/connector/models';
 import type { BillingConnector } from '../../subgraphs/billing/connector/port';
+import { idPage } from '../../lib/pagination';
 
 /** What a billing port's test gives the contract: the port bound to a tenant whose catalog is seeded, and its end. */
 export interface BillingConnectorHarness {
@@ -83,7 +84,7 @@ export function billingConnectorContract(name: string, factory: () => Promise<Bi
       expect(first.items.map((i) => [i.price.id, i.quantity])).toEqual([[monthly.id, 2]]);
       expect((await billing.subscriptionsByAccounts([accountId], null)).map((s) => s.id)).toEqual([first.id]);
       expect((await billing.subscriptionsByAccounts([accountId], ['CANCELED']))).toEqual([]);
-      expect((await billing.listSubscriptions({ accountId }, { limit: 10, afterId: null })).map((s) => s.id)).toEqual([first.id]);
+      expect((await billing.listSubscriptions({ accountId }, idPage(10, null))).map((s) => s.id)).toEqual([first.id]);
     });
 
     it('starts a trial as TRIALING with its end date', async () => {

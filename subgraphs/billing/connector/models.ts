@@ -96,6 +96,12 @@ export interface BillingPaymentModel {
   receivedAt: string;
 }
 
+/** `Account.subscriptions` is a plain list: no page, but the same incremental-read options as every list. */
+export interface SubscriptionListOptions {
+  updatedAfter: string | null;
+  order: 'ID' | 'UPDATED_AT';
+}
+
 export interface SubscriptionFilter {
   accountId?: string | null;
   statuses?: readonly BillingSubscriptionStatus[] | null;

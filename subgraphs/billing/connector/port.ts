@@ -1,7 +1,7 @@
 import type { Page } from '../../../lib/pagination';
 import type {
   CustomerUpsert, BillingCustomerModel, BillingInvoiceModel, BillingPaymentModel, BillingSubscriptionModel, BillingSubscriptionStatus,
-  ExternalRefModel, IssuedInvoiceModel, NewSubscription, NewSubscriptionItem, PlanModel, PlanPriceModel, SubscriptionFilter,
+  ExternalRefModel, IssuedInvoiceModel, NewSubscription, NewSubscriptionItem, PlanModel, PlanPriceModel, SubscriptionFilter, SubscriptionListOptions,
 } from './models';
 
 /**
@@ -31,7 +31,8 @@ export interface BillingConnector extends BillingInvoicing {
   activePricesByPlanCodes(codes: readonly string[], currency: string): Promise<PlanPriceModel[]>;
   subscriptionsByIds(ids: readonly string[]): Promise<BillingSubscriptionModel[]>;
   /** All subscriptions of these accounts, optionally only those in `statuses`. */
-  subscriptionsByAccounts(accountIds: readonly string[], statuses: readonly BillingSubscriptionStatus[] | null): Promise<BillingSubscriptionModel[]>;
+  /** Every subscription of these accounts (optionally only those updated after an instant, in update order). */
+  subscriptionsByAccounts(accountIds: readonly string[], statuses: readonly BillingSubscriptionStatus[] | null, list?: SubscriptionListOptions): Promise<BillingSubscriptionModel[]>;
   listSubscriptions(filter: SubscriptionFilter, page: Page): Promise<BillingSubscriptionModel[]>;
   /** The billing side of these ERP invoices; invoices billing did not raise are absent. */
   invoicesByIds(ids: readonly string[]): Promise<BillingInvoiceModel[]>;

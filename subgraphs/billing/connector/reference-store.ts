@@ -1,6 +1,6 @@
 import { externalIdsOf } from '../../../lib/db/external-ids';
 import type { Db, Queryable } from '../../../lib/db/db';
-import { Where } from '../../../lib/db/sql';
+import { Where, pageOrder } from '../../../lib/db/sql';
 import { iso, newId, str } from '../../../lib/db/rows';
 import type { NewSubscriptionItem } from './models';
 import type { BillingConnector } from './port';
@@ -60,10 +60,11 @@ export function billingReferenceStore(db: Db, tenant: string, hooks?: BillingWri
       return rows.map((r) => ({ ...price(r), planCode: str(r['code']) }));
     },
     subscriptionsByIds: (ids) => subscriptionsByIds(ids),
-    async subscriptionsByAccounts(accountIds, statuses) {
+    async subscriptionsByAccounts(accountIds, statuses, list) {
       const w = new Where([tenant, accountIds]);
       if (statuses?.length) w.add((p) => `s.status = ANY(${p}::text[])`, statuses);
-      const sql = `${SUBSCRIPTION_SELECT} AND s.account_id = ANY($2::text[])${w} ORDER BY s.account_id, s.id`;
+      const order = pageOrder(w, { limit: 0, order: list?.order ?? 'ID', afterId: null, afterUpdatedAt: null, updatedAfter: list?.updatedAfter ?? null }, 's.updated_at', 's.id');
+      const sql = `${SUBSCRIPTION_SELECT} AND s.account_id = ANY($2::text[])${w} ORDER BY s.account_id, ${order}`;
       return (await q(sql, w.params)).map(subscription);
     },
     async listSubscriptions(filter, page) {
@@ -74,9 +75,9 @@ export function billingReferenceStore(db: Db, tenant: string, hooks?: BillingWri
         w.add((p) => `EXISTS (SELECT 1 FROM billing.subscription_items i JOIN billing.plans pl ON pl.tenant_id = i.tenant_id AND pl.id = i.plan_id
           WHERE i.tenant_id = $1 AND i.subscription_id = s.id AND pl.code = ${p})`, filter.planCode);
       }
-      if (page.afterId) w.add((p) => `s.id > ${p}`, page.afterId);
+      const order = pageOrder(w, page, 's.updated_at', 's.id');
       w.params.push(page.limit + 1);
-      return (await q(`${SUBSCRIPTION_SELECT}${w} ORDER BY s.id LIMIT $${w.params.length}`, w.params)).map(subscription);
+      return (await q(`${SUBSCRIPTION_SELECT}${w} ORDER BY ${order} LIMIT $${w.params.length}`, w.params)).map(subscription);
     },
     async invoicesByIds(ids) {
       const rows = await q(

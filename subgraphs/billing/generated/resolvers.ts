@@ -32,7 +32,9 @@ export type Account = {
 
 
 export type AccountSubscriptionsArgs = {
+  orderBy?: InputMaybe<ListOrder>;
   statuses?: InputMaybe<Array<BillingSubscriptionStatus>>;
+  updatedAfter?: InputMaybe<Scalars['DateTime']['input']>;
 };
 
 export type BillingInterval =
@@ -133,6 +135,14 @@ export type IssuedInvoiceStatus =
   | 'PAID'
   | 'VOID';
 
+/**
+ * How a list is ordered. `UPDATED_AT`: by last update, oldest first, then by id (stable across pages: a record updated
+ * while you page moves to the end and is seen again, never missed). Every list with `updatedAfter` takes it.
+ */
+export type ListOrder =
+  | 'ID'
+  | 'UPDATED_AT';
+
 /** An amount of money in minor units (cents) of an ISO-4217 currency. Never a float. */
 export type Money = {
   __typename?: 'Money';
@@ -228,6 +238,8 @@ export type QueryBillingSubscriptionsArgs = {
   after?: InputMaybe<Scalars['String']['input']>;
   filter?: InputMaybe<BillingSubscriptionFilter>;
   first?: InputMaybe<Scalars['Int']['input']>;
+  orderBy?: InputMaybe<ListOrder>;
+  updatedAfter?: InputMaybe<Scalars['DateTime']['input']>;
 };
 
 
@@ -383,6 +395,7 @@ export type ResolversTypes = {
   ExternalRef: ResolverTypeWrapper<ExternalRef>;
   Invoice: ResolverTypeWrapper<BillingInvoiceModel>;
   IssuedInvoiceStatus: IssuedInvoiceStatus;
+  ListOrder: ListOrder;
   Money: ResolverTypeWrapper<Money>;
   MoneyInput: MoneyInput;
   Mutation: ResolverTypeWrapper<Record<PropertyKey, never>>;
@@ -438,7 +451,7 @@ export type AccountResolvers<ContextType = BillingContext, ParentType extends Re
   __resolveReference?: ReferenceResolver<Maybe<ResolversTypes['Account']> | FederationReferenceType, FederationReferenceType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   paymentTermsDays?: Resolver<Maybe<ResolversTypes['Int']>, ParentType, ContextType>;
-  subscriptions?: Resolver<Maybe<Array<ResolversTypes['BillingSubscription']>>, ParentType, ContextType, Partial<AccountSubscriptionsArgs>>;
+  subscriptions?: Resolver<Maybe<Array<ResolversTypes['BillingSubscription']>>, ParentType, ContextType, RequireFields<AccountSubscriptionsArgs, 'orderBy'>>;
 };
 
 export type BillingInvoiceResolvers<ContextType = BillingContext, ParentType extends ResolversParentTypes['BillingInvoice'] = ResolversParentTypes['BillingInvoice']> = {
@@ -537,7 +550,7 @@ export type PriceResolvers<ContextType = BillingContext, ParentType extends Reso
 
 export type QueryResolvers<ContextType = BillingContext, ParentType extends ResolversParentTypes['Query'] = ResolversParentTypes['Query']> = {
   billingSubscription?: Resolver<Maybe<ResolversTypes['BillingSubscription']>, ParentType, ContextType, RequireFields<QueryBillingSubscriptionArgs, 'id'>>;
-  billingSubscriptions?: Resolver<ResolversTypes['BillingSubscriptionConnection'], ParentType, ContextType, RequireFields<QueryBillingSubscriptionsArgs, 'first'>>;
+  billingSubscriptions?: Resolver<ResolversTypes['BillingSubscriptionConnection'], ParentType, ContextType, RequireFields<QueryBillingSubscriptionsArgs, 'first' | 'orderBy'>>;
   plan?: Resolver<Maybe<ResolversTypes['Plan']>, ParentType, ContextType, RequireFields<QueryPlanArgs, 'id'>>;
   plans?: Resolver<Array<ResolversTypes['Plan']>, ParentType, ContextType, RequireFields<QueryPlansArgs, 'activeOnly'>>;
 };

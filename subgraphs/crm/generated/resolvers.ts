@@ -23,40 +23,59 @@ export type Scalars = {
   _FieldSet: { input: unknown; output: unknown; }
 };
 
+/**
+ * A customer account (CRM). Its CRM fields are nullable because the account is also reached from finance and billing
+ * records (`Invoice.account`, `BillingSubscription.account`): a token without `crm:read` gets them null with FORBIDDEN at
+ * their paths, and the rest of the answer stays.
+ */
 export type Account = {
   __typename?: 'Account';
   billingAddress: Maybe<Address>;
-  contacts: ContactConnection;
-  createdAt: Scalars['DateTime']['output'];
+  contacts: Maybe<ContactConnection>;
+  createdAt: Maybe<Scalars['DateTime']['output']>;
   /** Vendor fields mapped onto this account by the tenant's field mappings (HubSpot custom properties), by name. */
-  customFields: Array<CustomField>;
+  customFields: Maybe<Array<CustomField>>;
   domain: Maybe<Scalars['String']['output']>;
-  externalIds: Array<ExternalRef>;
+  externalIds: Maybe<Array<ExternalRef>>;
   id: Scalars['ID']['output'];
   industry: Maybe<Scalars['String']['output']>;
-  lifecycleStage: LifecycleStage;
-  name: Scalars['String']['output'];
-  opportunities: OpportunityConnection;
+  lifecycleStage: Maybe<LifecycleStage>;
+  name: Maybe<Scalars['String']['output']>;
+  opportunities: Maybe<OpportunityConnection>;
   owner: Maybe<Scalars['String']['output']>;
   /**
    * The record the tenant's vendor CRM holds for this account, unmapped, as the vendor sent it (HubSpot: the company with
    * its properties); null on the reference store. Needs the admin scope; never cached.
    */
   remoteData: Maybe<Scalars['JSON']['output']>;
-  updatedAt: Scalars['DateTime']['output'];
+  updatedAt: Maybe<Scalars['DateTime']['output']>;
 };
 
 
+/**
+ * A customer account (CRM). Its CRM fields are nullable because the account is also reached from finance and billing
+ * records (`Invoice.account`, `BillingSubscription.account`): a token without `crm:read` gets them null with FORBIDDEN at
+ * their paths, and the rest of the answer stays.
+ */
 export type AccountContactsArgs = {
   after?: InputMaybe<Scalars['String']['input']>;
   first?: InputMaybe<Scalars['Int']['input']>;
+  orderBy?: InputMaybe<ListOrder>;
+  updatedAfter?: InputMaybe<Scalars['DateTime']['input']>;
 };
 
 
+/**
+ * A customer account (CRM). Its CRM fields are nullable because the account is also reached from finance and billing
+ * records (`Invoice.account`, `BillingSubscription.account`): a token without `crm:read` gets them null with FORBIDDEN at
+ * their paths, and the rest of the answer stays.
+ */
 export type AccountOpportunitiesArgs = {
   after?: InputMaybe<Scalars['String']['input']>;
   filter?: InputMaybe<OpportunityFilter>;
   first?: InputMaybe<Scalars['Int']['input']>;
+  orderBy?: InputMaybe<ListOrder>;
+  updatedAfter?: InputMaybe<Scalars['DateTime']['input']>;
 };
 
 export type AccountConnection = {
@@ -181,6 +200,14 @@ export type LifecycleStage =
   | 'CUSTOMER'
   | 'LEAD'
   | 'PROSPECT';
+
+/**
+ * How a list is ordered. `UPDATED_AT`: by last update, oldest first, then by id (stable across pages: a record updated
+ * while you page moves to the end and is seen again, never missed). Every list with `updatedAfter` takes it.
+ */
+export type ListOrder =
+  | 'ID'
+  | 'UPDATED_AT';
 
 /** An amount of money in minor units (cents) of an ISO-4217 currency. Never a float. */
 export type Money = {
@@ -308,6 +335,8 @@ export type QueryAccountsArgs = {
   after?: InputMaybe<Scalars['String']['input']>;
   filter?: InputMaybe<AccountFilter>;
   first?: InputMaybe<Scalars['Int']['input']>;
+  orderBy?: InputMaybe<ListOrder>;
+  updatedAfter?: InputMaybe<Scalars['DateTime']['input']>;
 };
 
 
@@ -320,6 +349,8 @@ export type QueryContactsArgs = {
   after?: InputMaybe<Scalars['String']['input']>;
   filter?: InputMaybe<ContactFilter>;
   first?: InputMaybe<Scalars['Int']['input']>;
+  orderBy?: InputMaybe<ListOrder>;
+  updatedAfter?: InputMaybe<Scalars['DateTime']['input']>;
 };
 
 
@@ -327,6 +358,8 @@ export type QueryOpportunitiesArgs = {
   after?: InputMaybe<Scalars['String']['input']>;
   filter?: InputMaybe<OpportunityFilter>;
   first?: InputMaybe<Scalars['Int']['input']>;
+  orderBy?: InputMaybe<ListOrder>;
+  updatedAfter?: InputMaybe<Scalars['DateTime']['input']>;
 };
 
 
@@ -480,6 +513,7 @@ export type ResolversTypes = {
   ExternalRef: ResolverTypeWrapper<ExternalRef>;
   JSON: ResolverTypeWrapper<Scalars['JSON']['output']>;
   LifecycleStage: LifecycleStage;
+  ListOrder: ListOrder;
   Money: ResolverTypeWrapper<Money>;
   MoneyInput: MoneyInput;
   Mutation: ResolverTypeWrapper<Record<PropertyKey, never>>;
@@ -545,19 +579,19 @@ export type CacheControlDirectiveResolver<Result, Parent, ContextType = CrmConte
 export type AccountResolvers<ContextType = CrmContext, ParentType extends ResolversParentTypes['Account'] = ResolversParentTypes['Account'], FederationReferenceType extends FederationReferenceTypes['Account'] = FederationReferenceTypes['Account']> = {
   __resolveReference?: ReferenceResolver<Maybe<ResolversTypes['Account']> | FederationReferenceType, FederationReferenceType, ContextType>;
   billingAddress?: Resolver<Maybe<ResolversTypes['Address']>, ParentType, ContextType>;
-  contacts?: Resolver<ResolversTypes['ContactConnection'], ParentType, ContextType, RequireFields<AccountContactsArgs, 'first'>>;
-  createdAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
-  customFields?: Resolver<Array<ResolversTypes['CustomField']>, ParentType, ContextType>;
+  contacts?: Resolver<Maybe<ResolversTypes['ContactConnection']>, ParentType, ContextType, RequireFields<AccountContactsArgs, 'first' | 'orderBy'>>;
+  createdAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
+  customFields?: Resolver<Maybe<Array<ResolversTypes['CustomField']>>, ParentType, ContextType>;
   domain?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
-  externalIds?: Resolver<Array<ResolversTypes['ExternalRef']>, ParentType, ContextType>;
+  externalIds?: Resolver<Maybe<Array<ResolversTypes['ExternalRef']>>, ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   industry?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
-  lifecycleStage?: Resolver<ResolversTypes['LifecycleStage'], ParentType, ContextType>;
-  name?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
-  opportunities?: Resolver<ResolversTypes['OpportunityConnection'], ParentType, ContextType, RequireFields<AccountOpportunitiesArgs, 'first'>>;
+  lifecycleStage?: Resolver<Maybe<ResolversTypes['LifecycleStage']>, ParentType, ContextType>;
+  name?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  opportunities?: Resolver<Maybe<ResolversTypes['OpportunityConnection']>, ParentType, ContextType, RequireFields<AccountOpportunitiesArgs, 'first' | 'orderBy'>>;
   owner?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   remoteData?: Resolver<Maybe<ResolversTypes['JSON']>, ParentType, ContextType>;
-  updatedAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  updatedAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
 };
 
 export type AccountConnectionResolvers<ContextType = CrmContext, ParentType extends ResolversParentTypes['AccountConnection'] = ResolversParentTypes['AccountConnection']> = {
@@ -674,10 +708,10 @@ export type PageInfoResolvers<ContextType = CrmContext, ParentType extends Resol
 
 export type QueryResolvers<ContextType = CrmContext, ParentType extends ResolversParentTypes['Query'] = ResolversParentTypes['Query']> = {
   account?: Resolver<Maybe<ResolversTypes['Account']>, ParentType, ContextType, RequireFields<QueryAccountArgs, 'id'>>;
-  accounts?: Resolver<ResolversTypes['AccountConnection'], ParentType, ContextType, RequireFields<QueryAccountsArgs, 'first'>>;
+  accounts?: Resolver<ResolversTypes['AccountConnection'], ParentType, ContextType, RequireFields<QueryAccountsArgs, 'first' | 'orderBy'>>;
   contact?: Resolver<Maybe<ResolversTypes['Contact']>, ParentType, ContextType, RequireFields<QueryContactArgs, 'id'>>;
-  contacts?: Resolver<ResolversTypes['ContactConnection'], ParentType, ContextType, RequireFields<QueryContactsArgs, 'first'>>;
-  opportunities?: Resolver<ResolversTypes['OpportunityConnection'], ParentType, ContextType, RequireFields<QueryOpportunitiesArgs, 'first'>>;
+  contacts?: Resolver<ResolversTypes['ContactConnection'], ParentType, ContextType, RequireFields<QueryContactsArgs, 'first' | 'orderBy'>>;
+  opportunities?: Resolver<ResolversTypes['OpportunityConnection'], ParentType, ContextType, RequireFields<QueryOpportunitiesArgs, 'first' | 'orderBy'>>;
   opportunity?: Resolver<Maybe<ResolversTypes['Opportunity']>, ParentType, ContextType, RequireFields<QueryOpportunityArgs, 'id'>>;
 };
 

@@ -63,7 +63,7 @@ export function erpReferenceStore(db: Db, tenant: string, hooks?: ErpWriteHooks)
     async listJournalEntries(filter, page) {
       const w = new Where([tenant]);
       if (filter.sourceId) w.add((p) => `source_id = ${p}`, filter.sourceId);
-      return (await q(listSql('erp.journal_entries e', JOURNAL_COLS, w, page), w.params)).map(journalEntry);
+      return (await q(listSql('erp.journal_entries e', JOURNAL_COLS, w, page, 'posted_at'), w.params)).map(journalEntry);
     },
     externalIdsByEntities: (ids) => externalIdsOf(db, 'erp', tenant, ids),
 

@@ -5,6 +5,7 @@ import { ledger } from '../ledger/store';
 import type { SystemsFor } from './systems';
 import type { ConnectionRuntime } from '../connections/runtime';
 import { vendorInvoiceDrift } from '../remote/reconcile-amounts';
+import { idPage } from '../../../lib/pagination';
 
 const CHUNK = 500;
 
@@ -22,7 +23,7 @@ export async function reconcileTenant(db: Db, systems: SystemsFor, tenant: strin
   let checked = 0;
   let after: string | null = null;
   for (;;) {
-    const accounts = await sys.crm.listAccounts({}, { limit: CHUNK, afterId: after });
+    const accounts = await sys.crm.listAccounts({}, idPage(CHUNK, after));
     const page = accounts.slice(0, CHUNK);
     if (page.length === 0) break;
     checked += page.length;

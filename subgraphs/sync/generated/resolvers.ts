@@ -59,6 +59,17 @@ export type AuditEntryEdge = {
   node: AuditEntry;
 };
 
+/** The sync view of a billing subscription: where it stands in each system sync writes it to. */
+export type BillingSubscription = {
+  __typename?: 'BillingSubscription';
+  id: Scalars['ID']['output'];
+  /**
+   * One entry per system sync has written this subscription to (a tenant on a billing vendor: BILLING, with the time it
+   * was last pushed). Empty when billing is the built-in store; null while the sync subgraph is down.
+   */
+  syncStatus: Maybe<Array<SystemSyncStatus>>;
+};
+
 export type CacheControlScope =
   | 'PRIVATE'
   | 'PUBLIC';
@@ -145,6 +156,25 @@ export type ExternalRef = {
   system: SystemName;
 };
 
+/** The sync view of an invoice: where it stands in each system sync writes it to. */
+export type Invoice = {
+  __typename?: 'Invoice';
+  id: Scalars['ID']['output'];
+  /**
+   * One entry per system sync has written this invoice to (an invoice billing issued: ERP; a tenant on a billing vendor:
+   * BILLING). Empty for an invoice nothing syncs; null while the sync subgraph is down.
+   */
+  syncStatus: Maybe<Array<SystemSyncStatus>>;
+};
+
+/**
+ * How a list is ordered. `UPDATED_AT`: by last update, oldest first, then by id (stable across pages: a record updated
+ * while you page moves to the end and is seen again, never missed). Every list with `updatedAfter` takes it.
+ */
+export type ListOrder =
+  | 'ID'
+  | 'UPDATED_AT';
+
 /** An amount of money in minor units (cents) of an ISO-4217 currency. Never a float. */
 export type Money = {
   __typename?: 'Money';
@@ -178,6 +208,11 @@ export type Mutation = {
   disablePartnerWebhookEndpoint: PartnerWebhookEndpoint;
   /** Compares CRM, ERP and billing for the tenant now, reports drift and queues repairs. */
   reconcile: ReconciliationReport;
+  /**
+   * Registers a partner application's operations (its whole list: what the manifest no longer holds is no longer
+   * allowed). `partner` is the `sub` of the partner's tokens; they may then send only these operations, by id or as text.
+   */
+  registerPartnerOperations: PartnerOperationList;
   /** Replays every dead-lettered job matching the filter; returns how many were queued. */
   replayDeadLetters: Scalars['Int']['output'];
   /** Sends a delivery again with the same `webhook-id` and body and a fresh budget of attempts (CONFLICT while one is in flight). */
@@ -241,6 +276,12 @@ export type MutationDisablePartnerWebhookEndpointArgs = {
 };
 
 
+export type MutationRegisterPartnerOperationsArgs = {
+  manifest: PersistedQueryManifestInput;
+  partner: Scalars['String']['input'];
+};
+
+
 export type MutationReplayDeadLettersArgs = {
   filter?: InputMaybe<SyncJobFilter>;
 };
@@ -298,6 +339,18 @@ export type PageInfo = {
   __typename?: 'PageInfo';
   endCursor: Maybe<Scalars['String']['output']>;
   hasNextPage: Scalars['Boolean']['output'];
+};
+
+/** A partner application's registered operations in this tenant (scope admin). */
+export type PartnerOperationList = {
+  __typename?: 'PartnerOperationList';
+  operationCount: Scalars['Int']['output'];
+  operations: Array<PersistedOperation>;
+  /** The `sub` of the partner's tokens. */
+  partner: Scalars['String']['output'];
+  registeredAt: Scalars['DateTime']['output'];
+  /** Who registered it (`user:alice`, `cli`). */
+  registeredBy: Scalars['String']['output'];
 };
 
 /** One HTTP attempt. `finishedAt` null: in flight, or its worker died mid-request (the message went out again). */
@@ -408,6 +461,33 @@ export type PartnerWebhookEventKind =
   /** Every state change of a sync job (type `sync_job.state_changed`). */
   | 'SYNC_JOB_STATE';
 
+/** One operation of a partner's persisted-query list. */
+export type PersistedOperation = {
+  __typename?: 'PersistedOperation';
+  body: Scalars['String']['output'];
+  /** What clients send in `extensions.persistedQuery.sha256Hash`. */
+  id: Scalars['ID']['output'];
+  name: Scalars['String']['output'];
+  /** query, mutation or subscription */
+  type: Scalars['String']['output'];
+};
+
+export type PersistedOperationInput = {
+  body: Scalars['String']['input'];
+  id: Scalars['String']['input'];
+  name: Scalars['String']['input'];
+  type: Scalars['String']['input'];
+};
+
+/** An Apollo persisted-query manifest, as `@apollo/generate-persisted-query-manifest` writes it. */
+export type PersistedQueryManifestInput = {
+  /** Must be apollo-persisted-query-manifest. */
+  format: Scalars['String']['input'];
+  operations: Array<PersistedOperationInput>;
+  /** Must be 1. */
+  version: Scalars['Int']['input'];
+};
+
 export type Query = {
   __typename?: 'Query';
   /** The tenant's audit log, newest first. */
@@ -416,6 +496,8 @@ export type Query = {
   /** The tenant's connections, disabled ones included (scope admin). */
   connections: Array<SystemConnection>;
   latestReconciliation: Maybe<ReconciliationReport>;
+  /** The persisted-operation lists registered for the tenant's partner applications (scope admin). */
+  partnerOperationLists: Array<PartnerOperationList>;
   /** One delivery of the tenant's by its id (the `webhook-id` the partner received), with its attempts (scope admin). */
   partnerWebhookDelivery: Maybe<PartnerWebhookDelivery>;
   partnerWebhookEndpoint: Maybe<PartnerWebhookEndpoint>;
@@ -473,6 +555,8 @@ export type QuerySyncJobsArgs = {
   after?: InputMaybe<Scalars['String']['input']>;
   filter?: InputMaybe<SyncJobFilter>;
   first?: InputMaybe<Scalars['Int']['input']>;
+  orderBy?: InputMaybe<ListOrder>;
+  updatedAfter?: InputMaybe<Scalars['DateTime']['input']>;
 };
 
 export type ReconciliationReport = {
@@ -723,6 +807,8 @@ export type DirectiveResolverFn<TResult = Record<PropertyKey, never>, TParent = 
 /** Mapping of federation types */
 export type FederationTypes = {
   Account: Account;
+  BillingSubscription: BillingSubscription;
+  Invoice: Invoice;
   SyncJob: SyncJob;
 };
 
@@ -731,6 +817,12 @@ export type FederationReferenceTypes = {
   Account:
     ( { __typename: 'Account' }
     & GraphQLRecursivePick<FederationTypes['Account'], {"id":true}> );
+  BillingSubscription:
+    ( { __typename: 'BillingSubscription' }
+    & GraphQLRecursivePick<FederationTypes['BillingSubscription'], {"id":true}> );
+  Invoice:
+    ( { __typename: 'Invoice' }
+    & GraphQLRecursivePick<FederationTypes['Invoice'], {"id":true}> );
   SyncJob:
     ( { __typename: 'SyncJob' }
     & GraphQLRecursivePick<FederationTypes['SyncJob'], {"id":true}> );
@@ -746,6 +838,7 @@ export type ResolversTypes = {
   String: ResolverTypeWrapper<Scalars['String']['output']>;
   AuditEntryConnection: ResolverTypeWrapper<AuditEntryConnection>;
   AuditEntryEdge: ResolverTypeWrapper<AuditEntryEdge>;
+  BillingSubscription: ResolverTypeWrapper<BillingSubscription>;
   CacheControlScope: CacheControlScope;
   ConnectionCredentialInfo: ResolverTypeWrapper<ConnectionCredentialInfo>;
   ConnectionCredentialsInput: ConnectionCredentialsInput;
@@ -759,10 +852,13 @@ export type ResolversTypes = {
   DriftItem: ResolverTypeWrapper<DriftItem>;
   DriftKind: DriftKind;
   ExternalRef: ResolverTypeWrapper<ExternalRef>;
+  Invoice: ResolverTypeWrapper<Invoice>;
+  ListOrder: ListOrder;
   Money: ResolverTypeWrapper<Money>;
   MoneyInput: MoneyInput;
   Mutation: ResolverTypeWrapper<Record<PropertyKey, never>>;
   PageInfo: ResolverTypeWrapper<PageInfo>;
+  PartnerOperationList: ResolverTypeWrapper<PartnerOperationList>;
   PartnerWebhookAttempt: ResolverTypeWrapper<AttemptModel>;
   PartnerWebhookDelivery: ResolverTypeWrapper<DeliveryModel>;
   PartnerWebhookDeliveryConnection: ResolverTypeWrapper<Omit<PartnerWebhookDeliveryConnection, 'edges' | 'nodes'> & { edges: Array<ResolversTypes['PartnerWebhookDeliveryEdge']>, nodes: Array<ResolversTypes['PartnerWebhookDelivery']> }>;
@@ -772,6 +868,9 @@ export type ResolversTypes = {
   PartnerWebhookEndpoint: ResolverTypeWrapper<EndpointModel>;
   PartnerWebhookEndpointSecret: ResolverTypeWrapper<EndpointWithSecret>;
   PartnerWebhookEventKind: PartnerWebhookEventKind;
+  PersistedOperation: ResolverTypeWrapper<PersistedOperation>;
+  PersistedOperationInput: PersistedOperationInput;
+  PersistedQueryManifestInput: PersistedQueryManifestInput;
   Query: ResolverTypeWrapper<Record<PropertyKey, never>>;
   ReconciliationReport: ResolverTypeWrapper<ReconciliationModel>;
   SyncEvent: ResolverTypeWrapper<SyncEventModel>;
@@ -800,6 +899,7 @@ export type ResolversParentTypes = {
   String: Scalars['String']['output'];
   AuditEntryConnection: AuditEntryConnection;
   AuditEntryEdge: AuditEntryEdge;
+  BillingSubscription: BillingSubscription | FederationReferenceTypes['BillingSubscription'];
   ConnectionCredentialInfo: ConnectionCredentialInfo;
   ConnectionCredentialsInput: ConnectionCredentialsInput;
   ConnectionStatus: ConnectionStatus;
@@ -810,16 +910,21 @@ export type ResolversParentTypes = {
   DateTime: Scalars['DateTime']['output'];
   DriftItem: DriftItem;
   ExternalRef: ExternalRef;
+  Invoice: Invoice | FederationReferenceTypes['Invoice'];
   Money: Money;
   MoneyInput: MoneyInput;
   Mutation: Record<PropertyKey, never>;
   PageInfo: PageInfo;
+  PartnerOperationList: PartnerOperationList;
   PartnerWebhookAttempt: AttemptModel;
   PartnerWebhookDelivery: DeliveryModel;
   PartnerWebhookDeliveryConnection: Omit<PartnerWebhookDeliveryConnection, 'edges' | 'nodes'> & { edges: Array<ResolversParentTypes['PartnerWebhookDeliveryEdge']>, nodes: Array<ResolversParentTypes['PartnerWebhookDelivery']> };
   PartnerWebhookDeliveryEdge: Omit<PartnerWebhookDeliveryEdge, 'node'> & { node: ResolversParentTypes['PartnerWebhookDelivery'] };
   PartnerWebhookEndpoint: EndpointModel;
   PartnerWebhookEndpointSecret: EndpointWithSecret;
+  PersistedOperation: PersistedOperation;
+  PersistedOperationInput: PersistedOperationInput;
+  PersistedQueryManifestInput: PersistedQueryManifestInput;
   Query: Record<PropertyKey, never>;
   ReconciliationReport: ReconciliationModel;
   SyncEvent: SyncEventModel;
@@ -874,6 +979,12 @@ export type AuditEntryEdgeResolvers<ContextType = SyncContext, ParentType extend
   node?: Resolver<ResolversTypes['AuditEntry'], ParentType, ContextType>;
 };
 
+export type BillingSubscriptionResolvers<ContextType = SyncContext, ParentType extends ResolversParentTypes['BillingSubscription'] = ResolversParentTypes['BillingSubscription'], FederationReferenceType extends FederationReferenceTypes['BillingSubscription'] = FederationReferenceTypes['BillingSubscription']> = {
+  __resolveReference?: ReferenceResolver<Maybe<ResolversTypes['BillingSubscription']> | FederationReferenceType, FederationReferenceType, ContextType>;
+  id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  syncStatus?: Resolver<Maybe<Array<ResolversTypes['SystemSyncStatus']>>, ParentType, ContextType>;
+};
+
 export type ConnectionCredentialInfoResolvers<ContextType = SyncContext, ParentType extends ResolversParentTypes['ConnectionCredentialInfo'] = ResolversParentTypes['ConnectionCredentialInfo']> = {
   fingerprint?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   last4?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
@@ -919,6 +1030,12 @@ export type ExternalRefResolvers<ContextType = SyncContext, ParentType extends R
   system?: Resolver<ResolversTypes['SystemName'], ParentType, ContextType>;
 };
 
+export type InvoiceResolvers<ContextType = SyncContext, ParentType extends ResolversParentTypes['Invoice'] = ResolversParentTypes['Invoice'], FederationReferenceType extends FederationReferenceTypes['Invoice'] = FederationReferenceTypes['Invoice']> = {
+  __resolveReference?: ReferenceResolver<Maybe<ResolversTypes['Invoice']> | FederationReferenceType, FederationReferenceType, ContextType>;
+  id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  syncStatus?: Resolver<Maybe<Array<ResolversTypes['SystemSyncStatus']>>, ParentType, ContextType>;
+};
+
 export type MoneyResolvers<ContextType = SyncContext, ParentType extends ResolversParentTypes['Money'] = ResolversParentTypes['Money']> = {
   amountMinor?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   currency?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
@@ -932,6 +1049,7 @@ export type MutationResolvers<ContextType = SyncContext, ParentType extends Reso
   disableConnection?: Resolver<ResolversTypes['SystemConnection'], ParentType, ContextType, RequireFields<MutationDisableConnectionArgs, 'id'>>;
   disablePartnerWebhookEndpoint?: Resolver<ResolversTypes['PartnerWebhookEndpoint'], ParentType, ContextType, RequireFields<MutationDisablePartnerWebhookEndpointArgs, 'id'>>;
   reconcile?: Resolver<ResolversTypes['ReconciliationReport'], ParentType, ContextType>;
+  registerPartnerOperations?: Resolver<ResolversTypes['PartnerOperationList'], ParentType, ContextType, RequireFields<MutationRegisterPartnerOperationsArgs, 'manifest' | 'partner'>>;
   replayDeadLetters?: Resolver<ResolversTypes['Int'], ParentType, ContextType, Partial<MutationReplayDeadLettersArgs>>;
   replayPartnerWebhookDelivery?: Resolver<ResolversTypes['PartnerWebhookDelivery'], ParentType, ContextType, RequireFields<MutationReplayPartnerWebhookDeliveryArgs, 'id'>>;
   replaySyncJob?: Resolver<ResolversTypes['SyncJob'], ParentType, ContextType, RequireFields<MutationReplaySyncJobArgs, 'id'>>;
@@ -947,6 +1065,14 @@ export type MutationResolvers<ContextType = SyncContext, ParentType extends Reso
 export type PageInfoResolvers<ContextType = SyncContext, ParentType extends ResolversParentTypes['PageInfo'] = ResolversParentTypes['PageInfo']> = {
   endCursor?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   hasNextPage?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
+};
+
+export type PartnerOperationListResolvers<ContextType = SyncContext, ParentType extends ResolversParentTypes['PartnerOperationList'] = ResolversParentTypes['PartnerOperationList']> = {
+  operationCount?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  operations?: Resolver<Array<ResolversTypes['PersistedOperation']>, ParentType, ContextType>;
+  partner?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  registeredAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  registeredBy?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
 };
 
 export type PartnerWebhookAttemptResolvers<ContextType = SyncContext, ParentType extends ResolversParentTypes['PartnerWebhookAttempt'] = ResolversParentTypes['PartnerWebhookAttempt']> = {
@@ -1009,18 +1135,26 @@ export type PartnerWebhookEndpointSecretResolvers<ContextType = SyncContext, Par
   secret?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
 };
 
+export type PersistedOperationResolvers<ContextType = SyncContext, ParentType extends ResolversParentTypes['PersistedOperation'] = ResolversParentTypes['PersistedOperation']> = {
+  body?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  name?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  type?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+};
+
 export type QueryResolvers<ContextType = SyncContext, ParentType extends ResolversParentTypes['Query'] = ResolversParentTypes['Query']> = {
   auditEntries?: Resolver<ResolversTypes['AuditEntryConnection'], ParentType, ContextType, RequireFields<QueryAuditEntriesArgs, 'first'>>;
   connection?: Resolver<Maybe<ResolversTypes['SystemConnection']>, ParentType, ContextType, RequireFields<QueryConnectionArgs, 'id'>>;
   connections?: Resolver<Array<ResolversTypes['SystemConnection']>, ParentType, ContextType>;
   latestReconciliation?: Resolver<Maybe<ResolversTypes['ReconciliationReport']>, ParentType, ContextType>;
+  partnerOperationLists?: Resolver<Array<ResolversTypes['PartnerOperationList']>, ParentType, ContextType>;
   partnerWebhookDelivery?: Resolver<Maybe<ResolversTypes['PartnerWebhookDelivery']>, ParentType, ContextType, RequireFields<QueryPartnerWebhookDeliveryArgs, 'id'>>;
   partnerWebhookEndpoint?: Resolver<Maybe<ResolversTypes['PartnerWebhookEndpoint']>, ParentType, ContextType, RequireFields<QueryPartnerWebhookEndpointArgs, 'id'>>;
   partnerWebhookEndpoints?: Resolver<Array<ResolversTypes['PartnerWebhookEndpoint']>, ParentType, ContextType>;
   statusEvents?: Resolver<Array<ResolversTypes['SyncEvent']>, ParentType, ContextType, RequireFields<QueryStatusEventsArgs, 'after' | 'first' | 'kinds'>>;
   syncEvents?: Resolver<Array<ResolversTypes['SyncEvent']>, ParentType, ContextType, RequireFields<QuerySyncEventsArgs, 'after' | 'first'>>;
   syncJob?: Resolver<Maybe<ResolversTypes['SyncJob']>, ParentType, ContextType, RequireFields<QuerySyncJobArgs, 'id'>>;
-  syncJobs?: Resolver<ResolversTypes['SyncJobConnection'], ParentType, ContextType, RequireFields<QuerySyncJobsArgs, 'first'>>;
+  syncJobs?: Resolver<ResolversTypes['SyncJobConnection'], ParentType, ContextType, RequireFields<QuerySyncJobsArgs, 'first' | 'orderBy'>>;
 };
 
 export type ReconciliationReportResolvers<ContextType = SyncContext, ParentType extends ResolversParentTypes['ReconciliationReport'] = ResolversParentTypes['ReconciliationReport']> = {
@@ -1121,6 +1255,7 @@ export type Resolvers<ContextType = SyncContext> = {
   AuditEntry?: AuditEntryResolvers<ContextType>;
   AuditEntryConnection?: AuditEntryConnectionResolvers<ContextType>;
   AuditEntryEdge?: AuditEntryEdgeResolvers<ContextType>;
+  BillingSubscription?: BillingSubscriptionResolvers<ContextType>;
   ConnectionCredentialInfo?: ConnectionCredentialInfoResolvers<ContextType>;
   ConnectionStatus?: ConnectionStatusResolvers<ContextType>;
   ConnectionTestResult?: ConnectionTestResultResolvers<ContextType>;
@@ -1128,15 +1263,18 @@ export type Resolvers<ContextType = SyncContext> = {
   DateTime?: GraphQLScalarType;
   DriftItem?: DriftItemResolvers<ContextType>;
   ExternalRef?: ExternalRefResolvers<ContextType>;
+  Invoice?: InvoiceResolvers<ContextType>;
   Money?: MoneyResolvers<ContextType>;
   Mutation?: MutationResolvers<ContextType>;
   PageInfo?: PageInfoResolvers<ContextType>;
+  PartnerOperationList?: PartnerOperationListResolvers<ContextType>;
   PartnerWebhookAttempt?: PartnerWebhookAttemptResolvers<ContextType>;
   PartnerWebhookDelivery?: PartnerWebhookDeliveryResolvers<ContextType>;
   PartnerWebhookDeliveryConnection?: PartnerWebhookDeliveryConnectionResolvers<ContextType>;
   PartnerWebhookDeliveryEdge?: PartnerWebhookDeliveryEdgeResolvers<ContextType>;
   PartnerWebhookEndpoint?: PartnerWebhookEndpointResolvers<ContextType>;
   PartnerWebhookEndpointSecret?: PartnerWebhookEndpointSecretResolvers<ContextType>;
+  PersistedOperation?: PersistedOperationResolvers<ContextType>;
   Query?: QueryResolvers<ContextType>;
   ReconciliationReport?: ReconciliationReportResolvers<ContextType>;
   SyncEvent?: SyncEventResolvers<ContextType>;

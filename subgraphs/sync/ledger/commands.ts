@@ -5,6 +5,7 @@ import { enqueueSyncJob } from '../../../lib/outbox';
 import type { CrmConnector } from '../../crm/connector/port';
 import { REPLAYABLE_STATES, type SyncJobFilter, type SyncJobModel } from './models';
 import { ledger, transition } from './store';
+import { idPage } from '../../../lib/pagination';
 
 /** Operator commands on the ledger, bound to one tenant (accounts are checked through the CRM port). `wake` pokes an in-process worker so work starts at once. */
 export function syncCommands(db: Db, crm: CrmConnector, tenant: string, correlationId: string, wake: () => void) {
@@ -34,7 +35,7 @@ export function syncCommands(db: Db, crm: CrmConnector, tenant: string, correlat
       let count = 0;
       let after: string | null = null;
       for (;;) {
-        const page: SyncJobModel[] = await read.listJobs({ ...filter, states: ['DEAD_LETTERED'] }, { limit: 100, afterId: after });
+        const page: SyncJobModel[] = await read.listJobs({ ...filter, states: ['DEAD_LETTERED'] }, idPage(100, after));
         for (const job of page.slice(0, 100)) {
           await db.transaction((tx) => transition(tx, job.id, { state: 'PENDING', resetAttempts: true, nextRunAt: new Date(), message: 'replayed' }));
           count += 1;

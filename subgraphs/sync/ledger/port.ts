@@ -36,7 +36,8 @@ export interface Ledger {
   eventsAfter(afterSeq: string, limit: number): Promise<SyncEventModel[]>;
   /** Sequenced business status events of the given kinds after `afterSeq`, oldest first. */
   statusEventsAfter(afterSeq: string, kinds: readonly string[], limit: number): Promise<SyncEventModel[]>;
-  linksByEntities(entityIds: readonly string[]): Promise<SyncLinkModel[]>;
+  /** Sync status per system of these entities of one type (`Account`, `Invoice`, `BillingSubscription`). */
+  linksByEntities(entityType: string, entityIds: readonly string[]): Promise<SyncLinkModel[]>;
   /** An account exists in `system` under `remoteId` (state PENDING until its job settles). */
   recordLink(entityId: string, system: SystemName, remoteId: string): Promise<void>;
   /**

@@ -79,11 +79,11 @@ export async function transition(tx: Queryable, jobId: string, t: Transition): P
   if (!row) return null;
   const j = job(row);
   await recordEvent(tx, j, t.errorCode ?? null, message);
-  if (j.kind === 'ACCOUNT_UPSERT' && j.targetSystem) await updateLinkState(tx, j, message);
+  if (j.targetSystem) await updateLinkState(tx, j, message);
   return j;
 }
 
-/** Keeps Account.syncStatus in step with the account's latest sync job per system. */
+/** Keeps `syncStatus` (Account, Invoice, ...) in step with the entity's latest sync job per target system. */
 async function updateLinkState(tx: Queryable, j: SyncJobModel, message: StoredMessage): Promise<void> {
   const state = j.state === 'SUCCEEDED' ? 'IN_SYNC' : j.state === 'DEAD_LETTERED' ? 'FAILED' : 'PENDING';
   const failed = state === 'FAILED';
@@ -198,10 +198,12 @@ export function ledger(db: Db, tenant: string): Ledger {
         [tenant, afterSeq, kinds, limit],
       )).map(event);
     },
-    async linksByEntities(entityIds) {
+    /** Sync status per system of these entities of one type (`Account`, `Invoice`, `BillingSubscription`). */
+    async linksByEntities(entityType, entityIds) {
       const rows = await db.query(
-        `SELECT entity_id, system, state, last_synced_at, last_error, last_error_parts FROM sync.links WHERE tenant_id = $1 AND entity_type = 'Account' AND entity_id = ANY($2::text[])`,
-        [tenant, entityIds],
+        `SELECT entity_id, system, state, last_synced_at, last_error, last_error_parts FROM sync.links WHERE tenant_id = $1 AND entity_type = $2 AND entity_id = ANY($3::text[])
+         ORDER BY entity_id, system`,
+        [tenant, entityType, entityIds],
       );
       return rows.map((r) => ({
         entityId: str(r['entity_id']), system: str(r['system']) as SystemName, state: str(r['state']),

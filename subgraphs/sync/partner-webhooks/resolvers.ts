@@ -94,7 +94,7 @@ export const partnerWebhookMutations: Pick<
 
 export const partnerWebhookEndpoint: PartnerWebhookEndpointResolvers = {
   deliveries: async (e, { states, first, after }, ctx) => {
-    const page = parsePage(first, after);
+    const page = parsePage({ first, after });
     if (page.afterId !== null && !/^\d{1,18}$/.test(page.afterId)) throw badUserInput('after', 'is not a cursor this API issued');
     const rows = await admin(ctx).deliveries(e.id, states ?? null, page);
     const nodes = rows.slice(0, page.limit);

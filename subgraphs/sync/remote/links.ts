@@ -39,12 +39,22 @@ export function remoteLinks(db: Db, tenant: string, connectionId: string) {
       const at = row.remote_updated_at;
       return { canonicalId: row.canonical_id, remoteId: row.remote_id, remoteUpdatedAt: at === null ? null : new Date(at).toISOString(), remoteData: row.remote_data };
     },
-    /** Links (or re-links) a record; `remoteData` keeps the vendor's record when given, the stored one otherwise. */
+    /**
+     * Links (or re-links) a record; `remoteData` keeps the vendor's record when given, the stored one otherwise. A
+     * subscription or invoice written to the vendor is then in sync there: its `syncStatus` shows BILLING IN_SYNC with
+     * the time (one statement, so the two never disagree).
+     */
     async record(type: RemoteEntity, canonicalId: string, remoteId: string, remoteUpdatedAt: string | null, remoteData?: Record<string, unknown>): Promise<void> {
       await db.query(
-        `INSERT INTO sync.remote_links (connection_id, entity_type, canonical_id, tenant_id, remote_id, remote_updated_at, remote_data) VALUES ($1, $2, $3, $4, $5, $6, $7)
-         ON CONFLICT (connection_id, entity_type, canonical_id) DO UPDATE SET remote_id = EXCLUDED.remote_id, remote_updated_at = EXCLUDED.remote_updated_at,
-           remote_data = coalesce(EXCLUDED.remote_data, sync.remote_links.remote_data)`,
+        `WITH link AS (
+           INSERT INTO sync.remote_links (connection_id, entity_type, canonical_id, tenant_id, remote_id, remote_updated_at, remote_data) VALUES ($1, $2, $3, $4, $5, $6, $7)
+           ON CONFLICT (connection_id, entity_type, canonical_id) DO UPDATE SET remote_id = EXCLUDED.remote_id, remote_updated_at = EXCLUDED.remote_updated_at,
+             remote_data = coalesce(EXCLUDED.remote_data, sync.remote_links.remote_data)
+         )
+         INSERT INTO sync.links (tenant_id, entity_type, entity_id, system, remote_id, state, last_synced_at)
+         SELECT $4, $2, $3, 'BILLING', $5, 'IN_SYNC', now() WHERE $2 IN ('BillingSubscription', 'Invoice')
+         ON CONFLICT (tenant_id, entity_type, entity_id, system) DO UPDATE SET remote_id = EXCLUDED.remote_id, state = 'IN_SYNC',
+           last_synced_at = now(), last_error = NULL, updated_at = now()`,
         [connectionId, type, canonicalId, tenant, remoteId, remoteUpdatedAt, remoteData ? JSON.stringify(remoteData) : null],
       );
     },

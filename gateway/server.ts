@@ -131,7 +131,12 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningServer>
   });
   const handler = tracedHttp('gateway', graphqlHttpHandler({ apollo, context, ready, finishBody: spliceCachedData, finished: fairness.leave }));
   const unreport = reportSubscriptions(() => subscriptions?.stats() ?? { connections: 0, subscriptions: 0 });
-  const running = await listen(handler, config.host, opts.port ?? config.ports.gateway, {
+  // GraphQL over SSE (gateway/subscriptions/sse.ts) on its own path, once subscriptions are attached.
+  const serve: typeof handler = async (req, res) => {
+    if (subscriptions?.handleHttp(req, res)) return;
+    await handler(req, res);
+  };
+  const running = await listen(serve, config.host, opts.port ?? config.ports.gateway, {
     beforeClose: async () => {
       unreport();
       await subscriptions?.close();

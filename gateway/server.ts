@@ -130,7 +130,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningServer>
     checks: { supergraph: apiSchema ? 'ok' : 'missing', ...(opts.redis ? { redis: opts.redis.status === 'ready' ? 'ok' : 'degraded' } : {}) },
   });
   const handler = tracedHttp('gateway', graphqlHttpHandler({ apollo, context, ready, finishBody: spliceCachedData, finished: fairness.leave }));
-  const unreport = reportSubscriptions(() => subscriptions?.stats() ?? { connections: 0, subscriptions: 0 });
+  const unreport = reportSubscriptions(() => subscriptions?.stats() ?? { connections: 0, subscriptions: 0, groups: 0 });
   // GraphQL over SSE (gateway/subscriptions/sse.ts) on its own path, once subscriptions are attached.
   const serve: typeof handler = async (req, res) => {
     if (subscriptions?.handleHttp(req, res)) return;

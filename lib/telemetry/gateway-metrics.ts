@@ -37,10 +37,12 @@ export const operationCostHistogram = new Histogram({
   buckets: [1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000], registers,
 });
 
-/** Live WebSocket state of one subscription server, read when scraped. */
+/** Live state of one subscription server (graphql-ws and SSE), read when scraped. */
 export interface SubscriptionStats {
   connections: number;
   subscriptions: number;
+  /** Fan-out groups: sets of subscriptions that share one execution and one frame per event. */
+  groups: number;
 }
 const subscriptionServers = new Set<() => SubscriptionStats>();
 /** Adds a subscription server to the gauges (summed over the servers of this process); returns its removal. */
@@ -50,7 +52,7 @@ export function reportSubscriptions(read: () => SubscriptionStats): () => void {
 }
 const total = (key: keyof SubscriptionStats) => [...subscriptionServers].reduce((sum, read) => sum + read()[key], 0);
 new Gauge({
-  name: 'sor_websocket_connections', help: 'Open graphql-ws connections', registers,
+  name: 'sor_websocket_connections', help: 'Open subscription connections (graphql-ws sockets and SSE streams)', registers,
   collect() {
     this.set(total('connections'));
   },
@@ -59,5 +61,11 @@ new Gauge({
   name: 'sor_subscriptions_active', help: 'Running subscriptions', registers,
   collect() {
     this.set(total('subscriptions'));
+  },
+});
+new Gauge({
+  name: 'sor_subscription_groups', help: 'Subscription fan-out groups (each executes and serializes once per event)', registers,
+  collect() {
+    this.set(total('groups'));
   },
 });

@@ -49,6 +49,9 @@ export interface FanOutOptions {
   replays: ReplayQueue;
   /** Fields whose resolvers execute through the gateway as the subscriber (`job`, `account`, ...). */
   gatewayFields: ReadonlySet<string>;
+  /** Observers for metrics: a resume caught up from the history or queued for a ledger read; a page read. */
+  onResume?: (source: 'history' | 'ledger') => void;
+  onLedgerRead?: () => void;
 }
 
 export interface FanOut {
@@ -184,7 +187,10 @@ class Group {
     if (m.last === null) {
       m.last = this.history ? this.history.head : null;
       this.live.add(m);
-    } else if (!this.serveFromHistory(m)) {
+    } else if (this.serveFromHistory(m)) {
+      this.opts.onResume?.('history');
+    } else {
+      this.opts.onResume?.('ledger');
       this.waiting.push(m);
       this.requestReplay();
     }
@@ -321,6 +327,7 @@ class Group {
   private async walk(from: bigint, upTo: bigint | null, walkers: readonly Member[]): Promise<{ cursor: bigint; exhausted: boolean }> {
     let cursor = from;
     for (;;) {
+      this.opts.onLedgerRead?.();
       const page = await this.spec.read(this.rep, cursor.toString());
       for (const e of page) {
         const id = BigInt(e.eventId);

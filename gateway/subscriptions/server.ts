@@ -10,6 +10,7 @@ import { CORRELATION_HEADER, correlationIdFrom } from '../../lib/correlation';
 import { fieldError } from '../../lib/errors';
 import type { EventBus } from '../../lib/events';
 import type { Logger } from '../../lib/logger';
+import { subscriptionLedgerReads, subscriptionResumes } from '../../lib/telemetry/gateway-metrics';
 import type { GatewayContext } from '../context';
 import type { OperationLimits } from '../operation-limits';
 import { wsErrorFormatter } from './errors';
@@ -171,7 +172,11 @@ export function attachSubscriptions(opts: SubscriptionServerOptions): Subscripti
   const { limits, production } = opts;
   const slots = subscriptionSlots(limits);
   const replays = replayQueue(limits.maxConcurrentReplays);
-  const fanout = fanOut({ bus: opts.bus, maxBuffered: limits.maxBuffered, historySize: limits.historySize, replays, gatewayFields: GATEWAY_FIELDS });
+  const fanout = fanOut({
+    bus: opts.bus, maxBuffered: limits.maxBuffered, historySize: limits.historySize, replays, gatewayFields: GATEWAY_FIELDS,
+    onResume: (source) => subscriptionResumes.inc({ source }),
+    onLedgerRead: () => subscriptionLedgerReads.inc(),
+  });
   const requests = subscribeRequests({
     apollo: opts.apollo, fanout, slots, operationLimits: opts.operationLimits, documentCacheBytes: limits.documentCacheBytes, production, logger: opts.logger,
   });

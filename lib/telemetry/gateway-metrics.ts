@@ -32,6 +32,14 @@ export const responseCacheLookups = new Counter({
 export const rateLimitRefusals = new Counter({
   name: 'sor_rate_limit_refusals_total', help: 'Requests refused with RATE_LIMITED, by token kind', labelNames: ['kind'] as const, registers,
 });
+export const subscriptionResumes = new Counter({
+  name: 'sor_subscription_resumes_total',
+  help: 'Subscriptions resuming with `after`, by how they were caught up: from the fan-out group\'s recent history, or by a ledger read (a read may serve several)',
+  labelNames: ['source'] as const, registers,
+});
+export const subscriptionLedgerReads = new Counter({
+  name: 'sor_subscription_ledger_reads_total', help: 'Pages of stored events read by the subscription fan-out (resumes and gaps)', registers,
+});
 export const operationCostHistogram = new Histogram({
   name: 'sor_operation_cost', help: 'Estimated cost of operations admitted to the rate limiter', labelNames: ['kind'] as const,
   buckets: [1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000], registers,

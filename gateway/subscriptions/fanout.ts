@@ -379,7 +379,8 @@ class Group {
       for (const m of batch) m.fail(err);
       return;
     }
-    this.waiting = this.waiting.filter((m) => !batch.includes(m));
+    const walked = new Set(batch);
+    this.waiting = this.waiting.filter((m) => !walked.has(m));
     for (const m of batch) {
       if (m.ended) continue;
       const h = this.history;

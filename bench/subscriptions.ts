@@ -34,7 +34,7 @@ import Redis from 'ioredis';
 import type { SyncEventModel } from '../subgraphs/sync/ledger/models';
 import { type ClientProcess, forkClient, sumStatus } from './subscriptions-fork';
 import { type StormResult, runStorm } from './subscriptions-storm';
-import { BENCH_REDIS_URL, type BenchServer, cpuSeconds, intOption, machineDescription, percentile, pinThisProcess, readMemory, startServer, table, tasksetAvailable } from './support';
+import { BENCH_REDIS_URL, type BenchServer, cpuSeconds, systemCpuSeconds, intOption, machineDescription, percentile, pinThisProcess, readMemory, startServer, table, tasksetAvailable } from './support';
 
 const TENANT = 'acme';
 /** Far above any id the stack's own relay could assign in this run, so its events (if any) never interleave with ours. */
@@ -223,6 +223,7 @@ async function runOnce(opts: RunOptions): Promise<RunResult> {
     const baseline = status.measured;
     const expected = live * opts.events;
     const cpuBefore = cpuSeconds(server.pid);
+    const systemCpuBefore = systemCpuSeconds(server.pid);
     const clientCpuBefore = clients.reduce((sum, c) => sum + cpuSeconds(c.pid), 0);
     const publishStarted = performance.now();
     for (let i = 0; i < opts.events; i++) {
@@ -254,10 +255,11 @@ async function runOnce(opts: RunOptions): Promise<RunResult> {
     }
     const drainSeconds = (performance.now() - publishStarted) / 1000;
     const serverCpuSeconds = cpuSeconds(server.pid) - cpuBefore;
+    const serverSystemCpuSeconds = systemCpuSeconds(server.pid) - systemCpuBefore;
     const clientCpuSeconds = clients.reduce((sum, c) => sum + cpuSeconds(c.pid), 0) - clientCpuBefore;
     const afterEvents = memoryOf(server.pid);
     const delivered = status.measured - baseline;
-    log(`${opts.events} events published in ${publishSeconds.toFixed(1)} s; ${delivered}/${expected} deliveries in ${drainSeconds.toFixed(1)} s; server CPU ${serverCpuSeconds.toFixed(1)} s, client processes' CPU ${clientCpuSeconds.toFixed(1)} s`);
+    log(`${opts.events} events published in ${publishSeconds.toFixed(1)} s; ${delivered}/${expected} deliveries in ${drainSeconds.toFixed(1)} s; server CPU ${serverCpuSeconds.toFixed(1)} s (${serverSystemCpuSeconds.toFixed(1)} s of it in the kernel; ${((serverCpuSeconds / Math.max(1, delivered)) * 1e6).toFixed(1)} µs per delivery), client processes' CPU ${clientCpuSeconds.toFixed(1)} s`);
 
     const results = await Promise.all(
       clients.map(async (c) => {

@@ -97,3 +97,17 @@ export function sumStatus(all: readonly ClientStatus[]): ClientStatus {
   return total;
 }
 
+
+/** Asks every client process to close its connections and exit; kills one that has not exited 5 s after that. */
+export async function closeClients(clients: readonly ClientProcess[]): Promise<void> {
+  await Promise.all(
+    clients.map(async (c) => {
+      const closed = c.next('closed').catch(() => undefined);
+      c.send({ type: 'close' });
+      await Promise.race([closed, new Promise<void>((resolve) => setTimeout(resolve, 15_000).unref())]);
+      const timer = setTimeout(() => c.kill(), 5000);
+      await c.exited;
+      clearTimeout(timer);
+    }),
+  );
+}

@@ -8,7 +8,7 @@
  * from the ledger, resumes caught up from a fan-out group's recent history, resumes that waited for a ledger read).
  */
 import pg from 'pg';
-import { type ClientProcess, forkClient, sumStatus } from './subscriptions-fork';
+import { type ClientProcess, closeClients, forkClient, sumStatus } from './subscriptions-fork';
 import { ADMIN_POSTGRES_URL, type BenchServer, cpuSeconds, startServer } from './support';
 
 const TENANT = 'acme';
@@ -143,16 +143,7 @@ export async function runStorm(opts: StormOptions): Promise<StormResult> {
       fromLedger: countersAfter.fromLedger - countersBefore.fromLedger,
     };
   } finally {
-    await Promise.all(
-      clients.map(async (c) => {
-        const closed = c.next('closed').catch(() => undefined);
-        c.send({ type: 'close' });
-        await Promise.race([closed, sleep(15_000)]);
-        const timer = setTimeout(() => c.kill(), 5000);
-        await c.exited;
-        clearTimeout(timer);
-      }),
-    );
+    await closeClients(clients);
     await db.end();
     await server.stop();
   }

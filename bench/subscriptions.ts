@@ -32,7 +32,7 @@ import { readFileSync } from 'node:fs';
 import { parseCli } from '../lib/cli';
 import Redis from 'ioredis';
 import type { SyncEventModel } from '../subgraphs/sync/ledger/models';
-import { type ClientProcess, forkClient, sumStatus } from './subscriptions-fork';
+import { type ClientProcess, closeClients, forkClient, sumStatus } from './subscriptions-fork';
 import { type StormResult, runStorm } from './subscriptions-storm';
 import { BENCH_REDIS_URL, type BenchServer, cpuSeconds, systemCpuSeconds, intOption, machineDescription, percentile, pinThisProcess, readMemory, startServer, table, tasksetAvailable } from './support';
 
@@ -311,16 +311,7 @@ async function runOnce(opts: RunOptions): Promise<RunResult> {
       closeCodes: status.closeCodes,
     };
   } finally {
-    await Promise.all(
-      clients.map(async (c) => {
-        const closed = c.next('closed').catch(() => undefined);
-        c.send({ type: 'close' });
-        await Promise.race([closed, sleep(15_000)]);
-        const timer = setTimeout(() => c.kill(), 5000);
-        await c.exited;
-        clearTimeout(timer);
-      }),
-    );
+    await closeClients(clients);
     monitor.disconnect();
     publisher.disconnect();
     await server.stop();

@@ -176,6 +176,8 @@ class Group {
     private readonly dispose: (g: Group) => void,
   ) {
     this.rep = first;
+    // Runs once at the start so that a failed bus subscription reaches the members even if no event ever comes.
+    queueMicrotask(() => this.pump());
   }
 
   get size(): number {
@@ -472,7 +474,13 @@ export function fanOut(opts: FanOutOptions): FanOut {
         }
         for (const g of members) g.push(e);
       });
-      feed = { groups: members, off, ready: off.then(() => undefined) };
+      const created = { groups: members, off, ready: off.then(() => undefined) };
+      // A failed subscribe (Redis away) fails the groups waiting on it; the next subscriber tries afresh.
+      off.catch(() => {
+        if (feeds.get(tenant) === created) feeds.delete(tenant);
+      });
+      created.ready.catch(() => undefined);
+      feed = created;
       feeds.set(tenant, feed);
     }
     return feed;

@@ -445,12 +445,13 @@ function afterVariable(info: GraphQLResolveInfo): string | null {
 }
 
 /**
- * The authorization-relevant facts of a principal for answers that go through the gateway: tenant, token kind, the
- * scope set, and for partners who they are (per-partner allowlists). Payload-only answers depend on none of these
- * beyond the tenant (the root field's scope was checked at subscribe).
+ * The authorization-relevant facts of a principal. Always the token kind and, for partners, who they are: a group's
+ * ledger reads run as one of its members, and a partner's operations may be held to its own allowlist. For answers
+ * that go through the gateway, also the scope set. Payload-only answers depend on no scope (the root field's scope
+ * was checked at subscribe), so users with different scopes share them.
  */
-function principalKey(p: Principal): string {
-  return JSON.stringify([p.kind, p.kind === 'partner' ? p.sub : '', [...p.scopes].sort()]);
+function principalKey(p: Principal, withScopes: boolean): string {
+  return JSON.stringify([p.kind, p.kind === 'partner' ? p.sub : '', withScopes ? [...p.scopes].sort() : []]);
 }
 
 /** One fan-out core for every transport (graphql-ws and SSE): groups, their tenant feeds on the bus, and replays. */
@@ -497,7 +498,7 @@ export function fanOut(opts: FanOutOptions): FanOut {
       const tenant = ctx.principal.tenant;
       const skip = afterVariable(info);
       const variables = skip === null ? info.variableValues : Object.fromEntries(Object.entries(info.variableValues).filter(([k]) => k !== skip));
-      const who = usesGateway(info, opts.gatewayFields) ? principalKey(ctx.principal) : '';
+      const who = principalKey(ctx.principal, usesGateway(info, opts.gatewayFields));
       const key = JSON.stringify([tenant, schemaId(info.schema), operationId(info.operation), info.operation.name?.value ?? '', variables, who]);
       let group = groups.get(key);
       if (!group) {

@@ -5,6 +5,7 @@ import { type ErrorCode, fieldError } from '../../lib/errors';
 import type { Logger } from '../../lib/logger';
 import type { GatewayContext } from '../context';
 import type { OperationLimits } from '../operation-limits';
+import { type PartnerDocumentRule, derivedExecution, documentHash } from '../trusted-documents';
 import { type DocumentChecker, documentChecker } from './documents';
 import type { FanOut, Sink } from './fanout';
 import { type ExecuteAsSubscriber, aliasAwareFieldResolver } from './federated';
@@ -41,6 +42,8 @@ export interface SubscribeRequestOptions {
   fanout: FanOut;
   slots: ReturnType<typeof subscriptionSlots>;
   operationLimits: OperationLimits;
+  /** A partner may only send its registered documents (the HTTP endpoint's rule, trusted-documents.ts). */
+  partnerDocuments: PartnerDocumentRule;
   documentCacheBytes: number;
   production: boolean;
   logger: Logger;
@@ -65,7 +68,9 @@ export function subscribeRequests(opts: SubscribeRequestOptions): SubscribeReque
   let current: { schema: GraphQLSchema; documents: DocumentChecker } | null = null;
 
   const executeAs = (principal: Principal, correlationId: string): ExecuteAsSubscriber => async (query, variables) => {
-    const response = await opts.apollo.executeOperation({ query, variables }, { contextValue: { principal, correlationId } });
+    // Generated from the subscriber's admitted document: marked so the partner rule does not refuse it.
+    const contextValue = { principal, correlationId, derived: derivedExecution(query) };
+    const response = await opts.apollo.executeOperation({ query, variables }, { contextValue });
     if (response.body.kind !== 'single') return { errors: [{ message: 'unexpected incremental response' }] };
     return { data: response.body.singleResult.data ?? null, errors: response.body.singleResult.errors };
   };
@@ -90,6 +95,9 @@ export function subscribeRequests(opts: SubscribeRequestOptions): SubscribeReque
       const loaded = current;
       if (!loaded) return refuse([fieldError('UPSTREAM_UNAVAILABLE', 'Schema not loaded yet')]);
       if (typeof payload.query !== 'string') return refuse([fieldError('BAD_REQUEST', 'A subscribe needs a query')]);
+      // A partner may only send its registered documents: checked on the raw text, before anything is parsed.
+      const notAllowed = opts.partnerDocuments(principal, documentHash(payload.query));
+      if (notAllowed) return refuse([notAllowed]);
       const checked = await loaded.documents.check(payload.query);
       if ('errors' in checked) return refuse(checked.errors);
       const { document } = checked;

@@ -13,6 +13,7 @@ import type { Logger } from '../../lib/logger';
 import { subscriptionLedgerReads, subscriptionResumes } from '../../lib/telemetry/gateway-metrics';
 import type { GatewayContext } from '../context';
 import type { OperationLimits } from '../operation-limits';
+import type { PartnerDocumentRule } from '../trusted-documents';
 import { wsErrorFormatter } from './errors';
 import { at } from './expiry';
 import { type Sink, fanOut } from './fanout';
@@ -77,6 +78,8 @@ export interface SubscriptionServerOptions {
   limits: SubscriptionLimits;
   /** The HTTP endpoint's document limits, applied to subscribe documents too. */
   operationLimits: OperationLimits;
+  /** The partner rule of the HTTP endpoint (trusted-documents.ts), applied to each subscribe before parsing. */
+  partnerDocuments: PartnerDocumentRule;
   production: boolean;
 }
 
@@ -164,8 +167,8 @@ function wsSink(socket: WebSocket, queue: Backlog, id: string, limits: Subscript
  * graphql-ws on the gateway's own HTTP server and path, and graphql-sse beside it (sse.ts), both on one fan-out core
  * (fanout.ts). WebSocket messages above `maxPayloadBytes` close the socket (1009) before they are read.
  * connection_init authenticates; a missing, bad or expired token closes with 4403, which clients retry with fresh
- * `connectionParams` (4401 would end them for good). Each subscribe is checked with the HTTP document limits, its
- * root field authorized from the policy table as graphql-js executes it (schema.ts), and bounded per connection, per
+ * `connectionParams` (4401 would end them for good). Each subscribe is checked with the HTTP document limits and the
+ * partner rule, its root field authorized from the policy table as graphql-js executes it (schema.ts), and bounded per connection, per
  * token subject and per tenant; a slot is released the moment the subscription ends.
  */
 export function attachSubscriptions(opts: SubscriptionServerOptions): SubscriptionServer {
@@ -178,7 +181,8 @@ export function attachSubscriptions(opts: SubscriptionServerOptions): Subscripti
     onLedgerRead: () => subscriptionLedgerReads.inc(),
   });
   const requests = subscribeRequests({
-    apollo: opts.apollo, fanout, slots, operationLimits: opts.operationLimits, documentCacheBytes: limits.documentCacheBytes, production, logger: opts.logger,
+    apollo: opts.apollo, fanout, slots, operationLimits: opts.operationLimits, partnerDocuments: opts.partnerDocuments, documentCacheBytes: limits.documentCacheBytes,
+    production, logger: opts.logger,
   });
   const formatError = wsErrorFormatter(production, opts.logger);
   const sse = sseTransport({ requests, verify: opts.verify, limits, formatError });

@@ -20,7 +20,7 @@ const config: CodegenConfig = {
           useIndexSignature: false,
           contextType: `../context#${capitalise(name)}Context`,
           mappers: mappersFor(name),
-          scalars: { DateTime: 'string', Date: 'string' },
+          scalars: { DateTime: 'string', Date: 'string', JSON: 'Record<string, unknown>' },
           enumsAsTypes: true,
           avoidOptionals: { field: true, inputValue: false, object: false, defaultValue: false },
           maybeValue: 'T | null',

@@ -12,13 +12,19 @@
  *
  * Scenarios: the account 360 of test/account360.test.ts; the same fan-out without the fields the cache cannot
  * store (see ACCOUNT_360_CACHEABLE); and a tiny query that shows the fixed per-request cost of the gateway (JWT,
- * cost analysis, rate limits, and with the cache on one Redis MGET for the generation and the entries).
+ * cost analysis, rate limits, and with the cache on one Redis MGET for the write sequence and the entries).
  *
  * Rate limits cannot be turned off by configuration. The account 360 costs ~11,000 points per request against a
  * default budget of 1,000,000 points per minute per user, so both servers run with RATE_LIMITS raised far above
  * what the run can spend; the limiter still runs on every request (and spends in Redis).
  *
- *   npx tsx bench/cache.ts [--accounts 200] [--connections 50] [--warmup 5] [--duration 15] [--first 20]
+ * Steady writes (issue 17 item 4): with the cache on, a read mix (80% one account's 360 by a random id, 20% the
+ * cacheable account 360 of the first page) while this process writes `updateAccount` to random accounts at
+ * --write-rate per second (each also runs its sync jobs, whose relay evicts again), once with
+ * RESPONSE_CACHE_INVALIDATION=tenant (every write evicts the tenant) and once with =entity (only the answers holding
+ * the written account). Reports the hit ratio and req/s of each. `--only writes` runs this part alone.
+ *
+ *   npx tsx bench/cache.ts [--accounts 200] [--connections 50] [--warmup 5] [--duration 15] [--first 20] [--write-rate 20] [--only writes]
  */
 import { parseCli } from '../lib/cli';
 import { DEFAULT_RATE_LIMITS } from '../gateway/rate-limit';
@@ -134,6 +140,8 @@ async function main(): Promise<void> {
       warmup: { type: 'string', default: '5', description: 'warm-up seconds per scenario (discarded)', placeholder: 's' },
       duration: { type: 'string', default: '15', description: 'measured seconds per scenario', placeholder: 's' },
       first: { type: 'string', default: '20', description: 'page size of the account 360 query', placeholder: 'n' },
+      'write-rate': { type: 'string', default: '20', description: 'updateAccount per second during the steady-writes runs', placeholder: 'n' },
+      only: { type: 'string', default: 'all', description: '`writes`: only the steady-writes runs', placeholder: 'part' },
     },
   });
   const accounts = intOption('accounts', values.accounts);
@@ -159,8 +167,9 @@ async function main(): Promise<void> {
   );
   console.log(`RATE_LIMITS=${HIGH_LIMITS} (defaults: user ${DEFAULT_RATE_LIMITS.perKind.user} points / ${DEFAULT_RATE_LIMITS.windowSeconds} s)\n`);
 
+  const writeRate = intOption('write-rate', values['write-rate'], 0);
   const results: Measured[] = [];
-  for (const cache of ['off', 'on'] as const) {
+  for (const cache of values.only === 'writes' ? [] : (['off', 'on'] as const)) {
     const server = await startServer({ accounts, env: { RESPONSE_CACHE: cache, RATE_LIMITS: HIGH_LIMITS }, cpu: 0 });
     console.log(`server RESPONSE_CACHE=${cache}: ${server.url} (pid ${server.pid}, database ${server.database}, started + seeded in ${server.seedMs} ms)`);
     try {
@@ -237,6 +246,8 @@ async function main(): Promise<void> {
       }),
     ),
   );
+  if (values.only === 'all' || values.only === 'writes') await steadyWrites({ accounts, connections, warmup, duration, first, writeRate });
+
   const account360Cost = results.find((r) => r.scenario === scenarios[0]?.name)?.cost;
   if (account360Cost) {
     console.log(
@@ -250,6 +261,84 @@ async function main(): Promise<void> {
     process.exitCode = 1;
   }
   console.log('\nThe load average is in the machine line above: compare figures within one run only.');
+}
+
+/** One account's 360 by id: the read that entity-level eviction keeps cached when other accounts are written. */
+const ACCOUNT_BY_ID = /* GraphQL */ `
+  query AccountById($id: ID!) {
+    account(id: $id) {
+      id name lifecycleStage
+      contacts(first: 5) { nodes { id email } }
+      creditStatus
+      invoices(first: 5) { nodes { id number status } }
+      subscriptions { id status items { quantity plan { code } } }
+    }
+  }
+`;
+
+async function accountIds(server: BenchServer, n: number): Promise<string[]> {
+  const ids: string[] = [];
+  let after: string | null = null;
+  while (ids.length < n) {
+    const res = await postGraphQL(server.url, server.token, 'query($after: String) { accounts(first: 50, after: $after) { nodes { id } pageInfo { hasNextPage endCursor } } }', { after });
+    const page = (res.body.data as { accounts: { nodes: { id: string }[]; pageInfo: { hasNextPage: boolean; endCursor: string | null } } }).accounts;
+    ids.push(...page.nodes.map((a) => a.id));
+    if (!page.pageInfo.hasNextPage) break;
+    after = page.pageInfo.endCursor;
+  }
+  return ids;
+}
+
+/** Writes `updateAccount` to random accounts at `perSecond` until stopped; counts the writes that succeeded. */
+function writer(server: BenchServer, ids: readonly string[], perSecond: number): { stop(): Promise<{ ok: number; failed: number }> } {
+  let ok = 0;
+  let failed = 0;
+  const inFlight = new Set<Promise<void>>();
+  const timer = setInterval(() => {
+    const id = ids[Math.floor(Math.random() * ids.length)];
+    const p = postGraphQL(server.url, server.token, 'mutation($id: ID!, $n: String!) { updateAccount(id: $id, input: { owner: $n }) { id owner } }', {
+      id, n: `owner-${Date.now()}`,
+    })
+      .then((r) => void (r.status === 200 && !r.body.errors ? (ok += 1) : (failed += 1)))
+      .catch(() => void (failed += 1))
+      .finally(() => inFlight.delete(p));
+    inFlight.add(p);
+  }, 1000 / Math.max(perSecond, 0.001));
+  return {
+    async stop() {
+      clearInterval(timer);
+      await Promise.all(inFlight);
+      return { ok, failed };
+    },
+  };
+}
+
+async function steadyWrites(o: { accounts: number; connections: number; warmup: number; duration: number; first: number; writeRate: number }): Promise<void> {
+  console.log(`\n## Steady writes: ${o.writeRate} updateAccount/s to random accounts, cache on, coarse vs entity-level eviction\n`);
+  const rows: string[][] = [];
+  for (const invalidation of ['tenant', 'entity'] as const) {
+    const server = await startServer({ accounts: o.accounts, env: { RESPONSE_CACHE: 'on', RESPONSE_CACHE_INVALIDATION: invalidation, RATE_LIMITS: HIGH_LIMITS }, cpu: 0 });
+    try {
+      const ids = await accountIds(server, o.accounts);
+      const body = () =>
+        Math.random() < 0.8
+          ? JSON.stringify({ query: ACCOUNT_BY_ID, variables: { id: ids[Math.floor(Math.random() * ids.length)] } })
+          : JSON.stringify({ query: ACCOUNT_360_CACHEABLE, variables: { first: o.first } });
+      const writes = writer(server, ids, o.writeRate);
+      const l = await graphqlLoad({ url: server.url, token: server.token, query: ACCOUNT_BY_ID, connections: o.connections, warmup: o.warmup, duration: o.duration, body });
+      const w = await writes.stop();
+      const hits = (l.xCache['HIT'] ?? 0) + (l.xCache['COALESCED'] ?? 0);
+      const line = [
+        invalidation, fmt(l.rps), fmt(l.requests > 0 ? (hits / l.requests) * 100 : undefined), fmt(l.p50), fmt(l.p99), String(l.requests), String(l.non2xx + l.mismatches),
+        `${w.ok} ok / ${w.failed} failed`, JSON.stringify(l.xCache),
+      ];
+      rows.push(line);
+      console.log(`  ${line.join('  ')}`);
+    } finally {
+      await server.stop();
+    }
+  }
+  console.log(`\n${table(['invalidation', 'req/s', 'hit %', 'p50 ms', 'p99 ms', 'responses', 'bad', 'writes (whole run)', 'x-cache'], rows)}`);
 }
 
 main().catch((err: unknown) => {

@@ -7,8 +7,10 @@
  * connections of the account 360 (its budget runs out within seconds, so nearly all of it is refused with 429) while
  * globex sends the same small query again. Prints globex's p50/p90 idle and during the flood, and the flood's status
  * counts. The machine is shared with other work: compare the two rows of one run, not runs with each other.
+ * `--compare` runs it twice on the same database: first with the per-tenant fair share by cost off
+ * (maxInFlightCostPerTenant far above any flood), then with the defaults, so one run gives the before/after pair.
  *
- *   npx tsx bench/fairness.ts [--flood 200] [--duration 10] [--accounts 50]
+ *   npx tsx bench/fairness.ts [--flood 200] [--duration 10] [--accounts 50] [--compare]
  */
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
@@ -52,6 +54,7 @@ async function main(): Promise<void> {
       flood: { type: 'string', default: '200', description: "connections of acme's account-360 flood", placeholder: 'n' },
       duration: { type: 'string', default: '10', description: 'measured seconds per run', placeholder: 's' },
       accounts: { type: 'string', default: '50', description: 'accounts seeded per tenant', placeholder: 'n' },
+      compare: { type: 'boolean', default: false, description: 'run with the fair share off, then on (same database)' },
     },
   });
   const flood = intOption('--flood', values.flood);
@@ -59,10 +62,25 @@ async function main(): Promise<void> {
   const accounts = intOption('--accounts', values.accounts);
   const id = runId();
   const database = await createDatabase(`bench_fair_${id}`);
-  const prefix = `bench:${id}:`;
+  const variants: [string, Record<string, unknown>][] = values.compare
+    ? [['fair share off', { maxInFlightCostPerTenant: 1_000_000_000 }], ['fair share on (defaults)', {}]]
+    : [['defaults', {}]];
+  process.stdout.write(`${machineDescription()}\n`);
+  try {
+    for (const [i, [name, rateLimits]] of variants.entries()) await runVariant(name, database.url, `bench:${id}:${i}:`, rateLimits, { flood, duration, accounts, id });
+  } finally {
+    await database.drop();
+  }
+}
+
+async function runVariant(
+  name: string, databaseUrl: string, prefix: string, rateLimits: Record<string, unknown>, o: { flood: number; duration: number; accounts: number; id: string },
+): Promise<void> {
+  const { flood, duration, accounts, id } = o;
   const config = loadConfig({
-    ...process.env, NODE_ENV: 'production', LOG_LEVEL: 'warn', DATABASE_URL: database.url, REDIS_URL: BENCH_REDIS_URL, REDIS_KEY_PREFIX: prefix,
+    ...process.env, NODE_ENV: 'production', LOG_LEVEL: 'warn', DATABASE_URL: databaseUrl, REDIS_URL: BENCH_REDIS_URL, REDIS_KEY_PREFIX: prefix,
     RESPONSE_CACHE: 'off', RECONCILE_INTERVAL_SECONDS: '0', JWT_SECRET: `bench-${id}-`.padEnd(40, 'x'), GATEWAY_SIGNING_SECRET: `bench-sign-${id}-`.padEnd(40, 'x'),
+    RATE_LIMITS: JSON.stringify(rateLimits),
   });
   const stack = await startStack({ config, logger: createLogger('warn', 'bench'), seed: { tenants: ['acme', 'globex'], accounts }, ephemeralPorts: true });
   try {
@@ -78,11 +96,10 @@ async function main(): Promise<void> {
     const during = await autocannon(stack.gateway.url, globex, small, 1, duration);
     const floodRun = await flooding;
     const row = (name: string, r: Run) => [name, String(r.requests), r.p50.toFixed(1), r.p90.toFixed(1), JSON.stringify(r.statuses)];
-    process.stdout.write(`${machineDescription()}\nglobex small query (1 connection, ${duration} s), idle vs during acme's flood of ${flood} connections (account 360, cache off):\n`);
+    process.stdout.write(`\n${name} (RATE_LIMITS=${JSON.stringify(rateLimits)}): globex small query (1 connection, ${duration} s), idle vs during acme's flood of ${flood} connections (account 360, cache off):\n`);
     process.stdout.write(`${table(['run', 'requests', 'p50 ms', 'p90 ms', 'statuses'], [row('globex idle', idle), row('globex during flood', during), row(`acme flood (${flood} conn)`, floodRun)])}\n`);
   } finally {
     await stack.stop();
-    await database.drop();
     await deleteRedisKeys(prefix).catch(() => 0);
   }
 }

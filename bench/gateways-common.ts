@@ -1,15 +1,13 @@
 /**
  * Pieces shared by bench/gateways.ts (the harness) and its child processes (bench/gateways-subgraphs.ts,
- * bench/gateways-server.ts): the ready-line protocol, CPU-pinned child processes stopped through their stdin, and the
- * claims header, signed per request body, that lets the stock gateways talk to our subgraphs.
+ * bench/gateways-server.ts): the ready-line protocol, children stopped through their stdin, and the
+ * claims header, signed per request body, that lets the stock gateways talk to our subgraphs. The parent starts
+ * them with bench/support.ts startChild (`stopBy: 'stdin'`).
  */
-import { type ChildProcess, spawn } from 'node:child_process';
 import path from 'node:path';
-import { createInterface } from 'node:readline';
 import { z } from 'zod';
 import { type ForwardedRequest, claimsSigner } from '../lib/auth/forwarded';
 import type { Principal } from '../lib/auth/principal';
-import { tasksetAvailable } from './host';
 
 export const ROOT = path.resolve(__dirname, '..');
 
@@ -77,83 +75,3 @@ export function benchClaimsSigner(secret: string, principal: Principal): (body: 
 }
 
 // ---------------------------------------------------------------------------------------------------------------
-// Parent side
-
-export interface Child<T> {
-  info: T;
-  pid: number;
-  /** Closes the child's stdin (its signal to stop) and waits for the exit; SIGKILL after `ms`. */
-  stop(ms?: number): Promise<number | null>;
-}
-
-const live = new Set<ChildProcess>();
-process.once('exit', () => {
-  for (const c of live) c.kill('SIGKILL');
-});
-
-/**
- * Runs a bench/ script as `taskset -c <cpu> node [nodeArgs] --import tsx bench/<script>` and resolves with the
- * payload of its ready line. taskset execs node, so the child's pid is the server's pid (for /proc polling).
- */
-export function startChild<S extends z.ZodType>(
-  script: string,
-  opts: { label: string; cpu: number | undefined; env: NodeJS.ProcessEnv; schema: S; nodeArgs?: readonly string[]; timeoutMs?: number },
-): Promise<Child<z.infer<S>>> {
-  const args = [...(opts.nodeArgs ?? []), '--import', 'tsx', path.join(__dirname, script)];
-  const pinned = opts.cpu !== undefined && tasksetAvailable();
-  const child = pinned
-    ? spawn('taskset', ['-c', String(opts.cpu), process.execPath, ...args], { cwd: ROOT, env: opts.env, stdio: ['pipe', 'pipe', 'pipe'] })
-    : spawn(process.execPath, args, { cwd: ROOT, env: opts.env, stdio: ['pipe', 'pipe', 'pipe'] });
-  live.add(child);
-  const exited = new Promise<number | null>((resolve) =>
-    child.once('exit', (code) => {
-      live.delete(child);
-      resolve(code);
-    }),
-  );
-  const tail: string[] = [];
-  child.stderr.on('data', (chunk: Buffer) => {
-    process.stderr.write(`[${opts.label}] ${chunk.toString()}`);
-    tail.push(chunk.toString());
-    if (tail.length > 40) tail.shift();
-  });
-  return new Promise((resolve, reject) => {
-    let ready = false;
-    const timer = setTimeout(() => {
-      if (ready) return;
-      child.kill('SIGKILL');
-      reject(new Error(`${script} (${opts.label}) was not ready after ${opts.timeoutMs ?? 120_000} ms:\n${tail.join('')}`));
-    }, opts.timeoutMs ?? 120_000);
-    createInterface({ input: child.stdout }).on('line', (line) => {
-      if (!ready && line.startsWith(`{"${READY_KEY}"`)) {
-        const raw: unknown = (JSON.parse(line) as Record<string, unknown>)[READY_KEY];
-        const parsed = opts.schema.safeParse(raw);
-        if (!parsed.success) {
-          child.kill('SIGKILL');
-          reject(new Error(`Unreadable ready line from ${script}: ${line}`));
-          return;
-        }
-        ready = true;
-        clearTimeout(timer);
-        resolve({
-          info: parsed.data as z.infer<S>,
-          pid: child.pid ?? -1,
-          async stop(ms = 15_000) {
-            if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
-            child.stdin.end();
-            const kill = setTimeout(() => child.kill('SIGKILL'), ms);
-            const code = await exited;
-            clearTimeout(kill);
-            return code;
-          },
-        });
-        return;
-      }
-      process.stderr.write(`[${opts.label}] ${line}\n`);
-    });
-    void exited.then((code) => {
-      clearTimeout(timer);
-      if (!ready) reject(new Error(`${script} (${opts.label}) exited with code ${String(code)} before it was ready:\n${tail.join('')}`));
-    });
-  });
-}

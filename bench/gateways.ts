@@ -45,11 +45,11 @@ import { SCOPES } from '../lib/auth/principal';
 import { mintToken, tokenVerifier } from '../lib/auth/tokens';
 import { loadConfig } from '../lib/config';
 import {
-  BENCH_TENANT, type Child, GATEWAY_KINDS, type GatewayKind, PASSTHROUGH, ROOT, type ServerKind, type SubgraphUrls, gatewayReady, startChild, subgraphsReady,
+  BENCH_TENANT, GATEWAY_KINDS, type GatewayKind, PASSTHROUGH, READY_KEY, ROOT, type ServerKind, type SubgraphUrls, gatewayReady, subgraphsReady,
 } from './gateways-common';
 import { cpuSeconds, cpuTimes, pinProcess, pinThisProcess, readMemory, secondsPerTick } from './host';
 import {
-  BENCH_REDIS_URL, type MachineFacts, cleanGraphQLBody, createDatabase, deleteRedisKeys, intOption, loadAverage, machineFacts, percentile, runId,
+  BENCH_REDIS_URL, type ChildHandle, type MachineFacts, cleanGraphQLBody, startChild, createDatabase, deleteRedisKeys, intOption, loadAverage, machineFacts, percentile, runId,
 } from './support';
 const GATEWAY_CPU = 0;
 const LOAD_CPU = 1;
@@ -361,9 +361,9 @@ function gatewayEnv(kind: ServerKind, env: Env): NodeJS.ProcessEnv {
  */
 const OUR_NODE_FLAGS = ['--max-semi-space-size=64'];
 
-function startGatewayChild(kind: ServerKind, env: Env, nodeArgs: readonly string[] = []): Promise<Child<z.infer<typeof gatewayReady>>> {
+function startGatewayChild(kind: ServerKind, env: Env, nodeArgs: readonly string[] = []): Promise<ChildHandle<z.infer<typeof gatewayReady>>> {
   const ours = kind === 'ours' || kind === 'ours-cache';
-  return startChild('gateways-server.ts', { label: kind, cpu: GATEWAY_CPU, env: gatewayEnv(kind, env), schema: gatewayReady, nodeArgs: [...(ours ? OUR_NODE_FLAGS : []), ...nodeArgs] });
+  return startChild('gateways-server.ts', { label: kind, cpu: GATEWAY_CPU, env: gatewayEnv(kind, env), schema: gatewayReady, readyKey: READY_KEY, stopBy: 'stdin', nodeArgs: [...(ours ? OUR_NODE_FLAGS : []), ...nodeArgs] });
 }
 
 async function preflight(url: string, token: string): Promise<unknown> {
@@ -780,7 +780,7 @@ async function main(): Promise<void> {
   const signedClaims = () => signer(principal, { query: SINGLE_SUBGRAPH_QUERY });
 
   const database = await createDatabase(`bench_gw_${id}`);
-  let subgraphs: Child<z.infer<typeof subgraphsReady>> | undefined;
+  let subgraphs: ChildHandle<z.infer<typeof subgraphsReady>> | undefined;
   let interrupted = false;
   const cleanup = async () => {
     await subgraphs?.stop().catch(() => null);
@@ -798,6 +798,8 @@ async function main(): Promise<void> {
       cpu: LOAD_CPU,
       env: { ...base, DATABASE_URL: database.url, BENCH_ACCOUNTS: String(settings.accounts), BENCH_MEMO_SUBGRAPHS: settings.realSubgraphs ? 'off' : 'on' },
       schema: subgraphsReady,
+      readyKey: READY_KEY,
+      stopBy: 'stdin',
       timeoutMs: 180_000,
     });
     const env: Env = { base, token, urls: subgraphs.info.urls, subgraphsPid: subgraphs.pid, redisPrefix };

@@ -109,26 +109,44 @@ export const workerInfo = z.object({ pid: z.number().int(), worker: z.string() }
 
 export interface ChildHandle<T> {
   info: T;
+  /** The child's pid (taskset execs node, so it is the server's own: for /proc polling and profiles). */
+  pid: number;
   pinnedCpu: number | undefined;
-  /** SIGTERM, then wait for the exit. */
-  stop(): Promise<void>;
+  /** Asks the child to stop (SIGTERM, or its stdin closed), waits for the exit, SIGKILL after `ms`; the exit code. */
+  stop(ms?: number): Promise<number | null>;
 }
 
-const children = new Set<ChildProcess>();
+export interface ChildOptions<T> {
+  label: string;
+  env: NodeJS.ProcessEnv;
+  /** Key of the child's ready line, `{"<readyKey>": payload}` on stdout, and the payload's schema. */
+  readyKey: string;
+  schema: z.ZodType<T>;
+  /** CPU to pin the child to with taskset (when available). */
+  cpu?: number;
+  nodeArgs?: readonly string[];
+  /** @default 120000 */
+  timeoutMs?: number;
+  /** How the child is told to stop: SIGTERM (default), or closing its stdin (bench/gateways-common.ts stopWhenStdinEnds). */
+  stopBy?: 'signal' | 'stdin';
+}
+
+const children = new Map<ChildProcess, 'signal' | 'stdin'>();
 process.once('exit', () => {
-  for (const c of children) c.kill('SIGTERM');
+  for (const [c, by] of children) c.kill(by === 'signal' ? 'SIGTERM' : 'SIGKILL');
 });
 
 /**
- * Runs a bench/ script in a child process (node --import tsx), pinned to `cpu` with taskset when available, and
- * resolves with the payload of its first stdout line `{"<readyKey>": …}`. Other output goes to our stderr.
+ * The one way bench/ starts a script in a child process: `[taskset -c <cpu>] node [nodeArgs] --import tsx bench/<script>`,
+ * resolved with the payload of its ready line. Other output goes to our stderr, prefixed with the label.
  */
-export function startChild<T>(script: string, opts: { env: NodeJS.ProcessEnv; readyKey: string; schema: z.ZodType<T>; cpu?: number; label: string }): Promise<ChildHandle<T>> {
-  const args = ['--import', 'tsx', path.join(BENCH_DIR, script)];
+export function startChild<T>(script: string, opts: ChildOptions<T>): Promise<ChildHandle<T>> {
+  const args = [...(opts.nodeArgs ?? []), '--import', 'tsx', path.join(BENCH_DIR, script)];
   const pin = opts.cpu !== undefined && tasksetAvailable() ? opts.cpu : undefined;
   const [cmd, argv] = pin !== undefined ? ['taskset', ['-c', String(pin), process.execPath, ...args]] : [process.execPath, args];
-  const child = spawn(cmd, argv, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: opts.env });
-  children.add(child);
+  const stopBy = opts.stopBy ?? 'signal';
+  const child = spawn(cmd, argv, { cwd: ROOT, stdio: [stopBy === 'stdin' ? 'pipe' : 'ignore', 'pipe', 'pipe'], env: opts.env });
+  children.set(child, stopBy);
   const exited = new Promise<number | null>((resolve) =>
     child.once('exit', (code) => {
       children.delete(child);
@@ -137,17 +155,23 @@ export function startChild<T>(script: string, opts: { env: NodeJS.ProcessEnv; re
   );
   const stderrTail: string[] = [];
   child.stderr?.on('data', (chunk: Buffer) => {
-    process.stderr.write(chunk);
+    process.stderr.write(`[${opts.label}] ${chunk.toString()}`);
     stderrTail.push(chunk.toString());
     if (stderrTail.length > 50) stderrTail.shift();
   });
+  const timeoutMs = opts.timeoutMs ?? 120_000;
 
   return new Promise<ChildHandle<T>>((resolve, reject) => {
     let ready = false;
     const stdout = child.stdout;
     if (!stdout) throw new Error('child has no stdout');
+    const timer = setTimeout(() => {
+      if (ready) return;
+      child.kill('SIGKILL');
+      reject(new Error(`${script} (${opts.label}) was not ready after ${timeoutMs} ms:\n${stderrTail.join('')}`));
+    }, timeoutMs);
     createInterface({ input: stdout }).on('line', (line) => {
-      if (!ready && line.includes(opts.readyKey)) {
+      if (!ready && line.startsWith(`{"${opts.readyKey}"`)) {
         let payload: unknown;
         try {
           payload = (JSON.parse(line) as Record<string, unknown>)[opts.readyKey];
@@ -156,18 +180,26 @@ export function startChild<T>(script: string, opts: { env: NodeJS.ProcessEnv; re
         }
         const parsed = opts.schema.safeParse(payload);
         if (!parsed.success) {
-          child.kill('SIGTERM');
+          child.kill('SIGKILL');
           reject(new Error(`Unreadable ready line from ${script}: ${line}`));
           return;
         }
         ready = true;
+        clearTimeout(timer);
         resolve({
           info: parsed.data,
+          pid: child.pid ?? -1,
           pinnedCpu: pin,
-          async stop() {
-            if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+          async stop(ms = 60_000) {
+            if (child.exitCode === null && child.signalCode === null) {
+              if (stopBy === 'stdin') child.stdin?.end();
+              else child.kill('SIGTERM');
+            }
+            const kill = setTimeout(() => child.kill('SIGKILL'), ms);
             const code = await exited;
+            clearTimeout(kill);
             if (code !== 0 && code !== null) process.stderr.write(`${script} exited with code ${code}\n`);
+            return code;
           },
         });
         return;
@@ -175,7 +207,8 @@ export function startChild<T>(script: string, opts: { env: NodeJS.ProcessEnv; re
       process.stderr.write(`[${opts.label}] ${line}\n`);
     });
     void exited.then((code) => {
-      if (!ready) reject(new Error(`${script} exited with code ${String(code)} before it was ready:\n${stderrTail.join('')}`));
+      clearTimeout(timer);
+      if (!ready) reject(new Error(`${script} (${opts.label}) exited with code ${String(code)} before it was ready:\n${stderrTail.join('')}`));
     });
   });
 }
@@ -199,7 +232,7 @@ export async function startServer(opts: ServerOptions): Promise<BenchServer> {
       ...opts.env,
     },
   });
-  return { ...child.info, pinnedCpu: child.pinnedCpu, stop: () => child.stop() };
+  return { ...child.info, pinnedCpu: child.pinnedCpu, stop: async () => void (await child.stop()) };
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -215,6 +248,8 @@ export interface GraphQLLoad {
   warmup: number;
   /** Seconds measured after the warm-up. */
   duration: number;
+  /** A fresh JSON body per request (a mix of operations and variables) instead of `query` + `variables`. */
+  body?: () => string;
 }
 
 export interface LoadSummary {
@@ -280,6 +315,7 @@ export async function graphqlLoad(opts: GraphQLLoad): Promise<LoadSummary> {
         method: 'POST',
         headers: { 'content-type': 'application/json', authorization: `Bearer ${opts.token}` },
         body: JSON.stringify({ query: opts.query, variables: opts.variables }),
+        ...(opts.body ? { setupRequest: (req: Record<string, unknown>) => ({ ...req, body: opts.body?.() }) } : {}),
         onResponse: (_status, _body, _context, headers) => {
           if (!inWindow()) return;
           const v = headers['x-cache'] ?? 'none';

@@ -1,4 +1,5 @@
 import type { Principal } from '../lib/auth/principal';
+import type { Admission } from './fairness';
 import type { DerivedExecution } from './trusted-documents';
 
 /** Per-request gateway state. Created by the HTTP context function after the token is verified. */
@@ -11,6 +12,8 @@ export interface GatewayContext {
    * this is a shared holder, not a field to assign.
    */
   cacheSplice?: { data?: string };
+  /** The request's place in its tenant's fair share (gateway/fairness.ts); a holder, like cacheSplice. */
+  admission?: Admission;
   /** Set only by the WebSocket server for the executions it derives from an admitted subscription (trusted-documents.ts). */
   derived?: DerivedExecution;
 }

@@ -6,6 +6,7 @@ import type { Principal, TokenKind } from '../lib/auth/principal';
 import type { Redis } from '../lib/redis';
 import type { GatewayContext } from './context';
 import { operationCost } from './cost';
+import { type CostModel, EMPTY_COST_MODEL } from './cost-model';
 import { operationCostHistogram } from '../lib/telemetry/gateway-metrics';
 import { MirroredLimiter } from './rate-limit-mirror';
 
@@ -19,6 +20,8 @@ export interface RateLimits {
    * is known to be spent, null otherwise. Cheap enough to run before a request is parsed (gateway/fairness.ts).
    */
   knownSpent(principal: Principal): Promise<number | null>;
+  /** The same from this instance's view alone, synchronously (null without one: the in-memory limiter). */
+  knownSpentNow(principal: Principal): number | null;
 }
 
 export interface RateLimitSettings {
@@ -42,6 +45,15 @@ export interface RateLimitSettings {
   flushMs: number;
   /** Operations of one tenant in flight at once on one gateway instance (gateway/fairness.ts). @default 64 */
   maxConcurrentPerTenant: number;
+  /**
+   * Estimated cost of one tenant's operations executing at once on one instance (gateway/fairness.ts); past it they
+   * wait their turn. @default 2500 (two account 360s of 20 accounts and change)
+   */
+  maxInFlightCostPerTenant: number;
+  /** Operations of one tenant waiting for that turn; beyond, 429. @default 32 */
+  maxQueuedPerTenant: number;
+  /** Longest wait for that turn before 429, ms. @default 5000 */
+  maxQueueWaitMs: number;
 }
 
 export const DEFAULT_RATE_LIMITS: RateLimitSettings = {
@@ -54,6 +66,9 @@ export const DEFAULT_RATE_LIMITS: RateLimitSettings = {
   localDecisionMs: 1000,
   flushMs: 20,
   maxConcurrentPerTenant: 64,
+  maxInFlightCostPerTenant: 2500,
+  maxQueuedPerTenant: 32,
+  maxQueueWaitMs: 5000,
 };
 
 interface Decision {
@@ -71,7 +86,23 @@ interface Decision {
  * view of the Redis counter and spent in Redis without waiting (MirroredLimiter): no round trip on the hot path.
  * Rejections happen in didResolveOperation, before any subgraph is called.
  */
-export function rateLimits(settings: RateLimitSettings, redis: Redis | undefined): RateLimits {
+export interface CostOptions {
+  /** The supergraph's @cost / @listSize annotations (gateway/cost-model.ts). */
+  model?: CostModel;
+  /**
+   * `enforce` refuses operations above maxOperationCost (COST_LIMIT_EXCEEDED); `measure` refuses none on cost and
+   * reports each operation's estimate in `extensions.cost` (to calibrate the limit on real traffic). Points are spent
+   * by the estimate in both modes. @default 'enforce'
+   */
+  mode?: 'enforce' | 'measure';
+  /** Called with each operation's cost once the rate limiter admitted it; may wait (the tenant's fair share) or throw. */
+  admit?: (context: GatewayContext, cost: number) => Promise<void>;
+}
+
+export function rateLimits(settings: RateLimitSettings, redis: Redis | undefined, costs: CostOptions = {}): RateLimits {
+  const model = costs.model ?? EMPTY_COST_MODEL;
+  const measureOnly = costs.mode === 'measure';
+  const measured = new WeakMap<GatewayContext, number>();
   const limiters = new Map<string, Limiter>();
   const limiter = (scope: 'principal' | 'tenant', points: number): Limiter => {
     const key = `${scope}:${points}`;
@@ -115,6 +146,12 @@ export function rateLimits(settings: RateLimitSettings, redis: Redis | undefined
     const res = await l.get(key);
     return res && res.consumedPoints >= l.points ? res.msBeforeNext : null;
   };
+  const knownSpentNow = (p: Principal): number | null => {
+    const mine = limiter('principal', budgetOf(p));
+    const tenant = limiter('tenant', settings.perTenant);
+    if (!(mine instanceof MirroredLimiter) || !(tenant instanceof MirroredLimiter)) return null;
+    return mine.knownSpent(principalKey(p)) ?? tenant.knownSpent(p.tenant);
+  };
   const knownSpent = async (p: Principal) => (await spentFor(limiter('principal', budgetOf(p)), principalKey(p))) ?? spentFor(limiter('tenant', settings.perTenant), p.tenant);
 
   const plugin: ApolloServerPlugin<GatewayContext> = {
@@ -130,8 +167,9 @@ export function rateLimits(settings: RateLimitSettings, redis: Redis | undefined
       return {
         async didResolveOperation({ document, operation, schema, request, contextValue }) {
           if (!operation) return;
-          const cost = operationCost(schema, document, operation, request.variables ?? {});
-          if (cost > settings.maxOperationCost) {
+          const cost = operationCost(schema, document, operation, request.variables ?? {}, model);
+          if (measureOnly) measured.set(contextValue, cost);
+          else if (cost > settings.maxOperationCost) {
             throw new GraphQLError(`Operation cost ${cost} exceeds the maximum of ${settings.maxOperationCost}`, {
               extensions: { code: 'COST_LIMIT_EXCEEDED', cost, maxCost: settings.maxOperationCost, http: { status: 400 } },
             });
@@ -143,6 +181,7 @@ export function rateLimits(settings: RateLimitSettings, redis: Redis | undefined
           // (a throttled partner would starve the tenant's portals).
           const principalRes = await consume(contextValue, limiter('principal', budget), principalKey(p), cost);
           await consume(contextValue, limiter('tenant', settings.perTenant), p.tenant, cost);
+          await costs.admit?.(contextValue, cost);
           decisions.set(contextValue, {
             limit: budget,
             remaining: principalRes.remainingPoints,
@@ -150,6 +189,11 @@ export function rateLimits(settings: RateLimitSettings, redis: Redis | undefined
           });
         },
         async willSendResponse({ response, contextValue }) {
+          const cost = measured.get(contextValue);
+          if (cost !== undefined && response.body.kind === 'single') {
+            const r = response.body.singleResult;
+            r.extensions = { ...r.extensions, cost: { estimated: cost, maxCost: settings.maxOperationCost, mode: 'measure' } };
+          }
           const d = decisions.get(contextValue);
           if (!d) return;
           response.http.headers.set('ratelimit-limit', String(d.limit));
@@ -160,7 +204,7 @@ export function rateLimits(settings: RateLimitSettings, redis: Redis | undefined
       };
     },
   };
-  return { plugin, knownSpent };
+  return { plugin, knownSpent, knownSpentNow };
 }
 
 const budgets = z.record(z.string(), z.number().int().nonnegative());
@@ -175,6 +219,9 @@ const overridesSchema = z
     localDecisionMs: z.number().int().nonnegative(),
     flushMs: z.number().int().positive(),
     maxConcurrentPerTenant: z.number().int().positive(),
+    maxInFlightCostPerTenant: z.number().int().positive(),
+    maxQueuedPerTenant: z.number().int().nonnegative(),
+    maxQueueWaitMs: z.number().int().positive(),
   })
   .partial()
   .strict();

@@ -31,7 +31,8 @@ import type { Db } from '../lib/db/db';
 import { subgraphDataSource } from './data-sources';
 import { rateLimitSettings, rateLimits } from './rate-limit';
 import { tenantFairness } from './fairness';
-import { responseCache, spliceCachedData } from './response-cache';
+import { costModel } from './cost-model';
+import { type ResponseCacheOptions, responseCache, spliceCachedData } from './response-cache';
 import { type CacheStore, createCacheStore } from '../lib/response-cache-store';
 import { keepAliveFetcher } from './subgraph-fetcher';
 import { requestTelemetryPlugin } from './request-telemetry';
@@ -56,6 +57,8 @@ export interface GatewayOptions {
   db?: Db;
   /** The response cache's store, shared with the sync engine in this process; created from `redis` otherwise. */
   cacheStore?: CacheStore;
+  /** Overrides of the response cache's options (its clock, in tests). */
+  responseCache?: Partial<ResponseCacheOptions>;
   /** Overrides of the WebSocket limits (DEFAULT_SUBSCRIPTION_LIMITS). */
   subscriptionLimits?: Partial<SubscriptionLimits>;
   /** The built ops console served under /ops/ (defaults to defaultConsoleDir(); null serves none). */
@@ -71,9 +74,18 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningServer>
   const http = keepAliveFetcher({ dedup: config.subgraphDedup });
   const signClaims = claimsSigner(config.internalSecret);
   const limitSettings = rateLimitSettings(config.rateLimits);
-  const limits = rateLimits(limitSettings, opts.redis);
-  const fairness = tenantFairness({ maxConcurrentPerTenant: limitSettings.maxConcurrentPerTenant, knownSpent: limits.knownSpent });
   const supergraphSdl = readSupergraph();
+  const verify = tokenVerifier(config.jwt);
+  // Fair share and limits refer to each other: the limiter admits by cost into the tenant's share (called per
+  // request, once both exist), and the share's early refusals read the limiter's view.
+  const limits = rateLimits(limitSettings, opts.redis, {
+    model: costModel(supergraphSdl), mode: config.costMode, admit: async (ctx, cost) => (ctx.admission ? share.admitCost(ctx.admission, cost) : undefined),
+  });
+  const share = tenantFairness({
+    maxConcurrentPerTenant: limitSettings.maxConcurrentPerTenant, maxInFlightCostPerTenant: limitSettings.maxInFlightCostPerTenant,
+    maxQueuedPerTenant: limitSettings.maxQueuedPerTenant, maxQueueWaitMs: limitSettings.maxQueueWaitMs,
+    knownSpent: limits.knownSpent, knownSpentNow: limits.knownSpentNow, peekToken: verify.peek,
+  });
   const partnerDocuments = partnerDocumentRule(partnerAllowlists(config.partnerOperations), { requireAllowlist: config.partnerAllowlistRequired });
   disableApolloTelemetryByDefault();
   const gateway = new ApolloGateway({
@@ -102,7 +114,9 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningServer>
       // Before the plugins that store the response (idempotency, cache): they must store what the client gets.
       unresolvedReferencesPlugin(),
       ...(opts.db ? [idempotencyPlugin(opts.db, logger, mutationScopes(supergraphSdl)), auditPlugin(opts.db, logger)] : []),
-      ...(config.responseCache ? [responseCache(opts.cacheStore ?? createCacheStore(opts.redis), logger)] : []),
+      ...(config.responseCache
+        ? [responseCache(opts.cacheStore ?? createCacheStore(opts.redis, { invalidation: config.responseCacheInvalidation }), logger, { staleIfError: config.responseCacheStaleIfError, ...opts.responseCache })]
+        : []),
       ...(config.production ? [ApolloServerPluginLandingPageDisabled()] : []),
     ],
     formatError: gatewayErrorFormatter(config, logger),
@@ -122,12 +136,12 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningServer>
   });
   await apollo.start();
 
-  const verify = tokenVerifier(config.jwt);
   const context = async (req: IncomingMessage): Promise<GatewayContext> => {
     const principal = await verify(bearerToken(req.headers.authorization));
-    const context: GatewayContext = { principal, correlationId: correlationIdFrom(req.headers[CORRELATION_HEADER]), cacheSplice: {} };
+    const admission = { cost: 0 };
+    const context: GatewayContext = { principal, correlationId: correlationIdFrom(req.headers[CORRELATION_HEADER]), cacheSplice: {}, admission };
     // Before Apollo parses, validates and plans anything: a spent principal or a tenant at its cap costs next to nothing.
-    await fairness.enter(principal, context);
+    await share.enter(principal, admission);
     return context;
   };
   // Not ready without a supergraph; without Redis still ready, reported degraded (local cache bypass and limits).
@@ -135,7 +149,9 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningServer>
     ready: apiSchema !== null,
     checks: { supergraph: apiSchema ? 'ok' : 'missing', ...(opts.redis ? { redis: opts.redis.status === 'ready' ? 'ok' : 'degraded' } : {}) },
   });
-  const graphql = graphqlHttpHandler({ apollo, context, ready, finishBody: spliceCachedData, finished: fairness.leave });
+  const graphql = graphqlHttpHandler({
+    apollo, context, ready, finishBody: spliceCachedData, finished: (ctx) => share.leave(ctx?.admission), preflight: (req) => share.refuseEarly(req.headers.authorization),
+  });
   const api = withWebhooks(webhookForwarder({ syncBaseUrl: urls.sync.replace(/\/graphql$/, ''), logger }), graphql);
   const opsConsole = opsConsoleHandler(opts.consoleDir === undefined ? defaultConsoleDir() : opts.consoleDir);
   const handler = tracedHttp('gateway', async (req, res) => (opsConsole(req, res) ? undefined : api(req, res)));

@@ -16,6 +16,9 @@ const schema = z
     REDIS_KEY_PREFIX: z.string().default('sor:'),
     RESPONSE_CACHE: z.enum(['on', 'off']).default('on'),
     SUBGRAPH_DEDUP: z.enum(['on', 'off']).default('on'),
+    RESPONSE_CACHE_INVALIDATION: z.enum(['entity', 'tenant']).default('entity'),
+    RESPONSE_CACHE_STALE_IF_ERROR: z.string().regex(/^(\s*\w+=\d+\s*(,\s*\w+=\d+\s*)*)?$/, 'Type=seconds,Type=seconds').default(''),
+    COST_MODE: z.enum(['enforce', 'measure']).default('enforce'),
     RATE_LIMITS: z.string().optional(),
     SUBSCRIPTION_LIMITS: z.string().optional(),
     JWT_SECRET: z.string().min(32).optional(),
@@ -40,6 +43,8 @@ const schema = z
     SYNC_RETRY_BASE_MS: z.coerce.number().int().positive().default(500),
     SYNC_FAULTS: z.string().optional(),
     RECONCILE_INTERVAL_SECONDS: z.coerce.number().int().min(0).default(3600),
+    /** Seconds between polls of vendor CRM/ERP connections (Odoo; HubSpot without webhooks); 0 turns polling off. */
+    SYNC_POLL_INTERVAL_SECONDS: z.coerce.number().int().min(0).default(60),
     SEED_ACCOUNTS: z.coerce.number().int().min(0).default(50),
     START_LOG_FILE: z.string().optional(),
     METRICS_TENANTS: z.string().optional(),
@@ -66,6 +71,12 @@ export interface Config {
   redisUrl: string | undefined;
   redisKeyPrefix: string;
   responseCache: boolean;
+  /** What a write evicts: the answers holding what it wrote (`entity`), or all of its tenant's (`tenant`). */
+  responseCacheInvalidation: 'entity' | 'tenant';
+  /** Entity types whose cached answers may be served stale, for up to N s past their max-age, while a subgraph is down. */
+  responseCacheStaleIfError: Record<string, number>;
+  /** `measure`: report each operation's cost in `extensions.cost` without refusing any (gateway/cost.ts). */
+  costMode: 'enforce' | 'measure';
   /** Share one subgraph request between identical reads in flight (same signed claims). */
   subgraphDedup: boolean;
   /** JSON overrides of the rate-limit settings (see gateway/rate-limit.ts), e.g. {"perKind":{"partner":5000}}. */
@@ -84,7 +95,7 @@ export interface Config {
   host: string;
   ports: { gateway: number; crm: number; erp: number; billing: number; sync: number };
   subgraphUrls: { crm: string; erp: string; billing: string; sync: string };
-  sync: { retryBaseMs: number; faults: string | undefined; reconcileIntervalSeconds: number };
+  sync: { retryBaseMs: number; faults: string | undefined; reconcileIntervalSeconds: number; pollIntervalSeconds: number };
   seedAccounts: number;
   /** Where `npm start` writes its full log (the console shows warnings and errors only). */
   startLogFile: string | undefined;
@@ -116,6 +127,11 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     redisUrl: e.REDIS_URL,
     redisKeyPrefix: e.REDIS_KEY_PREFIX,
     responseCache: e.RESPONSE_CACHE === 'on',
+    responseCacheInvalidation: e.RESPONSE_CACHE_INVALIDATION,
+    responseCacheStaleIfError: Object.fromEntries(
+      e.RESPONSE_CACHE_STALE_IF_ERROR.split(',').filter((p) => p.trim()).map((p) => p.split('=').map((x) => x.trim())).map(([t, s]) => [t ?? '', Number(s)]),
+    ),
+    costMode: e.COST_MODE,
     subgraphDedup: e.SUBGRAPH_DEDUP === 'on',
     rateLimits: parseJsonObject('RATE_LIMITS', e.RATE_LIMITS),
     subscriptionLimits: parseJsonObject('SUBSCRIPTION_LIMITS', e.SUBSCRIPTION_LIMITS),
@@ -129,7 +145,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     subgraphUrls: {
       crm: url(e.CRM_URL, e.CRM_PORT), erp: url(e.ERP_URL, e.ERP_PORT), billing: url(e.BILLING_URL, e.BILLING_PORT), sync: url(e.SYNC_URL, e.SYNC_PORT),
     },
-    sync: { retryBaseMs: e.SYNC_RETRY_BASE_MS, faults: e.SYNC_FAULTS, reconcileIntervalSeconds: e.RECONCILE_INTERVAL_SECONDS },
+    sync: { retryBaseMs: e.SYNC_RETRY_BASE_MS, faults: e.SYNC_FAULTS, reconcileIntervalSeconds: e.RECONCILE_INTERVAL_SECONDS, pollIntervalSeconds: e.SYNC_POLL_INTERVAL_SECONDS },
     seedAccounts: e.SEED_ACCOUNTS,
     startLogFile: e.START_LOG_FILE,
     metrics: { tenants: list(e.METRICS_TENANTS) ?? [], operations: list(e.METRICS_OPERATIONS) ?? null, workerPort: e.SYNC_WORKER_PORT },

@@ -6,6 +6,10 @@ export type SystemName = 'CRM' | 'ERP' | 'BILLING';
 export type JobKind = 'ACCOUNT_UPSERT' | 'QUOTE_TO_CASH' | 'RECONCILE_REPAIR' | 'INVOICE_POST' | 'PAYMENT_APPLY'
   /** A vendor told us (webhook or poll) that a record changed: re-read it by id and apply it. */
   | 'REMOTE_CHANGE'
+  /** A newly connected vendor system read from the beginning: the parent of one REMOTE_PAGE job per page. */
+  | 'INITIAL_SYNC'
+  /** One page of vendor records of an initial sync, read again by id and applied. */
+  | 'REMOTE_PAGE'
   /** A write through our API to a system whose tenant is on a remote adapter: push the record's current state there. */
   | 'REMOTE_PUSH';
 
@@ -67,6 +71,15 @@ async function insertJob(tx: Queryable, job: OutboxJob): Promise<string | null> 
       currentTraceparent()],
   );
   return rows[0]?.id ?? null;
+}
+
+/**
+ * Whether the tenant's `system` is a vendor (an enabled connection on an adapter other than the reference store):
+ * writes made through our API then need a job that pushes them there. Read in the write's transaction.
+ */
+export async function remoteSystemConnected(tx: Queryable, tenant: string, system: SystemName): Promise<boolean> {
+  const rows = await tx.query(`SELECT 1 FROM sync.connections WHERE tenant_id = $1 AND system = $2 AND enabled AND adapter <> 'reference'`, [tenant, system]);
+  return rows.length > 0;
 }
 
 export type StatusEventKind = 'INVOICE_STATUS' | 'SUBSCRIPTION_STATUS';

@@ -71,7 +71,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
   const bus = createEventBus(config.redisUrl, config.redisKeyPrefix);
   const redis = config.redisUrl ? createRedis(config.redisUrl, config.redisKeyPrefix) : undefined;
   // One cache store for the gateway and the sync engine: sync writes evict the tenant's cached answers.
-  const cacheStore = createCacheStore(redis);
+  const cacheStore = createCacheStore(redis, { invalidation: config.responseCacheInvalidation });
   const connections = connectionsFromConfig(db, config, logger.child({ component: 'connections' }));
   const partnerWebhooks = partnerWebhooksFromConfig(db, config);
   const sync = startSyncEngine({
@@ -81,7 +81,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     bus,
     logger: logger.child({ component: 'sync-worker' }),
     ...syncEngineSettings(config),
-    onWritten: (tenant) => cacheStore.bump(tenant),
+    onWritten: (tenant, written) => cacheStore.evict(tenant, written),
   });
   // This process runs a worker: its /metrics report the ledger (jobs by state, dead letters, oldest PENDING, drift).
   const unreportLedger = reportLedger(db);

@@ -108,7 +108,7 @@ describe('gateway HTTP hardening (issue 11)', () => {
   });
 
   it('costs variables with their coerced values, operation defaults included (item 6)', async () => {
-    const res = await stack.gql('query Big($n: Int = 150000) { accounts(first: $n) { nodes { id } } }');
+    const res = await stack.gql('query Big($n: Int = 250000) { accounts(first: $n) { nodes { id } } }');
     expect(res.status).toBe(400);
     expect(codes(res)).toEqual(['COST_LIMIT_EXCEEDED']);
   });

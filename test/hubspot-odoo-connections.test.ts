@@ -6,8 +6,8 @@ interface TestResult { ok: boolean; accountId: string | null; errorCode: string 
 
 /**
  * HubSpot and Odoo as connection adapters in the real stack: acme's CRM on HubSpot and ERP on Odoo (both fakes over
- * HTTP), created and tested through the admin API with encrypted credentials. The sync flows do not use these
- * remotes yet; this checks that the registry builds them from a connection with its own settings and Outbound.
+ * HTTP), created and tested through the admin API with encrypted credentials: the registry builds them from a
+ * connection with its own settings and Outbound. What the sync flows do with them: connectors-hubspot-odoo.test.ts.
  */
 describe('connections: acme CRM on HubSpot, ERP on Odoo', () => {
   let stack: TestStack;

@@ -61,7 +61,7 @@ describe('scale-out: two gateways and two workers as separate processes', () => 
     env = {
       ...process.env, NODE_ENV: 'test', LOG_LEVEL: 'warn', HOST: '127.0.0.1', DATABASE_URL: database.url, REDIS_URL: TEST_REDIS_URL,
       REDIS_KEY_PREFIX: prefix, JWT_SECRET: secret, SYNC_RETRY_BASE_MS: '50', RECONCILE_INTERVAL_SECONDS: '0',
-      RATE_LIMITS: JSON.stringify({ perKind: { partner: 40 }, localDecisionMs: 0 }),
+      RATE_LIMITS: JSON.stringify({ perKind: { partner: 12 }, localDecisionMs: 0 }),
       ...Object.fromEntries(SUBGRAPH_NAMES.flatMap((n, i) => [[`${n.toUpperCase()}_PORT`, String(subgraphPorts[i])], [`${n.toUpperCase()}_URL`, `http://127.0.0.1:${subgraphPorts[i]}/graphql`]])),
     };
     const seeded = await run(TSX, ['scripts/seed.ts', '--accounts', '3', '--tenants', 'acme'], { env });

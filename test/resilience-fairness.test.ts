@@ -48,7 +48,7 @@ describe('fairness between tenants', () => {
     urls.crm = `http://127.0.0.1:${(tap.address() as AddressInfo).port}/graphql`;
     const redis = createRedis(stack.config.redisUrl ?? '', stack.config.redisKeyPrefix);
     const gateway = await startGateway({
-      config: { ...stack.config, responseCache: false, rateLimits: { perKind: { partner: 10 }, maxConcurrentPerTenant: 2 } },
+      config: { ...stack.config, responseCache: false, rateLimits: { perKind: { partner: 3 }, maxConcurrentPerTenant: 2 } },
       logger: createLogger('silent', 'test'),
       redis,
       port: 0,
@@ -69,7 +69,7 @@ describe('fairness between tenants', () => {
 
   it('refuses a principal known to be over budget before parsing its document', async () => {
     const token = await stack.token({ kind: 'partner', sub: 'flooding-partner', scopes: ['crm:read'] });
-    // 7 points each: the first fits in 10, the second is refused by the limiter after planning.
+    // 2 points each: the first fits in 3, the second is refused by the limiter after planning.
     expect((await postGraphQL(gatewayUrl, SMALL, { token })).status).toBe(200);
     expect(codes(await postGraphQL(gatewayUrl, SMALL, { token }))).toEqual(['RATE_LIMITED']);
     // Now a document that does not even parse: refused for the budget, so no parser ran for it.

@@ -16,7 +16,7 @@ describe('rate limiting and response caching on Redis', () => {
     stack = await startTestStack({
       accounts: 5,
       // localDecisionMs far above any test's length: a view, once Redis answered, decides until Redis says otherwise.
-      env: { RATE_LIMITS: JSON.stringify({ perKind: { partner: 40 }, partnerOverrides: { 'big-partner': 1000 }, maxOperationCost: 5000, localDecisionMs: 60_000 }) },
+      env: { RATE_LIMITS: JSON.stringify({ perKind: { partner: 12 }, partnerOverrides: { 'big-partner': 1000 }, maxOperationCost: 5000, localDecisionMs: 60_000 }) },
     });
     second = await startInstance(stack);
   });
@@ -29,10 +29,10 @@ describe('rate limiting and response caching on Redis', () => {
     const token = await stack.token({ kind: 'partner', sub: 'small-partner', scopes: ['crm:read'] });
     const first = await postGraphQL(stack.url, SMALL, { token });
     expect(first.status).toBe(200);
-    expect(first.headers.get('ratelimit-limit')).toBe('40');
+    expect(first.headers.get('ratelimit-limit')).toBe('12');
     const remaining = Number(first.headers.get('ratelimit-remaining'));
-    // accounts(1) + 2 x (nodes(1) + id + name) = 1 + 2 * 3 = 7 points.
-    expect(remaining).toBe(40 - 7);
+    // @listSize on accounts sizes its nodes by `first`: 2 Account records of 1 point (scalars 0, connection 0) = 2 points.
+    expect(remaining).toBe(12 - 2);
     let status = 200;
     let last = first;
     let admitted = 1;
@@ -48,7 +48,7 @@ describe('rate limiting and response caching on Redis', () => {
     // the shared counter holds every admitted request's points, however slow the machine, then ask the other one.
     const redis = createRedis(stack.config.redisUrl ?? '', stack.config.redisKeyPrefix);
     try {
-      await eventually(async () => Number(await redis.get('rl:principal:acme:partner:small-partner')) >= admitted * 7, 10_000);
+      await eventually(async () => Number(await redis.get('rl:principal:acme:partner:small-partner')) >= admitted * 2, 10_000);
     } finally {
       redis.disconnect();
     }
@@ -73,20 +73,20 @@ describe('rate limiting and response caching on Redis', () => {
       throw new Error(`Redis never counted ${atLeast} points`);
     };
     // Instance A: the first request asks Redis, the second is decided locally; both end up counted in Redis.
-    expect(Number((await postGraphQL(stack.url, SMALL, { token })).headers.get('ratelimit-remaining'))).toBe(33);
-    expect(Number((await postGraphQL(stack.url, SMALL, { token })).headers.get('ratelimit-remaining'))).toBe(26);
-    await untilRedisCounts(14);
-    expect(await redisCount()).toBe(14);
-    // Instance B asks Redis (14 spent), then decides locally until its view says the budget is spent.
+    expect(Number((await postGraphQL(stack.url, SMALL, { token })).headers.get('ratelimit-remaining'))).toBe(10);
+    expect(Number((await postGraphQL(stack.url, SMALL, { token })).headers.get('ratelimit-remaining'))).toBe(8);
+    await untilRedisCounts(4);
+    expect(await redisCount()).toBe(4);
+    // Instance B asks Redis (4 spent), then decides locally until its view says the budget is spent.
     const onB: number[] = [];
     for (let i = 0; i < 6 && onB.at(-1) !== 429; i++) onB.push((await postGraphQL(second.url, SMALL, { token })).status);
-    expect(onB).toEqual([200, 200, 200, 429]);
-    await untilRedisCounts(35);
-    // B refused its fourth from its own view: that request was never sent to Redis (asked, Redis would count 42).
-    expect(await redisCount()).toBe(35);
+    expect(onB).toEqual([200, 200, 200, 200, 429]);
+    await untilRedisCounts(12);
+    // B refused its fifth from its own view: that request was never sent to Redis (asked, Redis would count 14).
+    expect(await redisCount()).toBe(12);
     // A's view is older than B's spends: A admits one more request, whose spend then tells A the budget is gone.
     expect((await postGraphQL(stack.url, SMALL, { token })).status).toBe(200);
-    await untilRedisCounts(42);
+    await untilRedisCounts(14);
     expect((await postGraphQL(stack.url, SMALL, { token })).status).toBe(429);
   });
 

@@ -22,7 +22,11 @@ export const POLICY: Record<SubgraphName, SubgraphPolicy> = {
   crm: {
     read: 'crm:read',
     write: 'crm:write',
-    valueTypes: [...COMMON_VALUE_TYPES, 'Address', ...connections('Account', 'Contact', 'Opportunity')],
+    valueTypes: [...COMMON_VALUE_TYPES, 'Address', 'CustomField', ...connections('Account', 'Contact', 'Opportunity')],
+    fields: {
+      // The vendor's raw record: whatever the vendor keeps (owners' emails, notes), so tenant administration only.
+      'Account.remoteData': 'admin',
+    },
   },
   erp: {
     read: 'finance:read',
@@ -37,7 +41,7 @@ export const POLICY: Record<SubgraphName, SubgraphPolicy> = {
   sync: {
     read: 'sync:read',
     write: 'sync:write',
-    valueTypes: [...COMMON_VALUE_TYPES, 'SyncJobTransition', 'SyncEvent', 'SystemSyncStatus', 'DriftItem', 'AuditEntry', ...connections('SyncJob', 'AuditEntry'),
+    valueTypes: [...COMMON_VALUE_TYPES, 'SyncJobTransition', 'SyncJobProgress', 'SyncEvent', 'SystemSyncStatus', 'DriftItem', 'AuditEntry', ...connections('SyncJob', 'AuditEntry'),
       // Connections: only reachable through the admin fields below.
       'SystemConnection', 'ConnectionStatus', 'ConnectionCredentialInfo', 'ConnectionTestResult',
       // Partner webhooks: likewise only under the admin fields below.
@@ -53,6 +57,8 @@ export const POLICY: Record<SubgraphName, SubgraphPolicy> = {
       'Mutation.testConnection': 'admin',
       'Mutation.rotateConnectionCredentials': 'admin',
       'Mutation.disableConnection': 'admin',
+      'Mutation.setConnectionFieldMappings': 'admin',
+      'Mutation.startInitialSync': 'admin',
       // Webhooks to partners: where the tenant's events go, and the secrets that sign them.
       'Query.partnerWebhookEndpoints': 'admin',
       'Query.partnerWebhookEndpoint': 'admin',

@@ -39,7 +39,13 @@ export async function mintToken(settings: JwtSettings, opts: MintOptions): Promi
  * reason that leaks nothing. With a JWKS URL, jose caches the key set, refetches on an unknown `kid` (key rotation)
  * and rate-limits refetches; otherwise the HS256 secret is used (local development and tests).
  */
-export function tokenVerifier(settings: JwtSettings): (token: string) => Promise<Principal> {
+export interface TokenVerifier {
+  (token: string): Promise<Principal>;
+  /** The principal of a token verified before and not expired, without verifying again; undefined otherwise. */
+  peek(token: string): Principal | undefined;
+}
+
+export function tokenVerifier(settings: JwtSettings): TokenVerifier {
   const secret = new TextEncoder().encode(settings.secret);
   const jwks: JWTVerifyGetKey | null = settings.jwksUrl ? createRemoteJWKSet(new URL(settings.jwksUrl), { cooldownDuration: settings.jwksCooldownMs ?? 5000, cacheMaxAge: 600_000 }) : null;
   const verify = (token: string) =>
@@ -49,7 +55,11 @@ export function tokenVerifier(settings: JwtSettings): (token: string) => Promise
   // Verified-token cache: the same bearer token arrives on every request of a session, and signature checks
   // (RS256 especially) are the costliest step of the hot path. Entries end with the token's own `exp`.
   const verified = new Map<string, Principal>();
-  return async (token) => {
+  const peek = (token: string) => {
+    const hit = verified.get(token);
+    return hit && hit.exp * 1000 > Date.now() ? hit : undefined;
+  };
+  const check = async (token: string): Promise<Principal> => {
     const hit = verified.get(token);
     if (hit) {
       if (hit.exp * 1000 > Date.now()) return hit;
@@ -69,6 +79,7 @@ export function tokenVerifier(settings: JwtSettings): (token: string) => Promise
       throw err;
     }
   };
+  return Object.assign(check, { peek });
 }
 
 /** Extracts the token from `Authorization: Bearer <token>`. */

@@ -20,6 +20,11 @@ export interface GraphQLHttpOptions<C extends BaseContext> {
   finishBody?: (context: C | undefined, body: string) => string;
   /** Runs once the response is written (or the request failed), with the context if one was built. */
   finished?: (context: C | undefined) => void;
+  /**
+   * Runs first, before the body is read: an answer to send as it is (a refusal that must cost next to nothing), or
+   * null to serve the request.
+   */
+  preflight?: (req: IncomingMessage) => { status: number; headers: Readonly<Record<string, string>>; body: string } | null;
 }
 
 export interface RunningServer {
@@ -46,6 +51,12 @@ export function graphqlHttpHandler<C extends BaseContext>(opts: GraphQLHttpOptio
     if (await sendHealth(pathname, res, opts.ready)) return;
     if (pathname !== '/graphql') return sendJson(res, 404, { errors: [{ message: 'Not found', extensions: { code: 'NOT_FOUND' } }] });
 
+    const early = opts.preflight?.(req);
+    if (early) {
+      // The unread body is discarded by node once the answer is written; the connection stays usable.
+      res.writeHead(early.status, early.headers).end(early.body);
+      return;
+    }
     let body: unknown;
     try {
       body = await readBody(req);

@@ -29,6 +29,12 @@ export const subgraphDuration = new Histogram({
 export const responseCacheLookups = new Counter({
   name: 'sor_response_cache_lookups_total', help: 'Response cache lookups of queries, by result (hit, miss)', labelNames: ['result'] as const, registers,
 });
+export const responseCacheWaiting = new Gauge({
+  name: 'sor_response_cache_coalesced_waiting', help: 'Queries waiting for an identical cache miss in flight to answer', registers,
+});
+export const fairShareQueued = new Gauge({
+  name: 'sor_fair_share_queued', help: "Operations waiting for their tenant's in-flight cost to leave room (gateway/fairness.ts)", registers,
+});
 export const rateLimitRefusals = new Counter({
   name: 'sor_rate_limit_refusals_total', help: 'Requests refused with RATE_LIMITED, by token kind', labelNames: ['kind'] as const, registers,
 });

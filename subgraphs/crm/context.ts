@@ -1,6 +1,6 @@
 import type DataLoader from 'dataloader';
 import type { Db } from '../../lib/db/db';
-import { enqueueSyncJob } from '../../lib/outbox';
+import { accountSyncHooks } from './account-sync';
 import { byIdLoader, byParentLoader, childPageLoader } from '../../lib/loaders';
 import type { Page } from '../../lib/pagination';
 import type { RequestBase } from '../runtime/server';
@@ -15,6 +15,7 @@ export interface CrmLoaders {
   contactPages: DataLoader<{ parentId: string; args: Page }, ContactModel[], string>;
   opportunityPages: DataLoader<{ parentId: string; args: { page: Page; filter: OpportunityFilter } }, OpportunityModel[], string>;
   externalIds: DataLoader<string, (ExternalRefModel & { entityId: string })[]>;
+  remoteData: DataLoader<string, { entityId: string; system: ExternalRefModel['system']; remoteData: Record<string, unknown> }[]>;
 }
 
 export interface CrmContext extends RequestBase {
@@ -23,17 +24,8 @@ export interface CrmContext extends RequestBase {
 }
 
 export function crmContext(base: RequestBase, db: Db): CrmContext {
-  const crm = crmReferenceStore(db, base.tenant, {
-    // Account master sync: the change and its sync jobs commit together (transactional outbox).
-    async accountChanged(tx, account) {
-      for (const target of ['ERP', 'BILLING'] as const) {
-        await enqueueSyncJob(tx, {
-          tenant: base.tenant, kind: 'ACCOUNT_UPSERT', entityType: 'Account', entityId: account.id, sourceSystem: 'CRM',
-          targetSystem: target, correlationId: base.correlationId, idempotencyKey: `account:${account.id}:${target}:${account.updatedAt}`,
-        });
-      }
-    },
-  });
+  // Account master sync: the change and its sync jobs commit together (transactional outbox).
+  const crm = crmReferenceStore(db, base.tenant, accountSyncHooks(base.tenant, base.correlationId));
   return {
     ...base,
     crm,
@@ -47,6 +39,7 @@ export function crmContext(base: RequestBase, db: Db): CrmContext {
         (o) => o.accountId,
       ),
       externalIds: byParentLoader((ids) => crm.externalIdsByEntities(ids), (r) => r.entityId),
+      remoteData: byParentLoader((ids) => crm.remoteDataByEntities(ids), (r) => r.entityId),
     },
   };
 }

@@ -1,3 +1,4 @@
+import { GraphQLScalarType } from 'graphql';
 import { illegalTransition, notFound } from '../../lib/errors';
 import { parsePage, toConnection } from '../../lib/pagination';
 import { validate } from '../../lib/validation';
@@ -27,7 +28,18 @@ async function mapMissingParent<T>(write: Promise<T>): Promise<T> {
   }
 }
 
+/** JSON values pass through as they are (the vendor's record); input is not accepted anywhere. */
+const JSONScalar = new GraphQLScalarType({
+  name: 'JSON',
+  description: "A JSON value (a vendor's record as the vendor sent it).",
+  serialize: (value) => value,
+  parseValue: () => {
+    throw new TypeError('JSON is an output type only');
+  },
+});
+
 export const resolvers: Resolvers = {
+  JSON: JSONScalar,
   Query: {
     account: (_p, { id }, ctx) => ctx.loaders.account.load(id),
     accounts: async (_p, { filter, first, after }, ctx) => {
@@ -93,6 +105,9 @@ export const resolvers: Resolvers = {
   Account: {
     __resolveReference: (ref, ctx) => ctx.loaders.account.load(ref.id),
     externalIds: (a, _args, ctx) => externalIds(ctx, a),
+    customFields: (a) => Object.entries(a.customFields).sort(([x], [y]) => x.localeCompare(y)).map(([name, value]) => ({ name, value })),
+    // The CRM vendor's record (a tenant has one CRM connection, so one CRM record per account).
+    remoteData: async (a, _args, ctx) => (await ctx.loaders.remoteData.load(a.id)).find((r) => r.system === 'CRM')?.remoteData ?? null,
     contacts: async (a, { first, after }, ctx) => {
       const page = parsePage(first, after);
       return toConnection(await ctx.loaders.contactPages.load({ parentId: a.id, args: page }), page.limit);

@@ -7,6 +7,8 @@ import { reconcileTenant } from './engine/reconcile';
 import type { SyncContext } from './context';
 import type { Resolvers, SyncState } from './generated/resolvers';
 import { connectionMutations, connectionQueries, systemConnection } from './connections/resolvers';
+import { mappingMutations } from './connections/mappings';
+import { initialSyncMutations, syncJobProgress } from './connections/initial-sync';
 import { partnerWebhookDelivery, partnerWebhookEndpoint, partnerWebhookMutations, partnerWebhookQueries } from './partner-webhooks/resolvers';
 
 const SYSTEMS = ['ERP', 'BILLING'] as const;
@@ -46,12 +48,14 @@ export const resolvers: Resolvers = {
   },
   Mutation: {
     ...connectionMutations,
+    ...mappingMutations,
+    ...initialSyncMutations,
     ...partnerWebhookMutations,
     replaySyncJob: (_p, { id }, ctx) => ctx.commands.replay(id),
     replayDeadLetters: (_p, { filter }, ctx) => ctx.commands.replayDeadLetters(filter ?? {}),
     requestResync: (_p, { accountId }, ctx) => ctx.commands.requestResync(accountId),
     reconcile: async (_p, _a, ctx) => {
-      const report = await reconcileTenant(ctx.db, ctx.deps.systems, ctx.tenant, ctx.correlationId);
+      const report = await reconcileTenant(ctx.db, ctx.deps.systems, ctx.tenant, ctx.correlationId, ctx.deps.connections);
       ctx.deps.wake();
       return report;
     },
@@ -85,6 +89,7 @@ export const resolvers: Resolvers = {
   SyncJob: {
     __resolveReference: (ref, ctx) => ctx.loaders.job.load(ref.id),
     history: (j, _a, ctx) => ctx.loaders.history.load(j.id),
+    ...syncJobProgress,
     // Recorded messages show each value only to a reader whose scopes may read it (engine/recorded-message.ts).
     lastErrorMessage: (j, _a, ctx) => shownMessage(j.lastErrorMessage, j.lastErrorParts, ctx.principal.scopes),
   },

@@ -22,11 +22,11 @@ async function main(): Promise<void> {
   const bus = createEventBus(config.redisUrl, config.redisKeyPrefix);
   // With Redis, the gateways' response cache lives there: evict a tenant's cached answers once sync wrote its systems.
   const redis = config.redisUrl ? createRedis(config.redisUrl, config.redisKeyPrefix) : undefined;
-  const cache = redis ? createCacheStore(redis) : undefined;
+  const cache = redis ? createCacheStore(redis, { invalidation: config.responseCacheInvalidation }) : undefined;
   const engine = startSyncEngine({
     db, bus, logger, ...syncEngineSettings(config), connections: connectionsFromConfig(db, config, logger),
     partnerWebhooks: partnerWebhooksFromConfig(db, config),
-    ...(cache ? { onWritten: (tenant: string) => cache.bump(tenant) } : {}),
+    ...(cache ? { onWritten: cache.evict } : {}),
   });
   reportLedger(db);
   const ops = await startWorkerOps({ db, worker: engine.worker, host: config.host, port: config.metrics.workerPort });

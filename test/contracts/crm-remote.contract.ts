@@ -24,7 +24,7 @@ export function crmRemoteContract(name: string, factory: () => Promise<CrmRemote
       await t.close();
     });
 
-    const account = (n: string): RemoteAccountFields => ({ name: n, domain: `${n.toLowerCase()}.example`, industry: null, lifecycleStage: 'CUSTOMER', ownerRemoteId: null });
+    const account = (n: string): RemoteAccountFields => ({ name: n, domain: `${n.toLowerCase()}.example`, industry: null, lifecycleStage: 'CUSTOMER', ownerRemoteId: null, custom: {} });
 
     it('checks access with one authenticated read', async () => {
       expect((await t.remote.checkAccess()).accountId).not.toBe('');

@@ -7,6 +7,7 @@ import { createRedis } from '../../lib/redis';
 import { SUBGRAPH_NAMES, type SubgraphName } from '../../lib/schema';
 import { startGateway } from '../../gateway/server';
 import type { SubscriptionLimits } from '../../gateway/subscriptions/server';
+import type { ResponseCacheOptions } from '../../gateway/response-cache';
 import { type Stack, startStack } from '../../scripts/stack';
 import { type GraphQLResponse, postGraphQL } from './http';
 import { freshDatabase } from './postgres';
@@ -81,6 +82,7 @@ export async function startInstance(
     config?: Partial<Config>;
     withBus?: boolean;
     subscriptionLimits?: Partial<SubscriptionLimits>;
+    responseCache?: Partial<ResponseCacheOptions>;
     /** Where this instance finds some subgraphs instead of the stack's (a proxy a test can stop). */
     subgraphUrls?: Partial<Record<SubgraphName, string>>;
     logger?: Logger;
@@ -95,7 +97,7 @@ export async function startInstance(
   const subgraphUrls = Object.fromEntries(SUBGRAPH_NAMES.map((n) => [n, opts.subgraphUrls?.[n] ?? stack.subgraphs[n].url])) as Record<SubgraphName, string>;
   const server = await startGateway({
     config: { ...stack.config, ...opts.config }, logger: opts.logger ?? createLogger('silent', 'test'), redis, bus, port: opts.port ?? 0, subgraphUrls, subscriptionLimits: opts.subscriptionLimits,
-    consoleDir: opts.consoleDir ?? null,
+    consoleDir: opts.consoleDir ?? null, responseCache: opts.responseCache,
   });
   return {
     url: server.url,

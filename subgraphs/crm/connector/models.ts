@@ -17,6 +17,8 @@ export interface ExternalRefModel {
   system: 'CRM' | 'ERP' | 'BILLING';
   remoteId: string;
   remoteUpdatedAt: string | null;
+  /** The vendor's record as it sent it, when the system is a vendor (written by sync, read as `remoteData`). */
+  remoteData?: Record<string, unknown> | null;
 }
 
 export interface AccountModel {
@@ -28,6 +30,8 @@ export interface AccountModel {
   lifecycleStage: LifecycleStage;
   billingAddress: Address | null;
   owner: string | null;
+  /** Vendor fields a tenant maps onto the account (its connection's field mappings), by our field name. */
+  customFields: Record<string, string | null>;
   createdAt: string;
   updatedAt: string;
 }
@@ -76,7 +80,7 @@ export interface ContactFilter {
   emailContains?: string | null;
 }
 
-export type NewAccount = Omit<AccountModel, 'id' | 'remoteId' | 'createdAt' | 'updatedAt'>;
+export type NewAccount = Omit<AccountModel, 'id' | 'remoteId' | 'createdAt' | 'updatedAt' | 'customFields'> & { customFields?: Record<string, string | null> };
 export type AccountChanges = Partial<NewAccount>;
 export type NewContact = Omit<ContactModel, 'id' | 'remoteId' | 'createdAt' | 'updatedAt'>;
 export type ContactChanges = Partial<Omit<NewContact, 'accountId'>>;

@@ -20,10 +20,13 @@ export interface CrmConnector {
   opportunityPagesByAccounts(accountIds: readonly string[], filter: OpportunityFilter, page: Page): Promise<OpportunityModel[]>;
   /** Links to the ids these records have in other systems, keyed by entity id. */
   externalIdsByEntities(ids: readonly string[]): Promise<(ExternalRefModel & { entityId: string })[]>;
+  /** The vendor records behind these entities' external ids (only ids whose system is a vendor that sent one). */
+  remoteDataByEntities(ids: readonly string[]): Promise<{ entityId: string; system: ExternalRefModel['system']; remoteData: Record<string, unknown> }[]>;
   /** Records (or moves) the id a record has in another system: what sync writes once a downstream record exists. */
   recordExternalId(entityId: string, ref: ExternalRefModel): Promise<void>;
 
-  createAccount(input: NewAccount): Promise<AccountModel>;
+  /** `id`: a caller-chosen canonical id (an account born in a vendor CRM gets one derived from its vendor id). */
+  createAccount(input: NewAccount, id?: string): Promise<AccountModel>;
   updateAccount(id: string, changes: AccountChanges): Promise<AccountModel | null>;
   createContact(input: NewContact): Promise<ContactModel>;
   updateContact(id: string, changes: ContactChanges): Promise<ContactModel | null>;

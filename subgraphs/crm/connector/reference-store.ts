@@ -4,11 +4,11 @@ import { iso, newId, str, strOrNull } from '../../../lib/db/rows';
 import { Where, childPages, containsText, listSql } from '../../../lib/db/sql';
 import type { CrmConnector } from './port';
 import {
-  type AccountModel, type Address, CLOSED_STAGES, type ContactModel, type LifecycleStage,
+  type AccountModel, type Address, CLOSED_STAGES, type ExternalRefModel, type ContactModel, type LifecycleStage,
   type OpportunityFilter, type OpportunityModel, type OpportunityStage,
 } from './models';
 
-const ACCOUNT_COLS = 'id, remote_id, name, domain, industry, lifecycle_stage, billing_address, owner, created_at, updated_at';
+const ACCOUNT_COLS = 'id, remote_id, name, domain, industry, lifecycle_stage, billing_address, owner, custom_fields, created_at, updated_at';
 const CONTACT_COLS = 'id, account_id, remote_id, first_name, last_name, email, phone, title, created_at, updated_at';
 const OPP_COLS = 'id, account_id, remote_id, name, stage, amount_minor, currency, close_date, plan_code, created_at, updated_at';
 
@@ -17,6 +17,7 @@ function account(r: Row): AccountModel {
     id: str(r['id']), remoteId: str(r['remote_id']), name: str(r['name']), domain: strOrNull(r['domain']),
     industry: strOrNull(r['industry']), lifecycleStage: str(r['lifecycle_stage']) as LifecycleStage,
     billingAddress: (r['billing_address'] as Address | null) ?? null, owner: strOrNull(r['owner']),
+    customFields: (r['custom_fields'] as Record<string, string | null> | null) ?? {},
     createdAt: iso(r['created_at']), updatedAt: iso(r['updated_at']),
   };
 }
@@ -98,20 +99,25 @@ export function crmReferenceStore(db: Db, tenant: string, hooks?: CrmWriteHooks)
       return (await q(childPages('crm.opportunities', OPP_COLS, 'account_id', w, page), w.params)).map(opportunity);
     },
     externalIdsByEntities: (ids) => externalIdsOf(db, 'crm', tenant, ids),
+    async remoteDataByEntities(ids) {
+      const rows = await q(`SELECT entity_id, system, remote_data FROM crm.external_ids WHERE tenant_id = $1 AND entity_id = ANY($2::text[]) AND remote_data IS NOT NULL`, [tenant, ids]);
+      return rows.map((r) => ({ entityId: str(r['entity_id']), system: str(r['system']) as ExternalRefModel['system'], remoteData: r['remote_data'] as Record<string, unknown> }));
+    },
     async recordExternalId(entityId, ref) {
       await q(
-        `INSERT INTO crm.external_ids (tenant_id, entity_id, system, remote_id, remote_updated_at) VALUES ($1, $2, $3, $4, $5)
-         ON CONFLICT (tenant_id, entity_id, system) DO UPDATE SET remote_id = EXCLUDED.remote_id, remote_updated_at = EXCLUDED.remote_updated_at`,
-        [tenant, entityId, ref.system, ref.remoteId, ref.remoteUpdatedAt],
+        `INSERT INTO crm.external_ids (tenant_id, entity_id, system, remote_id, remote_updated_at, remote_data) VALUES ($1, $2, $3, $4, $5, $6)
+         ON CONFLICT (tenant_id, entity_id, system) DO UPDATE SET remote_id = EXCLUDED.remote_id, remote_updated_at = EXCLUDED.remote_updated_at,
+           remote_data = coalesce(EXCLUDED.remote_data, crm.external_ids.remote_data)`,
+        [tenant, entityId, ref.system, ref.remoteId, ref.remoteUpdatedAt, ref.remoteData ? JSON.stringify(ref.remoteData) : null],
       );
     },
 
-    async createAccount(input) {
+    async createAccount(input, id) {
       return withAccountChange(async (tx) => account(first(await q(
-        `INSERT INTO crm.accounts (id, tenant_id, remote_id, name, domain, industry, lifecycle_stage, billing_address, owner)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING ${ACCOUNT_COLS}`,
-        [newId('acc'), tenant, remoteId('crm-acc'), input.name, input.domain, input.industry, input.lifecycleStage,
-          input.billingAddress ? JSON.stringify(input.billingAddress) : null, input.owner],
+        `INSERT INTO crm.accounts (id, tenant_id, remote_id, name, domain, industry, lifecycle_stage, billing_address, owner, custom_fields)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING ${ACCOUNT_COLS}`,
+        [id ?? newId('acc'), tenant, remoteId('crm-acc'), input.name, input.domain, input.industry, input.lifecycleStage,
+          input.billingAddress ? JSON.stringify(input.billingAddress) : null, input.owner, JSON.stringify(input.customFields ?? {})],
         tx,
       ))));
     },
@@ -124,6 +130,7 @@ export function crmReferenceStore(db: Db, tenant: string, hooks?: CrmWriteHooks)
       if (changes.lifecycleStage !== undefined) set('lifecycle_stage', changes.lifecycleStage);
       if (changes.billingAddress !== undefined) set('billing_address', changes.billingAddress ? JSON.stringify(changes.billingAddress) : null);
       if (changes.owner !== undefined) set('owner', changes.owner);
+      if (changes.customFields !== undefined) set('custom_fields', JSON.stringify(changes.customFields));
       return withAccountChange(async (tx) => {
         const rows = await q(
           `UPDATE crm.accounts SET ${[...sets.clauses, 'updated_at = now()'].join(', ')} WHERE tenant_id = $1 AND id = $2 RETURNING ${ACCOUNT_COLS}`,

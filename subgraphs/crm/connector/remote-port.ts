@@ -19,6 +19,12 @@ export interface CrmRemote {
    * finds the record it created instead of making a second one. Only the fields given are written.
    */
   upsert<K extends CrmKind>(kind: K, writes: readonly CrmUpsert<K>[]): Promise<RemoteRecord<CrmFields[K]>[]>;
+  /**
+   * Writes our canonical id onto a record born at the vendor (the unique field `upsert` keys by), so later upserts
+   * of that canonical id update it instead of creating a second record. The caller has read the record and seen it
+   * without one; writing the same id again changes nothing.
+   */
+  claim<K extends CrmKind>(kind: K, remoteId: string, canonicalId: string): Promise<RemoteRecord<CrmFields[K]>>;
   /** Records by remote id, in batches; ids the vendor does not have (or archived) are absent. */
   get<K extends CrmKind>(kind: K, remoteIds: readonly string[]): Promise<RemoteRecord<CrmFields[K]>[]>;
   /** Records changed since `cursor` (null: from the beginning, i.e. the initial sync), oldest first. */
@@ -44,6 +50,8 @@ export interface RemoteAccountFields {
   /** Null when the vendor's value maps onto none of ours. */
   lifecycleStage: LifecycleStage | null;
   ownerRemoteId: string | null;
+  /** Vendor fields the connection's field mappings map onto our custom fields, by our field name (all mapped ones). */
+  custom?: Record<string, string | null>;
 }
 
 export interface RemoteContactFields {

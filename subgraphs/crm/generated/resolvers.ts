@@ -18,6 +18,8 @@ export type Scalars = {
   Date: { input: string; output: string; }
   /** ISO-8601 date-time, e.g. 2026-11-22T10:00:00.000Z */
   DateTime: { input: string; output: string; }
+  /** A JSON value (a vendor's record as the vendor sent it). */
+  JSON: { input: Record<string, unknown>; output: Record<string, unknown>; }
   _FieldSet: { input: unknown; output: unknown; }
 };
 
@@ -26,6 +28,8 @@ export type Account = {
   billingAddress: Maybe<Address>;
   contacts: ContactConnection;
   createdAt: Scalars['DateTime']['output'];
+  /** Vendor fields mapped onto this account by the tenant's field mappings (HubSpot custom properties), by name. */
+  customFields: Array<CustomField>;
   domain: Maybe<Scalars['String']['output']>;
   externalIds: Array<ExternalRef>;
   id: Scalars['ID']['output'];
@@ -34,6 +38,11 @@ export type Account = {
   name: Scalars['String']['output'];
   opportunities: OpportunityConnection;
   owner: Maybe<Scalars['String']['output']>;
+  /**
+   * The record the tenant's vendor CRM holds for this account, unmapped, as the vendor sent it (HubSpot: the company with
+   * its properties); null on the reference store. Needs the admin scope; never cached.
+   */
+  remoteData: Maybe<Scalars['JSON']['output']>;
   updatedAt: Scalars['DateTime']['output'];
 };
 
@@ -150,6 +159,13 @@ export type CreateOpportunityInput = {
   name: Scalars['String']['input'];
   planCode?: InputMaybe<Scalars['String']['input']>;
   stage?: InputMaybe<OpportunityStage>;
+};
+
+/** A vendor field the tenant maps onto an entity (declared in its connection's field mappings). */
+export type CustomField = {
+  __typename?: 'CustomField';
+  name: Scalars['String']['output'];
+  value: Maybe<Scalars['String']['output']>;
 };
 
 /** The id a record has inside one system of record (unified-API style remote id). */
@@ -458,9 +474,11 @@ export type ResolversTypes = {
   CreateAccountInput: CreateAccountInput;
   CreateContactInput: CreateContactInput;
   CreateOpportunityInput: CreateOpportunityInput;
+  CustomField: ResolverTypeWrapper<CustomField>;
   Date: ResolverTypeWrapper<Scalars['Date']['output']>;
   DateTime: ResolverTypeWrapper<Scalars['DateTime']['output']>;
   ExternalRef: ResolverTypeWrapper<ExternalRef>;
+  JSON: ResolverTypeWrapper<Scalars['JSON']['output']>;
   LifecycleStage: LifecycleStage;
   Money: ResolverTypeWrapper<Money>;
   MoneyInput: MoneyInput;
@@ -496,9 +514,11 @@ export type ResolversParentTypes = {
   CreateAccountInput: CreateAccountInput;
   CreateContactInput: CreateContactInput;
   CreateOpportunityInput: CreateOpportunityInput;
+  CustomField: CustomField;
   Date: Scalars['Date']['output'];
   DateTime: Scalars['DateTime']['output'];
   ExternalRef: ExternalRef;
+  JSON: Scalars['JSON']['output'];
   Money: Money;
   MoneyInput: MoneyInput;
   Mutation: Record<PropertyKey, never>;
@@ -527,6 +547,7 @@ export type AccountResolvers<ContextType = CrmContext, ParentType extends Resolv
   billingAddress?: Resolver<Maybe<ResolversTypes['Address']>, ParentType, ContextType>;
   contacts?: Resolver<ResolversTypes['ContactConnection'], ParentType, ContextType, RequireFields<AccountContactsArgs, 'first'>>;
   createdAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  customFields?: Resolver<Array<ResolversTypes['CustomField']>, ParentType, ContextType>;
   domain?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   externalIds?: Resolver<Array<ResolversTypes['ExternalRef']>, ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
@@ -535,6 +556,7 @@ export type AccountResolvers<ContextType = CrmContext, ParentType extends Resolv
   name?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   opportunities?: Resolver<ResolversTypes['OpportunityConnection'], ParentType, ContextType, RequireFields<AccountOpportunitiesArgs, 'first'>>;
   owner?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  remoteData?: Resolver<Maybe<ResolversTypes['JSON']>, ParentType, ContextType>;
   updatedAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
 };
 
@@ -583,6 +605,11 @@ export type ContactEdgeResolvers<ContextType = CrmContext, ParentType extends Re
   node?: Resolver<ResolversTypes['Contact'], ParentType, ContextType>;
 };
 
+export type CustomFieldResolvers<ContextType = CrmContext, ParentType extends ResolversParentTypes['CustomField'] = ResolversParentTypes['CustomField']> = {
+  name?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  value?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+};
+
 export interface DateScalarConfig extends GraphQLScalarTypeConfig<ResolversTypes['Date'], any> {
   name: 'Date';
 }
@@ -596,6 +623,10 @@ export type ExternalRefResolvers<ContextType = CrmContext, ParentType extends Re
   remoteUpdatedAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
   system?: Resolver<ResolversTypes['SystemName'], ParentType, ContextType>;
 };
+
+export interface JsonScalarConfig extends GraphQLScalarTypeConfig<ResolversTypes['JSON'], any> {
+  name: 'JSON';
+}
 
 export type MoneyResolvers<ContextType = CrmContext, ParentType extends ResolversParentTypes['Money'] = ResolversParentTypes['Money']> = {
   amountMinor?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
@@ -658,9 +689,11 @@ export type Resolvers<ContextType = CrmContext> = {
   Contact?: ContactResolvers<ContextType>;
   ContactConnection?: ContactConnectionResolvers<ContextType>;
   ContactEdge?: ContactEdgeResolvers<ContextType>;
+  CustomField?: CustomFieldResolvers<ContextType>;
   Date?: GraphQLScalarType;
   DateTime?: GraphQLScalarType;
   ExternalRef?: ExternalRefResolvers<ContextType>;
+  JSON?: GraphQLScalarType;
   Money?: MoneyResolvers<ContextType>;
   Mutation?: MutationResolvers<ContextType>;
   Opportunity?: OpportunityResolvers<ContextType>;

@@ -12,7 +12,7 @@ function credentialsInput(input: { apiKey: string; webhookSecret?: string | null
   return { apiKey: input.apiKey.trim(), webhookSecret: input.webhookSecret?.trim() || null };
 }
 
-function settingsInput(raw: string | null | undefined, adapter: AdapterDefinition): Record<string, unknown> {
+export function settingsInput(raw: string | null | undefined, adapter: AdapterDefinition): Record<string, unknown> {
   if (!raw) return {};
   let value: unknown;
   try {

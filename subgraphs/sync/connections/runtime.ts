@@ -38,7 +38,7 @@ export interface ConnectionRuntime {
   /** The remote billing system of a connection (null for `reference`). */
   billingRemote(connection: ConnectionModel): Promise<BillingRemote | null>;
   billingWebhooks(connection: ConnectionModel): Promise<BillingWebhooks | null>;
-  /** The remote CRM / ERP of a connection (HubSpot, Odoo); null for `reference`. Not yet used by the sync flows. */
+  /** The remote CRM / ERP of a connection (HubSpot, Odoo); null for `reference`. */
   crmRemote(connection: ConnectionModel): Promise<CrmRemote | null>;
   erpRemote(connection: ConnectionModel): Promise<ErpRemote | null>;
   /** One authenticated call with the stored credentials. */

@@ -79,6 +79,11 @@ export function connectionStore(db: Db, ring: KeyRing) {
           );
           return rows[0] ? connection(rows[0]) : null;
         },
+        /** New settings for an enabled connection (validated by the caller), in the caller's transaction. */
+        async updateSettings(id: string, settings: Record<string, unknown>, on: Queryable = db): Promise<ConnectionModel | null> {
+          const rows = await on.query(`UPDATE sync.connections SET settings = $3, updated_at = now() WHERE tenant_id = $1 AND id = $2 AND enabled RETURNING ${COLS}`, [tenant, id, JSON.stringify(settings)]);
+          return rows[0] ? connection(rows[0]) : null;
+        },
         async disable(id: string): Promise<ConnectionModel | null> {
           const rows = await db.query(`UPDATE sync.connections SET enabled = false, updated_at = now() WHERE tenant_id = $1 AND id = $2 RETURNING ${COLS}`, [tenant, id]);
           return rows[0] ? connection(rows[0]) : null;

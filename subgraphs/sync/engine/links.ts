@@ -13,8 +13,8 @@ export async function recordLink(
   tenant: string,
   entityId: string,
   system: SystemName,
-  ref: { remoteId: string; updatedAt: string },
+  ref: { remoteId: string; updatedAt: string; remoteData?: Record<string, unknown> },
 ): Promise<void> {
-  await crm.recordExternalId(entityId, { system, remoteId: ref.remoteId, remoteUpdatedAt: ref.updatedAt });
+  await crm.recordExternalId(entityId, { system, remoteId: ref.remoteId, remoteUpdatedAt: ref.updatedAt, remoteData: ref.remoteData ?? null });
   await ledger(db, tenant).recordLink(entityId, system, ref.remoteId);
 }

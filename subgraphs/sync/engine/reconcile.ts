@@ -3,6 +3,8 @@ import { newId } from '../../../lib/db/rows';
 import type { DriftItemModel, ReconciliationModel } from '../ledger/models';
 import { ledger } from '../ledger/store';
 import type { SystemsFor } from './systems';
+import type { ConnectionRuntime } from '../connections/runtime';
+import { vendorInvoiceDrift } from '../remote/reconcile-amounts';
 
 const CHUNK = 500;
 
@@ -12,7 +14,7 @@ const CHUNK = 500;
  * system is clear (CRM owns the account) a repair job is queued, with a key per report so repairs never double.
  * Every system is read through its port and the report goes to the ledger's port: no SQL into any system here.
  */
-export async function reconcileTenant(db: Db, systems: SystemsFor, tenant: string, correlationId: string): Promise<ReconciliationModel> {
+export async function reconcileTenant(db: Db, systems: SystemsFor, tenant: string, correlationId: string, connections?: ConnectionRuntime): Promise<ReconciliationModel> {
   const sys = systems(tenant);
   const id = newId('rec');
   const startedAt = new Date().toISOString();
@@ -51,6 +53,8 @@ export async function reconcileTenant(db: Db, systems: SystemsFor, tenant: strin
     if (linked.length < CHUNK) break;
     afterInvoice = linked[linked.length - 1] ?? null;
   }
+  // A vendor ERP's invoice amounts against ours (queues its own repairs).
+  drift.push(...(await vendorInvoiceDrift(db, sys, connections, tenant, id, correlationId)));
 
   const report: ReconciliationModel = { id, startedAt, finishedAt: new Date().toISOString(), accountsChecked: checked, drift };
   await ledger(db, tenant).recordReconciliation(report, correlationId);

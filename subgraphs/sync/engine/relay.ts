@@ -1,25 +1,29 @@
 import type { Db } from '../../../lib/db/db';
 import { type EventBus, syncChannel } from '../../../lib/events';
 import { EVENT_COLS, event } from '../ledger/store';
+import type { WHOLE_TENANT, WrittenEntity } from '../../../lib/cache-tags';
+import { writtenByEvent } from './cache-writes';
 import { enqueuePartnerDeliveries } from '../partner-webhooks/enqueue';
 
 /** Any constant: the lock that makes one relay at a time assign event ids across all workers. */
 const RELAY_LOCK = 724_113;
 
-/** States that follow a write to a system (a step done, partly done, or undone): cached answers may be stale. */
-const AFTER_WRITES = new Set(['SUCCEEDED', 'FAILED', 'DEAD_LETTERED', 'COMPENSATED']);
+export type OnWritten = (tenant: string, written: readonly (WrittenEntity | typeof WHOLE_TENANT)[]) => Promise<unknown>;
 
 export interface RelayOptions {
   batch?: number;
-  /** Called once per tenant whose systems the relayed events say were written, before the events are published. */
-  onWritten?: (tenant: string) => Promise<void>;
+  /**
+   * Called once per tenant whose systems the relayed events say were written, with what was written (the response
+   * cache evicts the answers holding it), before the events are published.
+   */
+  onWritten?: OnWritten;
 }
 
 /**
  * Gives committed events their public id (`seq`, consecutive per tenant) and publishes them on the tenant's channel. Only the holder of an
  * advisory lock assigns ids, and only to committed rows, so ids follow commit order: a subscriber resuming "after
  * N" can never miss an event that committed late with a smaller row id. Tenants whose systems were written are
- * reported first (`onWritten`: the response cache's generation), so whoever sees an event reads fresh answers.
+ * reported first (`onWritten`: the response cache evicts what they wrote), so whoever sees an event reads fresh answers.
  * Business status events (an invoice PAID, a subscription CANCELED) are writes too. Returns how many it published.
  */
 export async function relayEvents(db: Db, bus: EventBus, opts: RelayOptions = {}): Promise<number> {
@@ -43,9 +47,13 @@ export async function relayEvents(db: Db, bus: EventBus, opts: RelayOptions = {}
     return events;
   });
   if (opts.onWritten) {
-    const written = new Set(sequenced.filter((e) => e.jobId === null || AFTER_WRITES.has(e.state)).map((e) => e.tenant));
+    const written = new Map<string, (WrittenEntity | typeof WHOLE_TENANT)[]>();
+    for (const e of sequenced) {
+      const w = writtenByEvent(e);
+      if (w.length) written.set(e.tenant, [...(written.get(e.tenant) ?? []), ...w]);
+    }
     // Best effort: an unreachable cache must not hold events back (cached answers then expire by their max-age).
-    for (const tenant of written) await opts.onWritten(tenant).catch(() => undefined);
+    for (const [tenant, w] of written) await opts.onWritten(tenant, w).catch(() => undefined);
   }
   for (const e of sequenced) await bus.publish(syncChannel(e.tenant), JSON.stringify(e));
   return sequenced.length;

@@ -13,7 +13,10 @@ import { reconcileTenant } from './reconcile';
 import { type SystemsFor, connectedSystems } from './systems';
 import type { ConnectionRuntime } from '../connections/runtime';
 import { type Worker, startWorker } from './worker';
+import type { OnWritten } from './relay';
 import { ledgerTenants } from '../ledger/store';
+import { type PollOutcome, pollConnection, pollableConnections } from '../remote/polling';
+import { initialSyncFlow, remotePageFlow } from '../remote/initial-sync';
 import type { PartnerWebhookRuntime } from '../partner-webhooks/runtime';
 
 export interface SyncEngineOptions {
@@ -24,12 +27,14 @@ export interface SyncEngineOptions {
   retry: RetryPolicy;
   /** Seconds between scheduled reconciliations of every tenant; 0 turns the schedule off. */
   reconcileIntervalSeconds: number;
+  /** Seconds between polls of vendor CRM/ERP connections; 0 or absent turns polling off. */
+  pollIntervalSeconds?: number;
   pollMs?: number;
   lockSeconds?: number;
   /** Jobs this engine runs at once. @default 4 */
   concurrency?: number;
-  /** Told about each tenant whose systems sync steps wrote (bumps the response cache's generation). */
-  onWritten?: (tenant: string) => Promise<void>;
+  /** Told about each tenant whose systems sync steps wrote (the response cache evicts what they wrote). */
+  onWritten?: OnWritten;
   /** The tenants' connections; without it every tenant is on the reference stores. */
   connections?: ConnectionRuntime;
   /** With it, this engine also runs a partner-webhook delivery loop. */
@@ -40,15 +45,18 @@ export interface SyncEngine {
   worker: Worker;
   systems: SystemsFor;
   faults: FaultInjector;
+  /** Polls every vendor connection now (what the schedule does), with the same lock. */
+  pollNow(): Promise<PollOutcome[]>;
   stop(): Promise<void>;
 }
 
 /** The engine's settings from the configuration: fault injection, retry backoff, reconciliation schedule. */
-export function syncEngineSettings(config: Config): Pick<SyncEngineOptions, 'faults' | 'retry' | 'reconcileIntervalSeconds'> {
+export function syncEngineSettings(config: Config): Pick<SyncEngineOptions, 'faults' | 'retry' | 'reconcileIntervalSeconds' | 'pollIntervalSeconds'> {
   return {
     faults: faultsFromJson(config.sync.faults),
     retry: { baseDelayMs: config.sync.retryBaseMs, maxDelayMs: 30_000 },
     reconcileIntervalSeconds: config.sync.reconcileIntervalSeconds,
+    pollIntervalSeconds: config.sync.pollIntervalSeconds,
   };
 }
 
@@ -71,6 +79,8 @@ export function startSyncEngine(opts: SyncEngineOptions): SyncEngine {
       INVOICE_POST: invoicePostFlow(opts.db, systems),
       PAYMENT_APPLY: paymentApplyFlow(systems),
       REMOTE_CHANGE: remoteChangeFlow(opts.db, systems, opts.connections),
+      INITIAL_SYNC: initialSyncFlow(opts.db, opts.connections),
+      REMOTE_PAGE: remotePageFlow(opts.db, opts.connections),
       REMOTE_PUSH: remotePushFlow(systems),
     },
   });
@@ -85,12 +95,17 @@ export function startSyncEngine(opts: SyncEngineOptions): SyncEngine {
     timer = setInterval(() => void reconcileAll(opts, systems, worker), opts.reconcileIntervalSeconds * 1000);
     timer.unref();
   }
+  const pollNow = () => pollAll(opts, worker);
+  const poller = opts.pollIntervalSeconds ? setInterval(() => void pollNow(), opts.pollIntervalSeconds * 1000) : undefined;
+  poller?.unref();
   return {
     worker,
     systems,
     faults: opts.faults,
+    pollNow,
     async stop() {
       if (timer) clearInterval(timer);
+      if (poller) clearInterval(poller);
       await worker.stop();
       await deliveries?.stop();
     },
@@ -104,9 +119,32 @@ async function reconcileAll(opts: SyncEngineOptions, systems: SystemsFor, worker
       const [lock] = await tx.query<{ ok: boolean }>('SELECT pg_try_advisory_xact_lock(724114) AS ok');
       return lock?.ok ? ledgerTenants(opts.db) : [];
     });
-    for (const tenant of tenants) await reconcileTenant(opts.db, systems, tenant, `reconcile-${Date.now()}`);
+    for (const tenant of tenants) await reconcileTenant(opts.db, systems, tenant, `reconcile-${Date.now()}`, opts.connections);
     worker.wake();
   } catch (err) {
     opts.logger.error({ err }, 'scheduled reconciliation failed');
   }
+}
+
+/** Scheduled polling of vendor connections; an advisory lock makes one engine of many poll at a time. */
+async function pollAll(opts: SyncEngineOptions, worker: Worker): Promise<PollOutcome[]> {
+  const connections = opts.connections;
+  if (!connections) return [];
+  return opts.db.transaction(async (tx) => {
+    const [lock] = await tx.query<{ ok: boolean }>('SELECT pg_try_advisory_xact_lock(724115) AS ok');
+    if (!lock?.ok) return [];
+    const outcomes: PollOutcome[] = [];
+    for (const connection of await pollableConnections(opts.db, connections)) {
+      try {
+        outcomes.push(...(await pollConnection(opts.db, connections, connection)));
+      } catch (err) {
+        opts.logger.warn({ err, connectionId: connection.id }, 'polling a connection failed');
+      }
+    }
+    if (outcomes.some((o) => o.enqueued > 0)) worker.wake();
+    return outcomes;
+  }).catch((err: unknown) => {
+    opts.logger.error({ err }, 'scheduled polling failed');
+    return [];
+  });
 }

@@ -9,8 +9,11 @@ import { erpReferenceStore } from '../../erp/connector/reference-store';
 import { erpWriteHooks } from '../../erp/hooks';
 import { billingWriteHooks } from '../../billing/hooks';
 import type { ConnectionRuntime } from '../connections/runtime';
+import type { ConnectionModel } from '../connections/models';
 import { type RemoteBillingPush, remoteBilling } from '../remote/billing';
 import { remoteLinks } from '../remote/links';
+import { type RemoteCrmPush, remoteCrm } from '../remote/crm';
+import { remoteErp } from '../remote/erp';
 import type { FaultInjector } from './faults';
 import { SpanKind, traced } from '../../../lib/telemetry/tracing';
 import { recordLink } from './links';
@@ -22,6 +25,8 @@ export interface Systems {
   billing: BillingConnector;
   /** Writes only a remote billing system takes (its invoices); null when the tenant's billing is the reference store. */
   remoteBilling(): Promise<RemoteBillingPush | null>;
+  /** Pushes CRM records changed through our API to a remote CRM (HubSpot); null when the CRM is the reference store. */
+  remoteCrm(): Promise<RemoteCrmPush | null>;
 }
 
 /** Connectors for a tenant; writes made for a job carry its correlation id into the events they record. */
@@ -63,8 +68,9 @@ function deferred<T extends object>(resolve: () => Promise<T>): T {
 
 /**
  * The registry of a tenant's ports, built from its connections: a system without an enabled connection (or on the
- * `reference` adapter) is the built-in reference store; a remote billing system (Stripe) is the mirror for reads with
- * writes pushed to the vendor inside the job. Two tenants on different adapters share one deployment.
+ * `reference` adapter) is the built-in reference store; a remote billing (Stripe) or ERP (Odoo) system is the mirror for
+ * reads with writes pushed to the vendor inside the job; a remote CRM (HubSpot) gets our API's account changes through
+ * `remoteCrm`. Two tenants on different adapters share one deployment.
  */
 export function connectedSystems(db: Db, faults: FaultInjector, connections?: ConnectionRuntime): SystemsFor {
   return (tenant, correlationId = 'sync-engine') => {
@@ -76,9 +82,23 @@ export function connectedSystems(db: Db, faults: FaultInjector, connections?: Co
       if (!connection || !vendor) return null;
       return remoteBilling(mirror, vendor, remoteLinks(db, tenant, connection.id), (accountId, ref) => recordLink(db, crm, tenant, accountId, 'BILLING', ref));
     };
+    const erpMirror = erpReferenceStore(db, tenant, erpWriteHooks(tenant, correlationId));
+    const vendorOf = async <T>(system: 'CRM' | 'ERP', build: (c: ConnectionModel, r: ConnectionRuntime) => Promise<T | null>) => {
+      const connection = connections ? await connections.connectionFor(tenant, system) : null;
+      const vendor = connection && connections ? await build(connection, connections) : null;
+      return connection && vendor ? { connection, vendor } : null;
+    };
+    const erp = async () => {
+      const r = await vendorOf('ERP', (c, rt) => rt.erpRemote(c));
+      return r ? remoteErp(erpMirror, r.vendor, remoteLinks(db, tenant, r.connection.id)) : erpMirror;
+    };
     return {
       crm,
-      erp: guarded('ERP', erpReferenceStore(db, tenant, erpWriteHooks(tenant, correlationId)), faults),
+      erp: guarded('ERP', deferred(erp), faults),
+      remoteCrm: async () => {
+        const r = await vendorOf('CRM', (c, rt) => rt.crmRemote(c));
+        return r ? remoteCrm(r.vendor, remoteLinks(db, tenant, r.connection.id)) : null;
+      },
       billing: guarded('BILLING', deferred(async () => (await remote())?.billing ?? mirror), faults),
       remoteBilling: async () => (await remote())?.push ?? null,
     };

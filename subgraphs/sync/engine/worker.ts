@@ -8,7 +8,7 @@ import { claimNext, transition } from '../ledger/store';
 import { type RetryPolicy, classify } from './errors';
 import { recordedMessage } from './recorded-message';
 import { fullText } from '../../../lib/scoped-message';
-import { relayEvents } from './relay';
+import { type OnWritten, relayEvents } from './relay';
 import { jobSpan } from '../job-tracing';
 import { jobEnded, jobRetried, jobSucceeded } from '../../../lib/telemetry/sync-metrics';
 
@@ -27,8 +27,8 @@ export interface WorkerOptions {
   pollMs?: number;
   /** Jobs run at the same time by this worker. @default 4 */
   concurrency?: number;
-  /** Told about each tenant whose systems the relayed events say were written (the response cache's generation). */
-  onWritten?: (tenant: string) => Promise<void>;
+  /** Told about each tenant whose systems the relayed events say were written (the response cache evicts what they wrote). */
+  onWritten?: OnWritten;
 }
 
 export interface Worker {

@@ -193,6 +193,17 @@ export type Mutation = {
    * deployment's setting, 24 h), so each message carries both signatures until then; 0 retires it at once.
    */
   rotatePartnerWebhookSecret: PartnerWebhookEndpointSecret;
+  /**
+   * Replaces the connection's field mappings (a JSON object, validated by its adapter; HubSpot:
+   * {"account":{"customFields":[{"property":"acme_tier","field":"tier"}]}}). The stored mappings get the next version,
+   * and every record of the connection they affect is queued for a resync in the same transaction.
+   */
+  setConnectionFieldMappings: SystemConnection;
+  /**
+   * Reads a vendor CRM/ERP connection's records from the beginning (paged, within its rate limit) and applies them: one
+   * INITIAL_SYNC job with progress, resumable from its cursor. Once per connection (the same job is returned again).
+   */
+  startInitialSync: SyncJob;
   /** Calls the vendor once with the stored credentials. */
   testConnection: ConnectionTestResult;
   /** Changes the URL, description or event kinds; `enabled: true` re-enables (and clears the failure streak). */
@@ -259,6 +270,17 @@ export type MutationRotateConnectionCredentialsArgs = {
 export type MutationRotatePartnerWebhookSecretArgs = {
   graceSeconds?: InputMaybe<Scalars['Int']['input']>;
   id: Scalars['ID']['input'];
+};
+
+
+export type MutationSetConnectionFieldMappingsArgs = {
+  fieldMappings: Scalars['String']['input'];
+  id: Scalars['ID']['input'];
+};
+
+
+export type MutationStartInitialSyncArgs = {
+  connectionId: Scalars['ID']['input'];
 };
 
 
@@ -499,6 +521,8 @@ export type SyncJob = {
   lastErrorMessage: Maybe<Scalars['String']['output']>;
   maxAttempts: Scalars['Int']['output'];
   nextRunAt: Maybe<Scalars['DateTime']['output']>;
+  /** Records of an initial sync (INITIAL_SYNC): read from the vendor, applied by its page jobs, failed; null for other kinds. */
+  progress: Maybe<SyncJobProgress>;
   /** Steps done by a workflow (quote-to-cash) and compensation notes. */
   result: Maybe<Scalars['String']['output']>;
   sourceSystem: SystemName;
@@ -530,12 +554,27 @@ export type SyncJobFilter = {
 
 export type SyncJobKind =
   | 'ACCOUNT_UPSERT'
+  | 'INITIAL_SYNC'
   | 'INVOICE_POST'
   | 'PAYMENT_APPLY'
   | 'QUOTE_TO_CASH'
   | 'RECONCILE_REPAIR'
   | 'REMOTE_CHANGE'
+  | 'REMOTE_PAGE'
   | 'REMOTE_PUSH';
+
+/** How far an initial sync got, in records. */
+export type SyncJobProgress = {
+  __typename?: 'SyncJobProgress';
+  /** In pages whose job was dead-lettered. */
+  failed: Scalars['Int']['output'];
+  /** Whether every kind of record has been read to its end. */
+  finished: Scalars['Boolean']['output'];
+  /** Read from the vendor so far. */
+  seen: Scalars['Int']['output'];
+  /** Applied to our systems (pages whose job SUCCEEDED). */
+  written: Scalars['Int']['output'];
+};
 
 export type SyncJobState =
   | 'CANCELLED'
@@ -741,6 +780,7 @@ export type ResolversTypes = {
   SyncJobEdge: ResolverTypeWrapper<Omit<SyncJobEdge, 'node'> & { node: ResolversTypes['SyncJob'] }>;
   SyncJobFilter: SyncJobFilter;
   SyncJobKind: SyncJobKind;
+  SyncJobProgress: ResolverTypeWrapper<SyncJobProgress>;
   SyncJobState: SyncJobState;
   SyncJobTransition: ResolverTypeWrapper<SyncEventModel>;
   SyncState: SyncState;
@@ -787,6 +827,7 @@ export type ResolversParentTypes = {
   SyncJobConnection: Omit<SyncJobConnection, 'edges' | 'nodes'> & { edges: Array<ResolversParentTypes['SyncJobEdge']>, nodes: Array<ResolversParentTypes['SyncJob']> };
   SyncJobEdge: Omit<SyncJobEdge, 'node'> & { node: ResolversParentTypes['SyncJob'] };
   SyncJobFilter: SyncJobFilter;
+  SyncJobProgress: SyncJobProgress;
   SyncJobTransition: SyncEventModel;
   SystemConnection: ConnectionModel;
   SystemSyncStatus: SystemSyncStatus;
@@ -897,6 +938,8 @@ export type MutationResolvers<ContextType = SyncContext, ParentType extends Reso
   requestResync?: Resolver<Array<ResolversTypes['SyncJob']>, ParentType, ContextType, RequireFields<MutationRequestResyncArgs, 'accountId'>>;
   rotateConnectionCredentials?: Resolver<ResolversTypes['SystemConnection'], ParentType, ContextType, RequireFields<MutationRotateConnectionCredentialsArgs, 'credentials' | 'id'>>;
   rotatePartnerWebhookSecret?: Resolver<ResolversTypes['PartnerWebhookEndpointSecret'], ParentType, ContextType, RequireFields<MutationRotatePartnerWebhookSecretArgs, 'id'>>;
+  setConnectionFieldMappings?: Resolver<ResolversTypes['SystemConnection'], ParentType, ContextType, RequireFields<MutationSetConnectionFieldMappingsArgs, 'fieldMappings' | 'id'>>;
+  startInitialSync?: Resolver<ResolversTypes['SyncJob'], ParentType, ContextType, RequireFields<MutationStartInitialSyncArgs, 'connectionId'>>;
   testConnection?: Resolver<ResolversTypes['ConnectionTestResult'], ParentType, ContextType, RequireFields<MutationTestConnectionArgs, 'id'>>;
   updatePartnerWebhookEndpoint?: Resolver<ResolversTypes['PartnerWebhookEndpoint'], ParentType, ContextType, RequireFields<MutationUpdatePartnerWebhookEndpointArgs, 'id' | 'input'>>;
 };
@@ -1018,6 +1061,7 @@ export type SyncJobResolvers<ContextType = SyncContext, ParentType extends Resol
   lastErrorMessage?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   maxAttempts?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
   nextRunAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
+  progress?: Resolver<Maybe<ResolversTypes['SyncJobProgress']>, ParentType, ContextType>;
   result?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   sourceSystem?: Resolver<ResolversTypes['SystemName'], ParentType, ContextType>;
   state?: Resolver<ResolversTypes['SyncJobState'], ParentType, ContextType>;
@@ -1034,6 +1078,13 @@ export type SyncJobConnectionResolvers<ContextType = SyncContext, ParentType ext
 export type SyncJobEdgeResolvers<ContextType = SyncContext, ParentType extends ResolversParentTypes['SyncJobEdge'] = ResolversParentTypes['SyncJobEdge']> = {
   cursor?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   node?: Resolver<ResolversTypes['SyncJob'], ParentType, ContextType>;
+};
+
+export type SyncJobProgressResolvers<ContextType = SyncContext, ParentType extends ResolversParentTypes['SyncJobProgress'] = ResolversParentTypes['SyncJobProgress']> = {
+  failed?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  finished?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
+  seen?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  written?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
 };
 
 export type SyncJobTransitionResolvers<ContextType = SyncContext, ParentType extends ResolversParentTypes['SyncJobTransition'] = ResolversParentTypes['SyncJobTransition']> = {
@@ -1092,6 +1143,7 @@ export type Resolvers<ContextType = SyncContext> = {
   SyncJob?: SyncJobResolvers<ContextType>;
   SyncJobConnection?: SyncJobConnectionResolvers<ContextType>;
   SyncJobEdge?: SyncJobEdgeResolvers<ContextType>;
+  SyncJobProgress?: SyncJobProgressResolvers<ContextType>;
   SyncJobTransition?: SyncJobTransitionResolvers<ContextType>;
   SystemConnection?: SystemConnectionResolvers<ContextType>;
   SystemSyncStatus?: SystemSyncStatusResolvers<ContextType>;

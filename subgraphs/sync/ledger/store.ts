@@ -217,7 +217,7 @@ export function ledger(db: Db, tenant: string): Ledger {
     },
     async recordReconciliation(report, correlationId) {
       await db.transaction(async (tx) => {
-        for (const d of report.drift.filter((x) => x.repairQueued)) {
+        for (const d of report.drift.filter((x) => x.repairQueued && x.entityType === 'Account')) {
           await enqueueSyncJob(tx, {
             tenant, kind: 'ACCOUNT_UPSERT', entityType: 'Account', entityId: d.entityId, sourceSystem: 'CRM', targetSystem: d.system,
             correlationId, idempotencyKey: `repair:${report.id}:${d.entityId}:${d.system}`,

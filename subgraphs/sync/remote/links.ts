@@ -1,6 +1,15 @@
 import type { Db } from '../../../lib/db/db';
 
-export type RemoteEntity = 'Customer' | 'Plan' | 'Price' | 'BillingSubscription' | 'Invoice';
+/** Billing (Stripe): Customer, Plan, Price, BillingSubscription, Invoice; CRM (HubSpot): Account; ERP (Odoo): Customer, Invoice, Payment. */
+export type RemoteEntity = 'Customer' | 'Plan' | 'Price' | 'BillingSubscription' | 'Invoice' | 'Account' | 'Payment';
+
+/** What the ledger holds of a linked vendor record: the last version applied, and the record as the vendor sent it. */
+export interface RemoteLink {
+  canonicalId: string;
+  remoteId: string;
+  remoteUpdatedAt: string | null;
+  remoteData: Record<string, unknown> | null;
+}
 
 /** The vendor ids of our records for one connection (`sync.remote_links`): part of the ledger's own port. */
 export function remoteLinks(db: Db, tenant: string, connectionId: string) {
@@ -19,14 +28,47 @@ export function remoteLinks(db: Db, tenant: string, connectionId: string) {
       );
       return row?.canonical_id ?? null;
     },
-    async record(type: RemoteEntity, canonicalId: string, remoteId: string, remoteUpdatedAt: string | null): Promise<void> {
+    /** The link of a vendor record, by the vendor's id. */
+    async byRemoteId(type: RemoteEntity, remoteId: string): Promise<RemoteLink | null> {
+      const [row] = await db.query<{ canonical_id: string; remote_id: string; remote_updated_at: Date | string | null; remote_data: Record<string, unknown> | null }>(
+        `SELECT canonical_id, remote_id, remote_updated_at, remote_data FROM sync.remote_links
+         WHERE connection_id = $1 AND entity_type = $2 AND remote_id = $3 AND tenant_id = $4`,
+        [connectionId, type, remoteId, tenant],
+      );
+      if (!row) return null;
+      const at = row.remote_updated_at;
+      return { canonicalId: row.canonical_id, remoteId: row.remote_id, remoteUpdatedAt: at === null ? null : new Date(at).toISOString(), remoteData: row.remote_data };
+    },
+    /** Links (or re-links) a record; `remoteData` keeps the vendor's record when given, the stored one otherwise. */
+    async record(type: RemoteEntity, canonicalId: string, remoteId: string, remoteUpdatedAt: string | null, remoteData?: Record<string, unknown>): Promise<void> {
       await db.query(
-        `INSERT INTO sync.remote_links (connection_id, entity_type, canonical_id, tenant_id, remote_id, remote_updated_at) VALUES ($1, $2, $3, $4, $5, $6)
-         ON CONFLICT (connection_id, entity_type, canonical_id) DO UPDATE SET remote_id = EXCLUDED.remote_id, remote_updated_at = EXCLUDED.remote_updated_at`,
-        [connectionId, type, canonicalId, tenant, remoteId, remoteUpdatedAt],
+        `INSERT INTO sync.remote_links (connection_id, entity_type, canonical_id, tenant_id, remote_id, remote_updated_at, remote_data) VALUES ($1, $2, $3, $4, $5, $6, $7)
+         ON CONFLICT (connection_id, entity_type, canonical_id) DO UPDATE SET remote_id = EXCLUDED.remote_id, remote_updated_at = EXCLUDED.remote_updated_at,
+           remote_data = coalesce(EXCLUDED.remote_data, sync.remote_links.remote_data)`,
+        [connectionId, type, canonicalId, tenant, remoteId, remoteUpdatedAt, remoteData ? JSON.stringify(remoteData) : null],
       );
     },
   };
 }
 
 export type RemoteLinks = ReturnType<typeof remoteLinks>;
+
+/** JSON with keys sorted (jsonb does not keep key order), for comparing a vendor record with the stored one. */
+function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  if (value && typeof value === 'object') {
+    return `{${Object.entries(value as Record<string, unknown>).sort(([a], [b]) => a.localeCompare(b)).map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
+  }
+  return JSON.stringify(value) ?? 'null';
+}
+
+/**
+ * Whether a vendor record read now is already what the ledger applied: older than the linked version (a lagging read),
+ * or the same version with the same content. Vendors stamp modification times coarsely (Odoo: whole seconds), so an
+ * equal time alone does not prove an equal record.
+ */
+export function alreadyApplied(record: { remoteUpdatedAt: string; remoteData: Record<string, unknown> }, known: RemoteLink | null): boolean {
+  if (!known?.remoteUpdatedAt) return false;
+  const [theirs, ours] = [Date.parse(record.remoteUpdatedAt), Date.parse(known.remoteUpdatedAt)];
+  return theirs < ours || (theirs === ours && canonicalJson(record.remoteData) === canonicalJson(known.remoteData));
+}

@@ -85,6 +85,15 @@ export class HubSpotCrmRemote implements CrmRemote {
     return this.get(kind, writes.map((w) => remoteIds.get(w.canonicalId)).filter((id): id is string => id !== undefined));
   }
 
+  async claim<K extends CrmKind>(kind: K, remoteId: string, canonicalId: string): Promise<RemoteRecord<CrmFields[K]>> {
+    const spec: KindSpec<K> = KIND_SPECS[kind];
+    // The property is unique in HubSpot: a canonical id another record holds is refused there (a PermanentError).
+    await this.call(`${spec.objectType}.update`, () => this.client.crm.objects.basicApi.update(spec.objectType, remoteId, { properties: { [this.settings.canonicalIdProperty]: canonicalId } }));
+    const [claimed] = await this.get(kind, [remoteId]);
+    if (!claimed) throw new PermanentError('HUBSPOT_OBJECT_NOT_FOUND', `${spec.objectType} ${remoteId} does not exist`);
+    return claimed;
+  }
+
   async get<K extends CrmKind>(kind: K, remoteIds: readonly string[]): Promise<RemoteRecord<CrmFields[K]>[]> {
     const spec: KindSpec<K> = KIND_SPECS[kind];
     const found: SimplePublicObject[] = [];
@@ -177,7 +186,8 @@ export class HubSpotCrmRemote implements CrmRemote {
   }
 
   private propertiesOf<K extends CrmKind>(spec: KindSpec<K>): string[] {
-    return [...spec.properties, spec.modifiedProperty, this.settings.canonicalIdProperty, ...this.settings.extraProperties];
+    const mapped = spec.objectType === 'companies' ? this.settings.fieldMappings.account.customFields.map((m) => m.property) : [];
+    return [...new Set([...spec.properties, spec.modifiedProperty, this.settings.canonicalIdProperty, ...this.settings.extraProperties, ...mapped])];
   }
 
   /** With OAuth, a current access token first; a 401 (revoked or expired early) gets one refresh and one retry. */

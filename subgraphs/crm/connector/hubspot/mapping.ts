@@ -39,14 +39,17 @@ export const KIND_SPECS: { [K in CrmKind]: KindSpec<K> } = {
     modifiedProperty: 'hs_lastmodifieddate',
     properties: ['name', 'domain', 'industry', 'lifecyclestage', 'hubspot_owner_id'],
     associatesCompany: false,
-    read: (p) => ({
+    read: (p, _company, settings) => ({
       name: p['name'] ?? '',
       domain: text(p['domain']),
       industry: text(p['industry']),
       lifecycleStage: LIFECYCLE_IN[p['lifecyclestage'] ?? ''] ?? null,
       ownerRemoteId: text(p['hubspot_owner_id']),
+      custom: Object.fromEntries(settings.fieldMappings.account.customFields.map((m) => [m.field, text(p[m.property])])),
     }),
-    write: (f) => defined({
+    write: (f, settings) => defined({
+      // Mapped custom fields only; a field the mappings do not know is not written anywhere.
+      ...Object.fromEntries(settings.fieldMappings.account.customFields.filter((m) => f.custom && m.field in f.custom).map((m) => [m.property, clear(f.custom?.[m.field])])),
       name: f.name,
       domain: f.domain === undefined ? undefined : clear(f.domain),
       industry: f.industry === undefined ? undefined : clear(f.industry),

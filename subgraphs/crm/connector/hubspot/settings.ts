@@ -3,6 +3,32 @@ import type { OpportunityStage } from '../models';
 
 const stage = z.enum(['PROSPECTING', 'QUALIFICATION', 'PROPOSAL', 'NEGOTIATION', 'CLOSED_WON', 'CLOSED_LOST']);
 
+/** One HubSpot property mapped onto one of our custom fields. */
+const customFieldMapping = z.object({
+  /** The HubSpot property's internal name (Settings > Properties), e.g. `acme_tier`. */
+  property: z.string().regex(/^[a-z][a-z0-9_]{0,99}$/, 'a HubSpot internal property name (lower case, digits, _)'),
+  /** Our field name, as `customFields { name }` shows it. */
+  field: z.string().regex(/^[A-Za-z][A-Za-z0-9_]{0,63}$/, 'a field name (letters, digits, _; 64 at most)'),
+});
+
+/**
+ * A tenant's declarative field mappings for its HubSpot connection, versioned (each change stored is a new version,
+ * and queues a resync of the records it affects). Deal stages are mapped by `dealStages`.
+ */
+export const hubSpotFieldMappings = z.object({
+  version: z.number().int().min(1).default(1),
+  account: z.object({ customFields: z.array(customFieldMapping).max(50).default([]) }).default({ customFields: [] }),
+}).superRefine((m, ctx) => {
+  for (const key of ['field', 'property'] as const) {
+    const seen = new Set<string>();
+    for (const c of m.account.customFields) {
+      if (seen.has(c[key])) ctx.addIssue({ code: 'custom', path: ['account', 'customFields'], message: `${key} "${c[key]}" is mapped twice` });
+      seen.add(c[key]);
+    }
+  }
+});
+export type HubSpotFieldMappings = z.infer<typeof hubSpotFieldMappings>;
+
 /**
  * A HubSpot connection's settings (not secret; stored with the connection and validated when written). Deal stages
  * are per portal and pipeline, so their mapping onto ours is configuration; the defaults are HubSpot's default
@@ -27,8 +53,10 @@ export const hubSpotSettings = z.object({
    */
   auth: z.enum(['private-app', 'oauth']).default('private-app'),
   oauthClientId: z.string().min(1).optional(),
-  /** Extra vendor properties to fetch into remoteData (per-tenant field mappings read them from there). */
+  /** Extra vendor properties to fetch into remoteData. */
   extraProperties: z.array(z.string()).default([]),
+  /** The tenant's field mappings (custom properties onto `customFields`). */
+  fieldMappings: hubSpotFieldMappings.default({ version: 1, account: { customFields: [] } }),
 });
 export type HubSpotSettings = z.infer<typeof hubSpotSettings>;
 

@@ -26,6 +26,14 @@ export function accountUpsertFlow(db: Db, systems: SystemsFor) {
         await recordLink(db, sys.crm, job.tenant, account.id, 'BILLING', ref);
         return `billing customer ${ref.remoteId} upserted`;
       }
+      case 'CRM': {
+        // An account changed through our API, for a tenant whose CRM is a vendor (HubSpot): the vendor gets it too.
+        const remote = await sys.remoteCrm();
+        if (!remote) return 'CRM is the reference store: nothing to push';
+        const ref = await remote.pushAccount(account);
+        await recordLink(db, sys.crm, job.tenant, account.id, 'CRM', ref);
+        return `CRM record ${ref.remoteId} upserted at the vendor`;
+      }
       default:
         throw new PermanentError('BAD_TARGET', `Account sync cannot target ${String(job.targetSystem)}`);
     }

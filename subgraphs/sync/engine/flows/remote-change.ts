@@ -3,6 +3,7 @@ import type { RemoteObjectKind } from '../../../billing/connector/remote-port';
 import type { ConnectionRuntime } from '../../connections/runtime';
 import type { SyncJobModel } from '../../ledger/models';
 import { remoteLinks } from '../../remote/links';
+import { applyVendorChange } from '../../remote/inbound';
 import type { Db } from '../../../../lib/db/db';
 import { PermanentError, TransientError } from '../errors';
 import type { SystemsFor } from '../systems';
@@ -31,6 +32,8 @@ export function remoteChangeFlow(db: Db, systems: SystemsFor, connections: Conne
     const p = job.payload as unknown as RemoteChangePayload;
     const connection = connections ? await connections.store.byId(p.connectionId) : null;
     if (!connections || !connection || connection.tenant !== job.tenant) throw new PermanentError('CONNECTION_NOT_FOUND', `Connection "${p.connectionId}" does not exist`);
+    // A vendor CRM or ERP (HubSpot, Odoo): its own rules, in remote/inbound.ts.
+    if (connection.system !== 'BILLING') return applyVendorChange(db, job.tenant, job.correlationId, connections, connection, p);
     const remote = await connections.billingRemote(connection);
     if (!remote) throw new PermanentError('CONNECTION_NOT_REMOTE', `Connection "${p.connectionId}" has no remote billing system`);
     const sys = systems(job.tenant, job.correlationId);

@@ -75,6 +75,16 @@ export function cpuSeconds(pid: number): number {
   }
 }
 
+/** Kernel-mode CPU seconds of a process (the part of cpuSeconds spent in system calls: socket writes, for one). */
+export function systemCpuSeconds(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[12]) / clkTck();
+  } catch {
+    return Number.NaN;
+  }
+}
+
 /** Jiffies of one CPU from /proc/stat: busy (everything but idle and iowait, steal included) and total. */
 export function cpuTimes(cpu: number): { busy: number; total: number } {
   try {

@@ -13,9 +13,19 @@ import { z } from 'zod';
 
 /** Payload-only fields: resolved from the published event itself, no query through the gateway per event. */
 export const SUBSCRIPTION_QUERY = 'subscription BenchWatch { syncStatusChanged { eventId event { state message } } }';
+/** The same, resumable: the storm mode reconnects every subscription with `after` = the last eventId it received. */
+export const RESUMABLE_QUERY = 'subscription BenchResume($after: ID) { syncStatusChanged(after: $after) { eventId event { state message } } }';
 
 export const toClient = z.discriminatedUnion('type', [
-  z.object({ type: z.literal('open'), url: z.string().url(), token: z.string().min(1), count: z.number().int().min(1), concurrency: z.number().int().min(1) }),
+  z.object({
+    type: z.literal('open'), url: z.string().url(), token: z.string().min(1), count: z.number().int().min(1), concurrency: z.number().int().min(1),
+    /** Subscribe with RESUMABLE_QUERY from `after` (storm mode). */
+    after: z.string().optional(),
+  }),
+  /** Storm mode: close every connection at once (no reconnect yet). */
+  z.object({ type: z.literal('drop') }),
+  /** Storm mode: reopen every subscription with `after` = its last eventId; report once each has received `target`. */
+  z.object({ type: z.literal('reconnect'), url: z.string().url(), token: z.string().min(1), concurrency: z.number().int().min(1), target: z.string() }),
   z.object({ type: z.literal('status') }),
   z.object({ type: z.literal('results') }),
   z.object({ type: z.literal('close') }),
@@ -51,6 +61,9 @@ export const fromClient = z.discriminatedUnion('type', [
   /** `latencies[i]`: publish-to-receipt ms of measured event i, one entry per subscription that received it. */
   z.object({ type: z.literal('results'), latencies: z.array(z.array(z.number())) }),
   z.object({ type: z.literal('closed') }),
+  z.object({ type: z.literal('dropped') }),
+  /** Storm mode: every subscription of this process reached the target (`at`: epoch ms), or gave up. */
+  z.object({ type: z.literal('caughtUp'), at: z.number(), caughtUp: z.number().int(), duplicates: z.number().int() }),
 ]);
 export type FromClient = z.infer<typeof fromClient>;
 
@@ -59,6 +72,8 @@ const now = () => performance.timeOrigin + performance.now();
 interface SubState {
   warm: boolean;
   lastIndex: number;
+  /** Last eventId received (storm mode resumes from it). */
+  lastEventId: bigint | null;
 }
 
 function describe(err: unknown): string {
@@ -100,7 +115,14 @@ function main(): void {
     if (status.errorSamples.length < 5 && !status.errorSamples.includes(text)) status.errorSamples.push(text);
   };
 
-  const openOne = (url: string, token: string) =>
+  const subs: SubState[] = [];
+  /** Storm mode: the eventId every subscription must reach, and what to call once all have. */
+  const storm: { target: bigint | null; pending: number; duplicates: number; onDone: (() => void) | null } = { target: null, pending: 0, duplicates: 0, onDone: null };
+  const eventIdOf = (value: { data?: unknown }): bigint | null => {
+    const change = (value.data as { syncStatusChanged?: { eventId?: unknown } } | null | undefined)?.syncStatusChanged;
+    return typeof change?.eventId === 'string' ? BigInt(change.eventId) : null;
+  };
+  const openOne = (url: string, token: string, sub: SubState, resumable: boolean) =>
     new Promise<void>((resolve) => {
       let acked = false;
       const client = createClient({
@@ -127,17 +149,29 @@ function main(): void {
         },
       });
       clients.push(client);
-      const sub: SubState = { warm: false, lastIndex: -1 };
+      const after = sub.lastEventId === null ? undefined : sub.lastEventId.toString();
       client.subscribe(
-        { query: SUBSCRIPTION_QUERY },
+        resumable ? { query: RESUMABLE_QUERY, variables: { after } } : { query: SUBSCRIPTION_QUERY },
         {
           next: (value) => {
             const receivedAt = now();
+            const id = eventIdOf(value);
+            if (id !== null) {
+              if (sub.lastEventId !== null && id <= sub.lastEventId) storm.duplicates += 1;
+              const before = sub.lastEventId;
+              sub.lastEventId = id;
+              if (storm.target !== null && id >= storm.target && (before === null || before < storm.target)) {
+                storm.pending -= 1;
+                if (storm.pending === 0) storm.onDone?.();
+              }
+            }
             const message = messageOf(value);
             const [phase, index, sentAt] = message?.split(':') ?? [];
             if (phase === 'w') {
               if (!sub.warm) status.warmedUp += 1;
               sub.warm = true;
+            } else if (phase === 's') {
+              // Storm mode events: counted by eventId above.
             } else if (phase === 'm' && index !== undefined && sentAt !== undefined) {
               const i = Number(index);
               (latencies[i] ??= []).push(receivedAt - Number(sentAt));
@@ -174,12 +208,42 @@ function main(): void {
         const lane = async () => {
           while (next < msg.count) {
             next += 1;
-            await openOne(wsUrl, msg.token);
+            const sub: SubState = { warm: false, lastIndex: -1, lastEventId: msg.after === undefined ? null : BigInt(msg.after) };
+            subs.push(sub);
+            await openOne(wsUrl, msg.token, sub, msg.after !== undefined);
           }
         };
         void Promise.all(Array.from({ length: Math.min(msg.concurrency, msg.count) }, lane)).then(() =>
           send({ type: 'opened', ms: performance.now() - started }),
         );
+        break;
+      }
+      case 'drop': {
+        const all = clients.splice(0);
+        void Promise.allSettled(all.map((c) => c.dispose())).then(() => send({ type: 'dropped' }));
+        break;
+      }
+      case 'reconnect': {
+        const wsUrl = msg.url.replace(/^http/, 'ws');
+        const target = BigInt(msg.target);
+        storm.target = target;
+        storm.pending = subs.filter((s) => s.lastEventId === null || s.lastEventId < target).length;
+        storm.duplicates = 0;
+        const report = () => send({ type: 'caughtUp', at: now(), caughtUp: subs.length - storm.pending, duplicates: storm.duplicates });
+        if (storm.pending === 0) {
+          report();
+          break;
+        }
+        storm.onDone = report;
+        let next = 0;
+        const lane = async () => {
+          while (next < subs.length) {
+            const sub = subs[next];
+            next += 1;
+            if (sub) await openOne(wsUrl, msg.token, sub, true);
+          }
+        };
+        void Promise.all(Array.from({ length: Math.min(msg.concurrency, subs.length) }, lane));
         break;
       }
       case 'status':

@@ -28,14 +28,13 @@
  * --concurrency: WebSocket handshakes in flight per client process; --pin off: no taskset; --stall / --drain-budget:
  * give up waiting for deliveries after that many seconds without progress / after the last PUBLISH.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import path from 'node:path';
 import { parseCli } from '../lib/cli';
 import Redis from 'ioredis';
 import type { SyncEventModel } from '../subgraphs/sync/ledger/models';
-import { type ClientStatus, type FromClient, type ToClient, fromClient } from './subscriptions-client';
-import { BENCH_REDIS_URL, type BenchServer, cpuSeconds, intOption, machineDescription, percentile, pinThisProcess, readMemory, startServer, table, tasksetAvailable } from './support';
+import { type ClientProcess, closeClients, forkClient, sumStatus } from './subscriptions-fork';
+import { type StormResult, runStorm } from './subscriptions-storm';
+import { BENCH_REDIS_URL, type BenchServer, cpuSeconds, systemCpuSeconds, intOption, machineDescription, percentile, pinThisProcess, readMemory, startServer, table, tasksetAvailable } from './support';
 
 const TENANT = 'acme';
 /** Far above any id the stack's own relay could assign in this run, so its events (if any) never interleave with ours. */
@@ -68,100 +67,6 @@ function openFilesLimit(): number {
 }
 
 const mib = (kib: number) => `${(kib / 1024).toFixed(1)} MiB`;
-
-// ---------------------------------------------------------------------------------------------------------------
-// Client processes
-
-interface ClientProcess {
-  pid: number;
-  send(msg: ToClient): void;
-  /** Resolves with the next message of this type. */
-  next<T extends FromClient['type']>(type: T): Promise<Extract<FromClient, { type: T }>>;
-  status(): Promise<ClientStatus>;
-  kill(): void;
-  exited: Promise<void>;
-}
-
-const liveChildren = new Set<ChildProcess>();
-process.once('exit', () => {
-  for (const c of liveChildren) c.kill('SIGTERM');
-});
-
-function forkClient(label: string, cpu: number | undefined): Promise<ClientProcess> {
-  const script = path.join(__dirname, 'subscriptions-client.ts');
-  const args = ['--import', 'tsx', script];
-  const [cmd, argv] = cpu !== undefined ? ['taskset', ['-c', String(cpu), process.execPath, ...args]] : [process.execPath, args];
-  const child = spawn(cmd, argv, { cwd: path.resolve(__dirname, '..'), stdio: ['ignore', 'inherit', 'inherit', 'ipc'], env: { ...process.env, NODE_ENV: 'production' } });
-  liveChildren.add(child);
-  const waiters = new Map<string, ((msg: FromClient) => void)[]>();
-  const exited = new Promise<void>((resolve) =>
-    child.once('exit', (code, signal) => {
-      liveChildren.delete(child);
-      if (code !== 0 && code !== null) process.stderr.write(`[${label}] exited with code ${code}\n`);
-      else if (signal && signal !== 'SIGTERM') process.stderr.write(`[${label}] killed by ${signal}\n`);
-      for (const list of waiters.values()) for (const w of list) w({ type: 'closed' });
-      waiters.clear();
-      resolve();
-    }),
-  );
-  child.on('message', (raw: unknown) => {
-    const parsed = fromClient.safeParse(raw);
-    if (!parsed.success) {
-      process.stderr.write(`[${label}] unreadable message: ${JSON.stringify(raw).slice(0, 200)}\n`);
-      return;
-    }
-    const list = waiters.get(parsed.data.type);
-    const w = list?.shift();
-    w?.(parsed.data);
-  });
-  const next = <T extends FromClient['type']>(type: T) =>
-    new Promise<Extract<FromClient, { type: T }>>((resolve, reject) => {
-      if (!child.connected) {
-        reject(new Error(`${label} is gone`));
-        return;
-      }
-      const list = waiters.get(type) ?? [];
-      list.push((msg) => (msg.type === type ? resolve(msg as Extract<FromClient, { type: T }>) : reject(new Error(`${label} exited`))));
-      waiters.set(type, list);
-    });
-  const handle: ClientProcess = {
-    pid: -1,
-    send: (msg) => {
-      if (child.connected) child.send(msg);
-    },
-    next,
-    async status() {
-      const reply = next('status');
-      handle.send({ type: 'status' });
-      return (await reply).status;
-    },
-    kill: () => child.kill('SIGTERM'),
-    exited,
-  };
-  return next('ready').then((ready) => {
-    handle.pid = ready.pid;
-    return handle;
-  });
-}
-
-function sumStatus(all: readonly ClientStatus[]): ClientStatus {
-  const total: ClientStatus = {
-    connected: 0, failed: 0, subscriptionErrors: 0, errorSamples: [], closeCodes: {}, warmedUp: 0, measured: 0, outOfOrder: 0, badPayloads: 0, rssBytes: 0,
-  };
-  for (const s of all) {
-    total.connected += s.connected;
-    total.failed += s.failed;
-    total.subscriptionErrors += s.subscriptionErrors;
-    total.warmedUp += s.warmedUp;
-    total.measured += s.measured;
-    total.outOfOrder += s.outOfOrder;
-    total.badPayloads += s.badPayloads;
-    total.rssBytes += s.rssBytes;
-    for (const e of s.errorSamples) if (total.errorSamples.length < 5 && !total.errorSamples.includes(e)) total.errorSamples.push(e);
-    for (const [code, n] of Object.entries(s.closeCodes)) total.closeCodes[code] = (total.closeCodes[code] ?? 0) + n;
-  }
-  return total;
-}
 
 // ---------------------------------------------------------------------------------------------------------------
 // One run
@@ -319,6 +224,7 @@ async function runOnce(opts: RunOptions): Promise<RunResult> {
     const baseline = status.measured;
     const expected = live * opts.events;
     const cpuBefore = cpuSeconds(server.pid);
+    const systemCpuBefore = systemCpuSeconds(server.pid);
     const clientCpuBefore = clients.reduce((sum, c) => sum + cpuSeconds(c.pid), 0);
     const publishStarted = performance.now();
     for (let i = 0; i < opts.events; i++) {
@@ -350,10 +256,11 @@ async function runOnce(opts: RunOptions): Promise<RunResult> {
     }
     const drainSeconds = (performance.now() - publishStarted) / 1000;
     const serverCpuSeconds = cpuSeconds(server.pid) - cpuBefore;
+    const serverSystemCpuSeconds = systemCpuSeconds(server.pid) - systemCpuBefore;
     const clientCpuSeconds = clients.reduce((sum, c) => sum + cpuSeconds(c.pid), 0) - clientCpuBefore;
     const afterEvents = memoryOf(server.pid);
     const delivered = status.measured - baseline;
-    log(`${opts.events} events published in ${publishSeconds.toFixed(1)} s; ${delivered}/${expected} deliveries in ${drainSeconds.toFixed(1)} s; server CPU ${serverCpuSeconds.toFixed(1)} s, client processes' CPU ${clientCpuSeconds.toFixed(1)} s`);
+    log(`${opts.events} events published in ${publishSeconds.toFixed(1)} s; ${delivered}/${expected} deliveries in ${drainSeconds.toFixed(1)} s; server CPU ${serverCpuSeconds.toFixed(1)} s (${serverSystemCpuSeconds.toFixed(1)} s of it in the kernel; ${((serverCpuSeconds / Math.max(1, delivered)) * 1e6).toFixed(1)} µs per delivery), client processes' CPU ${clientCpuSeconds.toFixed(1)} s`);
 
     const results = await Promise.all(
       clients.map(async (c) => {
@@ -405,16 +312,7 @@ async function runOnce(opts: RunOptions): Promise<RunResult> {
       closeCodes: status.closeCodes,
     };
   } finally {
-    await Promise.all(
-      clients.map(async (c) => {
-        const closed = c.next('closed').catch(() => undefined);
-        c.send({ type: 'close' });
-        await Promise.race([closed, sleep(15_000)]);
-        const timer = setTimeout(() => c.kill(), 5000);
-        await c.exited;
-        clearTimeout(timer);
-      }),
-    );
+    await closeClients(clients);
     monitor.disconnect();
     publisher.disconnect();
     await server.stop();
@@ -436,6 +334,9 @@ async function main(): Promise<void> {
       stall: { type: 'string', default: '20', description: 'give up after this many seconds without a delivery', placeholder: 's' },
       'drain-budget': { type: 'string', default: '90', description: 'give up this many seconds after the last event', placeholder: 's' },
       pin: { type: 'string', default: 'on', description: 'on|off: pin server and clients to CPUs with taskset', placeholder: 'on|off' },
+      mode: { type: 'string', default: 'fanout', description: 'fanout: live events to N subscribers; storm: N subscribers drop at once and resume with `after`', placeholder: 'fanout|storm' },
+      'storm-events': { type: 'string', default: '100', description: 'storm mode: ledger events written while the clients are away', placeholder: 'n' },
+      'storm-budget': { type: 'string', default: '300', description: 'storm mode: give up this many seconds after the reconnect', placeholder: 's' },
     },
   });
   const counts = values.subscribers.split(',').map((s) => Number(s.trim()));
@@ -458,6 +359,34 @@ async function main(): Promise<void> {
   process.stdout.write(`machine: ${machineDescription()}\n`);
   if (values.pin !== 'on' && values.pin !== 'off') throw new Error('--pin must be on or off');
   const pinned = values.pin === 'on' && pinThisProcess(1);
+  if (values.mode === 'storm') {
+    const stormEvents = intOption('storm-events', values['storm-events'], 1);
+    const budgetSeconds = intOption('storm-budget', values['storm-budget'], 1);
+    process.stdout.write(
+      `setup: storm mode: subscribers ${counts.join(', ')} (tenant ${TENANT}, one resumable subscription per connection); all live, then every connection dropped at once, ` +
+        `${stormEvents} ledger events written meanwhile, then every client reconnects with \`after\` = its last eventId; ` +
+        `${pinned ? 'server pinned to CPU 0, client processes to CPU 1' : 'no CPU pinning'}; ${concurrency} handshakes in flight per client process\n\n`,
+    );
+    const storms: StormResult[] = [];
+    for (const subscribers of counts) storms.push(await runStorm({ pin: pinned, subscribers, events: stormEvents, perClient, concurrency, budgetSeconds }));
+    process.stdout.write('\n## Results (storm)\n\n');
+    process.stdout.write(
+      `${table(
+        ['subscribers', 'live before', 'missed events', 'caught up', 'live again after s', 'duplicates', 'server CPU s', 'ledger pages read', 'resumed from history', 'resumed by a ledger read', 'first connect s'],
+        storms.map((r) => [
+          String(r.subscribers), String(r.live), String(r.events), String(r.caughtUp), Number.isNaN(r.liveAgainSeconds) ? '-' : r.liveAgainSeconds.toFixed(1),
+          String(r.duplicates), r.serverCpuSeconds.toFixed(1), String(r.ledgerReads), String(r.fromHistory), String(r.fromLedger), r.connectSeconds.toFixed(1),
+        ]),
+      )}\n\n`,
+    );
+    process.stdout.write(
+      '"live again after": from the reconnect order to the moment the last subscription had received the last missed event (WebSocket handshakes\n' +
+        'included); the last three columns are the gateway\'s counters (sor_subscription_ledger_reads_total, sor_subscription_resumes_total).\n' +
+        `The load average is in the machine line above. Took ${((Date.now() - started) / 1000).toFixed(0)} s.\n`,
+    );
+    return;
+  }
+  if (values.mode !== 'fanout') throw new Error('--mode must be fanout or storm');
   process.stdout.write(
     `setup: subscribers ${counts.join(', ')} (tenant ${TENANT}, one subscription per connection); ${events} events every ${intervalMs} ms published on Redis after the warm-up; ` +
       `${pinned ? 'server pinned to CPU 0, client processes and publisher to CPU 1' : `no CPU pinning (${values.pin === 'off' ? '--pin off' : 'taskset unavailable'})`}; Postgres and Redis unpinned on the same machine; ` +

@@ -10,7 +10,7 @@ import pg from 'pg';
 import { z } from 'zod';
 import { tasksetAvailable } from './host';
 
-export { cpuSeconds, pinThisProcess, readMemory, tasksetAvailable } from './host';
+export { cpuSeconds, pinThisProcess, readMemory, systemCpuSeconds, tasksetAvailable } from './host';
 
 /** Admin connection of the benchmark Postgres (trust auth); every run creates and drops its own database on it. */
 export const ADMIN_POSTGRES_URL = process.env['BENCH_POSTGRES_URL'] ?? 'postgres://postgres@127.0.0.1:5432/postgres';

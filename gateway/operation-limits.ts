@@ -128,7 +128,7 @@ export function operationLimitsPlugin(limits: OperationLimits): ApolloServerPlug
             throw refusal('OPERATION_RESOLUTION_FAILURE', request.operationName ? `Unknown operation named "${request.operationName}"` : 'Name the operation to run: the document has several');
           }
           if (operation.operation === 'subscription') {
-            throw refusal('SUBSCRIPTION_REQUIRES_WEBSOCKET', 'Subscriptions are served over WebSocket (graphql-transport-ws) on this URL, not over HTTP');
+            throw refusal('SUBSCRIPTION_REQUIRES_WEBSOCKET', 'Subscriptions are served over WebSocket (graphql-transport-ws) on this URL and over SSE (graphql-sse) on /graphql/stream, not as plain HTTP requests');
           }
           if (nestedDeeperThan(request.variables, limits.maxVariableDepth)) {
             throw refusal('BAD_USER_INPUT', `Variables are nested deeper than ${limits.maxVariableDepth} levels`);

@@ -156,8 +156,13 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningServer>
   const api = withWebhooks(webhookForwarder({ syncBaseUrl: urls.sync.replace(/\/graphql$/, ''), logger }), graphql);
   const opsConsole = opsConsoleHandler(opts.consoleDir === undefined ? defaultConsoleDir() : opts.consoleDir);
   const handler = tracedHttp('gateway', async (req, res) => (opsConsole(req, res) ? undefined : api(req, res)));
-  const unreport = reportSubscriptions(() => subscriptions?.stats() ?? { connections: 0, subscriptions: 0 });
-  const running = await listen(handler, config.host, opts.port ?? config.ports.gateway, {
+  const unreport = reportSubscriptions(() => subscriptions?.stats() ?? { connections: 0, subscriptions: 0, groups: 0 });
+  // GraphQL over SSE (gateway/subscriptions/sse.ts) on its own path, once subscriptions are attached.
+  const serve: typeof handler = async (req, res) => {
+    if (subscriptions?.handleHttp(req, res)) return;
+    await handler(req, res);
+  };
+  const running = await listen(serve, config.host, opts.port ?? config.ports.gateway, {
     beforeClose: async () => {
       unreport();
       await subscriptions?.close();

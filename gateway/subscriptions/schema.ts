@@ -1,25 +1,29 @@
-import { GraphQLError, type GraphQLSchema, extendSchema, isObjectType, parse } from 'graphql';
+import { GraphQLError, type GraphQLResolveInfo, type GraphQLSchema, extendSchema, isObjectType, parse } from 'graphql';
 import { subscriptionScope } from '../../lib/auth/policy';
 import { readSubscriptionSdl } from '../../lib/schema';
 import { shownMessage } from '../../lib/scoped-message';
-import type { Principal } from '../../lib/auth/principal';
 import { badUserInput, forbidden } from '../../lib/errors';
-import type { EventBus } from '../../lib/events';
-import { type ExecuteAsSubscriber, aliasAwareFieldResolver, resolveThroughGateway } from './federated';
-import { PAGE, type SyncEvent, type SyncEventFilter, syncEventStream } from './sync-stream';
+import type { FanOut, Subscriber } from './fanout';
+import { aliasAwareFieldResolver, resolveThroughGateway } from './federated';
+import { PAGE, type SyncEvent, type SyncEventFilter, matches } from './sync-stream';
 
 /** The live root type (schema/subscriptions.graphql), added to the gateway's API schema whenever the supergraph changes. */
 const SUBSCRIPTION_DOCUMENT = parse(readSubscriptionSdl());
 
 
-/** Per-subscriber state the resolvers need; created by the WebSocket server for each subscribe. */
-export interface SubscriptionContext {
-  principal: Principal;
-  execute: ExecuteAsSubscriber;
-  bus: EventBus;
-  maxBuffered: number;
-  dropSlowConsumer: () => void;
+/**
+ * Per-subscriber state the resolvers need; created by a transport (graphql-ws, SSE) for each subscribe. The payload
+ * resolvers run once per group of subscribers that get the same answer, with one member's context (fanout.ts).
+ */
+export interface SubscriptionContext extends Subscriber {
+  fanout: FanOut;
 }
+
+/**
+ * Payload fields whose answer depends on who asks: read through the gateway as the subscriber (`job`, `account`,
+ * `invoice`, `subscription`), or rendered by the subscriber's scopes (`message`, see eventMessagesForReader).
+ */
+export const GATEWAY_FIELDS: ReadonlySet<string> = new Set(['job', 'account', 'invoice', 'subscription', 'message']);
 
 const EVENT_FIELDS = 'eventId jobId kind entityType entityId targetSystem state attempts errorCode message correlationId at';
 
@@ -31,8 +35,8 @@ export function buildSubscriptionSchema(apiSchema: GraphQLSchema): GraphQLSchema
 
   const field = root.getFields()['syncStatusChanged'];
   if (!field) throw new Error('syncStatusChanged missing');
-  field.subscribe = (_source, args: { filter?: SyncEventFilter | null; after?: string | null }, ctx: SubscriptionContext) =>
-    eventStream(ctx, args.after, args.filter ?? {}, (e) => e.jobId !== null, {
+  field.subscribe = (_source, args: { filter?: SyncEventFilter | null; after?: string | null }, ctx: SubscriptionContext, info) =>
+    eventStream(ctx, info, args.after, args.filter ?? {}, (e) => e.jobId !== null, {
       field: 'syncEvents',
       query: `query Resume($after: ID!) { syncEvents(after: $after, first: ${PAGE}) { ${EVENT_FIELDS} } }`,
     });
@@ -106,8 +110,8 @@ function statusStream(schema: GraphQLSchema, spec: StatusStreamSpec): void {
   const field = schema.getSubscriptionType()?.getFields()[spec.field];
   const type = schema.getType(spec.type);
   if (!field || !isObjectType(type)) throw new Error(`${spec.field} missing`);
-  field.subscribe = (_s, args: Record<string, string | null | undefined>, ctx: SubscriptionContext) =>
-    eventStream(ctx, args['after'], { entityId: args[spec.idArg] ?? null }, (e) => e.kind === spec.kind, {
+  field.subscribe = (_s, args: Record<string, string | null | undefined>, ctx: SubscriptionContext, info) =>
+    eventStream(ctx, info, args['after'], { entityId: args[spec.idArg] ?? null }, (e) => e.kind === spec.kind, {
       field: 'statusEvents',
       query: `query Resume($after: ID!, $kinds: [String!]!) { statusEvents(after: $after, kinds: $kinds, first: ${PAGE}) { ${EVENT_FIELDS} } }`,
       variables: { kinds: [spec.kind] },
@@ -123,25 +127,26 @@ function statusStream(schema: GraphQLSchema, spec: StatusStreamSpec): void {
   entity.resolve = (e: SyncEvent, _a, ctx: SubscriptionContext, info) => resolveThroughGateway(ctx.execute, spec.rootField, e.entityId, info);
 }
 
-/** A subscriber's gap-free stream; stored events are read through the gateway (as the subscriber) with `source`. */
+/**
+ * A subscriber's gap-free stream, joined to the fan-out group that gives the same answer; stored events are read
+ * through the gateway (as a member of the group) with `source`.
+ */
 function eventStream(
   ctx: SubscriptionContext,
+  info: GraphQLResolveInfo,
   after: string | null | undefined,
   filter: SyncEventFilter,
   accept: (e: SyncEvent) => boolean,
   source: { field: 'syncEvents' | 'statusEvents'; query: string; variables?: Record<string, unknown> },
-): AsyncGenerator<SyncEvent> {
+): AsyncGenerator<unknown> {
   if (after != null && !/^\d{1,18}$/.test(after)) throw badUserInput('after', 'must be an eventId');
-  return syncEventStream({
-    bus: ctx.bus,
-    tenant: ctx.principal.tenant,
-    after: after ?? null,
-    filter,
-    accept,
-    maxBuffered: ctx.maxBuffered,
-    onSlowConsumer: ctx.dropSlowConsumer,
-    fetchAfter: async (from) => {
-      const res = await ctx.execute(source.query, { ...source.variables, after: from });
+  return ctx.fanout.join({
+    ctx,
+    info,
+    after: after == null ? null : BigInt(after),
+    accept: (e) => accept(e) && matches(e, filter),
+    read: async (as, from) => {
+      const res = await as.execute(source.query, { ...source.variables, after: from });
       const first = res.errors?.[0];
       // The ledger's own code (FORBIDDEN, UPSTREAM_UNAVAILABLE...) reaches the subscriber.
       if (first) throw new GraphQLError(`resume failed: ${first.message}`, { extensions: first.extensions });

@@ -1,24 +1,27 @@
-import type { Server } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { ApolloServer } from '@apollo/server';
-import { type ExecutionArgs, type ExecutionResult, GraphQLError, type GraphQLSchema, getOperationAST, getVariableValues } from 'graphql';
+import type { ExecutionResult, GraphQLError, GraphQLSchema } from 'graphql';
 import { CloseCode } from 'graphql-ws';
 import { useServer } from 'graphql-ws/use/ws';
-import { WebSocketServer } from 'ws';
+import { type WebSocket, WebSocketServer } from 'ws';
 import { z } from 'zod';
 import type { Principal } from '../../lib/auth/principal';
 import { CORRELATION_HEADER, correlationIdFrom } from '../../lib/correlation';
-import { type ErrorCode, fieldError } from '../../lib/errors';
+import { fieldError } from '../../lib/errors';
 import type { EventBus } from '../../lib/events';
 import type { Logger } from '../../lib/logger';
+import { subscriptionLedgerReads, subscriptionResumes } from '../../lib/telemetry/gateway-metrics';
 import type { GatewayContext } from '../context';
 import type { OperationLimits } from '../operation-limits';
-import { type PartnerDocumentRule, derivedExecution, documentHash } from '../trusted-documents';
-import { type DocumentChecker, documentChecker } from './documents';
+import type { PartnerDocumentRule } from '../trusted-documents';
 import { wsErrorFormatter } from './errors';
 import { at } from './expiry';
-import { type ExecuteAsSubscriber, aliasAwareFieldResolver } from './federated';
-import { type SubscriptionContext, buildSubscriptionSchema } from './schema';
+import { type Sink, fanOut } from './fanout';
+import { replayQueue } from './replay-queue';
+import { openStream, subscribeRequests } from './requests';
+import { GATEWAY_FIELDS } from './schema';
 import { type Slot, subscriptionSlots } from './slots';
+import { sseTransport } from './sse';
 
 /** Close code for a subscriber that cannot keep up (its undelivered events exceeded the limit). */
 export const SLOW_CONSUMER_CLOSE_CODE = 4008;
@@ -31,8 +34,17 @@ const limitsSchema = z
     perPrincipal: z.number().int().positive(),
     /** Concurrent subscriptions of one tenant on this instance. @default 5000 */
     perTenant: z.number().int().positive(),
-    /** Live events buffered per subscription before it is dropped as a slow consumer. @default 1000 */
+    /**
+     * Frames written to one connection (WebSocket or SSE stream) and not yet taken by its socket, and events waiting
+     * in one fan-out group, before the consumer is dropped as a slow one (4008 on WebSocket). @default 1000
+     */
     maxBuffered: z.number().int().positive(),
+    /** Bytes written to one connection and not yet taken by its socket before it is dropped as slow. @default 4 MiB */
+    maxBufferedBytes: z.number().int().positive(),
+    /** Ledger replays (resumes with `after` that the recent history cannot serve) running at once per instance. @default 8 */
+    maxConcurrentReplays: z.number().int().positive(),
+    /** Recent events each fan-out group keeps for resuming subscribers. @default 256 */
+    historySize: z.number().int().positive(),
     /** Keep-alive ping interval (ms). @default 12000 */
     keepAliveMs: z.number().int().positive(),
     /** Largest WebSocket message accepted (connection_init included); larger ones close the socket with 1009. @default 1 MiB */
@@ -45,7 +57,7 @@ const limitsSchema = z
 export type SubscriptionLimits = z.infer<typeof limitsSchema>;
 
 export const DEFAULT_SUBSCRIPTION_LIMITS: SubscriptionLimits = {
-  perConnection: 25, perPrincipal: 100, perTenant: 5000, maxBuffered: 1000, keepAliveMs: 12_000, maxPayloadBytes: 1024 * 1024, documentCacheBytes: 8 * 1024 * 1024,
+  perConnection: 25, perPrincipal: 100, perTenant: 5000, maxBuffered: 1000, maxBufferedBytes: 4 * 1024 * 1024, maxConcurrentReplays: 8, historySize: 256, keepAliveMs: 12_000, maxPayloadBytes: 1024 * 1024, documentCacheBytes: 8 * 1024 * 1024,
 };
 
 /** The defaults with `overrides` (SUBSCRIPTION_LIMITS, JSON) applied; fails fast on an unknown key or a bad value. */
@@ -66,7 +78,7 @@ export interface SubscriptionServerOptions {
   limits: SubscriptionLimits;
   /** The HTTP endpoint's document limits, applied to subscribe documents too. */
   operationLimits: OperationLimits;
-  /** The HTTP endpoint's partner rule (trusted documents), applied to each subscribe document before it is parsed. */
+  /** The partner rule of the HTTP endpoint (trusted-documents.ts), applied to each subscribe before parsing. */
   partnerDocuments: PartnerDocumentRule;
   production: boolean;
 }
@@ -76,23 +88,37 @@ interface Running {
   correlationId: string;
 }
 
+/** Frames in flight on one connection: counted down as its socket takes them. */
+interface Backlog {
+  frames: number;
+  readonly written: () => void;
+}
+
+const backlog = (): Backlog => {
+  const b: Backlog = { frames: 0, written: () => void (b.frames -= 1) };
+  return b;
+};
+
 interface Extra {
   principal?: Principal;
   cancelExpiry?: () => void;
   /** This connection's subscriptions that hold a slot, by id. */
   running: Map<string, Running>;
+  backlog: Backlog;
 }
 
 export interface SubscriptionServer {
   /** Swaps in a schema built on the gateway's new API schema (called on every supergraph load or update). */
   updateSchema(apiSchema: GraphQLSchema): void;
-  /** Open connections and running subscriptions (the /metrics gauges). */
-  stats(): { connections: number; subscriptions: number };
+  /** Serves GraphQL over SSE (graphql-sse) on its path; false for any other request. */
+  handleHttp(req: IncomingMessage, res: ServerResponse): boolean;
+  /** Open connections and running subscriptions (the /metrics gauges), and the fan-out's groups. */
+  stats(): { connections: number; subscriptions: number; groups: number; replays: { running: number; waiting: number } };
   close(): Promise<void>;
 }
 
 /** Longer than any real token (Node's own header limit is 16 KiB): refused without being decoded. */
-const MAX_TOKEN_CHARS = 16 * 1024;
+export const MAX_TOKEN_CHARS = 16 * 1024;
 
 function tokenFrom(params: Readonly<Record<string, unknown>> | undefined): string | null {
   const raw = params?.['authorization'] ?? params?.['Authorization'] ?? params?.['token'];
@@ -120,25 +146,52 @@ function onReturn(source: AsyncGenerator<ExecutionResult>, release: () => void):
   return wrapped;
 }
 
+/**
+ * A graphql-ws subscription's writer: the group's serialized result is spliced into a `next` message with this
+ * subscription's id (no parse, no re-serialization per subscriber) and written without waiting. Past `maxBuffered`
+ * frames or `maxBufferedBytes` not yet taken by the socket, the connection is closed with 4008.
+ */
+function wsSink(socket: WebSocket, queue: Backlog, id: string, limits: SubscriptionLimits, own: (r: ExecutionResult) => unknown): Sink {
+  const prefix = `{"id":${JSON.stringify(id)},"type":"next","payload":`;
+  const dropSlow = () => socket.close(SLOW_CONSUMER_CLOSE_CODE, 'Slow consumer: too many undelivered events');
+  const next = (json: string) => {
+    if (socket.readyState !== socket.OPEN) return;
+    queue.frames += 1;
+    socket.send(`${prefix}${json}}`, queue.written);
+    if (queue.frames > limits.maxBuffered || socket.bufferedAmount > limits.maxBufferedBytes) dropSlow();
+  };
+  return { next, nextOwn: (r) => next(JSON.stringify(own(r))), dropSlow };
+}
 
 /**
- * graphql-ws on the gateway's own HTTP server and path. Messages above `maxPayloadBytes` close the socket (1009)
- * before they are read. connection_init authenticates; a missing, bad or expired token closes with 4403, which
- * clients retry with fresh `connectionParams` (4401 would end them for good). Each subscribe is checked with the HTTP
- * document limits and the partner rule, its root field authorized from the policy table as graphql-js executes it (schema.ts), and
- * bounded per connection, per token subject and per tenant; a slot is released the moment the subscription ends.
+ * graphql-ws on the gateway's own HTTP server and path, and graphql-sse beside it (sse.ts), both on one fan-out core
+ * (fanout.ts). WebSocket messages above `maxPayloadBytes` close the socket (1009) before they are read.
+ * connection_init authenticates; a missing, bad or expired token closes with 4403, which clients retry with fresh
+ * `connectionParams` (4401 would end them for good). Each subscribe is checked with the HTTP document limits and the
+ * partner rule, its root field authorized from the policy table as graphql-js executes it (schema.ts), and bounded per connection, per
+ * token subject and per tenant; a slot is released the moment the subscription ends.
  */
 export function attachSubscriptions(opts: SubscriptionServerOptions): SubscriptionServer {
   const { limits, production } = opts;
-  let current: { schema: GraphQLSchema; documents: DocumentChecker } | null = null;
   const slots = subscriptionSlots(limits);
+  const replays = replayQueue(limits.maxConcurrentReplays);
+  const fanout = fanOut({
+    bus: opts.bus, maxBuffered: limits.maxBuffered, historySize: limits.historySize, replays, gatewayFields: GATEWAY_FIELDS,
+    onResume: (source) => subscriptionResumes.inc({ source }),
+    onLedgerRead: () => subscriptionLedgerReads.inc(),
+  });
+  const requests = subscribeRequests({
+    apollo: opts.apollo, fanout, slots, operationLimits: opts.operationLimits, partnerDocuments: opts.partnerDocuments, documentCacheBytes: limits.documentCacheBytes,
+    production, logger: opts.logger,
+  });
   const formatError = wsErrorFormatter(production, opts.logger);
+  const sse = sseTransport({ requests, verify: opts.verify, limits, formatError });
   const wss = new WebSocketServer({ server: opts.server, path: '/graphql', maxPayload: limits.maxPayloadBytes });
   const extras = new WeakMap<object, Extra>();
   const extraOf = (ctx: { extra: object }): Extra => {
     let e = extras.get(ctx.extra);
     if (!e) {
-      e = { running: new Map() };
+      e = { running: new Map(), backlog: backlog() };
       extras.set(ctx.extra, e);
     }
     return e;
@@ -152,17 +205,12 @@ export function attachSubscriptions(opts: SubscriptionServerOptions): Subscripti
     return extra.running.get(id)?.correlationId ?? (typeof own === 'string' ? own : correlationIdFrom(undefined));
   };
 
-  const executeAs = (principal: Principal, correlationId: string): ExecuteAsSubscriber => async (query, variables) => {
-    // Generated from the subscriber's admitted document: marked so the partner rule does not refuse it.
-    const contextValue = { principal, correlationId, derived: derivedExecution(query) };
-    const response = await opts.apollo.executeOperation({ query, variables }, { contextValue });
-    if (response.body.kind !== 'single') return { errors: [{ message: 'unexpected incremental response' }] };
-    return { data: response.body.singleResult.data ?? null, errors: response.body.singleResult.errors };
-  };
-
   useServer<Record<string, unknown>, Record<PropertyKey, never>>(
     {
       isProd: production,
+      // The root field's stream joins its fan-out group; results go from the group to the socket (wsSink), not
+      // through graphql-ws's per-subscriber serialization. Request errors come back as an ExecutionResult.
+      subscribe: openStream,
       async onConnect(ctx) {
         const refuse = (reason: string) => {
           ctx.extra.socket.close(CloseCode.Forbidden, reason);
@@ -182,44 +230,19 @@ export function attachSubscriptions(opts: SubscriptionServerOptions): Subscripti
         extra.cancelExpiry = at(principal.exp * 1000, () => ctx.extra.socket.close(CloseCode.Forbidden, 'Token expired'));
         return true;
       },
-      async onSubscribe(ctx, id, payload): Promise<ExecutionArgs | readonly GraphQLError[]> {
+      async onSubscribe(ctx, id, payload) {
         const extra = extraOf(ctx);
         const principal = extra.principal;
         const correlationId = correlationIdFrom(ctx.extra.request.headers[CORRELATION_HEADER]);
-        // Copies: checked documents' errors are cached and shared.
-        const refuse = (errors: readonly GraphQLError[]) =>
-          errors.map((e) => new GraphQLError(e.message, { nodes: e.nodes, extensions: { ...e.extensions, correlationId } }));
-        if (!principal) return refuse([fieldError('UNAUTHENTICATED', 'Not authenticated')]);
-        const loaded = current;
-        if (!loaded) return refuse([fieldError('UPSTREAM_UNAVAILABLE', 'Schema not loaded yet')]);
-        const checked = await loaded.documents.check(payload.query);
-        if ('errors' in checked) return refuse(checked.errors);
-        const { document } = checked;
-        // A partner may only send its registered documents: the exact text, or a registered one after normalisation
-        // (which needs the parsed document, so after the document limits).
-        const notAllowed = await opts.partnerDocuments(principal, { hash: documentHash(payload.query), document });
-        if (notAllowed) return refuse([notAllowed]);
-        const operation = getOperationAST(document, payload.operationName);
-        if (!operation) return refuse([fieldError('BAD_REQUEST', 'Unable to identify the operation: name it with operationName')]);
-        if (operation.operation !== 'subscription') return refuse([fieldError('BAD_REQUEST', 'Only subscriptions are served over WebSocket; send queries and mutations over HTTP')]);
-        const variables = getVariableValues(loaded.schema, operation.variableDefinitions ?? [], payload.variables ?? {}, { maxErrors: 10, hideSuggestions: production });
-        if (variables.errors) {
-          return refuse(variables.errors.map((e) => new GraphQLError(e.message, { nodes: e.nodes, extensions: { code: 'BAD_USER_INPUT' satisfies ErrorCode } })));
-        }
-        const slot = slots.acquire(principal, extra.running.size);
-        if (slot instanceof GraphQLError) return refuse([slot]);
-        extra.running.set(id, { slot, correlationId });
-        const contextValue: SubscriptionContext = {
-          principal,
-          execute: executeAs(principal, correlationId),
-          bus: opts.bus,
-          maxBuffered: limits.maxBuffered,
-          dropSlowConsumer: () => ctx.extra.socket.close(SLOW_CONSUMER_CLOSE_CODE, 'Slow consumer: too many undelivered events'),
-        };
-        return {
-          schema: loaded.schema, document, operationName: payload.operationName ?? undefined, variableValues: payload.variables ?? undefined,
-          contextValue, fieldResolver: aliasAwareFieldResolver, hideSuggestions: production,
-        };
+        if (!principal) return [fieldError('UNAUTHENTICATED', 'Not authenticated', { correlationId })];
+        const own = (r: ExecutionResult) => ({ ...r, errors: r.errors?.map((e) => formatError(e, correlationId)) });
+        const prepared = await requests.prepare({
+          principal, payload, correlationId, onConnection: extra.running.size, transport: 'WebSocket',
+          sink: wsSink(ctx.extra.socket, extra.backlog, id, limits, own),
+        });
+        if ('errors' in prepared) return prepared.errors;
+        extra.running.set(id, { slot: prepared.slot, correlationId });
+        return prepared.args;
       },
       onOperation(ctx, id, _payload, _args, result) {
         // graphql-ws calls return() synchronously on `complete` and on close; the slot goes back right then, before
@@ -250,19 +273,11 @@ export function attachSubscriptions(opts: SubscriptionServerOptions): Subscripti
   );
 
   return {
-    stats: () => ({ connections: wss.clients.size, subscriptions: slots.running() }),
-    updateSchema(apiSchema) {
-      try {
-        const schema = buildSubscriptionSchema(apiSchema);
-        current = {
-          schema,
-          documents: documentChecker(schema, { limits: opts.operationLimits, cacheBytes: limits.documentCacheBytes, hideSuggestions: production }),
-        };
-      } catch (err) {
-        opts.logger.error({ err }, 'could not build the subscription schema');
-      }
-    },
+    stats: () => ({ connections: wss.clients.size + sse.open(), subscriptions: slots.running(), groups: fanout.stats().groups, replays: replays.stats() }),
+    updateSchema: (apiSchema) => requests.updateSchema(apiSchema),
+    handleHttp: (req, res) => sse.handle(req, res),
     async close() {
+      sse.close();
       for (const client of wss.clients) client.close(1001, 'Server shutting down');
       await new Promise<void>((resolve) => wss.close(() => resolve()));
     },

@@ -38,15 +38,25 @@ export const fairShareQueued = new Gauge({
 export const rateLimitRefusals = new Counter({
   name: 'sor_rate_limit_refusals_total', help: 'Requests refused with RATE_LIMITED, by token kind', labelNames: ['kind'] as const, registers,
 });
+export const subscriptionResumes = new Counter({
+  name: 'sor_subscription_resumes_total',
+  help: 'Subscriptions resuming with `after`, by how they were caught up: from the fan-out group\'s recent history, or by a ledger read (a read may serve several)',
+  labelNames: ['source'] as const, registers,
+});
+export const subscriptionLedgerReads = new Counter({
+  name: 'sor_subscription_ledger_reads_total', help: 'Pages of stored events read by the subscription fan-out (resumes and gaps)', registers,
+});
 export const operationCostHistogram = new Histogram({
   name: 'sor_operation_cost', help: 'Estimated cost of operations admitted to the rate limiter', labelNames: ['kind'] as const,
   buckets: [1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000], registers,
 });
 
-/** Live WebSocket state of one subscription server, read when scraped. */
+/** Live state of one subscription server (graphql-ws and SSE), read when scraped. */
 export interface SubscriptionStats {
   connections: number;
   subscriptions: number;
+  /** Fan-out groups: sets of subscriptions that share one execution and one frame per event. */
+  groups: number;
 }
 const subscriptionServers = new Set<() => SubscriptionStats>();
 /** Adds a subscription server to the gauges (summed over the servers of this process); returns its removal. */
@@ -56,7 +66,7 @@ export function reportSubscriptions(read: () => SubscriptionStats): () => void {
 }
 const total = (key: keyof SubscriptionStats) => [...subscriptionServers].reduce((sum, read) => sum + read()[key], 0);
 new Gauge({
-  name: 'sor_websocket_connections', help: 'Open graphql-ws connections', registers,
+  name: 'sor_websocket_connections', help: 'Open subscription connections (graphql-ws sockets and SSE streams)', registers,
   collect() {
     this.set(total('connections'));
   },
@@ -65,5 +75,11 @@ new Gauge({
   name: 'sor_subscriptions_active', help: 'Running subscriptions', registers,
   collect() {
     this.set(total('subscriptions'));
+  },
+});
+new Gauge({
+  name: 'sor_subscription_groups', help: 'Subscription fan-out groups (each executes and serializes once per event)', registers,
+  collect() {
+    this.set(total('groups'));
   },
 });

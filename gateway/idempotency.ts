@@ -8,6 +8,7 @@ import { ERRORS, type ErrorCode, errorCode } from '../lib/errors';
 import type { Logger } from '../lib/logger';
 import type { GatewayContext } from './context';
 import { missingMutationScope, rootFieldNodes } from './root-fields';
+import { redactSecretValues } from './audit';
 
 export const IDEMPOTENCY_HEADER = 'idempotency-key';
 const KEY = /^[A-Za-z0-9._:-]{1,255}$/;
@@ -93,7 +94,8 @@ export function idempotencyPlugin(db: Db, logger: Logger, scopes: ReadonlyMap<st
           try {
             await db.query(
               'UPDATE sync.idempotency_keys SET status = $4, response = $5 WHERE tenant_id = $1 AND principal = $2 AND key = $3',
-              [p.tenant, principalKey(p), mine.key, response.http.status ?? 200, JSON.stringify(response.body.singleResult)],
+              // A secret shown once (a webhook signing secret) is not kept: a replay of such an answer shows it redacted.
+              [p.tenant, principalKey(p), mine.key, response.http.status ?? 200, JSON.stringify(redactSecretValues(response.body.singleResult))],
             );
           } catch (err) {
             // The answer still goes out; the key stays "in progress" (CONFLICT on retry: the write may have happened).

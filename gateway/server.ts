@@ -38,7 +38,9 @@ import { requestTelemetryPlugin } from './request-telemetry';
 import { tracingPlugin } from './tracing-plugin';
 import { measuredDataSource } from './subgraph-metrics';
 import { tracedHttp } from '../lib/telemetry/http';
+import { webhookForwarder, withWebhooks } from './webhook-forward';
 import { reportSubscriptions } from '../lib/telemetry/gateway-metrics';
+import { defaultConsoleDir, opsConsoleHandler } from './ops-console';
 
 export interface GatewayOptions {
   config: Config;
@@ -56,6 +58,8 @@ export interface GatewayOptions {
   cacheStore?: CacheStore;
   /** Overrides of the WebSocket limits (DEFAULT_SUBSCRIPTION_LIMITS). */
   subscriptionLimits?: Partial<SubscriptionLimits>;
+  /** The built ops console served under /ops/ (defaults to defaultConsoleDir(); null serves none). */
+  consoleDir?: string | null;
 }
 
 /** The experience API: the composed supergraph behind JWT auth. */
@@ -71,6 +75,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningServer>
   const fairness = tenantFairness({ maxConcurrentPerTenant: limitSettings.maxConcurrentPerTenant, knownSpent: limits.knownSpent });
   const supergraphSdl = readSupergraph();
   const partnerDocuments = partnerDocumentRule(partnerAllowlists(config.partnerOperations), { requireAllowlist: config.partnerAllowlistRequired });
+  disableApolloTelemetryByDefault();
   const gateway = new ApolloGateway({
     supergraphSdl,
     buildService: ({ name }) => {
@@ -130,7 +135,10 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningServer>
     ready: apiSchema !== null,
     checks: { supergraph: apiSchema ? 'ok' : 'missing', ...(opts.redis ? { redis: opts.redis.status === 'ready' ? 'ok' : 'degraded' } : {}) },
   });
-  const handler = tracedHttp('gateway', graphqlHttpHandler({ apollo, context, ready, finishBody: spliceCachedData, finished: fairness.leave }));
+  const graphql = graphqlHttpHandler({ apollo, context, ready, finishBody: spliceCachedData, finished: fairness.leave });
+  const api = withWebhooks(webhookForwarder({ syncBaseUrl: urls.sync.replace(/\/graphql$/, ''), logger }), graphql);
+  const opsConsole = opsConsoleHandler(opts.consoleDir === undefined ? defaultConsoleDir() : opts.consoleDir);
+  const handler = tracedHttp('gateway', async (req, res) => (opsConsole(req, res) ? undefined : api(req, res)));
   const unreport = reportSubscriptions(() => subscriptions?.stats() ?? { connections: 0, subscriptions: 0 });
   const running = await listen(handler, config.host, opts.port ?? config.ports.gateway, {
     beforeClose: async () => {
@@ -149,6 +157,17 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningServer>
     if (apiSchema) subscriptions.updateSchema(apiSchema);
   }
   return running;
+}
+
+/**
+ * @apollo/gateway, unless APOLLO_TELEMETRY_DISABLED is set, builds a meter provider that exports usage data to Apollo's
+ * servers and, to describe the host, queries the AWS, GCP, Azure and Alibaba metadata endpoints (169.254.169.254) at
+ * construction. A self-hosted gateway sends nothing to a third party unless asked, and those lookups outlived the
+ * tests that created gateways (jest's "worker failed to exit gracefully", GCP MetadataLookupWarning on stderr).
+ * `APOLLO_TELEMETRY_DISABLED=false` turns Apollo's collection back on.
+ */
+function disableApolloTelemetryByDefault(): void {
+  process.env['APOLLO_TELEMETRY_DISABLED'] ??= 'true';
 }
 
 /** The shared formatter (masked errors logged), plus a code of its own for the parser's token limit. */

@@ -5,7 +5,9 @@ import { currentTraceparent, traced } from './telemetry/tracing';
 export type SystemName = 'CRM' | 'ERP' | 'BILLING';
 export type JobKind = 'ACCOUNT_UPSERT' | 'QUOTE_TO_CASH' | 'RECONCILE_REPAIR' | 'INVOICE_POST' | 'PAYMENT_APPLY'
   /** A vendor told us (webhook or poll) that a record changed: re-read it by id and apply it. */
-  | 'REMOTE_CHANGE';
+  | 'REMOTE_CHANGE'
+  /** A write through our API to a system whose tenant is on a remote adapter: push the record's current state there. */
+  | 'REMOTE_PUSH';
 
 export interface OutboxJob {
   tenant: string;
@@ -27,6 +29,19 @@ export interface OutboxJob {
  */
 export function enqueueSyncJob(tx: Queryable, job: OutboxJob): Promise<string | null> {
   return traced('sync.outbox enqueue', () => ({ 'sor.job.kind': job.kind, 'sor.job.target': job.targetSystem ?? 'none' }), () => insertJob(tx, job));
+}
+
+/**
+ * The outbox for writes a remote system of record must receive: enqueues only when the tenant's `system` is on a
+ * vendor adapter (an enabled connection other than `reference`), read in the write's transaction, so a tenant on the
+ * reference store gets no job at all. A remote system cannot join our transaction; the job is how it learns.
+ */
+export async function enqueueRemotePush(tx: Queryable, system: SystemName, job: OutboxJob): Promise<string | null> {
+  const remote = await tx.query(
+    `SELECT 1 FROM sync.connections WHERE tenant_id = $1 AND system = $2 AND enabled AND adapter <> 'reference'`,
+    [job.tenant, system],
+  );
+  return remote.length > 0 ? enqueueSyncJob(tx, job) : null;
 }
 
 async function insertJob(tx: Queryable, job: OutboxJob): Promise<string | null> {

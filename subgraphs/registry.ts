@@ -8,7 +8,7 @@ import type { SeedAccount } from '../lib/seed/random';
 import { BILLING_MIGRATIONS, billingSubgraph } from './billing';
 import { seedBilling, seedBillingCatalog } from './billing/seed';
 import { CRM_MIGRATIONS, crmSubgraph } from './crm';
-import { seedCrm } from './crm/seed';
+import { seedCrm, seedExternalIds } from './crm/seed';
 import { ERP_MIGRATIONS, erpSubgraph } from './erp';
 import { seedErp } from './erp/seed';
 import type { RequestBase, SubgraphDefinition } from './runtime/server';
@@ -16,6 +16,9 @@ import { SYNC_MIGRATIONS, syncSubgraph } from './sync';
 import type { SyncDeps } from './sync/context';
 import { type ConnectionRuntime, connectionRuntime } from './sync/connections/runtime';
 import { connectionStore } from './sync/connections/store';
+import { seedLedgerLinks } from './sync/ledger/store';
+import { type PartnerWebhookRuntime, partnerWebhookRuntime } from './sync/partner-webhooks/runtime';
+import { partnerWebhookSettings } from './sync/partner-webhooks/settings';
 
 /** Migrations per system, in the order they must run (sync first: system writes enqueue into its outbox). */
 export const MIGRATIONS: readonly { system: SubgraphName; dir: string }[] = [
@@ -38,6 +41,11 @@ export function connectionsFromConfig(db: Db, config: Config, logger: Logger): C
   return connectionRuntime(connectionStore(db, keyRingFromEnv(config.connectorKeys, config.production)), logger);
 }
 
+/** Webhooks to partners: settings from PARTNER_WEBHOOKS (fails fast when invalid), secrets sealed like credentials. */
+export function partnerWebhooksFromConfig(db: Db, config: Config): PartnerWebhookRuntime {
+  return partnerWebhookRuntime(db, keyRingFromEnv(config.connectorKeys, config.production), partnerWebhookSettings(config.partnerWebhooks, config.production));
+}
+
 function erase<C extends RequestBase>(definition: SubgraphDefinition<C>): SubgraphDefinition<RequestBase> {
   // Contexts differ per subgraph; the runtime only needs the shared base, so the registry erases the detail.
   return definition as unknown as SubgraphDefinition<RequestBase>;
@@ -48,28 +56,17 @@ export function subgraphDefinitions(sync: SyncDeps): Record<SubgraphName, Subgra
   return { crm: erase(crmSubgraph), erp: erase(erpSubgraph), billing: erase(billingSubgraph), sync: erase(syncSubgraph(sync)) };
 }
 
-/** Seeds one tenant across all systems so the account 360 has data from each. */
+/**
+ * Seeds one tenant across all systems so the account 360 has data from each. Each system's seed writes only its own
+ * tables; the registry hands the ids the ERP and billing seeds gave each account to the CRM (externalIds) and to the
+ * ledger (IN_SYNC links), so seeded systems start in sync without reading each other's tables.
+ */
 export async function seedTenant(db: Queryable, tenant: string, accounts: number): Promise<SeedAccount[]> {
   const seeded = await seedCrm(db, tenant, accounts);
-  await seedErp(db, seeded);
+  const erpLinks = await seedErp(db, seeded);
   await seedBillingCatalog(db, tenant);
-  await seedBilling(db, seeded);
-  await seedLinks(db, tenant);
+  const links = [...erpLinks, ...(await seedBilling(db, seeded))];
+  await seedExternalIds(db, tenant, links);
+  await seedLedgerLinks(db, tenant, links);
   return seeded;
-}
-
-/** Seeded systems start in sync: each account's ERP and billing ids are linked on the CRM record and IN_SYNC. */
-async function seedLinks(db: Queryable, tenant: string): Promise<void> {
-  for (const [system, table] of [['ERP', 'erp.customers'], ['BILLING', 'billing.customers']] as const) {
-    await db.query(
-      `INSERT INTO crm.external_ids (tenant_id, entity_id, system, remote_id, remote_updated_at)
-       SELECT tenant_id, id, $2, remote_id, updated_at FROM ${table} WHERE tenant_id = $1 ON CONFLICT DO NOTHING`,
-      [tenant, system],
-    );
-    await db.query(
-      `INSERT INTO sync.links (tenant_id, entity_type, entity_id, system, remote_id, state, last_synced_at)
-       SELECT tenant_id, 'Account', id, $2, remote_id, 'IN_SYNC', updated_at FROM ${table} WHERE tenant_id = $1 ON CONFLICT DO NOTHING`,
-      [tenant, system],
-    );
-  }
 }

@@ -4,7 +4,7 @@ import { request } from 'undici';
 import { FORWARDED_CLAIMS_HEADER, claimsSigner } from '../lib/auth/forwarded';
 import type { RunningServer } from '../lib/http/server';
 import { createRedis } from '../lib/redis';
-import { connectionsFromConfig, subgraphDefinitions } from '../subgraphs/registry';
+import { connectionsFromConfig, partnerWebhooksFromConfig, subgraphDefinitions } from '../subgraphs/registry';
 import { startSubgraph } from '../subgraphs/runtime/server';
 import { freePort } from './support/redis-server';
 import { createLogger } from '../lib/logger';
@@ -103,7 +103,7 @@ describe('gateway-signed claims bound to the request', () => {
     /** Another CRM instance on the same database, with its own Redis connection (or one to a Redis that is down). */
     const crmInstance = async (redisUrl: string): Promise<RunningServer & { stop(): Promise<void> }> => {
       const redis = createRedis(redisUrl, stack.config.redisKeyPrefix);
-      const definitions = subgraphDefinitions({ systems: stack.sync.systems, wake: () => undefined, connections: connectionsFromConfig(stack.db, stack.config, createLogger('silent', 'test')) });
+      const definitions = subgraphDefinitions({ systems: stack.sync.systems, wake: () => undefined, connections: connectionsFromConfig(stack.db, stack.config, createLogger('silent', 'test')), partnerWebhooks: partnerWebhooksFromConfig(stack.db, stack.config) });
       const server = await startSubgraph(definitions.crm, {
         db: stack.db, host: '127.0.0.1', port: 0, internalSecret: stack.config.internalSecret, production: false, logger: createLogger('silent', 'test'), redis,
       });

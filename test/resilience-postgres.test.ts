@@ -9,7 +9,7 @@ import { type Stack, startStack } from '../scripts/stack';
 import { postGraphQL } from './support/http';
 import { type OwnPostgres, ownPostgres } from './support/postgres-server';
 import { type ServiceProcess, serviceProcess } from './support/processes';
-import { TEST_REDIS_URL } from './support/services';
+import { TEST_REDIS_URL, testKeyPrefix } from './support/services';
 import { eventually } from './support/eventually';
 
 /**
@@ -32,7 +32,7 @@ describe('a Postgres restart', () => {
     const url = server.url.replace(/\/postgres$/, '/product');
     const env = {
       NODE_ENV: 'test', LOG_LEVEL: 'silent', DATABASE_URL: url, REDIS_URL: TEST_REDIS_URL,
-      REDIS_KEY_PREFIX: `test:pg-restart-${process.pid}:`, SYNC_RETRY_BASE_MS: '50',
+      REDIS_KEY_PREFIX: testKeyPrefix(`pg-restart-${process.pid}`), SYNC_RETRY_BASE_MS: '50',
     } as const;
     config = loadConfig(env);
     stack = await startStack({ config, logger: createLogger('silent', 'test'), seed: { tenants: ['acme'], accounts: 3 }, ephemeralPorts: true });

@@ -281,14 +281,22 @@ describe('idempotency keys and reconciliation', () => {
     await stack.db.query('DELETE FROM billing.invoice_links WHERE subscription_id IN (SELECT id FROM billing.subscriptions WHERE account_id = $1)', [b?.id]);
     await stack.db.query('DELETE FROM billing.subscriptions WHERE account_id = $1', [b?.id]);
     await stack.db.query('DELETE FROM billing.customers WHERE id = $1', [b?.id]);
+    // Billing says it billed an invoice the ERP does not have (read through both ports).
+    await stack.db.query(
+      `INSERT INTO billing.invoice_links (tenant_id, invoice_id, subscription_id, period_start, period_end)
+       SELECT tenant_id, 'inv_zz_orphan', id, current_period_start, current_period_end FROM billing.subscriptions WHERE tenant_id = 'acme' LIMIT 1`,
+    );
 
-    const res = await stack.gql<{ reconcile: { accountsChecked: number; drift: { entityId: string; system: string; kind: string; field: string | null; actual: string | null; repairQueued: boolean }[] } }>(
+    const res = await stack.gql<{ reconcile: { accountsChecked: number; drift: { entityType: string; entityId: string; system: string; kind: string; field: string | null; actual: string | null; repairQueued: boolean }[] } }>(
       'mutation { reconcile { id accountsChecked drift { entityType entityId system kind field expected actual repairQueued } } }',
     );
     expect(res.body.errors).toBeUndefined();
     const drift = res.body.data?.reconcile.drift ?? [];
     expect(drift).toContainEqual(expect.objectContaining({ entityId: a?.id, system: 'ERP', kind: 'FIELD_MISMATCH', field: 'name', actual: 'Tampered Name', repairQueued: true }));
     expect(drift).toContainEqual(expect.objectContaining({ entityId: b?.id, system: 'BILLING', kind: 'MISSING', repairQueued: true }));
+    expect(drift).toContainEqual(expect.objectContaining({ entityType: 'Invoice', entityId: 'inv_zz_orphan', system: 'ERP', kind: 'MISSING', repairQueued: false }));
+    // Every other linked invoice exists in the ERP: no false orphans.
+    expect(drift.filter((d) => d.entityType === 'Invoice').map((d) => d.entityId)).toEqual(['inv_zz_orphan']);
     const latest = await stack.gql<{ latestReconciliation: { drift: unknown[] } }>('{ latestReconciliation { drift { entityId } } }');
     expect(latest.body.data?.latestReconciliation.drift).toHaveLength(drift.length);
 

@@ -4,6 +4,8 @@ import { type ApolloServer, type BaseContext, HeaderMap } from '@apollo/server';
 import { type Readiness, sendHealth } from '../telemetry/health';
 
 export const MAX_BODY_BYTES = 1_000_000;
+/** Vendor webhooks are small; the gateway's forwarder and the sync service's receiver refuse bigger bodies (413). */
+export const WEBHOOK_MAX_BYTES = 512 * 1024;
 
 export interface GraphQLHttpOptions<C extends BaseContext> {
   apollo: ApolloServer<C>;

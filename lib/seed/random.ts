@@ -41,3 +41,11 @@ export interface SeedAccount {
   currency: string;
   createdAt: string;
 }
+
+/** An account's record in another system, created by that system's seed: what the CRM and the ledger link it by. */
+export interface SeedLink {
+  accountId: string;
+  system: 'ERP' | 'BILLING';
+  remoteId: string;
+  updatedAt: string;
+}

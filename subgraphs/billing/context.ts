@@ -28,7 +28,7 @@ export interface BillingContext extends RequestBase {
 }
 
 export function billingContext(base: RequestBase, db: Db): BillingContext {
-  const billing = billingReferenceStore(db, base.tenant, billingWriteHooks(base.tenant, base.correlationId));
+  const billing = billingReferenceStore(db, base.tenant, billingWriteHooks(base.tenant, base.correlationId, { pushToRemote: true }));
   return {
     ...base,
     billing,

@@ -1,12 +1,24 @@
 import type { Queryable } from '../../lib/db/db';
-import { enqueueSyncJob, recordStatusEvent } from '../../lib/outbox';
+import { newId } from '../../lib/db/rows';
+import { enqueueRemotePush, enqueueSyncJob, recordStatusEvent } from '../../lib/outbox';
 import type { BillingWriteHooks } from './connector/invoicing';
+
+export interface BillingHookOptions {
+  /**
+   * Writes made through the billing API are pushed to the tenant's remote billing system (Stripe) by a REMOTE_PUSH
+   * job committed with the write. The sync engine's own writes (quote-to-cash) reach the vendor inside their job
+   * already, so they leave this off.
+   * @default false
+   */
+  pushToRemote?: boolean;
+}
 
 /**
  * Billing writes and their consequences commit together: issued invoices and collected payments enqueue their ERP
- * sync jobs (invoice to ledger), subscription status changes go to the event ledger.
+ * sync jobs (invoice to ledger), subscription status changes go to the event ledger, and for a tenant on a remote
+ * billing system each subscription write enqueues its push.
  */
-export function billingWriteHooks(tenant: string, correlationId: string): BillingWriteHooks {
+export function billingWriteHooks(tenant: string, correlationId: string, options: BillingHookOptions = {}): BillingWriteHooks {
   const enqueue = (tx: Queryable, kind: 'INVOICE_POST' | 'PAYMENT_APPLY', entityType: string, entityId: string, payload: Record<string, unknown>) =>
     enqueueSyncJob(tx, {
       tenant, kind, entityType, entityId, sourceSystem: 'BILLING', targetSystem: 'ERP', correlationId,
@@ -17,5 +29,14 @@ export function billingWriteHooks(tenant: string, correlationId: string): Billin
     paymentRecorded: async (tx, payment) => void (await enqueue(tx, 'PAYMENT_APPLY', 'Payment', payment.id, { invoiceId: payment.invoiceId })),
     subscriptionStatusChanged: (tx, id, status) =>
       recordStatusEvent(tx, { tenant, kind: 'SUBSCRIPTION_STATUS', entityType: 'BillingSubscription', entityId: id, state: status, system: 'BILLING', correlationId }),
+    ...(options.pushToRemote && {
+      subscriptionWritten: async (tx, id, change) =>
+        void (await enqueueRemotePush(tx, 'BILLING', {
+          tenant, kind: 'REMOTE_PUSH', entityType: 'BillingSubscription', entityId: id, sourceSystem: 'BILLING', targetSystem: 'BILLING', correlationId,
+          // One create per subscription (the only job allowed to create it at the vendor); every later write its own job.
+          idempotencyKey: change === 'CREATED' ? `remote-push:${id}:created` : `remote-push:${id}:${newId('w')}`,
+          payload: { change },
+        })),
+    }),
   };
 }

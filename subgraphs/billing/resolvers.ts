@@ -2,7 +2,7 @@ import { badUserInput, illegalTransition, notFound } from '../../lib/errors';
 import { parsePage, toConnection } from '../../lib/pagination';
 import { validate } from '../../lib/validation';
 import { moneyInput } from '../../lib/money';
-import { BillingRuleViolation } from './connector/invoicing';
+import { BillingRuleViolation } from './connector/errors';
 import type { BillingAccountModel, BillingSubscriptionModel, ExternalRefModel, PlanModel } from './connector/models';
 import { type BillingContext, statusFilter } from './context';
 import type { Resolvers } from './generated/resolvers';

@@ -1,6 +1,6 @@
 import type { Queryable } from '../../lib/db/db';
 import { insertRows } from '../../lib/seed/insert';
-import { type Rng, type SeedAccount, rng, seededId } from '../../lib/seed/random';
+import { type Rng, type SeedAccount, type SeedLink, rng, seededId } from '../../lib/seed/random';
 import type { BillingInterval, BillingSubscriptionStatus } from './connector/models';
 
 /** Monthly list prices in minor units per currency; a yearly price is ten months (two months free). */
@@ -60,7 +60,7 @@ interface Rows {
  * 1-2 items each. Deterministic: the same accounts give the same rows, independent of the current date. Accounts
  * in a currency the catalog does not price get a customer but no subscriptions. The tenants' catalogs must exist.
  */
-export async function seedBilling(db: Queryable, accounts: readonly SeedAccount[]): Promise<void> {
+export async function seedBilling(db: Queryable, accounts: readonly SeedAccount[]): Promise<SeedLink[]> {
   const rows: Rows = { customers: [], subscriptions: [], items: [] };
   for (const account of accounts) seedAccount(rows, account);
   await insertRows(db, 'billing.customers',
@@ -69,6 +69,7 @@ export async function seedBilling(db: Queryable, accounts: readonly SeedAccount[
     ['tenant_id', 'id', 'account_id', 'remote_id', 'status', 'currency', 'current_period_start', 'current_period_end', 'trial_end',
       'canceled_at', 'created_at', 'updated_at'], rows.subscriptions);
   await insertRows(db, 'billing.subscription_items', ['tenant_id', 'id', 'subscription_id', 'plan_id', 'price_id', 'quantity'], rows.items);
+  return accounts.map((a) => ({ accountId: a.id, system: 'BILLING', remoteId: seedId('cus', a.tenant, a.index), updatedAt: a.createdAt }));
 }
 
 function seedAccount(rows: Rows, account: SeedAccount): void {

@@ -1,6 +1,6 @@
 import type { Queryable } from '../../lib/db/db';
 import { insertRows } from '../../lib/seed/insert';
-import { type SeedAccount, rng, seededId } from '../../lib/seed/random';
+import { type SeedAccount, type SeedLink, rng, seededId } from '../../lib/seed/random';
 
 const PREFIXES = ['Acme', 'Globex', 'Initech', 'Umbrella', 'Stark', 'Wayne', 'Hooli', 'Vandelay', 'Soylent', 'Tyrell', 'Cyberdyne', 'Wonka'];
 const SUFFIXES = ['Labs', 'Systems', 'Holdings', 'Analytics', 'Logistics', 'Health', 'Foods', 'Robotics', 'Media', 'Energy'];
@@ -54,4 +54,15 @@ export async function seedCrm(db: Queryable, tenant: string, count: number): Pro
   await insertRows(db, 'crm.contacts', ['id', 'tenant_id', 'account_id', 'remote_id', 'first_name', 'last_name', 'email', 'phone', 'title', 'created_at', 'updated_at'], contactRows);
   await insertRows(db, 'crm.opportunities', ['id', 'tenant_id', 'account_id', 'remote_id', 'name', 'stage', 'amount_minor', 'currency', 'close_date', 'plan_code', 'created_at', 'updated_at'], oppRows);
   return accounts;
+}
+
+/** Seeded accounts carry the ids the other systems' seeds gave them (`externalIds`), in one statement. */
+export async function seedExternalIds(db: Queryable, tenant: string, links: readonly SeedLink[]): Promise<void> {
+  await db.query(
+    `INSERT INTO crm.external_ids (tenant_id, entity_id, system, remote_id, remote_updated_at)
+     SELECT $1, l.entity_id, l.system, l.remote_id, l.updated_at
+     FROM unnest($2::text[], $3::text[], $4::text[], $5::timestamptz[]) AS l (entity_id, system, remote_id, updated_at)
+     ON CONFLICT DO NOTHING`,
+    [tenant, links.map((l) => l.accountId), links.map((l) => l.system), links.map((l) => l.remoteId), links.map((l) => l.updatedAt)],
+  );
 }

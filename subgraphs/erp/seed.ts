@@ -1,6 +1,6 @@
 import type { Queryable } from '../../lib/db/db';
 import { insertRows } from '../../lib/seed/insert';
-import { type Rng, type SeedAccount, rng, seededId } from '../../lib/seed/random';
+import { type Rng, type SeedAccount, type SeedLink, rng, seededId } from '../../lib/seed/random';
 import { type JournalDraft, invoiceNumber, invoicePosting, invoiceTotals, paymentReceipt } from './connector/ledger';
 import type { CreditStatus, InvoiceStatus } from './connector/models';
 
@@ -30,7 +30,7 @@ interface Rows {
  * Seeds the ERP side of the given CRM accounts: a customer each, 0-5 invoices in mixed states, payments for the
  * paid (and some part-paid) ones and balanced journal entries for everything posted. Deterministic per account.
  */
-export async function seedErp(db: Queryable, accounts: readonly SeedAccount[]): Promise<void> {
+export async function seedErp(db: Queryable, accounts: readonly SeedAccount[]): Promise<SeedLink[]> {
   const rows: Rows = {
     customers: [], invoices: [], payments: [], applications: [], entries: [],
     lines: { tenant: [], entry: [], no: [], code: [], debit: [], credit: [] }, lastNumbers: new Map(),
@@ -59,13 +59,16 @@ export async function seedErp(db: Queryable, accounts: readonly SeedAccount[]): 
      ON CONFLICT (tenant_id) DO UPDATE SET last_number = GREATEST(erp.invoice_counters.last_number, EXCLUDED.last_number)`,
     [[...rows.lastNumbers.keys()], [...rows.lastNumbers.values()]],
   );
+  return accounts.map((a) => ({ accountId: a.id, system: 'ERP', remoteId: customerRemoteId(a.index), updatedAt: a.createdAt }));
 }
+
+const customerRemoteId = (index: number) => `CUST-${String(index + 1).padStart(6, '0')}`;
 
 function seedAccount(account: SeedAccount, rows: Rows): void {
   const { tenant, index, currency } = account;
   const r = rng(`erp|${tenant}|${index}`);
   rows.customers.push([
-    account.id, tenant, `CUST-${String(index + 1).padStart(6, '0')}`, account.name, currency, String(r.int(10, 500) * 100_000),
+    account.id, tenant, customerRemoteId(index), account.name, currency, String(r.int(10, 500) * 100_000),
     r.pick(CREDIT_STATUSES), account.createdAt, account.createdAt,
   ]);
   const count = r.int(0, MAX_INVOICES);

@@ -3,7 +3,7 @@ import { loadConfig } from '../../lib/config';
 import { openDatabase } from '../../lib/db/open';
 import { createLogger } from '../../lib/logger';
 import type { SubgraphName } from '../../lib/schema';
-import { connectionsFromConfig, migrateAll, subgraphDefinitions } from '../registry';
+import { connectionsFromConfig, migrateAll, partnerWebhooksFromConfig, subgraphDefinitions } from '../registry';
 import { FaultInjector } from '../sync/engine/faults';
 import { connectedSystems } from '../sync/engine/systems';
 import { startSubgraph } from './server';
@@ -21,7 +21,7 @@ export async function runSubgraph(name: SubgraphName): Promise<void> {
   await migrateAll(db);
   // Workers run as their own processes (subgraphs/sync/worker.ts) and poll, so there is no in-process worker to wake.
   const connections = connectionsFromConfig(db, config, logger);
-  const definitions = subgraphDefinitions({ systems: connectedSystems(db, new FaultInjector(), connections), wake: () => undefined, connections });
+  const definitions = subgraphDefinitions({ systems: connectedSystems(db, new FaultInjector(), connections), wake: () => undefined, connections, partnerWebhooks: partnerWebhooksFromConfig(db, config) });
   // Shared record of used write headers across this subgraph's instances (see lib/auth/replay-guard.ts).
   const redis = config.redisUrl ? createRedis(config.redisUrl, config.redisKeyPrefix) : undefined;
   const server = await startSubgraph(definitions[name], {

@@ -7,12 +7,14 @@ import { reconcileTenant } from './engine/reconcile';
 import type { SyncContext } from './context';
 import type { Resolvers, SyncState } from './generated/resolvers';
 import { connectionMutations, connectionQueries, systemConnection } from './connections/resolvers';
+import { partnerWebhookDelivery, partnerWebhookEndpoint, partnerWebhookMutations, partnerWebhookQueries } from './partner-webhooks/resolvers';
 
 const SYSTEMS = ['ERP', 'BILLING'] as const;
 
 export const resolvers: Resolvers = {
   Query: {
     ...connectionQueries,
+    ...partnerWebhookQueries,
     syncJob: (_p, { id }, ctx) => ctx.loaders.job.load(id),
     syncJobs: async (_p, { filter, first, after }, ctx) => {
       const page = parsePage(first, after);
@@ -44,6 +46,7 @@ export const resolvers: Resolvers = {
   },
   Mutation: {
     ...connectionMutations,
+    ...partnerWebhookMutations,
     replaySyncJob: (_p, { id }, ctx) => ctx.commands.replay(id),
     replayDeadLetters: (_p, { filter }, ctx) => ctx.commands.replayDeadLetters(filter ?? {}),
     requestResync: (_p, { accountId }, ctx) => ctx.commands.requestResync(accountId),
@@ -77,6 +80,8 @@ export const resolvers: Resolvers = {
     },
   },
   SystemConnection: systemConnection,
+  PartnerWebhookEndpoint: partnerWebhookEndpoint,
+  PartnerWebhookDelivery: partnerWebhookDelivery,
   SyncJob: {
     __resolveReference: (ref, ctx) => ctx.loaders.job.load(ref.id),
     history: (j, _a, ctx) => ctx.loaders.history.load(j.id),

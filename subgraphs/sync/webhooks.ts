@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Db } from '../../lib/db/db';
-import { readRawBody, sendJson } from '../../lib/http/server';
+import { WEBHOOK_MAX_BYTES as MAX_BYTES, readRawBody, sendJson } from '../../lib/http/server';
 import type { Logger } from '../../lib/logger';
 import { enqueueSyncJob } from '../../lib/outbox';
 import { WebhookVerificationError } from '../billing/connector/remote-port';
@@ -10,7 +10,6 @@ import { webhookAccepted, webhookRefused } from '../../lib/telemetry/sync-metric
 import { ERRORS, type ErrorCode, errorCode, isErrorCode, specOf } from '../../lib/errors';
 
 const PATH = /^\/webhooks\/([a-z0-9-]{1,40})\/([A-Za-z0-9_]{1,80})$/;
-const MAX_BYTES = 512 * 1024;
 
 /** Webhook answers are the vendor's, not GraphQL: `{ error: { code, message } }`, with the code's status from the registry. */
 const refuse = (res: ServerResponse, code: ErrorCode, message: string) => sendJson(res, ERRORS[code].status, { error: { code, message } });

@@ -1,20 +1,20 @@
 import type { Db, Queryable, Row } from '../../../lib/db/db';
 import { iso, newId, str } from '../../../lib/db/rows';
+import { BillingRuleViolation } from './errors';
 import type { BillingPaymentModel, IssuedInvoiceModel, IssuedInvoiceStatus } from './models';
+import type { BillingInvoicing } from './port';
 
 /** Called inside the write's transaction: how billing documents reach the sync outbox atomically. */
 export interface BillingWriteHooks {
   invoiceIssued(tx: Queryable, invoice: IssuedInvoiceModel): Promise<void>;
   paymentRecorded(tx: Queryable, payment: BillingPaymentModel): Promise<void>;
   subscriptionStatusChanged(tx: Queryable, subscriptionId: string, status: string): Promise<void>;
+  /** A subscription was created, its items replaced or its cancellation asked (now or at period end). */
+  subscriptionWritten?(tx: Queryable, subscriptionId: string, change: SubscriptionChange): Promise<void>;
 }
 
-/** A billing rule said no (issuing for a canceled subscription, paying more than is due). */
-export class BillingRuleViolation extends Error {
-  constructor(readonly domainCode: string, message: string) {
-    super(message);
-  }
-}
+export type SubscriptionChange = 'CREATED' | 'ITEMS_REPLACED' | 'CANCELED';
+
 
 const INVOICE_COLS = 'id, subscription_id, account_id, currency, amount_minor, amount_paid_minor, status, period_start, period_end';
 
@@ -35,7 +35,7 @@ function payment(r: Row): BillingPaymentModel {
  * Invoices billing issues for a subscription's current period (amount = the period's recurring charge) and payments
  * collected against them. Each write and its sync job commit together.
  */
-export function billingInvoicing(db: Db, tenant: string, hooks?: BillingWriteHooks) {
+export function billingInvoicing(db: Db, tenant: string, hooks?: BillingWriteHooks): BillingInvoicing {
   return {
     async issuedInvoicesByIds(ids: readonly string[]): Promise<IssuedInvoiceModel[]> {
       return (await db.query(`SELECT ${INVOICE_COLS} FROM billing.invoices WHERE tenant_id = $1 AND id = ANY($2::text[])`, [tenant, ids])).map(issued);
@@ -95,5 +95,3 @@ export function billingInvoicing(db: Db, tenant: string, hooks?: BillingWriteHoo
     },
   };
 }
-
-export type BillingInvoicing = ReturnType<typeof billingInvoicing>;

@@ -1,14 +1,27 @@
 import type { Page } from '../../../lib/pagination';
-import type { BillingInvoicing } from './invoicing';
 import type {
-  CustomerUpsert, BillingCustomerModel, BillingInvoiceModel, BillingSubscriptionModel, BillingSubscriptionStatus, ExternalRefModel,
-  NewSubscription, NewSubscriptionItem, PlanModel, PlanPriceModel, SubscriptionFilter,
+  CustomerUpsert, BillingCustomerModel, BillingInvoiceModel, BillingPaymentModel, BillingSubscriptionModel, BillingSubscriptionStatus,
+  ExternalRefModel, IssuedInvoiceModel, NewSubscription, NewSubscriptionItem, PlanModel, PlanPriceModel, SubscriptionFilter,
 } from './models';
+
+/**
+ * Invoices billing issues for a subscription's period and the payments collected against them. Broken rules (issuing
+ * for a CANCELED subscription, paying a non-open invoice, overpaying) throw `BillingRuleViolation` from `./errors`.
+ */
+export interface BillingInvoicing {
+  issuedInvoicesByIds(ids: readonly string[]): Promise<IssuedInvoiceModel[]>;
+  billingPaymentsByIds(ids: readonly string[]): Promise<BillingPaymentModel[]>;
+  /** Issues the invoice for the current period; `amountMinor` is computed by the caller. Null when the subscription does not exist. */
+  issueInvoice(subscriptionId: string, amountMinor: string): Promise<IssuedInvoiceModel | null>;
+  /** Records a payment; the invoice turns PAID when fully paid. Null when the invoice does not exist. */
+  recordInvoicePayment(invoiceId: string, amountMinor: string): Promise<{ invoice: IssuedInvoiceModel; payment: BillingPaymentModel } | null>;
+}
 
 /**
  * What the billing subgraph needs from a billing system of record, already bound to one tenant: an adapter cannot be
  * asked for another tenant's data. Batch methods take many ids so loaders turn N lookups into one call, and
- * subscriptions always come back with their items.
+ * subscriptions always come back with their items. A declared interface: the reference store and the mirror + vendor
+ * port both implement it, and one contract suite (test/contracts/billing-connector.contract.ts) runs over both.
  */
 export interface BillingConnector extends BillingInvoicing {
   customersByIds(ids: readonly string[]): Promise<BillingCustomerModel[]>;
@@ -22,6 +35,8 @@ export interface BillingConnector extends BillingInvoicing {
   listSubscriptions(filter: SubscriptionFilter, page: Page): Promise<BillingSubscriptionModel[]>;
   /** The billing side of these ERP invoices; invoices billing did not raise are absent. */
   invoicesByIds(ids: readonly string[]): Promise<BillingInvoiceModel[]>;
+  /** Ids of the (ERP) invoices billing says it billed, in id order after `afterId`: what reconciliation checks in the ERP. */
+  linkedInvoiceIds(afterId: string | null, limit: number): Promise<string[]>;
   /** Links to the ids these records have in other systems, keyed by entity id. */
   externalIdsByEntities(ids: readonly string[]): Promise<(ExternalRefModel & { entityId: string })[]>;
 

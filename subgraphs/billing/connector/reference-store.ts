@@ -85,6 +85,13 @@ export function billingReferenceStore(db: Db, tenant: string, hooks?: BillingWri
       );
       return rows.map(invoice);
     },
+    async linkedInvoiceIds(afterId, limit) {
+      const rows = await q(
+        `SELECT invoice_id FROM billing.invoice_links WHERE tenant_id = $1 AND ($2::text IS NULL OR invoice_id > $2) ORDER BY invoice_id LIMIT $3`,
+        [tenant, afterId, limit],
+      );
+      return rows.map((r) => str(r['invoice_id']));
+    },
     externalIdsByEntities: (ids) => externalIdsOf(db, 'billing', tenant, ids),
 
     createSubscription(input) {
@@ -109,6 +116,7 @@ export function billingReferenceStore(db: Db, tenant: string, hooks?: BillingWri
           tx,
         );
         await insertItems(tx, id, input.items);
+        await hooks?.subscriptionWritten?.(tx, id, 'CREATED');
         return reread(tx, id);
       });
     },
@@ -135,6 +143,7 @@ export function billingReferenceStore(db: Db, tenant: string, hooks?: BillingWri
         if (!(await updateLive(tx, id))) return null;
         await q('DELETE FROM billing.subscription_items WHERE tenant_id = $1 AND subscription_id = $2', [tenant, id], tx);
         await insertItems(tx, id, items);
+        await hooks?.subscriptionWritten?.(tx, id, 'ITEMS_REPLACED');
         return reread(tx, id);
       });
     },
@@ -146,6 +155,7 @@ export function billingReferenceStore(db: Db, tenant: string, hooks?: BillingWri
         if (!(await updateLive(tx, id, set))) return null;
         const sub = await reread(tx, id);
         if (!atPeriodEnd) await hooks?.subscriptionStatusChanged(tx, id, sub.status);
+        await hooks?.subscriptionWritten?.(tx, id, 'CANCELED');
         return sub;
       });
     },

@@ -1,13 +1,14 @@
-import type { Queryable } from '../../../lib/db/db';
+import type { Db } from '../../../lib/db/db';
 import type { SystemName } from '../../../lib/outbox';
 import type { CrmConnector } from '../../crm/connector/port';
+import { ledger } from '../ledger/store';
 
 /**
  * Records the id an account has in a target system: on the CRM record (externalIds, through the CRM port) and in the
- * ledger's sync status (`sync.links`, the ledger's own table).
+ * ledger's sync status (through the ledger's port).
  */
 export async function recordLink(
-  db: Queryable,
+  db: Db,
   crm: CrmConnector,
   tenant: string,
   entityId: string,
@@ -15,9 +16,5 @@ export async function recordLink(
   ref: { remoteId: string; updatedAt: string },
 ): Promise<void> {
   await crm.recordExternalId(entityId, { system, remoteId: ref.remoteId, remoteUpdatedAt: ref.updatedAt });
-  await db.query(
-    `INSERT INTO sync.links (tenant_id, entity_type, entity_id, system, remote_id, state) VALUES ($1, 'Account', $2, $3, $4, 'PENDING')
-     ON CONFLICT (tenant_id, entity_type, entity_id, system) DO UPDATE SET remote_id = EXCLUDED.remote_id, updated_at = now()`,
-    [tenant, entityId, system, ref.remoteId],
-  );
+  await ledger(db, tenant).recordLink(entityId, system, ref.remoteId);
 }

@@ -1,7 +1,7 @@
 import type { Db } from '../../../lib/db/db';
 import { newId } from '../../../lib/db/rows';
-import { enqueueSyncJob } from '../../../lib/outbox';
 import type { DriftItemModel, ReconciliationModel } from '../ledger/models';
+import { ledger } from '../ledger/store';
 import type { SystemsFor } from './systems';
 
 const CHUNK = 500;
@@ -10,6 +10,7 @@ const CHUNK = 500;
  * Compares the systems for one tenant: every CRM account must exist as ERP and billing customer with the name CRM
  * owns, and every invoice billing links to must exist in the ERP. Drift is stored as a report; where the owning
  * system is clear (CRM owns the account) a repair job is queued, with a key per report so repairs never double.
+ * Every system is read through its port and the report goes to the ledger's port: no SQL into any system here.
  */
 export async function reconcileTenant(db: Db, systems: SystemsFor, tenant: string, correlationId: string): Promise<ReconciliationModel> {
   const sys = systems(tenant);
@@ -40,25 +41,18 @@ export async function reconcileTenant(db: Db, systems: SystemsFor, tenant: strin
     after = page[page.length - 1]?.id ?? null;
   }
   // Invoices billing says it billed must exist in the ERP; which side is wrong is not clear, so report only.
-  const orphans = await db.query<{ invoice_id: string }>(
-    `SELECT l.invoice_id FROM billing.invoice_links l LEFT JOIN erp.invoices i ON i.tenant_id = l.tenant_id AND i.id = l.invoice_id
-     WHERE l.tenant_id = $1 AND i.id IS NULL`,
-    [tenant],
-  );
-  for (const o of orphans) drift.push({ entityType: 'Invoice', entityId: o.invoice_id, system: 'ERP', kind: 'MISSING', field: null, expected: o.invoice_id, actual: null, repairQueued: false });
-
-  await db.transaction(async (tx) => {
-    for (const d of drift.filter((x) => x.repairQueued)) {
-      await enqueueSyncJob(tx, {
-        tenant, kind: 'ACCOUNT_UPSERT', entityType: 'Account', entityId: d.entityId, sourceSystem: 'CRM', targetSystem: d.system,
-        correlationId, idempotencyKey: `repair:${id}:${d.entityId}:${d.system}`,
-      });
-      await tx.query(`UPDATE sync.links SET state = 'DRIFTED', updated_at = now() WHERE tenant_id = $1 AND entity_type = 'Account' AND entity_id = $2 AND system = $3`, [tenant, d.entityId, d.system]);
+  for (let afterInvoice: string | null = null; ;) {
+    const linked: string[] = await sys.billing.linkedInvoiceIds(afterInvoice, CHUNK);
+    if (linked.length === 0) break;
+    const known = new Set((await sys.erp.invoicesByIds(linked)).map((i) => i.id));
+    for (const invoiceId of linked) {
+      if (!known.has(invoiceId)) drift.push({ entityType: 'Invoice', entityId: invoiceId, system: 'ERP', kind: 'MISSING', field: null, expected: invoiceId, actual: null, repairQueued: false });
     }
-    await tx.query(
-      `INSERT INTO sync.reconciliations (id, tenant_id, started_at, finished_at, accounts_checked, drift) VALUES ($1, $2, $3, now(), $4, $5)`,
-      [id, tenant, startedAt, checked, JSON.stringify(drift)],
-    );
-  });
-  return { id, startedAt, finishedAt: new Date().toISOString(), accountsChecked: checked, drift };
+    if (linked.length < CHUNK) break;
+    afterInvoice = linked[linked.length - 1] ?? null;
+  }
+
+  const report: ReconciliationModel = { id, startedAt, finishedAt: new Date().toISOString(), accountsChecked: checked, drift };
+  await ledger(db, tenant).recordReconciliation(report, correlationId);
+  return report;
 }

@@ -2,11 +2,12 @@ import { randomUUID } from 'node:crypto';
 import type { Db } from '../../../lib/db/db';
 import { illegalTransition, notFound } from '../../../lib/errors';
 import { enqueueSyncJob } from '../../../lib/outbox';
+import type { CrmConnector } from '../../crm/connector/port';
 import { REPLAYABLE_STATES, type SyncJobFilter, type SyncJobModel } from './models';
 import { ledger, transition } from './store';
 
-/** Operator commands on the ledger, bound to one tenant. `wake` pokes an in-process worker so work starts at once. */
-export function syncCommands(db: Db, tenant: string, correlationId: string, wake: () => void) {
+/** Operator commands on the ledger, bound to one tenant (accounts are checked through the CRM port). `wake` pokes an in-process worker so work starts at once. */
+export function syncCommands(db: Db, crm: CrmConnector, tenant: string, correlationId: string, wake: () => void) {
   const read = ledger(db, tenant);
   const one = async (id: string): Promise<SyncJobModel> => {
     const [job] = await read.jobsByIds([id]);
@@ -45,7 +46,7 @@ export function syncCommands(db: Db, tenant: string, correlationId: string, wake
       return count;
     },
     async requestResync(accountId: string): Promise<SyncJobModel[]> {
-      const [exists] = await db.query('SELECT 1 FROM crm.accounts WHERE tenant_id = $1 AND id = $2', [tenant, accountId]);
+      const [exists] = await crm.accountsByIds([accountId]);
       if (!exists) throw notFound('Account', accountId);
       const nonce = randomUUID();
       const ids = await db.transaction(async (tx) =>

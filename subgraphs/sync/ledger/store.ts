@@ -3,7 +3,10 @@ import { int, iso, isoOrNull, str, strOrNull } from '../../../lib/db/rows';
 import { Where, listSql } from '../../../lib/db/sql';
 import type { JobKind, SystemName } from '../../../lib/outbox';
 import type { Page } from '../../../lib/pagination';
+import type { SeedLink } from '../../../lib/seed/random';
+import { enqueueSyncJob } from '../../../lib/outbox';
 import type { JobState, ReconciliationModel, SyncEventModel, SyncJobFilter, SyncJobModel } from './models';
+import type { AuditEntryRow, Ledger } from './port';
 import { type ScopedMessage, publicText, storedParts } from '../../../lib/scoped-message';
 
 const JOB_COLS = `id, tenant_id, kind, entity_type, entity_id, source_system, target_system, state, attempts, max_attempts, next_run_at,
@@ -133,13 +136,8 @@ export async function ledgerTenants(db: Db): Promise<string[]> {
   return rows.map((r) => r.tenant_id);
 }
 
-export interface AuditEntryRow {
-  id: string; principal: string; tokenKind: string; operationName: string | null; fields: string[]; arguments: string; outcome: string;
-  errorCodes: string[]; correlationId: string; at: string;
-}
-
-/** Tenant-scoped reads and commands for the sync subgraph API: the ledger's port. */
-export function ledger(db: Db, tenant: string) {
+/** The ledger's port over its own tables, bound to one tenant. */
+export function ledger(db: Db, tenant: string): Ledger {
   return {
     async jobByIdempotencyKey(key: string): Promise<SyncJobModel | null> {
       const [row] = await db.query(`SELECT ${JOB_COLS} FROM sync.jobs WHERE tenant_id = $1 AND idempotency_key = $2`, [tenant, key]);
@@ -200,7 +198,7 @@ export function ledger(db: Db, tenant: string) {
         [tenant, afterSeq, kinds, limit],
       )).map(event);
     },
-    async linksByEntities(entityIds: readonly string[]) {
+    async linksByEntities(entityIds) {
       const rows = await db.query(
         `SELECT entity_id, system, state, last_synced_at, last_error, last_error_parts FROM sync.links WHERE tenant_id = $1 AND entity_type = 'Account' AND entity_id = ANY($2::text[])`,
         [tenant, entityIds],
@@ -210,7 +208,40 @@ export function ledger(db: Db, tenant: string) {
         lastSyncedAt: isoOrNull(r['last_synced_at']), lastError: strOrNull(r['last_error']), lastErrorParts: r['last_error_parts'] ?? null,
       }));
     },
+    async recordLink(entityId, system, remoteId) {
+      await db.query(
+        `INSERT INTO sync.links (tenant_id, entity_type, entity_id, system, remote_id, state) VALUES ($1, 'Account', $2, $3, $4, 'PENDING')
+         ON CONFLICT (tenant_id, entity_type, entity_id, system) DO UPDATE SET remote_id = EXCLUDED.remote_id, updated_at = now()`,
+        [tenant, entityId, system, remoteId],
+      );
+    },
+    async recordReconciliation(report, correlationId) {
+      await db.transaction(async (tx) => {
+        for (const d of report.drift.filter((x) => x.repairQueued)) {
+          await enqueueSyncJob(tx, {
+            tenant, kind: 'ACCOUNT_UPSERT', entityType: 'Account', entityId: d.entityId, sourceSystem: 'CRM', targetSystem: d.system,
+            correlationId, idempotencyKey: `repair:${report.id}:${d.entityId}:${d.system}`,
+          });
+          await tx.query(`UPDATE sync.links SET state = 'DRIFTED', updated_at = now() WHERE tenant_id = $1 AND entity_type = 'Account' AND entity_id = $2 AND system = $3`, [tenant, d.entityId, d.system]);
+        }
+        await tx.query(
+          `INSERT INTO sync.reconciliations (id, tenant_id, started_at, finished_at, accounts_checked, drift) VALUES ($1, $2, $3, now(), $4, $5)`,
+          [report.id, tenant, report.startedAt, report.accountsChecked, JSON.stringify(report.drift)],
+        );
+      });
+    },
   };
 }
 
-export type Ledger = ReturnType<typeof ledger>;
+export type { Ledger } from './port';
+
+/** Seeded systems start in sync: the seed's links go in IN_SYNC (the ledger's part of seeding a tenant). */
+export async function seedLedgerLinks(tx: Queryable, tenant: string, links: readonly SeedLink[]): Promise<void> {
+  await tx.query(
+    `INSERT INTO sync.links (tenant_id, entity_type, entity_id, system, remote_id, state, last_synced_at)
+     SELECT $1, 'Account', l.entity_id, l.system, l.remote_id, 'IN_SYNC', l.updated_at
+     FROM unnest($2::text[], $3::text[], $4::text[], $5::timestamptz[]) AS l (entity_id, system, remote_id, updated_at)
+     ON CONFLICT DO NOTHING`,
+    [tenant, links.map((l) => l.accountId), links.map((l) => l.system), links.map((l) => l.remoteId), links.map((l) => l.updatedAt)],
+  );
+}

@@ -1,8 +1,9 @@
 import { createHash } from 'node:crypto';
 import type { Money } from '../../../lib/money';
+import type { SubscriptionChange } from '../../billing/connector/invoicing';
 import type { BillingConnector } from '../../billing/connector/port';
 import type { BillingRemote, RemoteInvoice } from '../../billing/connector/remote-port';
-import { PermanentError } from '../engine/errors';
+import { PermanentError, TransientError } from '../engine/errors';
 import type { RemoteLinks } from './links';
 
 /** Writes to a remote billing system that have no counterpart in `BillingConnector` (the mirror has no invoices of its own for them). */
@@ -16,12 +17,21 @@ export interface RemoteBillingPush {
     daysUntilDue: number;
     lines: readonly { description: string; amount: Money }[];
   }): Promise<RemoteInvoice>;
+  /**
+   * Makes the vendor's subscription match the mirror's current state (created, items, cancellation): what a write
+   * through the billing API becomes for a remote tenant. Only the job of the `CREATED` write creates the vendor
+   * subscription; a later write that finds none yet fails transiently until that job has run, so concurrent jobs never
+   * create two. Every POST's Idempotency-Key starts with `keyBase` (derived from the job id), so a retried or
+   * re-claimed job replays its own vendor writes instead of repeating them. Returns what was done.
+   */
+  syncSubscription(subscriptionId: string, change: SubscriptionChange, keyBase: string): Promise<string>;
 }
+
+const digest = (inputs: unknown): string => createHash('sha256').update(JSON.stringify(inputs)).digest('hex').slice(0, 16);
 
 /** A deterministic idempotency key: same record and same inputs -> same key (a changed input is a new write). */
 function key(kind: string, canonicalId: string, ...inputs: readonly unknown[]): string {
-  const digest = inputs.length ? `:${createHash('sha256').update(JSON.stringify(inputs)).digest('hex').slice(0, 16)}` : '';
-  return `sor:${kind}:${canonicalId}${digest}`;
+  return `sor:${kind}:${canonicalId}${inputs.length ? `:${digest(inputs)}` : ''}`;
 }
 
 /**
@@ -65,6 +75,11 @@ export function remoteBilling(
     return linked;
   };
 
+  const live = async (id: string): Promise<boolean> => {
+    const [sub] = await mirror.subscriptionsByIds([id]);
+    return sub !== undefined && sub.status !== 'CANCELED';
+  };
+
   const billing: BillingConnector = {
     ...mirror,
     async upsertCustomer(input) {
@@ -90,11 +105,14 @@ export function remoteBilling(
       return mirror.createSubscription(input);
     },
     async cancelSubscription(id, atPeriodEnd) {
+      // The port's answer for a subscription that is gone or CANCELED is null, whatever the vendor would say.
+      if (!(await live(id))) return null;
       const remoteId = await links.remoteId('BillingSubscription', id);
       if (remoteId) await remote.cancelSubscription(remoteId, atPeriodEnd, { idempotencyKey: key('cancel', id, atPeriodEnd) });
       return mirror.cancelSubscription(id, atPeriodEnd);
     },
     async replaceItems(id, items) {
+      if (!(await live(id))) return null;
       const remoteId = await links.remoteId('BillingSubscription', id);
       if (remoteId) {
         const remoteItems = [];
@@ -106,6 +124,36 @@ export function remoteBilling(
   };
 
   const push: RemoteBillingPush = {
+    async syncSubscription(id, change, keyBase) {
+      const [sub] = await mirror.subscriptionsByIds([id]);
+      if (!sub) throw new PermanentError('SUBSCRIPTION_NOT_FOUND', `BillingSubscription "${id}" does not exist`);
+      const items = [];
+      for (const item of sub.items) items.push({ priceRemoteId: await ensurePrice(item.planId, item.price.id), quantity: item.quantity });
+      let remoteId = await links.remoteId('BillingSubscription', id);
+      const done: string[] = [];
+      if (!remoteId) {
+        if (change !== 'CREATED') throw new TransientError('REMOTE_NOT_CREATED_YET', `BillingSubscription "${id}" is not at the vendor yet; its create job pushes it first`);
+        const customerRemoteId = await ensureCustomer(sub.accountId, sub.currency);
+        const trialDays = sub.trialEnd ? Math.max(0, Math.round((Date.parse(sub.trialEnd) - Date.parse(sub.currentPeriodStart)) / 86_400_000)) : 0;
+        const created = await remote.createSubscription(
+          { canonicalId: id, customerRemoteId, items, trialDays, daysUntilDue: 30 },
+          { idempotencyKey: `${keyBase}:subscription` },
+        );
+        await links.record('BillingSubscription', id, created.remoteId, created.remoteUpdatedAt);
+        remoteId = created.remoteId;
+        done.push(`created ${remoteId}`);
+      } else if (sub.status !== 'CANCELED') {
+        // The adapter reads first and writes nothing when the vendor already has these items.
+        await remote.replaceSubscriptionItems(remoteId, items, { idempotencyKey: `${keyBase}:items:${digest(items)}` });
+        done.push(`items of ${remoteId} match`);
+      }
+      if (sub.status === 'CANCELED' || sub.canceledAt) {
+        const atPeriodEnd = sub.status !== 'CANCELED';
+        await remote.cancelSubscription(remoteId, atPeriodEnd, { idempotencyKey: `${keyBase}:cancel:${atPeriodEnd}` });
+        done.push(`${remoteId} canceled${atPeriodEnd ? ' at period end' : ''}`);
+      }
+      return done.join('; ');
+    },
     async raiseInvoice(input) {
       const known = await links.remoteId('Invoice', input.invoiceId);
       if (known) {

@@ -2,6 +2,7 @@ import {
   CircuitState, ConsecutiveBreaker, TaskCancelledError, TimeoutStrategy, circuitBreaker, handleWhen, isBrokenCircuitError, timeout,
 } from 'cockatiel';
 import { AuthError, TransientError } from './errors';
+import { scoped } from '../scoped-message';
 import type { Outbound } from './outbound';
 
 // cockatiel 3.2's own `isTaskCancelledError` tests for the bulkhead's marker property, so it never matches a timeout.
@@ -91,7 +92,8 @@ export function policyOutbound(opts: OutboundPolicyOptions): PolicyOutbound {
     reset: () => report('OK', null),
     async call<T>(operation: string, fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
       const wait = notBefore - now();
-      if (wait > 0) throw new TransientError('UPSTREAM_429', `${operation}: the vendor asked us to wait (Retry-After)`, wait);
+      // Our own words about the call (operation names, our settings): public in a job's recorded message.
+      if (wait > 0) throw new TransientError('UPSTREAM_429', scoped`${operation}: the vendor asked us to wait (Retry-After)`, wait);
       try {
         const result = await breaker.execute(async () => {
           await paced();
@@ -101,11 +103,11 @@ export function policyOutbound(opts: OutboundPolicyOptions): PolicyOutbound {
         return result;
       } catch (err) {
         if (isBrokenCircuitError(err)) {
-          throw new TransientError('CIRCUIT_OPEN', `${operation}: circuit open after repeated failures`, Math.max(1, openedAt + halfOpenAfterMs - now()));
+          throw new TransientError('CIRCUIT_OPEN', scoped`${operation}: circuit open after repeated failures`, Math.max(1, openedAt + halfOpenAfterMs - now()));
         }
         if (isTimeout(err)) {
           if (breaker.state === CircuitState.Closed) report('DEGRADED', `${operation}: timed out`);
-          throw new TransientError('TIMEOUT', `${operation}: no answer within ${opts.timeoutMs ?? 10_000} ms`);
+          throw new TransientError('TIMEOUT', scoped`${operation}: no answer within ${opts.timeoutMs ?? 10_000} ms`);
         }
         if (err instanceof AuthError) report('AUTH_ERROR', `${operation}: ${err.message}`);
         else if (err instanceof TransientError) {

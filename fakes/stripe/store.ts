@@ -309,16 +309,18 @@ export class AccountStore {
   pay(ctx: WriteContext | null, id: string, amount: number): Stripe.Invoice {
     const inv = this.invoice(id);
     if (inv.status !== 'open') throw invalid(`You can only pay an open invoice (this one is ${inv.status}).`, undefined, 'invoice_not_open');
-    if (amount <= 0 || amount > inv.amount_remaining) throw invalid(`Amount must be between 1 and ${inv.amount_remaining}.`, 'amount', 'parameter_invalid_integer');
-    const payment = build.invoicePayment({ invoice: id, amount, currency: inv.currency });
-    this.invoicePayments.set(payment.id, payment);
+    // Nothing left to pay (a zero invoice, e.g. a trial's) settles it without a payment.
+    const settlesZero = amount === 0 && inv.amount_remaining === 0;
+    if (!settlesZero && (amount <= 0 || amount > inv.amount_remaining)) throw invalid(`Amount must be between 1 and ${inv.amount_remaining}.`, 'amount', 'parameter_invalid_integer');
+    const payment = settlesZero ? null : build.invoicePayment({ invoice: id, amount, currency: inv.currency });
+    if (payment) this.invoicePayments.set(payment.id, payment);
     const remaining = inv.amount_remaining - amount;
     const after: Stripe.Invoice = {
       ...inv, amount_paid: inv.amount_paid + amount, amount_remaining: remaining,
       ...(remaining === 0 && { status: 'paid' as const, status_transitions: { ...inv.status_transitions, paid_at: unixNow() } }),
     };
     this.invoices.set(id, after);
-    this.emit(ctx, { type: 'invoice_payment.paid', data: { object: payment } });
+    if (payment) this.emit(ctx, { type: 'invoice_payment.paid', data: { object: payment } });
     if (remaining === 0) this.emit(ctx, { type: 'invoice.paid', data: { object: after, previous_attributes: { status: 'open' } } });
     return after;
   }

@@ -127,7 +127,7 @@ describe('acme on Stripe: billing API writes pushed as idempotent jobs, invoices
 
   it('an invoice paid in parts at Stripe is applied in the ERP once per payment, and the amounts reconcile', async () => {
     await settle();
-    const opp = await openOpportunity(stack, 'acme', { atPlanPrice: true });
+    const opp = await openOpportunity(stack, 'acme');
     const q2c = await waitForSync(stack, 'acme', jobSettled(stack, await closeWon(stack, 'acme', opp.id)), 30_000);
     expect(q2c.state).toBe('SUCCEEDED');
     const erpInvoiceId = /invoice (inv_\w+) posted/.exec(q2c.result ?? '')?.[1] ?? '';
@@ -135,6 +135,9 @@ describe('acme on Stripe: billing API writes pushed as idempotent jobs, invoices
     const stripeInvoiceId = link?.remote_id ?? '';
     const total = fake.account(stripeAccount).invoices.get(stripeInvoiceId)?.amount_due ?? 0;
     expect(total).toBeGreaterThan(2);
+    // The deal's amount (4900) is not the plan's price Stripe bills: the ERP invoice bills what Stripe's invoice does.
+    const [erpTotal] = await stack.db.query<{ total: string }>('SELECT total_minor::text AS total FROM erp.invoices WHERE id = $1', [erpInvoiceId]);
+    expect(erpTotal?.total).toBe(String(total));
     const erpState = async () => {
       const [inv] = await stack.db.query<{ status: string; amount_due_minor: string }>('SELECT status, amount_due_minor::text FROM erp.invoices WHERE id = $1', [erpInvoiceId]);
       const pays = await stack.db.query<{ id: string; amount_minor: string }>(

@@ -2,31 +2,20 @@ import type { TestStack } from './stack';
 
 export interface JobRow { id: string; state: string; attempts: number; last_error_code: string | null; result: string | null }
 
-/**
- * An open opportunity on plan `growth` for an ERP customer of `tenant` without one yet, its credit limit raised so the
- * deal goes through. Its amount is 4900 minor units, or with `atPlanPrice` the plan's monthly price in the customer's
- * currency (so the ERP invoice and the vendor's subscription invoice bill the same amount).
- */
-export async function openOpportunity(stack: TestStack, tenant: string, opts: { atPlanPrice?: boolean } = {}): Promise<{ id: string; accountId: string }> {
+/** An open 4900 opportunity on plan `growth` for an ERP customer of `tenant` without one yet, its credit limit raised so the deal goes through. */
+export async function openOpportunity(stack: TestStack, tenant: string): Promise<{ id: string; accountId: string }> {
   const [customer] = await stack.db.query<{ id: string; currency: string }>(
     `SELECT c.id, c.currency FROM erp.customers c WHERE c.tenant_id = $1 AND NOT EXISTS (SELECT 1 FROM crm.opportunities o WHERE o.tenant_id = c.tenant_id AND o.account_id = c.id AND o.name = 'Connector deal')
      ORDER BY c.id LIMIT 1`,
     [tenant],
   );
   if (!customer) throw new Error('no customer left');
-  const [price] = opts.atPlanPrice
-    ? await stack.db.query<{ amount: string }>(
-        `SELECT pr.unit_amount_minor::text AS amount FROM billing.prices pr JOIN billing.plans pl ON pl.tenant_id = pr.tenant_id AND pl.id = pr.plan_id
-         WHERE pr.tenant_id = $1 AND pl.code = 'growth' AND pr.currency = $2 AND pr.interval = 'MONTH'`,
-        [tenant, customer.currency],
-      )
-    : [{ amount: '4900' }];
   const token = await stack.token({ tenant });
   const credit = await stack.gql('mutation($a: ID!, $c: String!) { setCreditLimit(input: { accountId: $a, creditLimit: { amountMinor: "100000000000", currency: $c }, creditStatus: OK }) { creditStatus } }', { a: customer.id, c: customer.currency }, { token });
   if (credit.body.errors) throw new Error(`setCreditLimit failed: ${JSON.stringify(credit.body.errors)}`);
   const res = await stack.gql<{ createOpportunity: { id: string } }>(
-    'mutation($a: ID!, $c: String!, $m: String!) { createOpportunity(input: { accountId: $a, name: "Connector deal", planCode: "growth", amount: { amountMinor: $m, currency: $c } }) { id } }',
-    { a: customer.id, c: customer.currency, m: price?.amount ?? '4900' }, { token },
+    'mutation($a: ID!, $c: String!) { createOpportunity(input: { accountId: $a, name: "Connector deal", planCode: "growth", amount: { amountMinor: "4900", currency: $c } }) { id } }',
+    { a: customer.id, c: customer.currency }, { token },
   );
   if (res.body.errors) throw new Error(`createOpportunity failed: ${JSON.stringify(res.body.errors)}`);
   return { id: res.body.data?.createOpportunity.id ?? '', accountId: customer.id };

@@ -16,6 +16,8 @@ COPY subgraphs ./subgraphs
 COPY scripts ./scripts
 # The in-repo vendor fakes: `npm start` with DEMO_STRIPE=on runs one (scripts/stripe-demo.ts).
 COPY fakes ./fakes
+# The ops console's sources: bundled into dist/console, which the gateway serves under /ops/.
+COPY console ./console
 RUN npm run build
 
 FROM ${NODE_IMAGE} AS deps
@@ -34,7 +36,7 @@ COPY scripts/serve.sh ./scripts/serve.sh
 COPY --from=deps /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 USER node
-EXPOSE 4000 4001 4002 4003 4004
+EXPOSE 4000 4001 4002 4003 4004 4005
 HEALTHCHECK --interval=15s --timeout=5s --start-period=30s --retries=3 CMD ["node", "dist/scripts/healthcheck.js"]
 ENTRYPOINT ["/usr/bin/tini", "--", "/app/scripts/serve.sh"]
 CMD ["gateway"]

@@ -67,6 +67,10 @@ function mappersFor(name: (typeof subgraphs)[number]): Record<string, string> {
         Account: '../ledger/models#SyncAccountModel',
         ReconciliationReport: '../ledger/models#ReconciliationModel',
         SystemConnection: '../connections/models#ConnectionModel',
+        PartnerWebhookEndpoint: '../partner-webhooks/models#EndpointModel',
+        PartnerWebhookEndpointSecret: '../partner-webhooks/models#EndpointWithSecret',
+        PartnerWebhookDelivery: '../partner-webhooks/models#DeliveryModel',
+        PartnerWebhookAttempt: '../partner-webhooks/models#AttemptModel',
       };
   }
 }

@@ -4,8 +4,11 @@ module.exports = {
   roots: ['<rootDir>/test'],
   testMatch: ['**/*.test.ts'],
   // Transpile only (types are checked by `npm run typecheck`); CommonJS output for jest's module system.
-  transform: { '^.+\\.ts$': ['ts-jest', { isolatedModules: true, tsconfig: { module: 'commonjs', moduleResolution: 'node10', target: 'es2022', esModuleInterop: true } }] },
+  // isolatedModules in the tsconfig (ts-jest 29.4 deprecates its own option of that name, and warned about it per worker).
+  transform: { '^.+\\.ts$': ['ts-jest', { tsconfig: { module: 'commonjs', moduleResolution: 'node10', target: 'es2022', esModuleInterop: true, isolatedModules: true } }] },
   globalSetup: '<rootDir>/test/support/global-setup.ts',
+  // Fails the run if it left a Redis key without TTL (every test key carries the run's id: test/support/services.ts).
+  globalTeardown: '<rootDir>/test/support/global-teardown.ts',
   testTimeout: 60000,
   maxWorkers: 2,
 };

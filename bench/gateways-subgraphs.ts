@@ -16,7 +16,7 @@ import { loadConfig } from '../lib/config';
 import { openDatabase } from '../lib/db/open';
 import { createLogger } from '../lib/logger';
 import { SUBGRAPH_NAMES, type SubgraphName } from '../lib/schema';
-import { connectionsFromConfig, migrateAll, seedTenant, subgraphDefinitions } from '../subgraphs/registry';
+import { connectionsFromConfig, migrateAll, partnerWebhooksFromConfig, seedTenant, subgraphDefinitions } from '../subgraphs/registry';
 import { type RunningServer } from '../lib/http/server';
 import { startSubgraph } from '../subgraphs/runtime/server';
 import { FaultInjector } from '../subgraphs/sync/engine/faults';
@@ -36,7 +36,7 @@ async function main(): Promise<void> {
   const seedMs = Date.now() - started;
 
   // No in-process sync worker: nothing in the benchmark writes, and a worker would compete for the CPU.
-  const definitions = subgraphDefinitions({ systems: referenceSystems(db, new FaultInjector()), wake: () => undefined, connections: connectionsFromConfig(db, config, logger) });
+  const definitions = subgraphDefinitions({ systems: referenceSystems(db, new FaultInjector()), wake: () => undefined, connections: connectionsFromConfig(db, config, logger), partnerWebhooks: partnerWebhooksFromConfig(db, config) });
   const servers: Partial<Record<SubgraphName, RunningServer>> = {};
   await withoutNewSignalHandlers(async () => {
     for (const name of SUBGRAPH_NAMES) {

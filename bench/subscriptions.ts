@@ -226,6 +226,7 @@ function eventJson(id: bigint, message: string): string {
     attempts: 1,
     errorCode: null,
     message,
+    messageParts: null,
     correlationId: 'bench-subscriptions',
     at: new Date().toISOString(),
   };

@@ -17,7 +17,7 @@ const SECRET_VALUE = [
   /^\s*bearer\s+\S/i,
   /^eyJ[\w-]+\.[\w-]+\.[\w-]*$/, // a JWT
   /\b(sk|rk)_(live|test)_[0-9A-Za-z]{8,}/, // Stripe secret and restricted keys
-  /\bwhsec_[0-9A-Za-z]{8,}/, // webhook signing secrets
+  /\bwhsec_[0-9A-Za-z+/=]{8,}/, // webhook signing secrets (Standard Webhooks: base64 after the prefix)
   /\bpat-[a-z]{2}\d?-[0-9a-f-]{20,}/i, // HubSpot private app tokens
   /-----BEGIN [A-Z ]*PRIVATE KEY-----/,
 ];
@@ -27,14 +27,23 @@ const REDACTED = '[REDACTED]';
 /** Nesting kept in the log; deeper input (refused anyway) is cut, so recording it cannot overflow the stack. */
 const MAX_RECORDED_DEPTH = 32;
 
-/** Replaces secrets at any depth: values under secret-looking names, and values shaped like credentials. */
-export function redact(value: unknown, depth = 0): unknown {
+/**
+ * Replaces secrets at any depth: values under secret-looking names (unless `byName` is false), and values shaped
+ * like credentials.
+ */
+export function redact(value: unknown, depth = 0, byName = true): unknown {
   if (typeof value === 'string') return SECRET_VALUE.some((shape) => shape.test(value)) ? REDACTED : value;
   if (typeof value !== 'object' || value === null) return value;
   if (depth >= MAX_RECORDED_DEPTH) return '[TOO DEEP]';
-  if (Array.isArray(value)) return value.map((v) => redact(v, depth + 1));
-  return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, SECRET_NAME.test(k) ? REDACTED : redact(v, depth + 1)]));
+  if (Array.isArray(value)) return value.map((v) => redact(v, depth + 1, byName));
+  return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, byName && SECRET_NAME.test(k) ? REDACTED : redact(v, depth + 1, byName)]));
 }
+
+/**
+ * Only values shaped like credentials, names left alone: for stored answers (a signing secret shown once must not be
+ * kept in clear), which keep their shape.
+ */
+export const redactSecretValues = (value: unknown): unknown => redact(value, 0, false);
 
 /**
  * The arguments of each root field as the operation gives them to execution, keyed by response name: literals and

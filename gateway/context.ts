@@ -1,4 +1,5 @@
 import type { Principal } from '../lib/auth/principal';
+import type { DerivedExecution } from './trusted-documents';
 
 /** Per-request gateway state. Created by the HTTP context function after the token is verified. */
 export interface GatewayContext {
@@ -10,4 +11,6 @@ export interface GatewayContext {
    * this is a shared holder, not a field to assign.
    */
   cacheSplice?: { data?: string };
+  /** Set only by the WebSocket server for the executions it derives from an admitted subscription (trusted-documents.ts). */
+  derived?: DerivedExecution;
 }

@@ -8,6 +8,7 @@ import { ERRORS, type ErrorCode, errorCode } from '../lib/errors';
 import type { Logger } from '../lib/logger';
 import type { GatewayContext } from './context';
 import { missingMutationScope, rootFieldNodes } from './root-fields';
+import { redactSecretValues } from './audit';
 
 export const IDEMPOTENCY_HEADER = 'idempotency-key';
 const KEY = /^[A-Za-z0-9._:-]{1,255}$/;
@@ -93,7 +94,8 @@ export function idempotencyPlugin(db: Db, logger: Logger, scopes: ReadonlyMap<st
           try {
             await db.query(
               'UPDATE sync.idempotency_keys SET status = $4, response = $5 WHERE tenant_id = $1 AND principal = $2 AND key = $3',
-              [p.tenant, principalKey(p), mine.key, response.http.status ?? 200, JSON.stringify(response.body.singleResult)],
+              // A secret shown once (a webhook signing secret) is not kept: a replay of such an answer shows it redacted.
+              [p.tenant, principalKey(p), mine.key, response.http.status ?? 200, JSON.stringify(redactSecretValues(response.body.singleResult))],
             );
           } catch (err) {
             // The answer still goes out; the key stays "in progress" (CONFLICT on retry: the write may have happened).
@@ -107,7 +109,9 @@ export function idempotencyPlugin(db: Db, logger: Logger, scopes: ReadonlyMap<st
           if (!KEY.test(key)) return refused('BAD_USER_INPUT', 'Idempotency-Key must be 1-255 characters of A-Z a-z 0-9 . _ : -');
           const p = contextValue.principal;
           const who = principalKey(p);
-          const hash = createHash('sha256').update(JSON.stringify([req.query, req.operationName ?? null, req.variables ?? {}])).digest('hex');
+          // The caller's scopes are part of the request: a stored answer holds fields as that scope set could see them (a
+          // credit limit, a job message's values), so a retry with other scopes must not get it (CONFLICT below).
+          const hash = createHash('sha256').update(JSON.stringify([req.query, req.operationName ?? null, req.variables ?? {}, [...p.scopes].sort()])).digest('hex');
           const claimed = await db.query(
             `INSERT INTO sync.idempotency_keys (tenant_id, principal, key, request_hash) VALUES ($1, $2, $3, $4)
              ON CONFLICT (tenant_id, principal, key) DO NOTHING RETURNING key`,
@@ -129,7 +133,7 @@ export function idempotencyPlugin(db: Db, logger: Logger, scopes: ReadonlyMap<st
             'SELECT request_hash, status, response FROM sync.idempotency_keys WHERE tenant_id = $1 AND principal = $2 AND key = $3',
             [p.tenant, who, key],
           );
-          if (!row || row.request_hash !== hash) return refused('CONFLICT', 'Idempotency-Key was already used with a different request');
+          if (!row || row.request_hash !== hash) return refused('CONFLICT', 'Idempotency-Key was already used with a different request or other scopes');
           if (row.response === null) return refused('CONFLICT', 'A request with this Idempotency-Key is in progress or was interrupted');
           const headers = new HeaderMap([['idempotent-replayed', 'true']]);
           return { http: { status: row.status ?? 200, headers }, body: { kind: 'single', singleResult: JSON.parse(row.response) as FormattedExecutionResult } };

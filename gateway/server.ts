@@ -13,7 +13,7 @@ import { errorFormatter } from '../lib/format-error';
 import type { GraphQLFormattedError } from 'graphql';
 import { auditPlugin } from './audit';
 import { DEFAULT_OPERATION_LIMITS, operationLimitsPlugin, tokenLimitCode } from './operation-limits';
-import { partnerAllowlists, trustedDocumentsPlugin } from './trusted-documents';
+import { partnerAllowlists, partnerDocumentRule, trustedDocumentsPlugin } from './trusted-documents';
 import { type RunningServer, graphqlHttpHandler, listen } from '../lib/http/server';
 import type { Logger } from '../lib/logger';
 import type { Redis } from '../lib/redis';
@@ -40,6 +40,7 @@ import { measuredDataSource } from './subgraph-metrics';
 import { tracedHttp } from '../lib/telemetry/http';
 import { webhookForwarder, withWebhooks } from './webhook-forward';
 import { reportSubscriptions } from '../lib/telemetry/gateway-metrics';
+import { defaultConsoleDir, opsConsoleHandler } from './ops-console';
 
 export interface GatewayOptions {
   config: Config;
@@ -57,6 +58,8 @@ export interface GatewayOptions {
   cacheStore?: CacheStore;
   /** Overrides of the WebSocket limits (DEFAULT_SUBSCRIPTION_LIMITS). */
   subscriptionLimits?: Partial<SubscriptionLimits>;
+  /** The built ops console served under /ops/ (defaults to defaultConsoleDir(); null serves none). */
+  consoleDir?: string | null;
 }
 
 /** The experience API: the composed supergraph behind JWT auth. */
@@ -71,6 +74,8 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningServer>
   const limits = rateLimits(limitSettings, opts.redis);
   const fairness = tenantFairness({ maxConcurrentPerTenant: limitSettings.maxConcurrentPerTenant, knownSpent: limits.knownSpent });
   const supergraphSdl = readSupergraph();
+  const partnerDocuments = partnerDocumentRule(partnerAllowlists(config.partnerOperations), { requireAllowlist: config.partnerAllowlistRequired });
+  disableApolloTelemetryByDefault();
   const gateway = new ApolloGateway({
     supergraphSdl,
     buildService: ({ name }) => {
@@ -91,7 +96,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningServer>
       correlationPlugin(),
       responseStatusPlugin(),
       operationLimitsPlugin(operationLimits),
-      trustedDocumentsPlugin(partnerAllowlists(config.partnerOperations), { requireAllowlist: config.partnerAllowlistRequired }),
+      trustedDocumentsPlugin(partnerDocuments),
       limits.plugin,
       clientSchemaIntrospectionPlugin(),
       // Before the plugins that store the response (idempotency, cache): they must store what the client gets.
@@ -131,7 +136,9 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningServer>
     checks: { supergraph: apiSchema ? 'ok' : 'missing', ...(opts.redis ? { redis: opts.redis.status === 'ready' ? 'ok' : 'degraded' } : {}) },
   });
   const graphql = graphqlHttpHandler({ apollo, context, ready, finishBody: spliceCachedData, finished: fairness.leave });
-  const handler = tracedHttp('gateway', withWebhooks(webhookForwarder({ syncBaseUrl: urls.sync.replace(/\/graphql$/, ''), logger }), graphql));
+  const api = withWebhooks(webhookForwarder({ syncBaseUrl: urls.sync.replace(/\/graphql$/, ''), logger }), graphql);
+  const opsConsole = opsConsoleHandler(opts.consoleDir === undefined ? defaultConsoleDir() : opts.consoleDir);
+  const handler = tracedHttp('gateway', async (req, res) => (opsConsole(req, res) ? undefined : api(req, res)));
   const unreport = reportSubscriptions(() => subscriptions?.stats() ?? { connections: 0, subscriptions: 0 });
   const running = await listen(handler, config.host, opts.port ?? config.ports.gateway, {
     beforeClose: async () => {
@@ -145,11 +152,22 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningServer>
   });
   if (opts.bus) {
     subscriptions = attachSubscriptions({
-      server: running.server, apollo, bus: opts.bus, verify, logger, limits: wsLimits, operationLimits, production: config.production,
+      server: running.server, apollo, bus: opts.bus, verify, logger, limits: wsLimits, operationLimits, partnerDocuments, production: config.production,
     });
     if (apiSchema) subscriptions.updateSchema(apiSchema);
   }
   return running;
+}
+
+/**
+ * @apollo/gateway, unless APOLLO_TELEMETRY_DISABLED is set, builds a meter provider that exports usage data to Apollo's
+ * servers and, to describe the host, queries the AWS, GCP, Azure and Alibaba metadata endpoints (169.254.169.254) at
+ * construction. A self-hosted gateway sends nothing to a third party unless asked, and those lookups outlived the
+ * tests that created gateways (jest's "worker failed to exit gracefully", GCP MetadataLookupWarning on stderr).
+ * `APOLLO_TELEMETRY_DISABLED=false` turns Apollo's collection back on.
+ */
+function disableApolloTelemetryByDefault(): void {
+  process.env['APOLLO_TELEMETRY_DISABLED'] ??= 'true';
 }
 
 /** The shared formatter (masked errors logged), plus a code of its own for the parser's token limit. */

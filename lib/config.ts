@@ -47,6 +47,7 @@ const schema = z
     SYNC_WORKER_PORT: port.default(4005),
     CONNECTOR_KEYS: z.string().optional(),
     DEMO_STRIPE: z.enum(['on', 'off']).default('off'),
+    PARTNER_WEBHOOKS: z.string().optional(),
   })
   .superRefine((env, ctx) => {
     if (env.NODE_ENV !== 'production') return;
@@ -93,6 +94,8 @@ export interface Config {
   connectorKeys: string | undefined;
   /** `npm start` only: run the Stripe fake and put tenant acme's billing on the Stripe adapter. */
   demoStripe: boolean;
+  /** JSON settings of webhooks to partners (subgraphs/sync/partner-webhooks/settings.ts), e.g. {"timeoutMs":5000}. */
+  partnerWebhooks: Record<string, unknown>;
 }
 
 /** Reads and validates configuration from the environment; fails fast with every problem named. */
@@ -132,6 +135,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     metrics: { tenants: list(e.METRICS_TENANTS) ?? [], operations: list(e.METRICS_OPERATIONS) ?? null, workerPort: e.SYNC_WORKER_PORT },
     connectorKeys: e.CONNECTOR_KEYS,
     demoStripe: e.DEMO_STRIPE === 'on',
+    partnerWebhooks: parseJsonObject('PARTNER_WEBHOOKS', e.PARTNER_WEBHOOKS),
   };
 }
 

@@ -28,6 +28,7 @@ export const ERRORS = {
   NOT_FOUND: { status: 404, safe: true },
   CONFLICT: { status: 409, safe: true },
   ILLEGAL_STATE_TRANSITION: { status: 409, safe: true },
+  METHOD_NOT_ALLOWED: { status: 405, safe: true },
   PAYLOAD_TOO_LARGE: { status: 413, safe: true },
   // Documents (Apollo Server's own codes, and our limits)
   GRAPHQL_PARSE_FAILED: { status: 400, safe: true },

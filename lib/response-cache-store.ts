@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { InMemoryLRUCache } from '@apollo/utils.keyvaluecache';
 import type { Redis } from './redis';
 
@@ -16,6 +17,14 @@ export interface CacheStore {
 
 const ENTRY = 'rc:';
 const GENERATION = 'rcgen:';
+/**
+ * A generation key expires a week after its last bump, so Redis keeps no key forever. What makes that safe: a bump
+ * sets a value never used before (not a counter that could count up to an old value again), entries live at most
+ * MAX_ENTRY_SECONDS, so when a quiet tenant's generation expires and reads '0' again, the entries once filed under
+ * '0' expired long ago.
+ */
+const GENERATION_SECONDS = 7 * 24 * 3600;
+const MAX_ENTRY_SECONDS = 24 * 3600;
 
 function redisStore(redis: Redis): CacheStore {
   return {
@@ -24,10 +33,10 @@ function redisStore(redis: Redis): CacheStore {
       return { generation: generation ?? '0', values };
     },
     async store(key, value, ttlSeconds) {
-      await redis.set(ENTRY + key, value, 'EX', ttlSeconds);
+      await redis.set(ENTRY + key, value, 'EX', Math.min(ttlSeconds, MAX_ENTRY_SECONDS));
     },
     async bump(tenant) {
-      await redis.incr(GENERATION + tenant);
+      await redis.set(GENERATION + tenant, `${Date.now().toString(36)}.${randomBytes(6).toString('base64url')}`, 'EX', GENERATION_SECONDS);
     },
   };
 }

@@ -6,7 +6,7 @@ import type { Logger } from '../lib/logger';
 import { type Redis, createRedis, redisReady } from '../lib/redis';
 import { SUBGRAPH_NAMES, type SubgraphName } from '../lib/schema';
 import { startGateway } from '../gateway/server';
-import { connectionsFromConfig, migrateAll, seedTenant, subgraphDefinitions } from '../subgraphs/registry';
+import { connectionsFromConfig, migrateAll, partnerWebhooksFromConfig, seedTenant, subgraphDefinitions } from '../subgraphs/registry';
 import { type SyncEngine, startSyncEngine, syncEngineSettings } from '../subgraphs/sync/engine/runtime';
 import { type EventBus, createEventBus } from '../lib/events';
 import { startSubgraph } from '../subgraphs/runtime/server';
@@ -73,9 +73,11 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
   // One cache store for the gateway and the sync engine: sync writes evict the tenant's cached answers.
   const cacheStore = createCacheStore(redis);
   const connections = connectionsFromConfig(db, config, logger.child({ component: 'connections' }));
+  const partnerWebhooks = partnerWebhooksFromConfig(db, config);
   const sync = startSyncEngine({
     db,
     connections,
+    partnerWebhooks,
     bus,
     logger: logger.child({ component: 'sync-worker' }),
     ...syncEngineSettings(config),
@@ -83,7 +85,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
   });
   // This process runs a worker: its /metrics report the ledger (jobs by state, dead letters, oldest PENDING, drift).
   const unreportLedger = reportLedger(db);
-  const definitions = subgraphDefinitions({ systems: sync.systems, wake: sync.worker.wake, connections });
+  const definitions = subgraphDefinitions({ systems: sync.systems, wake: sync.worker.wake, connections, partnerWebhooks });
   const started: Partial<Stack['subgraphs']> = {};
   for (const name of SUBGRAPH_NAMES) {
     const statements: StatementCounter = { count: 0 };
@@ -94,6 +96,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       internalSecret: config.internalSecret,
       production: config.production,
       logger,
+      redis,
     });
     started[name] = Object.assign(server, { statements });
   }

@@ -10,6 +10,7 @@ import { type SeedOutcome, startStack } from './stack';
 import { startStripeDemo } from './stripe-demo';
 import { onShutdown, runMain } from '../lib/process';
 import { startTelemetry } from '../lib/telemetry/setup';
+import { defaultConsoleDir } from '../gateway/ops-console';
 
 const TENANTS = ['acme', 'globex'];
 const DEFAULT_LOG_FILE = join(tmpdir(), 'sor-gateway-start.log');
@@ -68,6 +69,7 @@ function banner(opts: { config: Config; gatewayUrl: string; subgraphs: string[];
     `Subgraphs: ${opts.subgraphs.join(', ')}`,
     `Database:  ${database}; ${tenants.join(', ')}`,
     `Logs:      ${opts.logFile} (console: warnings and errors; LOG_LEVEL=debug for more)`,
+    defaultConsoleDir() ? `Console:   ${health}/ops/   (ops console: paste a token with sync:read)` : 'Console:   not built (npm run build:console, then restart)',
     ...opts.extra,
     '',
   ];

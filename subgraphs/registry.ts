@@ -17,6 +17,8 @@ import type { SyncDeps } from './sync/context';
 import { type ConnectionRuntime, connectionRuntime } from './sync/connections/runtime';
 import { connectionStore } from './sync/connections/store';
 import { seedLedgerLinks } from './sync/ledger/store';
+import { type PartnerWebhookRuntime, partnerWebhookRuntime } from './sync/partner-webhooks/runtime';
+import { partnerWebhookSettings } from './sync/partner-webhooks/settings';
 
 /** Migrations per system, in the order they must run (sync first: system writes enqueue into its outbox). */
 export const MIGRATIONS: readonly { system: SubgraphName; dir: string }[] = [
@@ -37,6 +39,11 @@ export async function migrateAll(db: Db): Promise<void> {
  */
 export function connectionsFromConfig(db: Db, config: Config, logger: Logger): ConnectionRuntime {
   return connectionRuntime(connectionStore(db, keyRingFromEnv(config.connectorKeys, config.production)), logger);
+}
+
+/** Webhooks to partners: settings from PARTNER_WEBHOOKS (fails fast when invalid), secrets sealed like credentials. */
+export function partnerWebhooksFromConfig(db: Db, config: Config): PartnerWebhookRuntime {
+  return partnerWebhookRuntime(db, keyRingFromEnv(config.connectorKeys, config.production), partnerWebhookSettings(config.partnerWebhooks, config.production));
 }
 
 function erase<C extends RequestBase>(definition: SubgraphDefinition<C>): SubgraphDefinition<RequestBase> {

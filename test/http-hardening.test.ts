@@ -134,6 +134,24 @@ describe('gateway HTTP hardening (issue 11)', () => {
     expect(service.body.data?.createAccount.id).not.toBe((first.body.data as { createAccount: { id: string } }).createAccount.id);
   });
 
+  it('does not replay a stored answer to the same principal with other scopes: fields it could not read stay hidden (items 8, 12)', async () => {
+    const [customer] = await stack.db.query<{ id: string; currency: string }>("SELECT id, currency FROM erp.customers WHERE tenant_id = 'acme' ORDER BY id LIMIT 1");
+    const mutation = 'mutation($a: ID!, $c: String!) { setCreditLimit(input: { accountId: $a, creditLimit: { amountMinor: "424242", currency: $c }, creditStatus: OK }) { creditLimit { amountMinor } } }';
+    const variables = { a: customer?.id, c: customer?.currency };
+    const headers = { 'idempotency-key': 'scope-set-0001' };
+    const first = await postGraphQL(stack.url, mutation, { variables, headers, token: await stack.token({ sub: 'scoped-sub' }) });
+    expect(JSON.stringify(first.body.data)).toContain('424242');
+    // Same tenant, kind and sub, allowed to write credit limits but not to read them.
+    const narrower = await postGraphQL(stack.url, mutation, { variables, headers, token: await stack.token({ sub: 'scoped-sub', scopes: ['finance:write'] }) });
+    expect(narrower.headers.get('idempotent-replayed')).toBeNull();
+    expect(narrower.status).toBe(409);
+    expect(codes(narrower)).toEqual(['CONFLICT']);
+    expect(JSON.stringify(narrower.body)).not.toContain('424242');
+    // The first caller's retry is still a replay.
+    const again = await postGraphQL(stack.url, mutation, { variables, headers, token: await stack.token({ sub: 'scoped-sub' }) });
+    expect(again.headers.get('idempotent-replayed')).toBe('true');
+  });
+
   it('records arguments as executed, redacts by name and by shape, and records validation refusals (item 11)', async () => {
     expect(redact({ input: { name: 'x', credentials: 'c', pw: 'p', note: 'Bearer abc.def', key: 'sk_live_0123456789abcdef' } })).toEqual({
       input: { name: 'x', credentials: '[REDACTED]', pw: '[REDACTED]', note: '[REDACTED]', key: '[REDACTED]' },

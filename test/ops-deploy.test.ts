@@ -13,7 +13,7 @@ import type { IContainer } from 'kubernetes-models/v1/Container';
 import type { IPodSpec } from 'kubernetes-models/v1/PodSpec';
 import { mintToken } from '../lib/auth/tokens';
 import { loadConfig } from '../lib/config';
-import { SUBGRAPH_NAMES } from '../lib/schema';
+import { SUBGRAPH_NAMES, type SubgraphName } from '../lib/schema';
 import { ROOT, freePort, run, startProcess } from './support/child';
 import { freshDatabase } from './support/postgres';
 
@@ -83,14 +83,14 @@ describe('Kubernetes manifests (deploy/k8s)', () => {
       expect(c.envFrom?.map((e) => e.secretRef?.name).filter(Boolean)).toEqual([secret.metadata.name]);
       const pdb = byKind('PodDisruptionBudget').find((p) => JSON.stringify(p.spec?.selector) === JSON.stringify(d.spec?.selector));
       expect({ deployment: d.metadata.name, pdb: pdb?.metadata.name }).toEqual({ deployment: d.metadata.name, pdb: d.metadata.name });
-      if (c.args?.[0] === 'worker') continue; // no HTTP port: restarted when it exits
       const port = c.ports?.[0];
       expect(c.readinessProbe?.httpGet).toEqual({ path: '/readyz', port: port?.name });
       expect(c.livenessProbe?.httpGet).toEqual({ path: '/healthz', port: port?.name });
       // The process listens where the probes look: its *_PORT is the container port.
       const listen = c.env?.find((e) => e.name.endsWith('_PORT'));
       expect(Number(listen?.value)).toBe(port?.containerPort);
-      expect(listen?.name).toBe(c.args?.[0] === 'gateway' ? 'GATEWAY_PORT' : `${(c.args?.[1] ?? '').toUpperCase()}_PORT`);
+      const role = c.args?.[0];
+      expect(listen?.name).toBe(role === 'gateway' ? 'GATEWAY_PORT' : role === 'worker' ? 'SYNC_WORKER_PORT' : `${(c.args?.[1] ?? '').toUpperCase()}_PORT`);
     }
 
     const hpa = byKind('HorizontalPodAutoscaler');
@@ -108,16 +108,20 @@ describe('Kubernetes manifests (deploy/k8s)', () => {
 
 describe('compose.yaml', () => {
   it('runs Postgres, Redis, two gateways, the four subgraphs and two workers from the one image, after the migrations', () => {
-    const compose = parse(readFileSync(join(ROOT, 'compose.yaml'), 'utf8'), { merge: true }) as { services: Record<string, { image?: string; command?: string[]; depends_on?: Record<string, unknown> }> };
+    const compose = parse(readFileSync(join(ROOT, 'compose.yaml'), 'utf8'), { merge: true }) as { services: Record<string, { image?: string; command?: string[]; depends_on?: Record<string, unknown>; healthcheck?: { disable?: boolean }; environment?: Record<string, string> }> };
     const commands = Object.entries(compose.services)
       .filter(([, s]) => s.image === 'sor-gateway:local')
       .map(([, s]) => (s.command ?? []).join(' '))
       .sort();
     expect(commands).toEqual(['gateway', 'gateway', 'migrate', ...SUBGRAPH_NAMES.map((n) => `subgraph ${n}`), 'worker', 'worker'].sort());
     expect(Object.keys(compose.services)).toEqual(expect.arrayContaining(['postgres', 'redis']));
+    const rolePort = (command: string[]) =>
+      command[0] === 'gateway' ? 4000 : command[0] === 'worker' ? 4005 : { crm: 4001, erp: 4002, billing: 4003, sync: 4004 }[command[1] as SubgraphName];
     for (const [name, s] of Object.entries(compose.services)) {
       if (s.image !== 'sor-gateway:local' || name === 'migrate') continue;
       expect({ name, after: Object.keys(s.depends_on ?? {}) }).toEqual({ name, after: expect.arrayContaining(['postgres', 'redis', 'migrate']) });
+      // The image's HEALTHCHECK asks the port this role listens on (workers included: their SYNC_WORKER_PORT).
+      expect({ name, healthcheck: s.healthcheck?.disable ?? false, port: s.environment?.['HEALTHCHECK_PORT'] }).toEqual({ name, healthcheck: false, port: String(rolePort(s.command ?? [])) });
     }
   });
 });
@@ -203,20 +207,26 @@ describe('Dockerfile', () => {
 
       const database = await freshDatabase();
       const secrets = { JWT_SECRET: 'rehearsal-jwt-secret-0123456789abcdef0123', GATEWAY_SIGNING_SECRET: 'rehearsal-signing-secret-0123456789abcdef' };
-      const [crmPort, gatewayPort] = [await freePort(), await freePort()];
+      const [crmPort, gatewayPort, workerPort] = [await freePort(), await freePort(), await freePort()];
       const roleEnv: NodeJS.ProcessEnv = {
         PATH: process.env.PATH, ...env, HOST: '127.0.0.1', ...secrets, DATABASE_URL: database.url, LOG_LEVEL: 'warn',
-        CRM_PORT: String(crmPort), GATEWAY_PORT: String(gatewayPort), CRM_URL: `http://127.0.0.1:${crmPort}/graphql`,
+        CRM_PORT: String(crmPort), GATEWAY_PORT: String(gatewayPort), CRM_URL: `http://127.0.0.1:${crmPort}/graphql`, SYNC_WORKER_PORT: String(workerPort),
       };
       const entry = join(runtimeDir, 'scripts', 'serve.sh');
       const migrated = await run(entry, ['migrate'], { cwd: runtimeDir, env: roleEnv });
       expect(migrated.stdout).toContain('migrations applied');
       const crm = startProcess(entry, ['subgraph', 'crm'], { cwd: runtimeDir, env: roleEnv });
       const gateway = startProcess(entry, ['gateway'], { cwd: runtimeDir, env: roleEnv });
+      const worker = startProcess(entry, ['worker'], { cwd: runtimeDir, env: roleEnv });
       try {
-        await Promise.all([waitReady(crmPort, crm), waitReady(gatewayPort, gateway)]);
-        const check = await run('node', ['dist/scripts/healthcheck.js'], { cwd: runtimeDir, env: { ...roleEnv, HEALTHCHECK_PORT: String(crmPort) } });
-        expect(check.code).toBe(0);
+        // The worker's probes (deploy/k8s/worker.yaml, compose.yaml) look at SYNC_WORKER_PORT.
+        await Promise.all([waitReady(crmPort, crm), waitReady(gatewayPort, gateway), waitReady(workerPort, worker)]);
+        for (const port of [crmPort, workerPort]) {
+          const check = await run('node', ['dist/scripts/healthcheck.js'], { cwd: runtimeDir, env: { ...roleEnv, HEALTHCHECK_PORT: String(port) } });
+          expect({ port, code: check.code }).toEqual({ port, code: 0 });
+        }
+        // The ops console ships in the image: built into dist/console, served by the gateway.
+        for (const file of ['', 'app.js', 'style.css']) expect((await fetch(`http://127.0.0.1:${gatewayPort}/ops/${file}`)).status).toBe(200);
         const token = await mintToken(loadConfig({ ...secrets, NODE_ENV: 'production' }).jwt, { sub: 'rehearsal', tenant: 'acme', kind: 'user', scopes: ['crm:read'], ttlSeconds: 300 });
         const res = await fetch(`http://127.0.0.1:${gatewayPort}/graphql`, {
           method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
@@ -224,9 +234,9 @@ describe('Dockerfile', () => {
         });
         expect(await res.json()).toEqual({ data: { accounts: { nodes: [] } }, extensions: expect.anything() });
       } finally {
-        const codes = await Promise.all([gateway.stop(), crm.stop()]);
+        const codes = await Promise.all([gateway.stop(), crm.stop(), worker.stop()]);
         await database.drop();
-        expect(codes).toEqual([0, 0]);
+        expect(codes).toEqual([0, 0, 0]);
       }
       const unhealthy = await run('node', ['dist/scripts/healthcheck.js'], { cwd: runtimeDir, env: { ...roleEnv, HEALTHCHECK_PORT: String(crmPort) } });
       expect(unhealthy.code).toBe(1);

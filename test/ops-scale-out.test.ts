@@ -6,7 +6,7 @@ import { SUBGRAPH_NAMES } from '../lib/schema';
 import { TSX, freePort, run, startProcess, type Running } from './support/child';
 import { postGraphQL } from './support/http';
 import { freshDatabase, type TestDatabase } from './support/postgres';
-import { TEST_REDIS_URL } from './support/services';
+import { TEST_REDIS_URL, testKeyPrefix } from './support/services';
 import { type Client, createClient } from 'graphql-ws';
 import WebSocket from 'ws';
 import { collect } from './support/ws';
@@ -22,7 +22,7 @@ const WATCH = 'subscription($after: ID) { syncStatusChanged(after: $after) { eve
 
 describe('scale-out: two gateways and two workers as separate processes', () => {
   let database: TestDatabase;
-  const prefix = `test:scale-${process.pid}-${Math.random().toString(36).slice(2, 8)}:`;
+  const prefix = testKeyPrefix(`scale-${process.pid}-${Math.random().toString(36).slice(2, 8)}`);
   const secret = 'scale-out-jwt-secret-0123456789abcdef0123456789';
   let env: NodeJS.ProcessEnv;
   const processes: Running[] = [];

@@ -1,7 +1,12 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { request } from 'undici';
-import { FORWARDED_CLAIMS_HEADER } from '../lib/auth/forwarded';
+import { FORWARDED_CLAIMS_HEADER, claimsSigner } from '../lib/auth/forwarded';
+import type { RunningServer } from '../lib/http/server';
+import { createRedis } from '../lib/redis';
+import { connectionsFromConfig, partnerWebhooksFromConfig, subgraphDefinitions } from '../subgraphs/registry';
+import { startSubgraph } from '../subgraphs/runtime/server';
+import { freePort } from './support/redis-server';
 import { createLogger } from '../lib/logger';
 import { SUBGRAPH_NAMES, type SubgraphName } from '../lib/schema';
 import { startGateway } from '../gateway/server';
@@ -55,8 +60,8 @@ describe('gateway-signed claims bound to the request', () => {
     await stack?.stop();
   });
 
-  const replay = (header: string, body: string) =>
-    request(stack.subgraphs.crm.url, { method: 'POST', headers: { 'content-type': 'application/json', [FORWARDED_CLAIMS_HEADER]: header }, body }).then(async (r) => ({
+  const replay = (header: string, body: string, url = stack.subgraphs.crm.url) =>
+    request(url, { method: 'POST', headers: { 'content-type': 'application/json', [FORWARDED_CLAIMS_HEADER]: header }, body }).then(async (r) => ({
       status: r.statusCode,
       body: (await r.body.json()) as { data?: unknown; errors?: { extensions?: { code?: string } }[] },
     }));
@@ -93,5 +98,57 @@ describe('gateway-signed claims bound to the request', () => {
     expect(again.status).toBe(401);
     const rows = await stack.db.query('SELECT id FROM crm.accounts WHERE tenant_id = $1 AND name = $2', ['acme', 'Replay Ltd']);
     expect(rows).toHaveLength(1);
+  });
+  describe('across subgraph instances', () => {
+    /** Another CRM instance on the same database, with its own Redis connection (or one to a Redis that is down). */
+    const crmInstance = async (redisUrl: string): Promise<RunningServer & { stop(): Promise<void> }> => {
+      const redis = createRedis(redisUrl, stack.config.redisKeyPrefix);
+      const definitions = subgraphDefinitions({ systems: stack.sync.systems, wake: () => undefined, connections: connectionsFromConfig(stack.db, stack.config, createLogger('silent', 'test')), partnerWebhooks: partnerWebhooksFromConfig(stack.db, stack.config) });
+      const server = await startSubgraph(definitions.crm, {
+        db: stack.db, host: '127.0.0.1', port: 0, internalSecret: stack.config.internalSecret, production: false, logger: createLogger('silent', 'test'), redis,
+      });
+      return Object.assign(server, {
+        async stop() {
+          await server.close();
+          redis.disconnect();
+        },
+      });
+    };
+    const accounts = (name: string) => stack.db.query('SELECT id FROM crm.accounts WHERE tenant_id = $1 AND name = $2', ['acme', name]);
+
+    it('a header captured from a write is refused on every other instance (used ids shared through Redis)', async () => {
+      const other = await crmInstance(stack.config.redisUrl ?? '');
+      try {
+        const before = captured.length;
+        const res = await postGraphQL(gatewayUrl, 'mutation { createAccount(input: { name: "Replay Two Ltd" }) { id } }', { token: await stack.token() });
+        expect(res.body.errors).toBeUndefined();
+        const write = captured.slice(before).find((c) => c.body.includes('createAccount'));
+        if (!write) throw new Error('the gateway sent no CRM write');
+        // The first instance ran it; the second has never seen this header, yet refuses it.
+        const elsewhere = await replay(write.header, write.body, other.url);
+        expect(elsewhere.status).toBe(401);
+        expect(elsewhere.body.errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');
+        expect(await accounts('Replay Two Ltd')).toHaveLength(1);
+      } finally {
+        await other.stop();
+      }
+    });
+
+    it('with Redis unreachable, an instance still takes fresh writes and refuses a replay of one it ran', async () => {
+      const isolated = await crmInstance(`redis://127.0.0.1:${await freePort()}`);
+      try {
+        const sign = claimsSigner(stack.config.internalSecret);
+        const body = { query: 'mutation { createAccount(input: { name: "Offline Ltd" }) { id } }' };
+        const header = await sign({ sub: 'test-user', tenant: 'acme', kind: 'user', scopes: new Set(['crm:read', 'crm:write']), exp: Math.floor(Date.now() / 1000) + 600 }, body);
+        const first = await replay(header, JSON.stringify(body), isolated.url);
+        expect(first.body.errors).toBeUndefined();
+        expect(first.status).toBe(200);
+        const again = await replay(header, JSON.stringify(body), isolated.url);
+        expect(again.status).toBe(401);
+        expect(await accounts('Offline Ltd')).toHaveLength(1);
+      } finally {
+        await isolated.stop();
+      }
+    });
   });
 });

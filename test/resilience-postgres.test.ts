@@ -9,7 +9,7 @@ import { type Stack, startStack } from '../scripts/stack';
 import { postGraphQL } from './support/http';
 import { type OwnPostgres, ownPostgres } from './support/postgres-server';
 import { type ServiceProcess, serviceProcess } from './support/processes';
-import { TEST_REDIS_URL } from './support/services';
+import { TEST_REDIS_URL, testKeyPrefix } from './support/services';
 import { eventually } from './support/eventually';
 
 /**
@@ -32,7 +32,7 @@ describe('a Postgres restart', () => {
     const url = server.url.replace(/\/postgres$/, '/product');
     const env = {
       NODE_ENV: 'test', LOG_LEVEL: 'silent', DATABASE_URL: url, REDIS_URL: TEST_REDIS_URL,
-      REDIS_KEY_PREFIX: `test:pg-restart-${process.pid}:`, SYNC_RETRY_BASE_MS: '50',
+      REDIS_KEY_PREFIX: testKeyPrefix(`pg-restart-${process.pid}`), SYNC_RETRY_BASE_MS: '50',
     } as const;
     config = loadConfig(env);
     stack = await startStack({ config, logger: createLogger('silent', 'test'), seed: { tenants: ['acme'], accounts: 3 }, ephemeralPorts: true });
@@ -74,6 +74,14 @@ describe('a Postgres restart', () => {
     expect(down.status).toBe(503);
     expect(down.body.errors?.map((e) => e.extensions?.['code'])).toEqual(['SERVICE_UNAVAILABLE']);
     expect(JSON.stringify(down.body)).not.toMatch(/ECONNREFUSED|terminat/i);
+    // A vendor webhook on the sync service: the same typed, retryable answer (it was a bare 500), nothing stored.
+    const hook = await fetch(stack.subgraphs.sync.url.replace(/\/graphql$/, '/webhooks/stripe/conn_during_outage'), {
+      method: 'POST', headers: { 'content-type': 'application/json', 'stripe-signature': 't=1,v1=00' }, body: '{"id":"evt_1"}',
+    });
+    expect(hook.status).toBe(503);
+    const hookBody = await hook.text();
+    expect(JSON.parse(hookBody)).toMatchObject({ error: { code: 'SERVICE_UNAVAILABLE' } });
+    expect(hookBody).not.toMatch(/ECONNREFUSED|terminat/i);
 
     await server.start();
     // The same pool serves again: its broken clients were discarded, not handed out.

@@ -48,4 +48,36 @@ describe('rate-limit budget across a Redis outage', () => {
     const inRedis = await eventually(async () => Number(await stack.redis?.get('rl:principal:acme:partner:outage-partner')) || null);
     expect(inRedis).toBeGreaterThan(40 - 7);
   });
+  /** Requests a partner gets admitted before its first 429 (bounded: a broken limiter fails the test, not loops). */
+  const admittedUntilRefused = async (token: string): Promise<number> => {
+    for (let admitted = 0; admitted < 50; admitted++) {
+      const res = await postGraphQL(stack.url, SMALL, { token });
+      if (res.status === 429) return admitted;
+      expect(res.status).toBe(200);
+    }
+    throw new Error('never refused');
+  };
+
+  it('a budget partly spent before the outage goes on from where it was (neither restarted nor lost), during and after', async () => {
+    // What a fresh partner gets with Redis up: the whole budget, in requests.
+    const budget = await admittedUntilRefused(await stack.token({ kind: 'partner', sub: 'measure-partner', scopes: ['crm:read'] }));
+    expect(budget).toBeGreaterThan(2);
+    const token = await stack.token({ kind: 'partner', sub: 'partial-partner', scopes: ['crm:read'] });
+    for (let i = 0; i < 2; i++) expect((await postGraphQL(stack.url, SMALL, { token })).status).toBe(200);
+
+    await redis.stop();
+    // During the outage the instance goes on counting from its view: exactly what was left, no fresh budget.
+    expect(await admittedUntilRefused(token)).toBe(budget - 2);
+
+    await redis.start();
+    await eventually(async () => stack.redis?.status === 'ready');
+    expect((await postGraphQL(stack.url, SMALL, { token })).status).toBe(429);
+    // Redis came back empty: the instance sends what the outage spent, then tops the key up to all it counted (the
+    // spends before the outage too), for every other instance to see. Within one request's cost of the budget.
+    const inRedis = await eventually(async () => {
+      const n = Number(await stack.redis?.get('rl:principal:acme:partner:partial-partner'));
+      return n > 40 - 7 ? n : null;
+    }, 10_000);
+    expect(inRedis).toBeLessThanOrEqual(40);
+  });
 });

@@ -2,6 +2,8 @@ import { createClient } from 'graphql-ws';
 import WebSocket from 'ws';
 import { seedTenant } from '../subgraphs/registry';
 import { type Instance, type TestStack, startInstance, startTestStack } from './support/stack';
+import { documentHash } from '../gateway/trusted-documents';
+import { postGraphQL } from './support/http';
 import { waitForSync } from './support/wait';
 import { collect, wsClient } from './support/ws';
 
@@ -239,6 +241,57 @@ describe('subscription endpoint hardening (issue 11)', () => {
       await sub.next(1);
       expect(sub.results).toEqual([]);
       expect(errorCodes(sub)).toEqual([code]);
+    });
+  });
+
+  describe('item 9: the partner allowlist holds on the WebSocket too', () => {
+    // Asks for entity fields (`job`, `account`) and resumes from 0: both run documents the gateway generates itself.
+    const ALLOWED = 'subscription($id: ID!) { syncStatusChanged(after: "0", filter: { entityId: $id, states: [SUCCEEDED] }) { eventId job { id state } account { id name } } }';
+    let locked: Instance;
+    beforeAll(async () => {
+      locked = await startInstance(stack, {
+        withBus: true,
+        config: { partnerOperations: { 'ws-partner': [documentHash(ALLOWED)] }, partnerAllowlistRequired: true },
+      });
+      closers.push(() => locked.close());
+    });
+    const partner = (sub: string) => stack.token({ kind: 'partner', sub, scopes: ['sync:read', 'crm:read'] });
+
+    it('serves a registered document with its entity fields; refuses any other document and an unlisted partner', async () => {
+      const { client } = wsClient(locked.url, await partner('ws-partner'));
+      closers.push(() => client.dispose());
+      const allowed = collect(client, ALLOWED, { id: accountId });
+      await allowed.next(1);
+      expect(allowed.error).toBeNull();
+      expect(allowed.results[0]?.errors).toBeUndefined();
+      expect(allowed.results[0]?.data?.['syncStatusChanged']).toMatchObject({ job: { state: 'SUCCEEDED' }, account: { id: accountId, name: expect.any(String) } });
+
+      // The same operation with one more space is another document: not registered.
+      const other = collect(client, ALLOWED.replace('{ eventId', '{  eventId'), { id: accountId });
+      await other.next(1);
+      expect(other.results).toEqual([]);
+      expect(errorCodes(other)).toEqual(['OPERATION_NOT_ALLOWED']);
+
+      const unlisted = wsClient(locked.url, await partner('unlisted-partner'));
+      closers.push(() => unlisted.client.dispose());
+      const refused = collect(unlisted.client, ALLOWED, { id: accountId });
+      await refused.next(1);
+      expect(refused.results).toEqual([]);
+      expect(errorCodes(refused)).toEqual(['OPERATION_NOT_ALLOWED']);
+
+      // The rule is about partners: a user token subscribes with any valid document.
+      const user = wsClient(locked.url, await stack.token({ scopes: ['sync:read'] }));
+      closers.push(() => user.client.dispose());
+      const free = collect(user.client, 'subscription($id: ID!) { syncStatusChanged(after: "0", filter: { entityId: $id }) { eventId } }', { id: accountId });
+      await free.next(1);
+      expect(free.error).toBeNull();
+    });
+
+    it('a partner cannot send the documents the gateway generates for subscriptions over HTTP', async () => {
+      const generated = 'query SubscriptionField($id: ID!) { result: account(id: $id) { id name } }';
+      const res = await postGraphQL(locked.url, generated, { token: await partner('ws-partner'), variables: { id: accountId } });
+      expect(res.status).toBe(403);
+      expect(res.body.errors?.map((e) => e.extensions?.['code'])).toEqual(['OPERATION_NOT_ALLOWED']);
     });
   });
 

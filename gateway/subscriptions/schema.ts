@@ -1,10 +1,11 @@
 import { GraphQLError, type GraphQLSchema, extendSchema, isObjectType, parse } from 'graphql';
 import { subscriptionScope } from '../../lib/auth/policy';
 import { readSubscriptionSdl } from '../../lib/schema';
+import { shownMessage } from '../../lib/scoped-message';
 import type { Principal } from '../../lib/auth/principal';
 import { badUserInput, forbidden } from '../../lib/errors';
 import type { EventBus } from '../../lib/events';
-import { type ExecuteAsSubscriber, resolveThroughGateway } from './federated';
+import { type ExecuteAsSubscriber, aliasAwareFieldResolver, resolveThroughGateway } from './federated';
 import { PAGE, type SyncEvent, type SyncEventFilter, syncEventStream } from './sync-stream';
 
 /** The live root type (schema/subscriptions.graphql), added to the gateway's API schema whenever the supergraph changes. */
@@ -50,12 +51,26 @@ export function buildSubscriptionSchema(apiSchema: GraphQLSchema): GraphQLSchema
     field: 'subscriptionStatusChanged', kind: 'SUBSCRIPTION_STATUS', idArg: 'subscriptionId', type: 'SubscriptionStatusChange', entityField: 'subscription', rootField: 'billingSubscription',
   });
   set('event', (e: SyncEvent) => e);
+  eventMessagesForReader(schema);
   set('job', (e: SyncEvent, _a, ctx: SubscriptionContext, info) => (e.jobId ? resolveThroughGateway(ctx.execute, 'syncJob', e.jobId, info) : null));
   set('account', (e: SyncEvent, _a, ctx: SubscriptionContext, info) =>
     e.entityType === 'Account' ? resolveThroughGateway(ctx.execute, 'account', e.entityId, info) : null,
   );
   authorizeRootFields(schema);
   return schema;
+}
+
+/**
+ * A live event comes from the bus with its message's classified parts (subgraphs/sync/engine/recorded-message.ts):
+ * each subscriber sees the values its own scopes may read, as `syncEvents` shows them over HTTP. Events read through
+ * the gateway (a resume page) were rendered for the subscriber by the sync subgraph already.
+ */
+function eventMessagesForReader(schema: GraphQLSchema): void {
+  const type = schema.getType('SyncEvent');
+  const message = isObjectType(type) ? type.getFields()['message'] : undefined;
+  if (!message) throw new Error('SyncEvent.message missing');
+  message.resolve = (e: SyncEvent, args, ctx: SubscriptionContext, info) =>
+    e.messageParts != null ? shownMessage(e.message, e.messageParts, ctx.principal.scopes) : aliasAwareFieldResolver(e, args, ctx, info);
 }
 
 /**

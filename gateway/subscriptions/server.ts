@@ -12,6 +12,7 @@ import type { EventBus } from '../../lib/events';
 import type { Logger } from '../../lib/logger';
 import type { GatewayContext } from '../context';
 import type { OperationLimits } from '../operation-limits';
+import { type PartnerDocumentRule, derivedExecution, documentHash } from '../trusted-documents';
 import { type DocumentChecker, documentChecker } from './documents';
 import { wsErrorFormatter } from './errors';
 import { at } from './expiry';
@@ -65,6 +66,8 @@ export interface SubscriptionServerOptions {
   limits: SubscriptionLimits;
   /** The HTTP endpoint's document limits, applied to subscribe documents too. */
   operationLimits: OperationLimits;
+  /** The HTTP endpoint's partner rule (trusted documents), applied to each subscribe document before it is parsed. */
+  partnerDocuments: PartnerDocumentRule;
   production: boolean;
 }
 
@@ -122,7 +125,7 @@ function onReturn(source: AsyncGenerator<ExecutionResult>, release: () => void):
  * graphql-ws on the gateway's own HTTP server and path. Messages above `maxPayloadBytes` close the socket (1009)
  * before they are read. connection_init authenticates; a missing, bad or expired token closes with 4403, which
  * clients retry with fresh `connectionParams` (4401 would end them for good). Each subscribe is checked with the HTTP
- * document limits, its root field authorized from the policy table as graphql-js executes it (schema.ts), and
+ * document limits and the partner rule, its root field authorized from the policy table as graphql-js executes it (schema.ts), and
  * bounded per connection, per token subject and per tenant; a slot is released the moment the subscription ends.
  */
 export function attachSubscriptions(opts: SubscriptionServerOptions): SubscriptionServer {
@@ -150,7 +153,9 @@ export function attachSubscriptions(opts: SubscriptionServerOptions): Subscripti
   };
 
   const executeAs = (principal: Principal, correlationId: string): ExecuteAsSubscriber => async (query, variables) => {
-    const response = await opts.apollo.executeOperation({ query, variables }, { contextValue: { principal, correlationId } });
+    // Generated from the subscriber's admitted document: marked so the partner rule does not refuse it.
+    const contextValue = { principal, correlationId, derived: derivedExecution(query) };
+    const response = await opts.apollo.executeOperation({ query, variables }, { contextValue });
     if (response.body.kind !== 'single') return { errors: [{ message: 'unexpected incremental response' }] };
     return { data: response.body.singleResult.data ?? null, errors: response.body.singleResult.errors };
   };
@@ -187,6 +192,9 @@ export function attachSubscriptions(opts: SubscriptionServerOptions): Subscripti
         if (!principal) return refuse([fieldError('UNAUTHENTICATED', 'Not authenticated')]);
         const loaded = current;
         if (!loaded) return refuse([fieldError('UPSTREAM_UNAVAILABLE', 'Schema not loaded yet')]);
+        // A partner may only send its registered documents: checked on the raw text, before anything is parsed.
+        const notAllowed = opts.partnerDocuments(principal, documentHash(payload.query));
+        if (notAllowed) return refuse([notAllowed]);
         const checked = await loaded.documents.check(payload.query);
         if ('errors' in checked) return refuse(checked.errors);
         const { document } = checked;

@@ -13,7 +13,9 @@ export interface SyncEvent {
   state: string;
   attempts: number;
   errorCode: string | null;
+  /** Public text; live events from the bus also carry `messageParts`, rendered by each subscriber's scopes. */
   message: string | null;
+  messageParts?: unknown;
   correlationId: string;
   at: string;
 }

@@ -2,6 +2,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { SignJWT, jwtVerify } from 'jose';
 import { unauthenticated } from '../errors';
 import { type Principal, principalFromClaims, tokenClaims } from './principal';
+import { type ReplayGuard, localReplayGuard } from './replay-guard';
 
 /** Header carrying the gateway-signed claims to subgraphs. */
 export const FORWARDED_CLAIMS_HEADER = 'x-gateway-claims';
@@ -68,12 +69,12 @@ export function claimsSigner(secret: string): (principal: Principal, request: Fo
 
 /**
  * Subgraph side: verifies the gateway's signature, expiry and that the header was signed for this very request (and,
- * for a write, that it was not used before on this instance). Any failure is UNAUTHENTICATED (HTTP 401).
+ * for a write, that `replays` has not seen its id: shared by every instance through Redis when the subgraph has it,
+ * see replay-guard.ts). Any failure is UNAUTHENTICATED (HTTP 401).
  */
-export function claimsVerifier(secret: string): (header: string | undefined, request: ForwardedRequest) => Promise<Principal> {
+export function claimsVerifier(secret: string, replays: ReplayGuard = localReplayGuard()): (header: string | undefined, request: ForwardedRequest) => Promise<Principal> {
   const key = new TextEncoder().encode(secret);
   const cache = new Map<string, { principal: Principal; digest: string; exp: number }>();
-  const used = new Map<string, number>();
   return async (header, request) => {
     if (!header) throw unauthenticated('Subgraphs only accept requests signed by the gateway');
     const now = Math.floor(Date.now() / 1000);
@@ -94,14 +95,8 @@ export function claimsVerifier(secret: string): (header: string | undefined, req
     }
     if (verified.digest !== digest) throw unauthenticated('Gateway signature does not cover this request');
     if (verified.once) {
-      // Seen ids are kept until their header expires; each instance keeps its own (see README, "Security").
-      for (const [jti, exp] of used) {
-        // Insertion order is expiry order (every header lives TTL_SECONDS): stop at the first live one.
-        if (exp + CLOCK_TOLERANCE_SECONDS > now) break;
-        used.delete(jti);
-      }
-      if (!verified.jti || used.has(verified.jti)) throw unauthenticated('Gateway signature was already used');
-      used.set(verified.jti, verified.exp);
+      // Kept until the header can no longer pass the expiry check (its exp plus the clock tolerance).
+      if (!verified.jti || !(await replays.claim(verified.jti, verified.exp + CLOCK_TOLERANCE_SECONDS))) throw unauthenticated('Gateway signature was already used');
       return principal;
     }
     if (cache.size > MAX_ENTRIES) cache.clear();

@@ -39,7 +39,9 @@ export const POLICY: Record<SubgraphName, SubgraphPolicy> = {
     write: 'sync:write',
     valueTypes: [...COMMON_VALUE_TYPES, 'SyncJobTransition', 'SyncEvent', 'SystemSyncStatus', 'DriftItem', 'AuditEntry', ...connections('SyncJob', 'AuditEntry'),
       // Connections: only reachable through the admin fields below.
-      'SystemConnection', 'ConnectionStatus', 'ConnectionCredentialInfo', 'ConnectionTestResult'],
+      'SystemConnection', 'ConnectionStatus', 'ConnectionCredentialInfo', 'ConnectionTestResult',
+      // Partner webhooks: likewise only under the admin fields below.
+      'PartnerWebhookEndpoint', 'PartnerWebhookEndpointSecret', 'PartnerWebhookDelivery', 'PartnerWebhookAttempt', ...connections('PartnerWebhookDelivery')],
     fields: {
       // Quote-to-cash closes a deal: a CRM write that drives billing and ERP writes.
       'Mutation.closeOpportunityWon': 'crm:write',
@@ -51,6 +53,16 @@ export const POLICY: Record<SubgraphName, SubgraphPolicy> = {
       'Mutation.testConnection': 'admin',
       'Mutation.rotateConnectionCredentials': 'admin',
       'Mutation.disableConnection': 'admin',
+      // Webhooks to partners: where the tenant's events go, and the secrets that sign them.
+      'Query.partnerWebhookEndpoints': 'admin',
+      'Query.partnerWebhookEndpoint': 'admin',
+      'Query.partnerWebhookDelivery': 'admin',
+      'Mutation.createPartnerWebhookEndpoint': 'admin',
+      'Mutation.updatePartnerWebhookEndpoint': 'admin',
+      'Mutation.disablePartnerWebhookEndpoint': 'admin',
+      'Mutation.deletePartnerWebhookEndpoint': 'admin',
+      'Mutation.rotatePartnerWebhookSecret': 'admin',
+      'Mutation.replayPartnerWebhookDelivery': 'admin',
       // Checked per kind in the resolver (finance:read / billing:read): status events are not sync data.
       'Query.statusEvents': 'public',
     },

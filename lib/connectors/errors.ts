@@ -3,19 +3,31 @@
  * vendor SDK) maps its failures onto these: the engine retries transient ones with backoff, dead-letters permanent
  * ones at once, and dead-letters auth failures with AUTH_ERROR while marking the connection (replayable after the
  * credentials are rotated).
+ *
+ * A message may be a ScopedMessage (lib/scoped-message.ts) when it carries values of a system's data: `message` is then
+ * the full text (for logs) and `scoped` the classified one the ledger records.
  */
+
+import { type ScopedMessage, fullText } from '../scoped-message';
+
+const textOf = (m: string | ScopedMessage): string => (typeof m === 'string' ? m : fullText(m));
+const scopedOf = (m: string | ScopedMessage): ScopedMessage | undefined => (typeof m === 'string' ? undefined : m);
 
 /** A failure worth retrying: timeouts, 5xx, 429 (with the upstream's Retry-After), lost connections, open circuits. */
 export class TransientError extends Error {
-  constructor(readonly code: string, message: string, readonly retryAfterMs?: number) {
-    super(message);
+  readonly scoped: ScopedMessage | undefined;
+  constructor(readonly code: string, message: string | ScopedMessage, readonly retryAfterMs?: number) {
+    super(textOf(message));
+    this.scoped = scopedOf(message);
   }
 }
 
 /** A failure a retry cannot fix (validation, not found, rejected): dead-lettered at once with the reason. */
 export class PermanentError extends Error {
-  constructor(readonly code: string, message: string) {
-    super(message);
+  readonly scoped: ScopedMessage | undefined;
+  constructor(readonly code: string, message: string | ScopedMessage) {
+    super(textOf(message));
+    this.scoped = scopedOf(message);
   }
 }
 

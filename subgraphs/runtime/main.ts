@@ -3,10 +3,11 @@ import { loadConfig } from '../../lib/config';
 import { openDatabase } from '../../lib/db/open';
 import { createLogger } from '../../lib/logger';
 import type { SubgraphName } from '../../lib/schema';
-import { connectionsFromConfig, migrateAll, subgraphDefinitions } from '../registry';
+import { connectionsFromConfig, migrateAll, partnerWebhooksFromConfig, subgraphDefinitions } from '../registry';
 import { FaultInjector } from '../sync/engine/faults';
 import { connectedSystems } from '../sync/engine/systems';
 import { startSubgraph } from './server';
+import { createRedis } from '../../lib/redis';
 import { startTelemetry } from '../../lib/telemetry/setup';
 
 /** Entry point of one subgraph as its own deployable: `tsx subgraphs/crm/main.ts`. */
@@ -20,7 +21,9 @@ export async function runSubgraph(name: SubgraphName): Promise<void> {
   await migrateAll(db);
   // Workers run as their own processes (subgraphs/sync/worker.ts) and poll, so there is no in-process worker to wake.
   const connections = connectionsFromConfig(db, config, logger);
-  const definitions = subgraphDefinitions({ systems: connectedSystems(db, new FaultInjector(), connections), wake: () => undefined, connections });
+  const definitions = subgraphDefinitions({ systems: connectedSystems(db, new FaultInjector(), connections), wake: () => undefined, connections, partnerWebhooks: partnerWebhooksFromConfig(db, config) });
+  // Shared record of used write headers across this subgraph's instances (see lib/auth/replay-guard.ts).
+  const redis = config.redisUrl ? createRedis(config.redisUrl, config.redisKeyPrefix) : undefined;
   const server = await startSubgraph(definitions[name], {
     db,
     host: config.host,
@@ -28,10 +31,12 @@ export async function runSubgraph(name: SubgraphName): Promise<void> {
     internalSecret: config.internalSecret,
     production: config.production,
     logger,
+    redis,
   });
   logger.info({ url: server.url }, 'subgraph ready');
   onShutdown(async () => {
     await server.close();
+    redis?.disconnect();
     await db.close();
     await telemetry.shutdown();
   });

@@ -13,6 +13,8 @@ import type { Db } from '../../lib/db/db';
 import { errorFormatter } from '../../lib/format-error';
 import { type RunningServer, graphqlHttpHandler, listen } from '../../lib/http/server';
 import type { Logger } from '../../lib/logger';
+import type { Redis } from '../../lib/redis';
+import { localReplayGuard, sharedReplayGuard } from '../../lib/auth/replay-guard';
 import { type SubgraphName, subgraphSdl } from '../../lib/schema';
 import { authorize } from './authorization';
 import { tracedHttp } from '../../lib/telemetry/http';
@@ -42,6 +44,8 @@ export interface SubgraphOptions {
   internalSecret: string;
   production: boolean;
   logger: Logger;
+  /** Shares the used ids of single-use (write) claim headers with the other instances; per instance without it. */
+  redis?: Redis;
 }
 
 /** Starts one subgraph: Federation 2 schema, gateway-signature check, health endpoints. */
@@ -68,7 +72,7 @@ export async function startSubgraph<C extends RequestBase>(def: SubgraphDefiniti
     introspection: !opts.production,
   });
   await apollo.start();
-  const verify = claimsVerifier(opts.internalSecret);
+  const verify = claimsVerifier(opts.internalSecret, opts.redis ? sharedReplayGuard(opts.redis, { logger: opts.logger }) : localReplayGuard());
   const logger = opts.logger.child({ subgraph: def.name });
   const context = async (req: IncomingMessage, body: unknown): Promise<C> => {
     const principal = await verify(header(req, FORWARDED_CLAIMS_HEADER), forwardedRequest(req, body));

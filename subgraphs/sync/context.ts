@@ -7,6 +7,7 @@ import type { SyncEventModel, SyncJobModel } from './ledger/models';
 import { type Ledger, ledger } from './ledger/store';
 import type { SystemsFor } from './engine/systems';
 import type { ConnectionRuntime } from './connections/runtime';
+import type { PartnerWebhookRuntime } from './partner-webhooks/runtime';
 
 export interface SyncDeps {
   systems: SystemsFor;
@@ -14,6 +15,8 @@ export interface SyncDeps {
   wake: () => void;
   /** The tenants' connections: the admin API reads and changes them, the registry builds ports from them. */
   connections: ConnectionRuntime;
+  /** Webhooks to partners: the admin API's store and settings. */
+  partnerWebhooks: PartnerWebhookRuntime;
 }
 
 export interface SyncContext extends RequestBase {

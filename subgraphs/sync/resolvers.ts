@@ -1,17 +1,20 @@
 import { enqueueSyncJob } from '../../lib/outbox';
 import { badUserInput, forbidden, illegalTransition, notFound } from '../../lib/errors';
 import { statusEventScope } from '../../lib/auth/policy';
+import { shownMessage } from '../../lib/scoped-message';
 import { parsePage, toConnection } from '../../lib/pagination';
 import { reconcileTenant } from './engine/reconcile';
 import type { SyncContext } from './context';
 import type { Resolvers, SyncState } from './generated/resolvers';
 import { connectionMutations, connectionQueries, systemConnection } from './connections/resolvers';
+import { partnerWebhookDelivery, partnerWebhookEndpoint, partnerWebhookMutations, partnerWebhookQueries } from './partner-webhooks/resolvers';
 
 const SYSTEMS = ['ERP', 'BILLING'] as const;
 
 export const resolvers: Resolvers = {
   Query: {
     ...connectionQueries,
+    ...partnerWebhookQueries,
     syncJob: (_p, { id }, ctx) => ctx.loaders.job.load(id),
     syncJobs: async (_p, { filter, first, after }, ctx) => {
       const page = parsePage(first, after);
@@ -43,6 +46,7 @@ export const resolvers: Resolvers = {
   },
   Mutation: {
     ...connectionMutations,
+    ...partnerWebhookMutations,
     replaySyncJob: (_p, { id }, ctx) => ctx.commands.replay(id),
     replayDeadLetters: (_p, { filter }, ctx) => ctx.commands.replayDeadLetters(filter ?? {}),
     requestResync: (_p, { accountId }, ctx) => ctx.commands.requestResync(accountId),
@@ -76,9 +80,19 @@ export const resolvers: Resolvers = {
     },
   },
   SystemConnection: systemConnection,
+  PartnerWebhookEndpoint: partnerWebhookEndpoint,
+  PartnerWebhookDelivery: partnerWebhookDelivery,
   SyncJob: {
     __resolveReference: (ref, ctx) => ctx.loaders.job.load(ref.id),
     history: (j, _a, ctx) => ctx.loaders.history.load(j.id),
+    // Recorded messages show each value only to a reader whose scopes may read it (engine/recorded-message.ts).
+    lastErrorMessage: (j, _a, ctx) => shownMessage(j.lastErrorMessage, j.lastErrorParts, ctx.principal.scopes),
+  },
+  SyncJobTransition: {
+    message: (e, _a, ctx) => shownMessage(e.message, e.messageParts, ctx.principal.scopes),
+  },
+  SyncEvent: {
+    message: (e, _a, ctx) => shownMessage(e.message, e.messageParts, ctx.principal.scopes),
   },
   Account: {
     __resolveReference: (ref) => ({ id: ref.id }),
@@ -90,7 +104,8 @@ export const resolvers: Resolvers = {
         const link = links.find((l) => l.system === system);
         const connection = connections[i];
         return {
-          system, state: (link?.state ?? 'NOT_SYNCED') as SyncState, lastSyncedAt: link?.lastSyncedAt ?? null, lastError: link?.lastError ?? null,
+          system, state: (link?.state ?? 'NOT_SYNCED') as SyncState, lastSyncedAt: link?.lastSyncedAt ?? null,
+          lastError: link ? shownMessage(link.lastError, link.lastErrorParts, ctx.principal.scopes) : null,
           connectionState: connection && connection.adapter !== 'reference' ? connection.state : null,
         };
       });

@@ -2,7 +2,7 @@ import { loadConfig } from '../../lib/config';
 import { createEventBus } from '../../lib/events';
 import { openDatabase } from '../../lib/db/open';
 import { createLogger } from '../../lib/logger';
-import { connectionsFromConfig, migrateAll } from '../registry';
+import { connectionsFromConfig, migrateAll, partnerWebhooksFromConfig } from '../registry';
 import { startSyncEngine, syncEngineSettings } from './engine/runtime';
 import { onShutdown, runMain } from '../../lib/process';
 import { createRedis } from '../../lib/redis';
@@ -25,6 +25,7 @@ async function main(): Promise<void> {
   const cache = redis ? createCacheStore(redis) : undefined;
   const engine = startSyncEngine({
     db, bus, logger, ...syncEngineSettings(config), connections: connectionsFromConfig(db, config, logger),
+    partnerWebhooks: partnerWebhooksFromConfig(db, config),
     ...(cache ? { onWritten: (tenant: string) => cache.bump(tenant) } : {}),
   });
   reportLedger(db);

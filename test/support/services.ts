@@ -3,6 +3,17 @@ import net from 'node:net';
 export const TEST_POSTGRES_URL = process.env['TEST_DATABASE_URL'] ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 export const TEST_REDIS_URL = process.env['TEST_REDIS_URL'] ?? 'redis://127.0.0.1:6379';
 
+/** This run's id (set by global-setup, inherited by the workers); `solo` outside jest. */
+export const TEST_RUN_ID = process.env['TEST_RUN_ID'] ?? 'solo';
+
+/**
+ * The Redis key prefix for one test's keys: `test:<run>:<label>:`. Every test key in the shared Redis carries its run's
+ * id, so global-teardown can find what this run left (and nothing of a concurrent run's).
+ */
+export function testKeyPrefix(label: string): string {
+  return `test:${TEST_RUN_ID}:${label}:`;
+}
+
 /** Resolves when a TCP port accepts a connection; rejects with a message naming the service otherwise. */
 export function requireService(name: string, url: string, hint: string): Promise<void> {
   const { hostname, port } = new URL(url);

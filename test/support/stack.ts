@@ -10,7 +10,7 @@ import type { SubscriptionLimits } from '../../gateway/subscriptions/server';
 import { type Stack, startStack } from '../../scripts/stack';
 import { type GraphQLResponse, postGraphQL } from './http';
 import { freshDatabase } from './postgres';
-import { TEST_REDIS_URL } from './services';
+import { TEST_REDIS_URL, testKeyPrefix } from './services';
 
 export const TENANTS = ['acme', 'globex'] as const;
 export const ALL_SCOPES = SCOPES.filter((s) => s !== 'admin');
@@ -37,7 +37,7 @@ export async function startTestStack(opts: {
     DATABASE_URL: database.url,
     REDIS_URL: TEST_REDIS_URL,
     // Parallel test files share one Redis: a prefix per stack keeps their cache and counters apart.
-    REDIS_KEY_PREFIX: `test:${database.url.split('/').pop() ?? 'x'}:`,
+    REDIS_KEY_PREFIX: testKeyPrefix(database.url.split('/').pop() ?? 'x'),
     ...opts.env,
   });
   const stack = await startStack({
@@ -84,13 +84,18 @@ export async function startInstance(
     /** Where this instance finds some subgraphs instead of the stack's (a proxy a test can stop). */
     subgraphUrls?: Partial<Record<SubgraphName, string>>;
     logger?: Logger;
+    /** The built ops console to serve under /ops/ (none unless given). */
+    consoleDir?: string;
+    /** Listen on this port (an instance coming back where it was); an ephemeral one otherwise. */
+    port?: number;
   } = {},
 ): Promise<Instance> {
   const redis = createRedis(stack.config.redisUrl ?? '', stack.config.redisKeyPrefix);
   const bus = opts.withBus ? createEventBus(stack.config.redisUrl, stack.config.redisKeyPrefix) : undefined;
   const subgraphUrls = Object.fromEntries(SUBGRAPH_NAMES.map((n) => [n, opts.subgraphUrls?.[n] ?? stack.subgraphs[n].url])) as Record<SubgraphName, string>;
   const server = await startGateway({
-    config: { ...stack.config, ...opts.config }, logger: opts.logger ?? createLogger('silent', 'test'), redis, bus, port: 0, subgraphUrls, subscriptionLimits: opts.subscriptionLimits,
+    config: { ...stack.config, ...opts.config }, logger: opts.logger ?? createLogger('silent', 'test'), redis, bus, port: opts.port ?? 0, subgraphUrls, subscriptionLimits: opts.subscriptionLimits,
+    consoleDir: opts.consoleDir ?? null,
   });
   return {
     url: server.url,

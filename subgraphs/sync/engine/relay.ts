@@ -1,6 +1,7 @@
 import type { Db } from '../../../lib/db/db';
 import { type EventBus, syncChannel } from '../../../lib/events';
 import { EVENT_COLS, event } from '../ledger/store';
+import { enqueuePartnerDeliveries } from '../partner-webhooks/enqueue';
 
 /** Any constant: the lock that makes one relay at a time assign event ids across all workers. */
 const RELAY_LOCK = 724_113;
@@ -36,7 +37,10 @@ export async function relayEvents(db: Db, bus: EventBus, opts: RelayOptions = {}
       [batch],
     );
     // Per tenant the ids are consecutive (1, 2, 3...), so a subscriber can tell a gap from a quiet period.
-    return rows.map(event).sort((a, b) => Number(BigInt(a.eventId) - BigInt(b.eventId)));
+    const events = rows.map(event).sort((a, b) => Number(BigInt(a.eventId) - BigInt(b.eventId)));
+    // Partner webhooks' outbox in the same transaction: an event is numbered and queued for partners once, or neither.
+    await enqueuePartnerDeliveries(tx, events);
+    return events;
   });
   if (opts.onWritten) {
     const written = new Set(sequenced.filter((e) => e.jobId === null || AFTER_WRITES.has(e.state)).map((e) => e.tenant));

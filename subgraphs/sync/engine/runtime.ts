@@ -14,6 +14,7 @@ import { type SystemsFor, connectedSystems } from './systems';
 import type { ConnectionRuntime } from '../connections/runtime';
 import { type Worker, startWorker } from './worker';
 import { ledgerTenants } from '../ledger/store';
+import type { PartnerWebhookRuntime } from '../partner-webhooks/runtime';
 
 export interface SyncEngineOptions {
   db: Db;
@@ -31,6 +32,8 @@ export interface SyncEngineOptions {
   onWritten?: (tenant: string) => Promise<void>;
   /** The tenants' connections; without it every tenant is on the reference stores. */
   connections?: ConnectionRuntime;
+  /** With it, this engine also runs a partner-webhook delivery loop. */
+  partnerWebhooks?: PartnerWebhookRuntime;
 }
 
 export interface SyncEngine {
@@ -76,6 +79,7 @@ export function startSyncEngine(opts: SyncEngineOptions): SyncEngine {
     (moved) => moved > 0 && opts.logger.info({ moved }, 'connection credentials re-wrapped with the active key'),
     (err: unknown) => opts.logger.error({ err }, 'could not re-wrap connection credentials'),
   );
+  const deliveries = opts.partnerWebhooks?.startDelivery(opts.logger);
   let timer: NodeJS.Timeout | undefined;
   if (opts.reconcileIntervalSeconds > 0) {
     timer = setInterval(() => void reconcileAll(opts, systems, worker), opts.reconcileIntervalSeconds * 1000);
@@ -88,6 +92,7 @@ export function startSyncEngine(opts: SyncEngineOptions): SyncEngine {
     async stop() {
       if (timer) clearInterval(timer);
       await worker.stop();
+      await deliveries?.stop();
     },
   };
 }

@@ -7,6 +7,7 @@ import type { SyncJobModel } from '../ledger/models';
 import { claimNext, transition } from '../ledger/store';
 import { type RetryPolicy, classify } from './errors';
 import { recordedMessage } from './recorded-message';
+import { fullText } from '../../../lib/scoped-message';
 import { relayEvents } from './relay';
 import { jobSpan } from '../job-tracing';
 import { jobEnded, jobRetried, jobSucceeded } from '../../../lib/telemetry/sync-metrics';
@@ -76,9 +77,10 @@ export function startWorker(opts: WorkerOptions): Worker {
       log.debug('job succeeded');
     } catch (err) {
       const classified = classify(err, job.attempts, job.maxAttempts, opts.retry);
-      // The log keeps the full message; the ledger gets one without values (see recordedMessage).
-      log.info({ code: classified.code, reason: classified.message }, 'job attempt failed');
-      const outcome = { ...classified, message: recordedMessage(classified.message) };
+      // The ledger gets the message with its values classified (shown by each reader's scopes, see recordedMessage);
+      // the log keeps the full text.
+      const outcome = { ...classified, message: recordedMessage(classified.message, job) };
+      log.info({ code: outcome.code, reason: fullText(outcome.message) }, 'job attempt failed');
       switch (outcome.kind) {
         case 'retry':
           await opts.db.transaction((tx) =>
@@ -90,7 +92,7 @@ export function startWorker(opts: WorkerOptions): Worker {
         case 'dead-letter':
           await opts.db.transaction((tx) => transition(tx, job.id, { state: 'DEAD_LETTERED', errorCode: outcome.code, message: outcome.message }));
           jobEnded(job, 'dead_lettered');
-          log.error({ code: outcome.code, reason: outcome.message }, 'job dead-lettered');
+          log.error({ code: outcome.code, reason: fullText(outcome.message) }, 'job dead-lettered');
           break;
         case 'compensated':
           await opts.db.transaction((tx) =>

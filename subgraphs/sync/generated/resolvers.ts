@@ -3,6 +3,7 @@
 import { GraphQLResolveInfo, GraphQLScalarType, GraphQLScalarTypeConfig } from 'graphql';
 import { SyncJobModel, SyncEventModel, SyncAccountModel, ReconciliationModel } from '../ledger/models';
 import { ConnectionModel } from '../connections/models';
+import { EndpointModel, EndpointWithSecret, DeliveryModel, AttemptModel } from '../partner-webhooks/models';
 import { SyncContext } from '../context';
 export type Maybe<T> = T | null;
 export type InputMaybe<T> = T | null | undefined;
@@ -111,6 +112,13 @@ export type CreateConnectionInput = {
   system: SystemName;
 };
 
+export type CreatePartnerWebhookEndpointInput = {
+  description?: InputMaybe<Scalars['String']['input']>;
+  eventKinds: Array<PartnerWebhookEventKind>;
+  /** https:// to a public address (http://127.0.0.1 only where the deployment allows it for development). */
+  url: Scalars['String']['input'];
+};
+
 export type DriftItem = {
   __typename?: 'DriftItem';
   actual: Maybe<Scalars['String']['output']>;
@@ -157,20 +165,38 @@ export type Mutation = {
   closeOpportunityWon: SyncJob;
   /** Connects a system to an adapter; one enabled connection per system (CONFLICT otherwise). */
   createConnection: SystemConnection;
+  /**
+   * Registers a partner endpoint for the tenant's events of the given kinds. The answer carries the signing secret:
+   * shown this once, never again (scope admin).
+   */
+  createPartnerWebhookEndpoint: PartnerWebhookEndpointSecret;
+  /** Deletes the endpoint and its delivery log; returns its id. */
+  deletePartnerWebhookEndpoint: Scalars['ID']['output'];
   /** Disables the connection: the system falls back to the built-in reference store. */
   disableConnection: SystemConnection;
+  /** Stops deliveries to the endpoint (they wait, PENDING, until it is enabled again). */
+  disablePartnerWebhookEndpoint: PartnerWebhookEndpoint;
   /** Compares CRM, ERP and billing for the tenant now, reports drift and queues repairs. */
   reconcile: ReconciliationReport;
   /** Replays every dead-lettered job matching the filter; returns how many were queued. */
   replayDeadLetters: Scalars['Int']['output'];
+  /** Sends a delivery again with the same `webhook-id` and body and a fresh budget of attempts (CONFLICT while one is in flight). */
+  replayPartnerWebhookDelivery: PartnerWebhookDelivery;
   /** Runs a dead-lettered, failed or cancelled job again from the start (its steps are idempotent). */
   replaySyncJob: SyncJob;
   /** Queues a fresh sync of one account to every system. */
   requestResync: Array<SyncJob>;
   /** Replaces the credentials (old key no longer used); clears AUTH_ERROR so dead letters can be replayed. */
   rotateConnectionCredentials: SystemConnection;
+  /**
+   * A new signing secret, shown this once. The previous one keeps signing beside it for `graceSeconds` (default: the
+   * deployment's setting, 24 h), so each message carries both signatures until then; 0 retires it at once.
+   */
+  rotatePartnerWebhookSecret: PartnerWebhookEndpointSecret;
   /** Calls the vendor once with the stored credentials. */
   testConnection: ConnectionTestResult;
+  /** Changes the URL, description or event kinds; `enabled: true` re-enables (and clears the failure streak). */
+  updatePartnerWebhookEndpoint: PartnerWebhookEndpoint;
 };
 
 
@@ -184,13 +210,33 @@ export type MutationCreateConnectionArgs = {
 };
 
 
+export type MutationCreatePartnerWebhookEndpointArgs = {
+  input: CreatePartnerWebhookEndpointInput;
+};
+
+
+export type MutationDeletePartnerWebhookEndpointArgs = {
+  id: Scalars['ID']['input'];
+};
+
+
 export type MutationDisableConnectionArgs = {
+  id: Scalars['ID']['input'];
+};
+
+
+export type MutationDisablePartnerWebhookEndpointArgs = {
   id: Scalars['ID']['input'];
 };
 
 
 export type MutationReplayDeadLettersArgs = {
   filter?: InputMaybe<SyncJobFilter>;
+};
+
+
+export type MutationReplayPartnerWebhookDeliveryArgs = {
+  id: Scalars['ID']['input'];
 };
 
 
@@ -210,8 +256,20 @@ export type MutationRotateConnectionCredentialsArgs = {
 };
 
 
+export type MutationRotatePartnerWebhookSecretArgs = {
+  graceSeconds?: InputMaybe<Scalars['Int']['input']>;
+  id: Scalars['ID']['input'];
+};
+
+
 export type MutationTestConnectionArgs = {
   id: Scalars['ID']['input'];
+};
+
+
+export type MutationUpdatePartnerWebhookEndpointArgs = {
+  id: Scalars['ID']['input'];
+  input: UpdatePartnerWebhookEndpointInput;
 };
 
 export type PageInfo = {
@@ -219,6 +277,114 @@ export type PageInfo = {
   endCursor: Maybe<Scalars['String']['output']>;
   hasNextPage: Scalars['Boolean']['output'];
 };
+
+/** One HTTP attempt. `finishedAt` null: in flight, or its worker died mid-request (the message went out again). */
+export type PartnerWebhookAttempt = {
+  __typename?: 'PartnerWebhookAttempt';
+  attempt: Scalars['Int']['output'];
+  /** Why it failed: `HTTP 500`, TIMEOUT, ADDRESS_REFUSED, CONNECTION_FAILED (never a response body). */
+  error: Maybe<Scalars['String']['output']>;
+  finishedAt: Maybe<Scalars['DateTime']['output']>;
+  /** The receiver's Retry-After, in milliseconds, when it sent one. */
+  retryAfterMs: Maybe<Scalars['Int']['output']>;
+  startedAt: Scalars['DateTime']['output'];
+  statusCode: Maybe<Scalars['Int']['output']>;
+};
+
+/** One event sent to one endpoint: every attempt carries the same `webhook-id` (this `id`) and body. */
+export type PartnerWebhookDelivery = {
+  __typename?: 'PartnerWebhookDelivery';
+  attemptLog: Array<PartnerWebhookAttempt>;
+  attempts: Scalars['Int']['output'];
+  createdAt: Scalars['DateTime']['output'];
+  deliveredAt: Maybe<Scalars['DateTime']['output']>;
+  endpointId: Scalars['ID']['output'];
+  /** The event's id in the tenant's event ledger (as `syncEvents` and subscriptions number it). */
+  eventId: Scalars['ID']['output'];
+  eventType: Scalars['String']['output'];
+  id: Scalars['ID']['output'];
+  lastError: Maybe<Scalars['String']['output']>;
+  lastStatusCode: Maybe<Scalars['Int']['output']>;
+  /** When the next attempt is due (PENDING and FAILED only). */
+  nextAttemptAt: Maybe<Scalars['DateTime']['output']>;
+  /** The JSON body as sent. */
+  payload: Scalars['String']['output'];
+  state: PartnerWebhookDeliveryState;
+  updatedAt: Scalars['DateTime']['output'];
+};
+
+export type PartnerWebhookDeliveryConnection = {
+  __typename?: 'PartnerWebhookDeliveryConnection';
+  edges: Array<PartnerWebhookDeliveryEdge>;
+  nodes: Array<PartnerWebhookDelivery>;
+  pageInfo: PageInfo;
+};
+
+export type PartnerWebhookDeliveryEdge = {
+  __typename?: 'PartnerWebhookDeliveryEdge';
+  cursor: Scalars['String']['output'];
+  node: PartnerWebhookDelivery;
+};
+
+/** PENDING: waiting for its first attempt; SENDING: in flight; FAILED: will retry at `nextAttemptAt`; GAVE_UP: out of attempts (replayable). */
+export type PartnerWebhookDeliveryState =
+  | 'FAILED'
+  | 'GAVE_UP'
+  | 'PENDING'
+  | 'SENDING'
+  | 'SUCCEEDED';
+
+/** Why an endpoint is disabled: by an admin, or after too many failed attempts in a row. */
+export type PartnerWebhookDisabledReason =
+  | 'FAILURE_STREAK'
+  | 'MANUAL';
+
+/** A partner's HTTPS endpoint receiving the tenant's events, signed per the Standard Webhooks spec (admin only). */
+export type PartnerWebhookEndpoint = {
+  __typename?: 'PartnerWebhookEndpoint';
+  createdAt: Scalars['DateTime']['output'];
+  /** The delivery log, newest first. */
+  deliveries: PartnerWebhookDeliveryConnection;
+  description: Maybe<Scalars['String']['output']>;
+  disabledAt: Maybe<Scalars['DateTime']['output']>;
+  disabledReason: Maybe<PartnerWebhookDisabledReason>;
+  enabled: Scalars['Boolean']['output'];
+  eventKinds: Array<PartnerWebhookEventKind>;
+  /** Failed attempts in a row; the endpoint is disabled when it reaches the deployment's limit. */
+  failureStreak: Scalars['Int']['output'];
+  id: Scalars['ID']['output'];
+  lastFailureAt: Maybe<Scalars['DateTime']['output']>;
+  lastSuccessAt: Maybe<Scalars['DateTime']['output']>;
+  /** Until when the secret before the last rotation still signs (null: only the current one signs). */
+  previousSecretExpiresAt: Maybe<Scalars['DateTime']['output']>;
+  secretRotatedAt: Maybe<Scalars['DateTime']['output']>;
+  updatedAt: Scalars['DateTime']['output'];
+  url: Scalars['String']['output'];
+};
+
+
+/** A partner's HTTPS endpoint receiving the tenant's events, signed per the Standard Webhooks spec (admin only). */
+export type PartnerWebhookEndpointDeliveriesArgs = {
+  after?: InputMaybe<Scalars['String']['input']>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+  states?: InputMaybe<Array<PartnerWebhookDeliveryState>>;
+};
+
+/** A new or rotated endpoint with its signing secret (`whsec_...`): returned once, never stored in clear or shown again. */
+export type PartnerWebhookEndpointSecret = {
+  __typename?: 'PartnerWebhookEndpointSecret';
+  endpoint: PartnerWebhookEndpoint;
+  secret: Scalars['String']['output'];
+};
+
+/** Which events a partner endpoint receives. */
+export type PartnerWebhookEventKind =
+  /** An invoice's new status (type `invoice.status_changed`). */
+  | 'INVOICE_STATUS'
+  /** A billing subscription's new status (type `subscription.status_changed`). */
+  | 'SUBSCRIPTION_STATUS'
+  /** Every state change of a sync job (type `sync_job.state_changed`). */
+  | 'SYNC_JOB_STATE';
 
 export type Query = {
   __typename?: 'Query';
@@ -228,6 +394,11 @@ export type Query = {
   /** The tenant's connections, disabled ones included (scope admin). */
   connections: Array<SystemConnection>;
   latestReconciliation: Maybe<ReconciliationReport>;
+  /** One delivery of the tenant's by its id (the `webhook-id` the partner received), with its attempts (scope admin). */
+  partnerWebhookDelivery: Maybe<PartnerWebhookDelivery>;
+  partnerWebhookEndpoint: Maybe<PartnerWebhookEndpoint>;
+  /** The tenant's partner webhook endpoints, disabled ones included (scope admin). */
+  partnerWebhookEndpoints: Array<PartnerWebhookEndpoint>;
   /** Stored business status events after `after` (INVOICE_STATUS needs finance:read, SUBSCRIPTION_STATUS billing:read). */
   statusEvents: Array<SyncEvent>;
   /** Stored events after `after` (exclusive), oldest first: how a live subscriber resumes without gaps. */
@@ -244,6 +415,16 @@ export type QueryAuditEntriesArgs = {
 
 
 export type QueryConnectionArgs = {
+  id: Scalars['ID']['input'];
+};
+
+
+export type QueryPartnerWebhookDeliveryArgs = {
+  id: Scalars['ID']['input'];
+};
+
+
+export type QueryPartnerWebhookEndpointArgs = {
   id: Scalars['ID']['input'];
 };
 
@@ -415,6 +596,13 @@ export type SystemSyncStatus = {
   system: SystemName;
 };
 
+export type UpdatePartnerWebhookEndpointInput = {
+  description?: InputMaybe<Scalars['String']['input']>;
+  enabled?: InputMaybe<Scalars['Boolean']['input']>;
+  eventKinds?: InputMaybe<Array<PartnerWebhookEventKind>>;
+  url?: InputMaybe<Scalars['String']['input']>;
+};
+
 
 
 export type ResolverTypeWrapper<T> = Promise<T> | T;
@@ -526,6 +714,7 @@ export type ResolversTypes = {
   ConnectionStatus: ResolverTypeWrapper<ConnectionStatus>;
   ConnectionTestResult: ResolverTypeWrapper<Omit<ConnectionTestResult, 'connection'> & { connection: ResolversTypes['SystemConnection'] }>;
   CreateConnectionInput: CreateConnectionInput;
+  CreatePartnerWebhookEndpointInput: CreatePartnerWebhookEndpointInput;
   Date: ResolverTypeWrapper<Scalars['Date']['output']>;
   DateTime: ResolverTypeWrapper<Scalars['DateTime']['output']>;
   DriftItem: ResolverTypeWrapper<DriftItem>;
@@ -535,6 +724,15 @@ export type ResolversTypes = {
   MoneyInput: MoneyInput;
   Mutation: ResolverTypeWrapper<Record<PropertyKey, never>>;
   PageInfo: ResolverTypeWrapper<PageInfo>;
+  PartnerWebhookAttempt: ResolverTypeWrapper<AttemptModel>;
+  PartnerWebhookDelivery: ResolverTypeWrapper<DeliveryModel>;
+  PartnerWebhookDeliveryConnection: ResolverTypeWrapper<Omit<PartnerWebhookDeliveryConnection, 'edges' | 'nodes'> & { edges: Array<ResolversTypes['PartnerWebhookDeliveryEdge']>, nodes: Array<ResolversTypes['PartnerWebhookDelivery']> }>;
+  PartnerWebhookDeliveryEdge: ResolverTypeWrapper<Omit<PartnerWebhookDeliveryEdge, 'node'> & { node: ResolversTypes['PartnerWebhookDelivery'] }>;
+  PartnerWebhookDeliveryState: PartnerWebhookDeliveryState;
+  PartnerWebhookDisabledReason: PartnerWebhookDisabledReason;
+  PartnerWebhookEndpoint: ResolverTypeWrapper<EndpointModel>;
+  PartnerWebhookEndpointSecret: ResolverTypeWrapper<EndpointWithSecret>;
+  PartnerWebhookEventKind: PartnerWebhookEventKind;
   Query: ResolverTypeWrapper<Record<PropertyKey, never>>;
   ReconciliationReport: ResolverTypeWrapper<ReconciliationModel>;
   SyncEvent: ResolverTypeWrapper<SyncEventModel>;
@@ -549,6 +747,7 @@ export type ResolversTypes = {
   SystemConnection: ResolverTypeWrapper<ConnectionModel>;
   SystemName: SystemName;
   SystemSyncStatus: ResolverTypeWrapper<SystemSyncStatus>;
+  UpdatePartnerWebhookEndpointInput: UpdatePartnerWebhookEndpointInput;
   Boolean: ResolverTypeWrapper<Scalars['Boolean']['output']>;
   Int: ResolverTypeWrapper<Scalars['Int']['output']>;
 };
@@ -566,6 +765,7 @@ export type ResolversParentTypes = {
   ConnectionStatus: ConnectionStatus;
   ConnectionTestResult: Omit<ConnectionTestResult, 'connection'> & { connection: ResolversParentTypes['SystemConnection'] };
   CreateConnectionInput: CreateConnectionInput;
+  CreatePartnerWebhookEndpointInput: CreatePartnerWebhookEndpointInput;
   Date: Scalars['Date']['output'];
   DateTime: Scalars['DateTime']['output'];
   DriftItem: DriftItem;
@@ -574,6 +774,12 @@ export type ResolversParentTypes = {
   MoneyInput: MoneyInput;
   Mutation: Record<PropertyKey, never>;
   PageInfo: PageInfo;
+  PartnerWebhookAttempt: AttemptModel;
+  PartnerWebhookDelivery: DeliveryModel;
+  PartnerWebhookDeliveryConnection: Omit<PartnerWebhookDeliveryConnection, 'edges' | 'nodes'> & { edges: Array<ResolversParentTypes['PartnerWebhookDeliveryEdge']>, nodes: Array<ResolversParentTypes['PartnerWebhookDelivery']> };
+  PartnerWebhookDeliveryEdge: Omit<PartnerWebhookDeliveryEdge, 'node'> & { node: ResolversParentTypes['PartnerWebhookDelivery'] };
+  PartnerWebhookEndpoint: EndpointModel;
+  PartnerWebhookEndpointSecret: EndpointWithSecret;
   Query: Record<PropertyKey, never>;
   ReconciliationReport: ReconciliationModel;
   SyncEvent: SyncEventModel;
@@ -584,6 +790,7 @@ export type ResolversParentTypes = {
   SyncJobTransition: SyncEventModel;
   SystemConnection: ConnectionModel;
   SystemSyncStatus: SystemSyncStatus;
+  UpdatePartnerWebhookEndpointInput: UpdatePartnerWebhookEndpointInput;
   Boolean: Scalars['Boolean']['output'];
   Int: Scalars['Int']['output'];
 };
@@ -679,13 +886,19 @@ export type MoneyResolvers<ContextType = SyncContext, ParentType extends Resolve
 export type MutationResolvers<ContextType = SyncContext, ParentType extends ResolversParentTypes['Mutation'] = ResolversParentTypes['Mutation']> = {
   closeOpportunityWon?: Resolver<ResolversTypes['SyncJob'], ParentType, ContextType, RequireFields<MutationCloseOpportunityWonArgs, 'opportunityId'>>;
   createConnection?: Resolver<ResolversTypes['SystemConnection'], ParentType, ContextType, RequireFields<MutationCreateConnectionArgs, 'input'>>;
+  createPartnerWebhookEndpoint?: Resolver<ResolversTypes['PartnerWebhookEndpointSecret'], ParentType, ContextType, RequireFields<MutationCreatePartnerWebhookEndpointArgs, 'input'>>;
+  deletePartnerWebhookEndpoint?: Resolver<ResolversTypes['ID'], ParentType, ContextType, RequireFields<MutationDeletePartnerWebhookEndpointArgs, 'id'>>;
   disableConnection?: Resolver<ResolversTypes['SystemConnection'], ParentType, ContextType, RequireFields<MutationDisableConnectionArgs, 'id'>>;
+  disablePartnerWebhookEndpoint?: Resolver<ResolversTypes['PartnerWebhookEndpoint'], ParentType, ContextType, RequireFields<MutationDisablePartnerWebhookEndpointArgs, 'id'>>;
   reconcile?: Resolver<ResolversTypes['ReconciliationReport'], ParentType, ContextType>;
   replayDeadLetters?: Resolver<ResolversTypes['Int'], ParentType, ContextType, Partial<MutationReplayDeadLettersArgs>>;
+  replayPartnerWebhookDelivery?: Resolver<ResolversTypes['PartnerWebhookDelivery'], ParentType, ContextType, RequireFields<MutationReplayPartnerWebhookDeliveryArgs, 'id'>>;
   replaySyncJob?: Resolver<ResolversTypes['SyncJob'], ParentType, ContextType, RequireFields<MutationReplaySyncJobArgs, 'id'>>;
   requestResync?: Resolver<Array<ResolversTypes['SyncJob']>, ParentType, ContextType, RequireFields<MutationRequestResyncArgs, 'accountId'>>;
   rotateConnectionCredentials?: Resolver<ResolversTypes['SystemConnection'], ParentType, ContextType, RequireFields<MutationRotateConnectionCredentialsArgs, 'credentials' | 'id'>>;
+  rotatePartnerWebhookSecret?: Resolver<ResolversTypes['PartnerWebhookEndpointSecret'], ParentType, ContextType, RequireFields<MutationRotatePartnerWebhookSecretArgs, 'id'>>;
   testConnection?: Resolver<ResolversTypes['ConnectionTestResult'], ParentType, ContextType, RequireFields<MutationTestConnectionArgs, 'id'>>;
+  updatePartnerWebhookEndpoint?: Resolver<ResolversTypes['PartnerWebhookEndpoint'], ParentType, ContextType, RequireFields<MutationUpdatePartnerWebhookEndpointArgs, 'id' | 'input'>>;
 };
 
 export type PageInfoResolvers<ContextType = SyncContext, ParentType extends ResolversParentTypes['PageInfo'] = ResolversParentTypes['PageInfo']> = {
@@ -693,11 +906,74 @@ export type PageInfoResolvers<ContextType = SyncContext, ParentType extends Reso
   hasNextPage?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
 };
 
+export type PartnerWebhookAttemptResolvers<ContextType = SyncContext, ParentType extends ResolversParentTypes['PartnerWebhookAttempt'] = ResolversParentTypes['PartnerWebhookAttempt']> = {
+  attempt?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  error?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  finishedAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
+  retryAfterMs?: Resolver<Maybe<ResolversTypes['Int']>, ParentType, ContextType>;
+  startedAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  statusCode?: Resolver<Maybe<ResolversTypes['Int']>, ParentType, ContextType>;
+};
+
+export type PartnerWebhookDeliveryResolvers<ContextType = SyncContext, ParentType extends ResolversParentTypes['PartnerWebhookDelivery'] = ResolversParentTypes['PartnerWebhookDelivery']> = {
+  attemptLog?: Resolver<Array<ResolversTypes['PartnerWebhookAttempt']>, ParentType, ContextType>;
+  attempts?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  createdAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  deliveredAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
+  endpointId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  eventId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  eventType?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  lastError?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  lastStatusCode?: Resolver<Maybe<ResolversTypes['Int']>, ParentType, ContextType>;
+  nextAttemptAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
+  payload?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  state?: Resolver<ResolversTypes['PartnerWebhookDeliveryState'], ParentType, ContextType>;
+  updatedAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+};
+
+export type PartnerWebhookDeliveryConnectionResolvers<ContextType = SyncContext, ParentType extends ResolversParentTypes['PartnerWebhookDeliveryConnection'] = ResolversParentTypes['PartnerWebhookDeliveryConnection']> = {
+  edges?: Resolver<Array<ResolversTypes['PartnerWebhookDeliveryEdge']>, ParentType, ContextType>;
+  nodes?: Resolver<Array<ResolversTypes['PartnerWebhookDelivery']>, ParentType, ContextType>;
+  pageInfo?: Resolver<ResolversTypes['PageInfo'], ParentType, ContextType>;
+};
+
+export type PartnerWebhookDeliveryEdgeResolvers<ContextType = SyncContext, ParentType extends ResolversParentTypes['PartnerWebhookDeliveryEdge'] = ResolversParentTypes['PartnerWebhookDeliveryEdge']> = {
+  cursor?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  node?: Resolver<ResolversTypes['PartnerWebhookDelivery'], ParentType, ContextType>;
+};
+
+export type PartnerWebhookEndpointResolvers<ContextType = SyncContext, ParentType extends ResolversParentTypes['PartnerWebhookEndpoint'] = ResolversParentTypes['PartnerWebhookEndpoint']> = {
+  createdAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  deliveries?: Resolver<ResolversTypes['PartnerWebhookDeliveryConnection'], ParentType, ContextType, RequireFields<PartnerWebhookEndpointDeliveriesArgs, 'first'>>;
+  description?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  disabledAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
+  disabledReason?: Resolver<Maybe<ResolversTypes['PartnerWebhookDisabledReason']>, ParentType, ContextType>;
+  enabled?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
+  eventKinds?: Resolver<Array<ResolversTypes['PartnerWebhookEventKind']>, ParentType, ContextType>;
+  failureStreak?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  lastFailureAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
+  lastSuccessAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
+  previousSecretExpiresAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
+  secretRotatedAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
+  updatedAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  url?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+};
+
+export type PartnerWebhookEndpointSecretResolvers<ContextType = SyncContext, ParentType extends ResolversParentTypes['PartnerWebhookEndpointSecret'] = ResolversParentTypes['PartnerWebhookEndpointSecret']> = {
+  endpoint?: Resolver<ResolversTypes['PartnerWebhookEndpoint'], ParentType, ContextType>;
+  secret?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+};
+
 export type QueryResolvers<ContextType = SyncContext, ParentType extends ResolversParentTypes['Query'] = ResolversParentTypes['Query']> = {
   auditEntries?: Resolver<ResolversTypes['AuditEntryConnection'], ParentType, ContextType, RequireFields<QueryAuditEntriesArgs, 'first'>>;
   connection?: Resolver<Maybe<ResolversTypes['SystemConnection']>, ParentType, ContextType, RequireFields<QueryConnectionArgs, 'id'>>;
   connections?: Resolver<Array<ResolversTypes['SystemConnection']>, ParentType, ContextType>;
   latestReconciliation?: Resolver<Maybe<ResolversTypes['ReconciliationReport']>, ParentType, ContextType>;
+  partnerWebhookDelivery?: Resolver<Maybe<ResolversTypes['PartnerWebhookDelivery']>, ParentType, ContextType, RequireFields<QueryPartnerWebhookDeliveryArgs, 'id'>>;
+  partnerWebhookEndpoint?: Resolver<Maybe<ResolversTypes['PartnerWebhookEndpoint']>, ParentType, ContextType, RequireFields<QueryPartnerWebhookEndpointArgs, 'id'>>;
+  partnerWebhookEndpoints?: Resolver<Array<ResolversTypes['PartnerWebhookEndpoint']>, ParentType, ContextType>;
   statusEvents?: Resolver<Array<ResolversTypes['SyncEvent']>, ParentType, ContextType, RequireFields<QueryStatusEventsArgs, 'after' | 'first' | 'kinds'>>;
   syncEvents?: Resolver<Array<ResolversTypes['SyncEvent']>, ParentType, ContextType, RequireFields<QuerySyncEventsArgs, 'after' | 'first'>>;
   syncJob?: Resolver<Maybe<ResolversTypes['SyncJob']>, ParentType, ContextType, RequireFields<QuerySyncJobArgs, 'id'>>;
@@ -804,6 +1080,12 @@ export type Resolvers<ContextType = SyncContext> = {
   Money?: MoneyResolvers<ContextType>;
   Mutation?: MutationResolvers<ContextType>;
   PageInfo?: PageInfoResolvers<ContextType>;
+  PartnerWebhookAttempt?: PartnerWebhookAttemptResolvers<ContextType>;
+  PartnerWebhookDelivery?: PartnerWebhookDeliveryResolvers<ContextType>;
+  PartnerWebhookDeliveryConnection?: PartnerWebhookDeliveryConnectionResolvers<ContextType>;
+  PartnerWebhookDeliveryEdge?: PartnerWebhookDeliveryEdgeResolvers<ContextType>;
+  PartnerWebhookEndpoint?: PartnerWebhookEndpointResolvers<ContextType>;
+  PartnerWebhookEndpointSecret?: PartnerWebhookEndpointSecretResolvers<ContextType>;
   Query?: QueryResolvers<ContextType>;
   ReconciliationReport?: ReconciliationReportResolvers<ContextType>;
   SyncEvent?: SyncEventResolvers<ContextType>;

@@ -16,7 +16,10 @@ export interface SyncJobModel {
   maxAttempts: number;
   nextRunAt: string | null;
   lastErrorCode: string | null;
+  /** The public text of the last error; readers see `lastErrorParts` rendered by their scopes when it is set. */
   lastErrorMessage: string | null;
+  /** Classified parts of the last error message (lib/scoped-message.ts), as stored; null when nothing was guarded. */
+  lastErrorParts: unknown;
   correlationId: string;
   idempotencyKey: string;
   payload: Record<string, unknown>;
@@ -40,7 +43,9 @@ export interface SyncEventModel {
   state: JobState;
   attempts: number;
   errorCode: string | null;
+  /** Public text; `messageParts` (classified, as stored) is rendered by the reader's scopes when set. */
   message: string | null;
+  messageParts: unknown;
   correlationId: string;
   at: string;
 }

@@ -14,6 +14,8 @@ export interface SyncLinkModel {
   state: string;
   lastSyncedAt: string | null;
   lastError: string | null;
+  /** The classified parts of `lastError` (lib/scoped-message.ts), shown by the reader's scopes. */
+  lastErrorParts: unknown;
 }
 
 /**

@@ -7,10 +7,11 @@ import type { SeedLink } from '../../../lib/seed/random';
 import { enqueueSyncJob } from '../../../lib/outbox';
 import type { JobState, ReconciliationModel, SyncEventModel, SyncJobFilter, SyncJobModel } from './models';
 import type { AuditEntryRow, Ledger } from './port';
+import { type ScopedMessage, publicText, storedParts } from '../../../lib/scoped-message';
 
 const JOB_COLS = `id, tenant_id, kind, entity_type, entity_id, source_system, target_system, state, attempts, max_attempts, next_run_at,
-  last_error_code, last_error_message, correlation_id, idempotency_key, payload, result, created_at, updated_at, trace_context`;
-export const EVENT_COLS = 'seq, tenant_id, job_id, kind, entity_type, entity_id, target_system, state, attempts, error_code, message, correlation_id, at';
+  last_error_code, last_error_message, last_error_parts, correlation_id, idempotency_key, payload, result, created_at, updated_at, trace_context`;
+export const EVENT_COLS = 'seq, tenant_id, job_id, kind, entity_type, entity_id, target_system, state, attempts, error_code, message, message_parts, correlation_id, at';
 
 export function job(r: Row): SyncJobModel {
   return {
@@ -19,7 +20,7 @@ export function job(r: Row): SyncJobModel {
     targetSystem: strOrNull(r['target_system']) as SystemName | null, state: str(r['state']) as JobState,
     attempts: int(r['attempts']), maxAttempts: int(r['max_attempts']), nextRunAt: isoOrNull(r['next_run_at']),
     lastErrorCode: strOrNull(r['last_error_code']), lastErrorMessage: strOrNull(r['last_error_message']),
-    correlationId: str(r['correlation_id']), idempotencyKey: str(r['idempotency_key']),
+    lastErrorParts: r['last_error_parts'] ?? null, correlationId: str(r['correlation_id']), idempotencyKey: str(r['idempotency_key']),
     payload: (r['payload'] as Record<string, unknown> | null) ?? {}, result: strOrNull(r['result']),
     createdAt: iso(r['created_at']), updatedAt: iso(r['updated_at']), traceparent: strOrNull(r['trace_context']),
   };
@@ -30,14 +31,15 @@ export function event(r: Row): SyncEventModel {
     eventId: str(r['seq']), tenant: str(r['tenant_id']), jobId: strOrNull(r['job_id']), kind: str(r['kind']) as SyncEventModel['kind'],
     entityType: str(r['entity_type']), entityId: str(r['entity_id']), targetSystem: strOrNull(r['target_system']) as SystemName | null,
     state: str(r['state']) as JobState, attempts: int(r['attempts']), errorCode: strOrNull(r['error_code']),
-    message: strOrNull(r['message']), correlationId: str(r['correlation_id']), at: iso(r['at']),
+    message: strOrNull(r['message']), messageParts: r['message_parts'] ?? null, correlationId: str(r['correlation_id']), at: iso(r['at']),
   };
 }
 
 export interface Transition {
   state: JobState;
   errorCode?: string | null;
-  message?: string | null;
+  /** Plain text is public; a ScopedMessage is stored as its public text plus its classified parts. */
+  message?: string | ScopedMessage | null;
   /** For FAILED: when the next attempt may run. */
   nextRunAt?: Date;
   result?: string | null;
@@ -46,43 +48,60 @@ export interface Transition {
 }
 
 /** Changes a job's state and records the change as an event, in one transaction. */
+/** A message as stored: the text every reader may see, and the classified parts (null when nothing is guarded). */
+interface StoredMessage {
+  text: string | null;
+  parts: string | null;
+}
+
+function stored(message: string | ScopedMessage | null | undefined): StoredMessage {
+  if (message === null || message === undefined) return { text: null, parts: null };
+  if (typeof message === 'string') return { text: message, parts: null };
+  const parts = storedParts(message);
+  return { text: publicText(message), parts: parts ? JSON.stringify(parts) : null };
+}
+
 export async function transition(tx: Queryable, jobId: string, t: Transition): Promise<SyncJobModel | null> {
+  const message = stored(t.message);
   const rows = await tx.query(
     `UPDATE sync.jobs SET state = $2, last_error_code = COALESCE($3, CASE WHEN $2 IN ('PENDING', 'SUCCEEDED') THEN NULL ELSE last_error_code END),
        last_error_message = COALESCE($4, CASE WHEN $2 IN ('PENDING', 'SUCCEEDED') THEN NULL ELSE last_error_message END),
+       last_error_parts = CASE WHEN $4::text IS NOT NULL THEN $8::jsonb WHEN $2 IN ('PENDING', 'SUCCEEDED') THEN NULL ELSE last_error_parts END,
        next_run_at = COALESCE($5, next_run_at), result = COALESCE($6, result),
        attempts = CASE WHEN $7 THEN 0 ELSE attempts END,
        locked_by = CASE WHEN $2 = 'RUNNING' THEN locked_by ELSE NULL END,
        locked_until = CASE WHEN $2 = 'RUNNING' THEN locked_until ELSE NULL END,
        updated_at = now()
      WHERE id = $1 RETURNING ${JOB_COLS}`,
-    [jobId, t.state, t.errorCode ?? null, t.message ?? null, t.nextRunAt ?? null, t.result ?? null, t.resetAttempts ?? false],
+    [jobId, t.state, t.errorCode ?? null, message.text, t.nextRunAt ?? null, t.result ?? null, t.resetAttempts ?? false, message.parts],
   );
   const row = rows[0];
   if (!row) return null;
   const j = job(row);
-  await recordEvent(tx, j, t.errorCode ?? null, t.message ?? null);
-  if (j.kind === 'ACCOUNT_UPSERT' && j.targetSystem) await updateLinkState(tx, j, t);
+  await recordEvent(tx, j, t.errorCode ?? null, message);
+  if (j.kind === 'ACCOUNT_UPSERT' && j.targetSystem) await updateLinkState(tx, j, message);
   return j;
 }
 
 /** Keeps Account.syncStatus in step with the account's latest sync job per system. */
-async function updateLinkState(tx: Queryable, j: SyncJobModel, t: Transition): Promise<void> {
+async function updateLinkState(tx: Queryable, j: SyncJobModel, message: StoredMessage): Promise<void> {
   const state = j.state === 'SUCCEEDED' ? 'IN_SYNC' : j.state === 'DEAD_LETTERED' ? 'FAILED' : 'PENDING';
+  const failed = state === 'FAILED';
   await tx.query(
-    `INSERT INTO sync.links (tenant_id, entity_type, entity_id, system, state, last_synced_at, last_error)
-     VALUES ($1, $2, $3, $4, $5, CASE WHEN $5 = 'IN_SYNC' THEN now() END, $6)
+    `INSERT INTO sync.links (tenant_id, entity_type, entity_id, system, state, last_synced_at, last_error, last_error_parts)
+     VALUES ($1, $2, $3, $4, $5, CASE WHEN $5 = 'IN_SYNC' THEN now() END, $6, $7::jsonb)
      ON CONFLICT (tenant_id, entity_type, entity_id, system) DO UPDATE SET state = EXCLUDED.state,
-       last_synced_at = COALESCE(EXCLUDED.last_synced_at, sync.links.last_synced_at), last_error = EXCLUDED.last_error, updated_at = now()`,
-    [j.tenant, j.entityType, j.entityId, j.targetSystem, state, state === 'FAILED' ? (t.message ?? null) : null],
+       last_synced_at = COALESCE(EXCLUDED.last_synced_at, sync.links.last_synced_at), last_error = EXCLUDED.last_error,
+       last_error_parts = EXCLUDED.last_error_parts, updated_at = now()`,
+    [j.tenant, j.entityType, j.entityId, j.targetSystem, state, failed ? message.text : null, failed ? message.parts : null],
   );
 }
 
-async function recordEvent(tx: Queryable, j: SyncJobModel, errorCode: string | null, message: string | null): Promise<void> {
+async function recordEvent(tx: Queryable, j: SyncJobModel, errorCode: string | null, message: StoredMessage): Promise<void> {
   await tx.query(
-    `INSERT INTO sync.events (tenant_id, job_id, kind, entity_type, entity_id, target_system, state, attempts, error_code, message, correlation_id)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
-    [j.tenant, j.id, j.kind, j.entityType, j.entityId, j.targetSystem, j.state, j.attempts, errorCode, message, j.correlationId],
+    `INSERT INTO sync.events (tenant_id, job_id, kind, entity_type, entity_id, target_system, state, attempts, error_code, message, message_parts, correlation_id)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11::jsonb, $12)`,
+    [j.tenant, j.id, j.kind, j.entityType, j.entityId, j.targetSystem, j.state, j.attempts, errorCode, message.text, message.parts, j.correlationId],
   );
 }
 
@@ -106,7 +125,7 @@ export async function claimNext(db: Db, workerId: string, lockSeconds: number): 
     const row = rows[0];
     if (!row) return null;
     const j = job(row);
-    await recordEvent(tx, j, null, null);
+    await recordEvent(tx, j, null, stored(null));
     return j;
   });
 }
@@ -181,12 +200,12 @@ export function ledger(db: Db, tenant: string): Ledger {
     },
     async linksByEntities(entityIds) {
       const rows = await db.query(
-        `SELECT entity_id, system, state, last_synced_at, last_error FROM sync.links WHERE tenant_id = $1 AND entity_type = 'Account' AND entity_id = ANY($2::text[])`,
+        `SELECT entity_id, system, state, last_synced_at, last_error, last_error_parts FROM sync.links WHERE tenant_id = $1 AND entity_type = 'Account' AND entity_id = ANY($2::text[])`,
         [tenant, entityIds],
       );
       return rows.map((r) => ({
         entityId: str(r['entity_id']), system: str(r['system']) as SystemName, state: str(r['state']),
-        lastSyncedAt: isoOrNull(r['last_synced_at']), lastError: strOrNull(r['last_error']),
+        lastSyncedAt: isoOrNull(r['last_synced_at']), lastError: strOrNull(r['last_error']), lastErrorParts: r['last_error_parts'] ?? null,
       }));
     },
     async recordLink(entityId, system, remoteId) {

@@ -1,5 +1,6 @@
 import Stripe from 'stripe';
 import { AuthError, PermanentError, TransientError } from '../../../../lib/connectors/errors';
+import { retryAfterMs } from '../../../../lib/http/retry-after';
 
 /**
  * Stripe's failures as the sync engine decides on them: refused credentials are AuthError (the connection is marked,
@@ -25,10 +26,3 @@ export function mapStripeError(err: unknown): unknown {
   return new PermanentError(err.code ?? err.rawType ?? 'invalid_request_error', message);
 }
 
-/** `Retry-After` is seconds or an HTTP date; absent or unreadable means "use our own backoff". */
-export function retryAfterMs(value: string | undefined, now = Date.now()): number | undefined {
-  if (!value) return undefined;
-  if (/^\d+(\.\d+)?$/.test(value.trim())) return Math.round(Number(value) * 1000);
-  const at = Date.parse(value);
-  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
-}

@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 import type { Db } from '../../../../lib/db/db';
 import type { SyncJobModel } from '../../ledger/models';
-import { AuthError, CompensatedError, PermanentError, TransientError } from '../errors';
+import { AuthError, CompensatedError, PermanentError, TransientError, failureMessage } from '../errors';
+import { guarded, scoped } from '../../../../lib/scoped-message';
 import { ensureErpCustomer } from '../customers';
 import type { Systems, SystemsFor } from '../systems';
 
@@ -47,7 +48,7 @@ export function quoteToCashFlow(db: Db, systems: SystemsFor) {
       if (err instanceof AuthError) throw err;
       // Anything but a permanent failure is retried while attempts remain; the steps done so far are kept.
       if (!(err instanceof PermanentError) && job.attempts < job.maxAttempts) throw err;
-      const reason = err instanceof Error ? err.message : String(err);
+      const reason = failureMessage(err);
       if (subscriptionId) {
         // Compensation must itself succeed; if billing is down too the job retries (and compensates) later.
         const [sub] = await sys.billing.subscriptionsByIds([subscriptionId]);
@@ -63,13 +64,13 @@ export function quoteToCashFlow(db: Db, systems: SystemsFor) {
 async function creditCheck(db: Db, sys: Systems, job: SyncJobModel, p: QuoteToCashPayload): Promise<void> {
   const customer = await ensureErpCustomer(db, sys, job.tenant, p.accountId);
   if (customer.creditStatus && customer.creditStatus !== 'OK') {
-    throw new PermanentError('CREDIT_CHECK_FAILED', `Credit status is ${customer.creditStatus}`);
+    throw new PermanentError('CREDIT_CHECK_FAILED', scoped`Credit status is ${guarded('erp', customer.creditStatus)}`);
   }
   const limit = BigInt(customer.creditLimit?.amountMinor ?? '0');
   const exposure = BigInt(customer.balance?.amountMinor ?? '0') + BigInt(p.amountMinor);
   // A zero limit means no limit was set in the ERP.
   if (limit > 0n && exposure > limit) {
-    throw new PermanentError('CREDIT_CHECK_FAILED', `Exposure ${exposure} would exceed the credit limit ${limit}`);
+    throw new PermanentError('CREDIT_CHECK_FAILED', scoped`Exposure ${guarded('erp', exposure)} would exceed the credit limit ${guarded('erp', limit)}`);
   }
 }
 

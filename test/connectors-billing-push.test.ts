@@ -7,6 +7,7 @@ import { job as jobFromRow } from '../subgraphs/sync/ledger/store';
 import { connectStripe } from './support/stripe-connection';
 import { type TestStack, startTestStack } from './support/stack';
 import { waitForSync } from './support/wait';
+import { closeWon, jobSettled, openOpportunity } from './support/quote-to-cash';
 
 interface JobRow { id: string; state: string; attempts: number; result: string | null }
 interface SubView { id: string; status: string; items: { quantity: number }[] }
@@ -19,7 +20,7 @@ const SUB_FIELDS = 'id status items { quantity }';
  * committed with the write; the Idempotency-Key of every Stripe POST derives from the job id, so a retried job or one
  * taken over after its worker died does not create a second Stripe object. globex (reference store) gets no job.
  */
-describe('billing API writes for a tenant on Stripe are pushed as idempotent jobs', () => {
+describe('acme on Stripe: billing API writes pushed as idempotent jobs, invoices paid in parts applied per payment', () => {
   let stack: TestStack;
   let fake: StripeFake;
   let stripeAccount: string;
@@ -122,6 +123,58 @@ describe('billing API writes for a tenant on Stripe are pushed as idempotent job
     // The lost attempt did create it at Stripe (one original answer), every later POST got that answer replayed.
     expect(posts.filter((r) => !r.replayed)).toHaveLength(1);
     expect(posts.at(-1)?.replayed).toBe(true);
+  });
+
+  it('an invoice paid in parts at Stripe is applied in the ERP once per payment, and the amounts reconcile', async () => {
+    await settle();
+    const opp = await openOpportunity(stack, 'acme');
+    const q2c = await waitForSync(stack, 'acme', jobSettled(stack, await closeWon(stack, 'acme', opp.id)), 30_000);
+    expect(q2c.state).toBe('SUCCEEDED');
+    const erpInvoiceId = /invoice (inv_\w+) posted/.exec(q2c.result ?? '')?.[1] ?? '';
+    const [link] = await stack.db.query<{ remote_id: string }>("SELECT remote_id FROM sync.remote_links WHERE entity_type = 'Invoice' AND canonical_id = $1", [erpInvoiceId]);
+    const stripeInvoiceId = link?.remote_id ?? '';
+    const total = fake.account(stripeAccount).invoices.get(stripeInvoiceId)?.amount_due ?? 0;
+    expect(total).toBeGreaterThan(2);
+    // The deal's amount (4900) is not the plan's price Stripe bills: the ERP invoice bills what Stripe's invoice does.
+    const [erpTotal] = await stack.db.query<{ total: string }>('SELECT total_minor::text AS total FROM erp.invoices WHERE id = $1', [erpInvoiceId]);
+    expect(erpTotal?.total).toBe(String(total));
+    const erpState = async () => {
+      const [inv] = await stack.db.query<{ status: string; amount_due_minor: string }>('SELECT status, amount_due_minor::text FROM erp.invoices WHERE id = $1', [erpInvoiceId]);
+      const pays = await stack.db.query<{ id: string; amount_minor: string }>(
+        'SELECT p.id, a.amount_minor::text FROM erp.payments p JOIN erp.payment_applications a ON a.tenant_id = p.tenant_id AND a.payment_id = p.id WHERE a.invoice_id = $1 ORDER BY p.created_at',
+        [erpInvoiceId],
+      );
+      return { status: inv?.status, amountDue: BigInt(inv?.amount_due_minor ?? '-1'), payments: pays };
+    };
+    const paidAtStripe = () => fake.account(stripeAccount).invoices.get(stripeInvoiceId);
+    const reconciled = (count: number) => async () => {
+      const erp = await erpState();
+      const stripe = paidAtStripe();
+      const applied = erp.payments.reduce((sum, x) => sum + BigInt(x.amount_minor), 0n);
+      return erp.payments.length === count && stripe && applied === BigInt(stripe.amount_paid) && erp.amountDue === BigInt(stripe.amount_remaining) ? erp : null;
+    };
+
+    // A third now: one ERP payment, the invoice still open on both sides.
+    const first = Math.floor(total / 3);
+    fake.payInvoicePart(stripeAccount, stripeInvoiceId, first);
+    const afterFirst = await waitForSync(stack, 'acme', reconciled(1));
+    expect(afterFirst.status).toBe('POSTED');
+    expect(afterFirst.payments.map((x) => x.amount_minor)).toEqual([String(first)]);
+
+    // The rest later: a second ERP payment with its own id; the invoice is PAID on both sides.
+    fake.payInvoicePart(stripeAccount, stripeInvoiceId, total - first);
+    const afterAll = await waitForSync(stack, 'acme', reconciled(2));
+    expect(afterAll.status).toBe('PAID');
+    expect(paidAtStripe()?.status).toBe('paid');
+    expect(new Set(afterAll.payments.map((x) => x.id)).size).toBe(2);
+    expect(afterAll.payments.map((x) => x.amount_minor)).toEqual([String(first), String(total - first)]);
+
+    // Every event again (at-least-once delivery, any order): still two payments, same amounts.
+    const events = fake.account(stripeAccount).events.filter((e) => e.type === 'invoice_payment.paid' || e.type === 'invoice.paid');
+    expect(events.map((e) => e.type).sort()).toEqual(['invoice.paid', 'invoice_payment.paid', 'invoice_payment.paid']);
+    for (const event of [...events].reverse()) fake.resendEvent(stripeAccount, event.id);
+    await settle();
+    expect(await reconciled(2)()).not.toBeNull();
   });
 
   it('a worker killed mid-job (Stripe created the subscription, the worker died before recording it) leaves one subscription after another worker takes over', async () => {

@@ -5,11 +5,9 @@ import { job as jobFromRow } from '../subgraphs/sync/ledger/store';
 import { stripeSignature } from '../fakes/stripe/webhooks';
 import { ALL_SCOPES, type TestStack, startTestStack } from './support/stack';
 import { waitForSync } from './support/wait';
+import { CONNECTION_FIELDS, type ConnectionView, connectStripe } from './support/stripe-connection';
+import { closeWon as closeDeal, jobSettled, openOpportunity as openDeal } from './support/quote-to-cash';
 
-interface JobRow { id: string; state: string; attempts: number; last_error_code: string | null; result: string | null }
-interface ConnectionView { id: string; adapter: string; credentials: { fingerprint: string; last4: string } | null; status: { state: string; lastError: string | null }; webhookPath: string | null }
-
-const CONNECTION_FIELDS = 'id adapter settings credentials { fingerprint last4 rotatedAt } enabled status { state lastError lastErrorAt } webhookPath';
 const WEBHOOK_SECRET = 'whsec_connectors_test_secret_0123456789';
 
 /**
@@ -29,51 +27,15 @@ describe('connections: acme on Stripe, globex on the reference store', () => {
   const status = async () =>
     (await stack.gql<{ connection: ConnectionView }>(`query($id: ID!) { connection(id: $id) { ${CONNECTION_FIELDS} } }`, { id: connection.id }, { token: adminToken })).body.data?.connection;
 
-  const openOpportunity = async (tenant: string) => {
-    const [customer] = await stack.db.query<{ id: string; currency: string }>(
-      `SELECT c.id, c.currency FROM erp.customers c WHERE c.tenant_id = $1 AND NOT EXISTS (SELECT 1 FROM crm.opportunities o WHERE o.tenant_id = c.tenant_id AND o.account_id = c.id AND o.name = 'Connector deal')
-       ORDER BY c.id LIMIT 1`,
-      [tenant],
-    );
-    if (!customer) throw new Error('no customer left');
-    const token = await stack.token({ tenant });
-    const credit = await stack.gql('mutation($a: ID!, $c: String!) { setCreditLimit(input: { accountId: $a, creditLimit: { amountMinor: "100000000000", currency: $c }, creditStatus: OK }) { creditStatus } }', { a: customer.id, c: customer.currency }, { token });
-    expect(credit.body.errors).toBeUndefined();
-    const res = await stack.gql<{ createOpportunity: { id: string } }>(
-      'mutation($a: ID!, $c: String!) { createOpportunity(input: { accountId: $a, name: "Connector deal", planCode: "growth", amount: { amountMinor: "4900", currency: $c } }) { id } }',
-      { a: customer.id, c: customer.currency }, { token },
-    );
-    expect(res.body.errors).toBeUndefined();
-    return { id: res.body.data?.createOpportunity.id ?? '', accountId: customer.id };
-  };
-  const closeWon = async (tenant: string, opportunityId: string) => {
-    const res = await stack.gql<{ closeOpportunityWon: { id: string } }>('mutation($id: ID!) { closeOpportunityWon(opportunityId: $id) { id } }', { id: opportunityId }, { token: await stack.token({ tenant }) });
-    expect(res.body.errors).toBeUndefined();
-    return res.body.data?.closeOpportunityWon.id ?? '';
-  };
-  const jobDone = (jobId: string, states = ['SUCCEEDED', 'COMPENSATED', 'DEAD_LETTERED']) => async () => {
-    const [j] = await stack.db.query<JobRow>('SELECT id, state, attempts, last_error_code, result FROM sync.jobs WHERE id = $1', [jobId]);
-    return j && states.includes(j.state) ? j : null;
-  };
+  const openOpportunity = (tenant: string) => openDeal(stack, tenant);
+  const closeWon = (tenant: string, opportunityId: string) => closeDeal(stack, tenant, opportunityId);
+  const jobDone = (jobId: string, states?: string[]) => jobSettled(stack, jobId, states);
 
   beforeAll(async () => {
     fake = await startStripeFake();
-    account = fake.addAccount();
     stack = await startTestStack({ accounts: 12, env: { SYNC_RETRY_BASE_MS: '500' } });
     adminToken = await stack.token({ scopes: [...ALL_SCOPES, 'admin'] });
-    const created = await admin<{ createConnection: ConnectionView }>(
-      `mutation($input: CreateConnectionInput!) { createConnection(input: $input) { ${CONNECTION_FIELDS} } }`,
-      {
-        input: {
-          system: 'BILLING', adapter: 'stripe',
-          settings: JSON.stringify({ apiBase: fake.url, maxRequestsPerSecond: 20, timeoutMs: 3000, breakAfter: 3, halfOpenAfterMs: 300 }),
-          credentials: { apiKey: account.secretKey, webhookSecret: WEBHOOK_SECRET },
-        },
-      },
-    );
-    expect(created.body.errors).toBeUndefined();
-    connection = created.body.data?.createConnection as ConnectionView;
-    fake.addWebhookEndpoint(account.accountId, webhookUrl(connection.webhookPath ?? ''), WEBHOOK_SECRET);
+    ({ connection, account } = await connectStripe(stack, fake, { webhookSecret: WEBHOOK_SECRET, webhookBase: webhookUrl('') }));
   });
   afterEach(() => {
     fake.heal();

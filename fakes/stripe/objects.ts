@@ -142,3 +142,13 @@ export function invoiceItem(p: {
 export function account(id: string): Stripe.Account {
   return { id, object: 'account', charges_enabled: true, details_submitted: true, email: null, payouts_enabled: true, type: 'standard' };
 }
+
+/** One payment of an invoice (Stripe lists them under `GET /v1/invoice_payments?invoice=`), paid at once here. */
+export function invoicePayment(p: { invoice: string; amount: number; currency: string }): Stripe.InvoicePayment {
+  const now = unixNow();
+  return {
+    id: newId('inpay'), object: 'invoice_payment', amount_paid: p.amount, amount_requested: p.amount, created: now, currency: p.currency,
+    invoice: p.invoice, is_default: false, livemode: false, payment: { type: 'payment_record', payment_record: newId('pr') }, status: 'paid',
+    status_transitions: { canceled_at: null, paid_at: now },
+  };
+}

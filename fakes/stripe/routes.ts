@@ -86,6 +86,15 @@ export const routes: Route[] = [
     if (r.params.bool('paid_out_of_band') !== true) throw invalid('This customer has no attached payment source or default payment method.', undefined, 'invoice_no_customer_line_items');
     return r.store.markPaid(r.ctx, id0(r));
   }),
+  route('GET', '/v1/invoice_payments', (r) => {
+    const invoice = r.params.str('invoice');
+    return listPage(newestFirst(r.store.invoicePayments).filter((p) => !invoice || p.invoice === invoice), r.params, r.path);
+  }),
+  route('GET', '/v1/invoice_payments/:id', (r) => {
+    const payment = r.store.invoicePayments.get(id0(r));
+    if (!payment) throw missing('invoice_payment', id0(r));
+    return payment;
+  }),
   route('POST', '/v1/invoiceitems', (r) => r.store.createInvoiceItem(r.params)),
 
   route('GET', '/v1/events', (r) => {

@@ -146,6 +146,11 @@ export class StripeFake {
     return this.account(accountId).markPaid(null, invoiceId);
   }
 
+  /** A customer paid `amount` (minor units) of an open invoice: `invoice_payment.paid`, and `invoice.paid` once settled. */
+  payInvoicePart(accountId: string, invoiceId: string, amount: number) {
+    return this.account(accountId).pay(null, invoiceId, amount);
+  }
+
   /** Sends an event of the account again, as Stripe's at-least-once delivery does. */
   resendEvent(accountId: string, eventId: string): void {
     const event = this.account(accountId).events.find((e) => e.id === eventId);

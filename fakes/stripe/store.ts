@@ -24,6 +24,7 @@ export class AccountStore {
   readonly subscriptions = new Map<string, Stripe.Subscription>();
   readonly invoices = new Map<string, Stripe.Invoice>();
   readonly invoiceItems = new Map<string, build.WireInvoiceItem>();
+  readonly invoicePayments = new Map<string, Stripe.InvoicePayment>();
   readonly events: Stripe.Event[] = [];
   /** Payment terms of send_invoice invoices: the due date is set from them when the invoice is finalized. */
   private readonly daysUntilDue = new Map<string, number>();
@@ -297,14 +298,30 @@ export class AccountStore {
   markPaid(ctx: WriteContext | null, id: string): Stripe.Invoice {
     const inv = this.invoice(id);
     if (inv.status === 'paid') throw invalid('Invoice is already paid', undefined, 'invoice_already_paid');
+    return this.pay(ctx, id, inv.amount_remaining);
+  }
+
+  /**
+   * A payment of `amount` (at most what remains) against an open invoice: an `invoice_payment` with its own id and
+   * `invoice_payment.paid`; the invoice's `amount_paid` grows, and it turns `paid` (with `invoice.paid`) once nothing
+   * remains. Assumption of the fake: an out-of-band payment of the rest is listed as an invoice payment too.
+   */
+  pay(ctx: WriteContext | null, id: string, amount: number): Stripe.Invoice {
+    const inv = this.invoice(id);
     if (inv.status !== 'open') throw invalid(`You can only pay an open invoice (this one is ${inv.status}).`, undefined, 'invoice_not_open');
-    const now = unixNow();
+    // Nothing left to pay (a zero invoice, e.g. a trial's) settles it without a payment.
+    const settlesZero = amount === 0 && inv.amount_remaining === 0;
+    if (!settlesZero && (amount <= 0 || amount > inv.amount_remaining)) throw invalid(`Amount must be between 1 and ${inv.amount_remaining}.`, 'amount', 'parameter_invalid_integer');
+    const payment = settlesZero ? null : build.invoicePayment({ invoice: id, amount, currency: inv.currency });
+    if (payment) this.invoicePayments.set(payment.id, payment);
+    const remaining = inv.amount_remaining - amount;
     const after: Stripe.Invoice = {
-      ...inv, status: 'paid', amount_paid: inv.amount_due, amount_remaining: 0,
-      status_transitions: { ...inv.status_transitions, paid_at: now },
+      ...inv, amount_paid: inv.amount_paid + amount, amount_remaining: remaining,
+      ...(remaining === 0 && { status: 'paid' as const, status_transitions: { ...inv.status_transitions, paid_at: unixNow() } }),
     };
     this.invoices.set(id, after);
-    this.emit(ctx, { type: 'invoice.paid', data: { object: after, previous_attributes: { status: 'open' } } });
+    if (payment) this.emit(ctx, { type: 'invoice_payment.paid', data: { object: payment } });
+    if (remaining === 0) this.emit(ctx, { type: 'invoice.paid', data: { object: after, previous_attributes: { status: 'open' } } });
     return after;
   }
 }

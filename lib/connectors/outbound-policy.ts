@@ -91,12 +91,18 @@ export function policyOutbound(opts: OutboundPolicyOptions): PolicyOutbound {
     circuit: () => (breaker.state === CircuitState.Open || breaker.state === CircuitState.Isolated ? 'OPEN' : breaker.state === CircuitState.HalfOpen ? 'HALF_OPEN' : 'CLOSED'),
     reset: () => report('OK', null),
     async call<T>(operation: string, fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
-      const wait = notBefore - now();
-      // Our own words about the call (operation names, our settings): public in a job's recorded message.
-      if (wait > 0) throw new TransientError('UPSTREAM_429', scoped`${operation}: the vendor asked us to wait (Retry-After)`, wait);
+      const mustWait = () => {
+        const wait = notBefore - now();
+        // Our own words about the call (operation names, our settings): public in a job's recorded message.
+        if (wait > 0) throw new TransientError('UPSTREAM_429', scoped`${operation}: the vendor asked us to wait (Retry-After)`, wait);
+      };
+      mustWait();
       try {
         const result = await breaker.execute(async () => {
           await paced();
+          // Again after the pacing wait: a 429 may have come back to a call that started while this one waited.
+          // (A TransientError with a Retry-After does not count against the breaker.)
+          mustWait();
           return callTimeout.execute(({ signal }) => fn(signal));
         });
         report('OK', null);

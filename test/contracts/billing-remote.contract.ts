@@ -167,6 +167,12 @@ export function billingRemoteContract(name: string, factory: () => Promise<Billi
       expect(paid).toMatchObject({ status: 'PAID', amountPaid: { amountMinor: '12445', currency: 'EUR' }, amountRemaining: { amountMinor: '0', currency: 'EUR' } });
       expect((await remote.markInvoicePaid(draft.remoteId, key('invoice:pay:again'))).status).toBe('PAID');
       for (const m of [paid.total, paid.amountDue, paid.amountPaid, ...paid.lines.map((l) => l.amount)]) expect(m.amountMinor).toMatch(MINOR_UNITS);
+      // The invoice's payments, each with its own id, add up to what it says was paid.
+      const payments = (await remote.listInvoicePayments(draft.remoteId)).filter((p) => p.status === 'PAID');
+      expect(payments.length).toBeGreaterThan(0);
+      expect(new Set(payments.map((p) => p.remoteId)).size).toBe(payments.length);
+      expect(payments.every((p) => p.invoiceRemoteId === draft.remoteId && p.amount.currency === 'EUR')).toBe(true);
+      expect(payments.reduce((sum, p) => sum + BigInt(p.amount.amountMinor), 0n)).toBe(12445n);
 
       const listed = (await everything((p) => remote.listInvoices({ ...p, customerRemoteId: cus.remoteId }), 10)).flat();
       expect(listed.map((i) => i.remoteId)).toEqual([draft.remoteId]);

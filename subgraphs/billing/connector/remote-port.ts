@@ -86,6 +86,8 @@ export interface BillingRemote {
   retrieveCustomer(remoteId: string): Promise<RemoteCustomer | null>;
   retrieveSubscription(remoteId: string): Promise<RemoteSubscription | null>;
   retrieveInvoice(remoteId: string): Promise<RemoteInvoice | null>;
+  /** Every payment of one invoice (partial payments each with their own id), oldest first. */
+  listInvoicePayments(invoiceRemoteId: string): Promise<RemoteInvoicePayment[]>;
   retrievePrice(remoteId: string): Promise<RemotePrice | null>;
 
   /**
@@ -248,6 +250,18 @@ export interface RemoteInvoice extends RemoteRecord {
   periodEnd: string;
   dueDate: string | null;
   lines: RemoteInvoiceLine[];
+}
+
+export type RemoteInvoicePaymentStatus = 'PAID' | 'OPEN' | 'CANCELED';
+
+/** One payment towards an invoice at the vendor; an invoice paid in parts has several. */
+export interface RemoteInvoicePayment {
+  remoteId: string;
+  invoiceRemoteId: string;
+  status: RemoteInvoicePaymentStatus;
+  /** What this payment paid (zero unless PAID). */
+  amount: Money;
+  paidAt: string | null;
 }
 
 export interface RemoteItemInput {

@@ -9,7 +9,7 @@ import {
 } from '../remote-port';
 import { type StripeClientOptions, stripeClient } from './client';
 import { mapStripeError } from './errors';
-import { productIdOf, toRemoteCustomer, toRemoteInvoice, toRemotePrice, toRemoteSubscription } from './mapping';
+import { productIdOf, toRemoteCustomer, toRemoteInvoice, toRemoteInvoicePayment, toRemotePrice, toRemoteSubscription } from './mapping';
 
 export interface StripeBillingOptions extends StripeClientOptions {
   /** The connection's policies (timeout, breaker, rate limit); every SDK call goes through it. */
@@ -202,6 +202,18 @@ export function stripeBillingRemote(options: StripeBillingOptions): BillingRemot
     async retrieveInvoice(remoteId) {
       const invoice = await retrieveInvoice(remoteId);
       return invoice && toRemoteInvoice(invoice, observed(invoice));
+    },
+    async listInvoicePayments(invoiceRemoteId) {
+      const payments: Stripe.InvoicePayment[] = [];
+      let startingAfter: string | null = null;
+      do {
+        const list: Stripe.ApiList<Stripe.InvoicePayment> = await call('invoicePayments.list', (s) =>
+          s.invoicePayments.list({ invoice: invoiceRemoteId, ...cursor({ limit: 100, startingAfter }) }));
+        payments.push(...list.data);
+        startingAfter = list.has_more ? (list.data[list.data.length - 1]?.id ?? null) : null;
+      } while (startingAfter);
+      // Stripe lists newest first; payments are applied in the order they were made.
+      return payments.reverse().map(toRemoteInvoicePayment);
     },
     async retrievePrice(remoteId) {
       const price = await find('prices.retrieve', (s) => s.prices.retrieve(remoteId));

@@ -2,7 +2,8 @@ import type Stripe from 'stripe';
 import { money } from '../../../../lib/money';
 import type { BillingInterval, BillingSubscriptionStatus } from '../models';
 import {
-  CANONICAL_ID_METADATA_KEY, type RemoteCustomer, type RemoteInvoice, type RemoteInvoiceStatus, type RemotePrice, type RemoteSubscription,
+  CANONICAL_ID_METADATA_KEY, type RemoteCustomer, type RemoteInvoice, type RemoteInvoicePayment, type RemoteInvoiceStatus, type RemotePrice,
+  type RemoteSubscription,
 } from '../remote-port';
 
 /**
@@ -84,5 +85,16 @@ export function toRemoteInvoice(i: Stripe.Invoice, observedAt: string): RemoteIn
     number: i.number, status, total: m(i.total), amountDue: m(i.amount_due), amountPaid: m(i.amount_paid), amountRemaining: m(i.amount_remaining),
     periodStart: isoDate(periodStart), periodEnd: isoDate(periodEnd), dueDate: i.due_date === null ? null : isoDate(i.due_date),
     lines: lines.map((l) => ({ remoteId: l.id, description: l.description, amount: m(l.amount), quantity: l.quantity ?? 1 })),
+  };
+}
+
+const PAYMENT_STATUS: Record<string, RemoteInvoicePayment['status']> = { paid: 'PAID', open: 'OPEN', canceled: 'CANCELED' };
+
+export function toRemoteInvoicePayment(p: Stripe.InvoicePayment): RemoteInvoicePayment {
+  const status = PAYMENT_STATUS[p.status] ?? 'OPEN';
+  return {
+    remoteId: p.id, invoiceRemoteId: ref(p.invoice) ?? '', status,
+    amount: money(BigInt(status === 'PAID' ? (p.amount_paid ?? 0) : 0), upper(p.currency)),
+    paidAt: p.status_transitions.paid_at === null ? null : isoTime(p.status_transitions.paid_at),
   };
 }

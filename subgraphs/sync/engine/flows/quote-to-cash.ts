@@ -93,23 +93,26 @@ async function invoice(sys: Systems, job: SyncJobModel, p: QuoteToCashPayload, s
   const [sub] = await sys.billing.subscriptionsByIds([subscriptionId]);
   if (!sub) throw new TransientError('NOT_VISIBLE_YET', `Subscription "${subscriptionId}" not readable yet`);
   const description = `${p.planCode} subscription ${sub.currentPeriodStart} to ${sub.currentPeriodEnd}`;
+  const invoiceId = stepId('inv', job, 'invoice');
+  // A remote billing system (Stripe) sends the invoice and collects it; its payment webhooks apply the payments. It
+  // bills the subscription's own invoice at the plan's price, so that invoice is raised (or found) first and the ERP
+  // invoice bills its total: both sides then carry one amount and payments reconcile. Idempotent by the invoice id.
+  const remote = await sys.remoteBilling();
+  const vendorInvoice = remote
+    ? await remote.raiseInvoice({
+        invoiceId, accountId: p.accountId, subscriptionId, currency: p.currency, daysUntilDue: 30,
+        lines: [{ description, amount: { amountMinor: p.amountMinor, currency: p.currency } }],
+      })
+    : null;
   const draft = await sys.erp.createInvoice({
-    id: stepId('inv', job, 'invoice'),
+    id: invoiceId,
     accountId: p.accountId,
     currency: p.currency,
-    lines: [{ description, quantity: 1, unitPriceMinor: p.amountMinor }],
+    lines: [{ description, quantity: 1, unitPriceMinor: vendorInvoice ? vendorInvoice.total.amountMinor : p.amountMinor }],
     taxRateBps: 0,
     dueInDays: 30,
   });
   if (draft.status === 'DRAFT') await sys.erp.postInvoice(draft.id);
   await sys.billing.linkInvoice(draft.id, subscriptionId, sub.currentPeriodStart, sub.currentPeriodEnd);
-  // A remote billing system (Stripe) sends the invoice and collects it; its invoice.paid webhook applies the payment.
-  const remote = await sys.remoteBilling();
-  if (remote) {
-    await remote.raiseInvoice({
-      invoiceId: draft.id, accountId: p.accountId, subscriptionId, currency: p.currency, daysUntilDue: 30,
-      lines: [{ description, amount: { amountMinor: p.amountMinor, currency: p.currency } }],
-    });
-  }
   return draft.id;
 }

@@ -22,9 +22,10 @@ export interface RemoteChangePayload {
 
 /**
  * A vendor said a record changed (webhook or poll). Events are hints delivered at least once and in any order, so the
- * job re-reads the record by id and applies its current state; each effect is idempotent (a payment id derived from
- * the vendor invoice id), so the same event twice, or two events of one record in any order, have one effect.
- * - invoice paid -> the payment is applied in the ERP to the invoice it bills (cash debit, receivables credit);
+ * job re-reads the record by id and applies its current state; each effect is idempotent (an ERP payment id derived
+ * from each vendor payment's id), so the same event twice, or two events of one record in any order, have one effect.
+ * - invoice (partly) paid -> each of its vendor payments is applied in the ERP to the invoice it bills (cash debit,
+ *   receivables credit), once per vendor payment;
  * - subscription canceled -> the mirror's subscription is canceled (its status event goes out like any other).
  */
 export function remoteChangeFlow(db: Db, systems: SystemsFor, connections: ConnectionRuntime | undefined) {
@@ -42,20 +43,31 @@ export function remoteChangeFlow(db: Db, systems: SystemsFor, connections: Conne
       case 'invoice': {
         const invoice = await remote.retrieveInvoice(p.remoteId);
         if (!invoice) return `invoice ${p.remoteId} no longer exists at the vendor`;
-        if (invoice.status !== 'PAID') return `invoice ${p.remoteId} is ${invoice.status}: nothing to apply`;
+        if (invoice.amountPaid.amountMinor === '0') return `invoice ${p.remoteId} is ${invoice.status} with nothing paid: nothing to apply`;
         const invoiceId = invoice.canonicalId ?? (await links.canonicalId('Invoice', invoice.remoteId));
         if (!invoiceId) return `invoice ${p.remoteId} was not raised by us: not applied`;
+        // Each vendor payment becomes one ERP payment (its id derived from the vendor payment's id), so an invoice
+        // paid in parts is applied in parts, once each, and the ERP's paid total is the vendor's.
+        const payments = (await remote.listInvoicePayments(invoice.remoteId)).filter((x) => x.status === 'PAID');
+        const listed = payments.reduce((sum, x) => sum + BigInt(x.amount.amountMinor), 0n);
+        if (listed !== BigInt(invoice.amountPaid.amountMinor)) {
+          throw new TransientError('PAYMENTS_NOT_LISTED', `invoice ${p.remoteId}: ${invoice.amountPaid.amountMinor} paid, its payments list ${listed}`);
+        }
         const [erpInvoice] = await sys.erp.invoicesByIds([invoiceId]);
         if (!erpInvoice || erpInvoice.status === 'DRAFT') throw new TransientError('INVOICE_NOT_POSTED', `ERP invoice "${invoiceId}" is not posted yet`);
-        const payment = await sys.erp.recordPayment({
-          id: `pay_${createHash('sha256').update(`${job.tenant}|${connection.id}|${invoice.remoteId}`).digest('hex').slice(0, 32)}`,
-          accountId: erpInvoice.accountId,
-          amount: invoice.amountPaid,
-          method: connection.adapter,
-          reference: invoice.remoteId,
-          invoiceIds: [invoiceId],
-        });
-        return `ERP payment ${payment.id} applied to ${invoiceId}`;
+        const applied: string[] = [];
+        for (const payment of payments) {
+          const recorded = await sys.erp.recordPayment({
+            id: `pay_${createHash('sha256').update(`${job.tenant}|${connection.id}|${payment.remoteId}`).digest('hex').slice(0, 32)}`,
+            accountId: erpInvoice.accountId,
+            amount: payment.amount,
+            method: connection.adapter,
+            reference: invoice.remoteId,
+            invoiceIds: [invoiceId],
+          });
+          applied.push(recorded.id);
+        }
+        return `ERP payments ${applied.join(', ')} applied to ${invoiceId} (${invoice.amountPaid.amountMinor} of ${invoice.total.amountMinor} paid)`;
       }
       case 'subscription': {
         const sub = await remote.retrieveSubscription(p.remoteId);

@@ -7,6 +7,7 @@ import { type Browser, type BrowserContext, type Page, chromium } from 'playwrig
 import { buildConsole } from '../console/build';
 import { codes } from './support/http';
 import { type Instance, type TestStack, startInstance, startTestStack } from './support/stack';
+import { type TcpRelay, tcpRelay } from './support/tcp-relay';
 import { waitForSync } from './support/wait';
 
 /** Debian's chromium package; playwright-core drives it and never downloads a browser. */
@@ -42,6 +43,7 @@ describe('ops console in headless Chromium', () => {
   let consoleDir: string;
   const contexts: BrowserContext[] = [];
   const logLines: string[] = [];
+  const relays: TcpRelay[] = [];
 
   beforeAll(async () => {
     // Fail in a second, naming the missing piece, instead of timing out in playwright.
@@ -65,23 +67,24 @@ describe('ops console in headless Chromium', () => {
   afterEach(async () => {
     stack.sync.faults.clear();
     for (const c of contexts.splice(0)) await c.close();
+    for (const r of relays.splice(0)) await r.close();
   });
 
   /** The gateway serving the page, its log at debug level kept to check that no token ever lands in it. */
-  const startConsoleGateway = (port?: number) => {
+  const startConsoleGateway = () => {
     const sink = new Writable({ write(chunk: Buffer, _enc, done) { logLines.push(chunk.toString('utf8')); done(); } });
-    return startInstance(stack, { withBus: true, consoleDir, port, logger: pino({ level: 'debug' }, sink) });
+    return startInstance(stack, { withBus: true, consoleDir, logger: pino({ level: 'debug' }, sink) });
   };
 
   /** A fresh tab signed in with `token`, its feed live; every request URL it makes is recorded. */
-  const openConsole = async (token: string, hash = ''): Promise<{ page: Page; urls: string[] }> => {
+  const openConsole = async (token: string, hash = '', origin = base): Promise<{ page: Page; urls: string[] }> => {
     const context = await browser.newContext({ viewport: { width: 1400, height: 820 } });
     contexts.push(context);
     const page = await context.newPage();
     const urls: string[] = [];
     page.on('request', (r) => urls.push(r.url()));
     page.on('websocket', (ws) => urls.push(ws.url()));
-    await page.goto(`${base}/ops/${hash}`);
+    await page.goto(`${origin}/ops/${hash}`);
     await page.fill('#token-input', token);
     await page.click('#signin-button');
     await page.waitForSelector('#feed-status[data-status="live"]', { timeout: 30_000 });
@@ -256,11 +259,12 @@ describe('ops console in headless Chromium', () => {
     expect(shown).toEqual(expected);
   });
 
-  it('after its gateway went away and came back, shows every event of the gap exactly once', async () => {
-    const { page } = await openConsole(await stack.token({ tenant: 'globex', scopes: ['sync:read'] }));
+  it('after its connection to the gateway was cut and came back, shows every event of the gap exactly once', async () => {
+    const relay = await tcpRelay(new URL(base));
+    relays.push(relay);
+    const { page } = await openConsole(await stack.token({ tenant: 'globex', scopes: ['sync:read'] }), '', relay.origin);
     const start = await page.evaluate(() => (JSON.parse(sessionStorage.getItem('ops.feed') ?? '{}') as { cursor: string }).cursor);
-    const port = Number(new URL(base).port);
-    await gateway.close();
+    relay.cut();
     await page.waitForSelector('#feed-status[data-status="reconnecting"]');
     // Written through the stack's own gateway while the page's is down.
     const ids = [await createAccount('Gap One', 'globex'), await createAccount('Gap Two', 'globex')];
@@ -272,7 +276,7 @@ describe('ops console in headless Chromium', () => {
     }, 60_000);
     expect(expected).toHaveLength(12);
     expect(await page.$$('#feed tbody tr')).toHaveLength(0);
-    gateway = await startConsoleGateway(port);
+    relay.restore();
     await page.waitForSelector('#feed-status[data-status="live"]', { timeout: 30_000 });
     await page.waitForFunction((n) => document.querySelectorAll('#feed tbody tr').length >= n, expected.length, { timeout: 30_000 });
     expect((await feedRows(page)).map((r) => r.eventId)).toEqual(expected);

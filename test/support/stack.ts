@@ -88,15 +88,13 @@ export async function startInstance(
     logger?: Logger;
     /** The built ops console to serve under /ops/ (none unless given). */
     consoleDir?: string;
-    /** Listen on this port (an instance coming back where it was); an ephemeral one otherwise. */
-    port?: number;
   } = {},
 ): Promise<Instance> {
   const redis = createRedis(stack.config.redisUrl ?? '', stack.config.redisKeyPrefix);
   const bus = opts.withBus ? createEventBus(stack.config.redisUrl, stack.config.redisKeyPrefix) : undefined;
   const subgraphUrls = Object.fromEntries(SUBGRAPH_NAMES.map((n) => [n, opts.subgraphUrls?.[n] ?? stack.subgraphs[n].url])) as Record<SubgraphName, string>;
   const server = await startGateway({
-    config: { ...stack.config, ...opts.config }, logger: opts.logger ?? createLogger('silent', 'test'), redis, bus, port: opts.port ?? 0, subgraphUrls, subscriptionLimits: opts.subscriptionLimits,
+    config: { ...stack.config, ...opts.config }, logger: opts.logger ?? createLogger('silent', 'test'), redis, bus, port: 0, subgraphUrls, subscriptionLimits: opts.subscriptionLimits,
     consoleDir: opts.consoleDir ?? null, responseCache: opts.responseCache,
   });
   return {

@@ -48,7 +48,8 @@ export interface PolicyOutbound extends Outbound {
  */
 export function policyOutbound(opts: OutboundPolicyOptions): PolicyOutbound {
   const now = opts.now ?? Date.now;
-  const spacingMs = 1000 / opts.maxRequestsPerSecond;
+  // One millisecond of margin: starts exactly 1000/limit ms apart put limit + 1 of them in a closed one-second window.
+  const spacingMs = 1000 / opts.maxRequestsPerSecond + 1;
   const halfOpenAfterMs = opts.halfOpenAfterMs ?? 5000;
   let lastStart = -Infinity;
   let notBefore = 0;

@@ -53,6 +53,7 @@ export function httpSender(policy: AddressPolicy, timeoutMs: number): Sender {
         return { kind: 'no-answer', error: describe(err) };
       }
     },
-    close: () => agent.close(),
+    // Idempotent: a runtime stopped twice (its owner and then the stack) closes the agent once.
+    close: () => (agent.closed || agent.destroyed ? Promise.resolve() : agent.close()),
   };
 }

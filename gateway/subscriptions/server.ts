@@ -271,6 +271,20 @@ export function attachSubscriptions(opts: SubscriptionServerOptions): Subscripti
     wss,
     limits.keepAliveMs,
   );
+  // graphql-ws prints every socket error with console.error. A message over maxPayloadBytes is the client's doing (ws
+  // has already closed the socket with 1009): log it at info through our logger; other errors close with 1011 as
+  // graphql-ws does, logged as errors. Registered after useServer, so its own listener is the one replaced.
+  wss.on('connection', (socket) => {
+    socket.removeAllListeners('error');
+    socket.on('error', (err: Error & { code?: string }) => {
+      if (err.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') {
+        opts.logger.info({ limit: limits.maxPayloadBytes }, 'WebSocket message over the size limit: closed with 1009');
+        return;
+      }
+      opts.logger.error({ err }, 'WebSocket socket error');
+      socket.close(1011, 'Internal server error');
+    });
+  });
 
   return {
     stats: () => ({ connections: wss.clients.size + sse.open(), subscriptions: slots.running(), groups: fanout.stats().groups, replays: replays.stats() }),

@@ -248,8 +248,10 @@ describe('ops console in headless Chromium', () => {
     const expected = await waitForSync(stack, 'globex', async () => {
       const jobs = await stack.db.query<{ state: string }>("SELECT state FROM sync.jobs WHERE tenant_id = 'globex' AND entity_id IN (SELECT id FROM crm.accounts WHERE tenant_id = 'globex' AND name LIKE 'Burst %')");
       if (jobs.length !== names.length * 2 || jobs.some((j) => j.state !== 'SUCCEEDED')) return null;
+      // The relay numbers a job's events after the job's state is written: wait until every one has its number.
       const events = await stack.gql<{ syncEvents: { eventId: string }[] }>('query($a: ID!) { syncEvents(after: $a, first: 1000) { eventId } }', { a: start }, { tenant: 'globex' });
-      return events.body.data?.syncEvents.map((e) => e.eventId);
+      const ids = events.body.data?.syncEvents.map((e) => e.eventId) ?? [];
+      return ids.length >= names.length * 2 * 3 ? ids : null;
     }, 60_000);
     expect(expected.length).toBe(names.length * 2 * 3);
     await page.waitForFunction((n) => document.querySelectorAll('#feed tbody tr').length >= n, expected.length, { timeout: 30_000 });
@@ -271,8 +273,10 @@ describe('ops console in headless Chromium', () => {
     const expected = await waitForSync(stack, 'globex', async () => {
       const jobs = await stack.db.query<{ state: string }>('SELECT state FROM sync.jobs WHERE entity_id = ANY($1::text[])', [ids]);
       if (jobs.length !== 4 || jobs.some((j) => j.state !== 'SUCCEEDED')) return null;
+      // The relay numbers a job's events after the job's state is written: wait until every one has its number.
       const events = await stack.gql<{ syncEvents: { eventId: string }[] }>('query($a: ID!) { syncEvents(after: $a, first: 1000) { eventId } }', { a: start }, { tenant: 'globex' });
-      return events.body.data?.syncEvents.map((e) => e.eventId);
+      const numbered = events.body.data?.syncEvents.map((e) => e.eventId) ?? [];
+      return numbered.length >= 12 ? numbered : null;
     }, 60_000);
     expect(expected).toHaveLength(12);
     expect(await page.$$('#feed tbody tr')).toHaveLength(0);

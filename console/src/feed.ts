@@ -1,22 +1,14 @@
 import { type Client, createClient } from 'graphql-ws/client';
 import { RequestError, request } from './graphql';
+import type { SyncEvent } from '../../gateway/subscriptions/sync-stream';
 import type { Session } from './session';
 
-/** A stored sync event, as `syncStatusChanged { event { ... } }` delivers it. */
-export interface FeedEvent {
-  eventId: string;
-  jobId: string | null;
-  kind: string;
-  entityType: string;
-  entityId: string;
-  targetSystem: string | null;
-  state: string;
-  attempts: number;
-  errorCode: string | null;
-  message: string | null;
-  correlationId: string;
-  at: string;
-}
+/**
+ * A stored sync event, as `syncStatusChanged { event { ... } }` delivers it: the gateway's own shape (a type-only
+ * import: esbuild drops it, and sync-stream.ts imports nothing, so the console's DOM-only build checks it as is),
+ * without the scope-tagged `messageParts` the gateway renders into `message` for each subscriber.
+ */
+export type FeedEvent = Omit<SyncEvent, 'messageParts'>;
 
 export type FeedStatus = 'starting' | 'connecting' | 'live' | 'reconnecting' | 'stopped';
 

@@ -1,6 +1,7 @@
 /** @type {import('jest').Config} */
 module.exports = {
-  testEnvironment: 'node',
+  // jest's node environment; with TEST_HANDLES_LOG=<file> it logs, after each file, what still keeps the worker alive.
+  testEnvironment: '<rootDir>/test/support/handles-environment.js',
   roots: ['<rootDir>/test'],
   testMatch: ['**/*.test.ts'],
   // Transpile only (types are checked by `npm run typecheck`); CommonJS output for jest's module system.
@@ -9,6 +10,8 @@ module.exports = {
   globalSetup: '<rootDir>/test/support/global-setup.ts',
   // Fails the run if it left a Redis key without TTL (every test key carries the run's id: test/support/services.ts).
   globalTeardown: '<rootDir>/test/support/global-teardown.ts',
+  // A green file prints nothing, a failing one prints in full, then the totals (--verbose, or one file: everything).
+  reporters: ['<rootDir>/test/support/quiet-reporter.js', 'summary'],
   testTimeout: 60000,
   maxWorkers: 2,
 };

@@ -992,9 +992,10 @@ describe('tenant isolation (property-based, real stack)', () => {
     expect(strangers).toEqual([]);
 
     const cpu = process.cpuUsage(cpuAtStart);
-    process.stdout.write(
+    // Through jest's console: shown when this file runs alone, with --verbose, or when it fails (test/support/quiet-reporter.js).
+    console.log(
       `tenant isolation property: ${JSON.stringify(stats)} in ${((Date.now() - started) / 1000).toFixed(1)} s ` +
-        `(this process: ${((cpu.user + cpu.system) / 1e6).toFixed(1)} s CPU, gateway and subgraphs included)\n`,
+        `(this process: ${((cpu.user + cpu.system) / 1e6).toFixed(1)} s CPU, gateway and subgraphs included)`,
     );
     // The property was not vacuous: most operations carried the other tenant's ids, and every kind of probe ran
     // (entity lookups, writes aimed at foreign ids, replayed Idempotency-Keys).

@@ -7,6 +7,7 @@ import { createRedis } from '../lib/redis';
 import { SUBGRAPH_NAMES, type SubgraphName } from '../lib/schema';
 import { startWorkerOps } from '../subgraphs/sync/worker-ops';
 import { type Family, parsePrometheusText, sampleValue } from './support/prometheus-text';
+import { testKeyPrefix } from './support/services';
 import { type TestStack, startTestStack } from './support/stack';
 import { waitForSync } from './support/wait';
 import { collect, wsClient } from './support/ws';
@@ -132,7 +133,7 @@ describe('metrics and health endpoints', () => {
     const ok = await (await fetch(`${origin(stack.url)}/readyz`)).json();
     expect(ok).toEqual({ status: 'ready', checks: { supergraph: 'ok', redis: 'ok' } });
 
-    const deadRedis = createRedis('redis://127.0.0.1:1', 'test:obs-dead:');
+    const deadRedis = createRedis('redis://127.0.0.1:1', testKeyPrefix('obs-dead'));
     const subgraphUrls = Object.fromEntries(SUBGRAPH_NAMES.map((n) => [n, stack.subgraphs[n].url])) as Record<SubgraphName, string>;
     const degraded = await startGateway({ config: stack.config, logger: createLogger('silent', 'test'), redis: deadRedis, port: 0, subgraphUrls });
     try {

@@ -1,13 +1,13 @@
 import { Redis } from 'ioredis';
-import { sweepRunKeys } from './support/global-teardown';
-import { TEST_REDIS_URL, TEST_RUN_ID, testKeyPrefix } from './support/services';
+import { refuseStrays, strayTestKeys, sweepRunKeys } from './support/redis-keys';
+import { RUN_ID_SHAPE, TEST_REDIS_URL, TEST_RUN_ID, newRunId, testKeyPrefix } from './support/services';
 
-describe('the run-end Redis check (test/support/global-teardown.ts)', () => {
+describe('the run-end Redis checks (test/support/global-teardown.ts)', () => {
   const redis = new Redis(TEST_REDIS_URL);
   afterAll(() => redis.disconnect());
 
   it('names and deletes a key without TTL, deletes keys with one, and leaves other runs alone', async () => {
-    const run = `sweep-${process.pid}-${Date.now().toString(36)}`;
+    const run = newRunId();
     const other = testKeyPrefix('sweep-neighbour');
     await redis.set(`test:${run}:forever`, '1');
     await redis.set(`test:${run}:expiring`, '1', 'EX', 60);
@@ -19,8 +19,30 @@ describe('the run-end Redis check (test/support/global-teardown.ts)', () => {
     await expect(sweepRunKeys(run)).resolves.toBeUndefined();
   });
 
+  it('finds and refuses test: keys written without a run id (a prefix built by hand), and no key of any run', async () => {
+    const stray = `test:by-hand-${process.pid}:x`;
+    const ours = `${testKeyPrefix('not-stray')}x`;
+    await redis.set(stray, '1', 'EX', 60);
+    await redis.set(ours, '1', 'EX', 60);
+    try {
+      const found = await strayTestKeys();
+      expect(found).toContain(stray);
+      expect(found).not.toContain(ours);
+      await expect(refuseStrays([stray])).rejects.toThrow(`1 Redis key(s) under test: without this run's id (deleted now; build prefixes with testKeyPrefix() from test/support/services.ts): ${stray}`);
+      expect(await redis.exists(stray)).toBe(0);
+      await expect(refuseStrays([])).resolves.toBeUndefined();
+    } finally {
+      await redis.del(stray, ours);
+    }
+  });
+
   it('runs under a run id that every test key prefix carries', () => {
     expect(testKeyPrefix('x')).toBe(`test:${TEST_RUN_ID}:x:`);
-    expect(TEST_RUN_ID).not.toBe('solo');
+    expect(TEST_RUN_ID).toMatch(RUN_ID_SHAPE);
+    // Runs of earlier checkouts sharing the Redis: their keys are theirs, not strays of this run.
+    expect('rmx5a5kp0511161').toMatch(RUN_ID_SHAPE);
+    expect('rcstore-12ab34cd').not.toMatch(RUN_ID_SHAPE);
+    // Set by global-setup for the whole run, not made up by this worker.
+    expect(process.env['TEST_RUN_ID']).toBe(TEST_RUN_ID);
   });
 });

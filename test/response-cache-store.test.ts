@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { entityTag, listTag } from '../lib/cache-tags';
 import { type Redis, createRedis, redisReady } from '../lib/redis';
 import { type CacheStore, createCacheStore } from '../lib/response-cache-store';
-import { TEST_REDIS_URL } from './support/services';
+import { TEST_REDIS_URL, testKeyPrefix } from './support/services';
 
 /**
  * The store's contract, on real Redis and in memory alike: an eviction removes the entries of its tags in its tenant
@@ -11,7 +11,7 @@ import { TEST_REDIS_URL } from './support/services';
 describe.each(['redis', 'memory'] as const)('response cache store (%s)', (kind) => {
   let redis: Redis | undefined;
   let store: CacheStore;
-  const prefix = `test:rcstore:${randomBytes(4).toString('hex')}:`;
+  const prefix = testKeyPrefix(`rcstore-${randomBytes(4).toString('hex')}`);
   beforeAll(async () => {
     if (kind === 'redis') {
       redis = createRedis(TEST_REDIS_URL, prefix);

@@ -1,35 +1,21 @@
-import Redis from 'ioredis';
-import { TEST_REDIS_URL } from './services';
+import { STRAY_KEYS_AT_START, refuseStrays, strayTestKeys, sweepRunKeys } from './redis-keys';
 
 /**
- * After the whole run: no key of this run may stay in the shared Redis. Keys without a TTL fail the run (named, so
- * the code that wrote them can be found; they are deleted too); keys with a TTL would expire on their own, and are
- * deleted now so the run leaves nothing behind.
+ * After the whole run, nothing of it may stay in the shared Redis:
+ * - this run's keys (`test:<run>:...`) are deleted; any without a TTL fails the run, named, so the code that wrote
+ *   it can be found (keys with a TTL would expire by themselves: tests need not clean their caches);
+ * - a `test:` key without a run id (a test that built its prefix by hand instead of with `testKeyPrefix()`) that was
+ *   not there when the run started fails the run, named, and is deleted: the sweep above cannot tell it from another
+ *   run's, so it would outlive the run. (A concurrent run of code older than this check can write such keys too; the
+ *   names say which test to look at.)
  */
 export default async function globalTeardown(): Promise<void> {
   const run = process.env['TEST_RUN_ID'];
-  if (run) await sweepRunKeys(run);
-}
-
-/** Deletes every key of `run`; rejects naming those that had no TTL. */
-export async function sweepRunKeys(run: string): Promise<void> {
-  const redis = new Redis(TEST_REDIS_URL, { maxRetriesPerRequest: 1, lazyConnect: true });
-  try {
-    await redis.connect();
-    const keys: string[] = [];
-    let cursor = '0';
-    do {
-      const [next, batch] = await redis.scan(cursor, 'MATCH', `test:${run}:*`, 'COUNT', 1000);
-      cursor = next;
-      keys.push(...batch);
-    } while (cursor !== '0');
-    const ttls = await Promise.all(keys.map((k) => redis.pttl(k)));
-    const forever = keys.filter((_, i) => ttls[i] === -1);
-    if (keys.length) await redis.del(...keys);
-    if (forever.length) {
-      throw new Error(`${forever.length} Redis key(s) without TTL written by this test run (deleted now): ${forever.slice(0, 20).join(', ')}${forever.length > 20 ? ', ...' : ''}`);
-    }
-  } finally {
-    redis.disconnect();
-  }
+  if (!run) return;
+  const problems: string[] = [];
+  const fail = (err: unknown) => problems.push(err instanceof Error ? err.message : String(err));
+  await sweepRunKeys(run).catch(fail);
+  const atStart = new Set(Reflect.get(globalThis, STRAY_KEYS_AT_START) as readonly string[] | undefined);
+  await refuseStrays((await strayTestKeys()).filter((k) => !atStart.has(k))).catch(fail);
+  if (problems.length) throw new Error(problems.join('\n'));
 }

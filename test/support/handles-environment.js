@@ -1,0 +1,61 @@
+// @ts-check
+// JavaScript, like the reporter: a diagnostic that must not depend on the transform it helps to debug.
+const { appendFileSync } = require('node:fs');
+const { relative } = require('node:path');
+const { TestEnvironment } = require('jest-environment-node');
+
+/**
+ * jest's node environment that, after each test file, writes to TEST_HANDLES_LOG what still keeps the process alive
+ * (`TEST_HANDLES_LOG=/tmp/handles.jsonl npm test`): one JSON line per file with the worker's pid, the resource types
+ * (`process.getActiveResourcesInfo()`) and the sockets, servers and child processes among them. A file whose line
+ * has more than the one before it in the same worker left something open, which is what makes jest report "a worker
+ * process has failed to exit gracefully" at the end of a run. Without the variable it is jest's node environment.
+ */
+class HandlesEnvironment extends TestEnvironment {
+  /**
+   * @param {ConstructorParameters<typeof TestEnvironment>[0]} config
+   * @param {ConstructorParameters<typeof TestEnvironment>[1]} context
+   */
+  constructor(config, context) {
+    super(config, context);
+    this.testPath = relative(config.globalConfig.rootDir, context.testPath);
+  }
+
+  async teardown() {
+    await super.teardown();
+    const log = process.env['TEST_HANDLES_LOG'];
+    if (!log) return;
+    // What closes by itself within a second (sockets finishing their close, a server's last callback) is not a leak.
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    /** @type {Record<string, number>} */
+    const types = {};
+    for (const t of process.getActiveResourcesInfo()) types[t] = (types[t] ?? 0) + 1;
+    // Undocumented but stable since Node 0.x: the handle objects behind the counts, to say which socket or child.
+    /** @type {() => unknown[]} */
+    const activeHandles = Reflect.get(process, '_getActiveHandles').bind(process);
+    const handles = activeHandles().map(describe).filter((d) => d !== null);
+    appendFileSync(log, `${JSON.stringify({ pid: process.pid, file: this.testPath, types, handles })}\n`);
+  }
+}
+
+/** @param {unknown} h */
+function describe(h) {
+  if (typeof h !== 'object' || h === null) return null;
+  const name = h.constructor?.name ?? 'Object';
+  if (name === 'Socket') {
+    const s = /** @type {import('node:net').Socket} */ (h);
+    if (s === process.stdout || s === process.stderr || s === process.stdin) return null;
+    return `Socket ${s.localAddress ?? ''}:${s.localPort ?? ''} -> ${s.remoteAddress ?? 'pipe'}:${s.remotePort ?? ''}${s.destroyed ? ' (destroyed)' : ''}`;
+  }
+  if (name === 'Server') {
+    const a = /** @type {import('node:net').Server} */ (h).address();
+    return `Server ${typeof a === 'object' && a ? `${a.address}:${a.port}` : String(a)}`;
+  }
+  if (name === 'ChildProcess') {
+    const c = /** @type {import('node:child_process').ChildProcess} */ (h);
+    return `ChildProcess ${c.pid} ${c.spawnfile} ${c.spawnargs.slice(1, 3).join(' ')}`;
+  }
+  return name;
+}
+
+module.exports = HandlesEnvironment;

@@ -166,7 +166,8 @@ describe('gateway HTTP hardening (issue 11)', () => {
 
     const query = '{ auditEntries(first: 20) { nodes { fields arguments outcome errorCodes correlationId } } }';
     type Entry = { fields: string[]; arguments: string; outcome: string; errorCodes: string[]; correlationId: string };
-    const admin = await stack.gql<{ auditEntries: { nodes: Entry[] } }>(query, {}, { token: await stack.token({ scopes: ['admin', 'sync:read'] }) });
+    // crm:read: a CRM write's arguments are CRM data, shown only to readers of it (test/security.test.ts).
+    const admin = await stack.gql<{ auditEntries: { nodes: Entry[] } }>(query, {}, { token: await stack.token({ scopes: ['admin', 'crm:read'] }) });
     const entry = (n: number) => admin.body.data?.auditEntries.nodes.find((e) => e.correlationId === `audit-executed-000${n}`);
     expect(JSON.parse(entry(1)?.arguments ?? '{}')).toEqual({ createAccount: { input: { name: 'Literal Ltd', domain: 'literal.example', lifecycleStage: 'LEAD' } } });
     expect(entry(2)?.arguments).not.toMatch(/sk_live|eyJ|Bearer/);

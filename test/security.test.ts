@@ -2,6 +2,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { SignJWT, exportJWK, generateKeyPair, type JWK } from 'jose';
 import { redact } from '../gateway/audit';
+import { readScopeOf, scopesToSeeArguments } from '../subgraphs/sync/audit-arguments';
 import { documentHash } from '../gateway/trusted-documents';
 import { codes, postGraphQL } from './support/http';
 import { type TestStack, startTestStack } from './support/stack';
@@ -127,7 +128,8 @@ describe('authorization and hardening through the real gateway', () => {
     const res = await stack.gql('mutation M($input: CreateAccountInput!) { createAccount(input: $input) { id } }', { input: { name: 'Audited Ltd' }, apiKey: 'sk_live_x' }, { headers: { 'x-correlation-id': 'audit-correlation-01' } });
     expect(res.body.errors).toBeUndefined();
     const query = '{ auditEntries(first: 5) { nodes { principal tokenKind operationName fields arguments outcome correlationId } } }';
-    const admin = await stack.gql<{ auditEntries: { nodes: { arguments: string; correlationId: string; outcome: string; fields: string[] }[] } }>(query, {}, { token: await stack.token({ scopes: ['admin', 'sync:read'] }) });
+    // crm:read: the arguments of a CRM write are CRM data (a reader without it sees them redacted, next test).
+    const admin = await stack.gql<{ auditEntries: { nodes: { arguments: string; correlationId: string; outcome: string; fields: string[] }[] } }>(query, {}, { token: await stack.token({ scopes: ['admin', 'crm:read'] }) });
     const entry = admin.body.data?.auditEntries.nodes.find((n) => n.correlationId === 'audit-correlation-01');
     expect(entry).toMatchObject({ outcome: 'SUCCEEDED', fields: ['createAccount'] });
     expect(entry?.arguments).toContain('Audited Ltd');
@@ -137,6 +139,51 @@ describe('authorization and hardening through the real gateway', () => {
     expect(globexAdmin.body.data?.auditEntries.nodes.some((n) => n.correlationId === 'audit-correlation-01')).toBe(false);
     const user = await stack.gql(query);
     expect(codes(user)).toEqual(['FORBIDDEN']);
+  });
+
+  it('shows an audit entry\'s argument values only to a reader with the read scope of the data they carry', async () => {
+    // What a reader needs, from the policy table: a finance write's arguments are finance data, and so on.
+    expect(readScopeOf('finance:write')).toBe('finance:read');
+    expect(readScopeOf('crm:write')).toBe('crm:read');
+    expect(readScopeOf('admin')).toBe('admin');
+    expect([...scopesToSeeArguments(['setCreditLimit'])]).toEqual(['finance:read']);
+    expect([...scopesToSeeArguments(['closeOpportunityWon'])]).toEqual(['crm:read']); // a sync field under crm:write
+    expect([...scopesToSeeArguments(['createAccount', 'setCreditLimit'])].sort()).toEqual(['crm:read', 'finance:read']);
+    expect([...scopesToSeeArguments(['noSuchMutation'])].sort()).toEqual(['billing:read', 'crm:read', 'finance:read', 'sync:read']);
+
+    const [row] = await stack.db.query<{ id: string }>(ACCOUNT_ID);
+    const account = await stack.gql<{ account: { creditLimit: { currency: string } } }>('query($id: ID!) { account(id: $id) { creditLimit { currency } } }', { id: row?.id });
+    const currency = account.body.data?.account.creditLimit.currency ?? '';
+    const input = { accountId: row?.id, creditLimit: { amountMinor: '7777700', currency } };
+    const set = await stack.gql('mutation($input: SetCreditLimitInput!) { setCreditLimit(input: $input) { id } }', { input }, { headers: { 'x-correlation-id': 'audit-scoped-01' } });
+    expect(set.body.errors).toBeUndefined();
+    // Aliased and mixed with a CRM write: the entry needs both read scopes, whatever the response names say.
+    const mixed = await stack.gql(
+      'mutation($input: SetCreditLimitInput!) { createAccount: setCreditLimit(input: $input) { id } a: createAccount(input: { name: "Mixed Ltd" }) { id } }',
+      { input }, { headers: { 'x-correlation-id': 'audit-scoped-02' } },
+    );
+    expect(mixed.body.errors).toBeUndefined();
+
+    const query = '{ auditEntries(first: 10) { nodes { fields arguments correlationId } } }';
+    type Entries = { auditEntries: { nodes: { fields: string[]; arguments: string; correlationId: string }[] } };
+    const read = async (scopes: string[]) => {
+      const res = await stack.gql<Entries>(query, {}, { token: await stack.token({ scopes }) });
+      expect(res.body.errors).toBeUndefined();
+      const of = (id: string) => JSON.parse(res.body.data?.auditEntries.nodes.find((n) => n.correlationId === id)?.arguments ?? 'null') as unknown;
+      return { single: of('audit-scoped-01'), mixed: of('audit-scoped-02') };
+    };
+    const finance = await read(['admin', 'finance:read']);
+    // The limit is there for a finance reader...
+    expect(finance.single).toMatchObject({ setCreditLimit: { input: { accountId: row?.id, creditLimit: { amountMinor: '7777700', currency } } } });
+    // ...and nowhere for an admin without finance:read: argument names only.
+    const adminOnly = await read(['admin', 'crm:read', 'sync:read']);
+    expect(adminOnly.single).toEqual({ setCreditLimit: { input: '[redacted]' } });
+    expect(JSON.stringify(adminOnly)).not.toContain('7777700');
+    expect(adminOnly.mixed).toEqual({ createAccount: { input: '[redacted]' }, a: { input: '[redacted]' } });
+    // The mixed entry also ran a CRM write: finance:read alone does not show it.
+    expect(finance.mixed).toEqual({ createAccount: { input: '[redacted]' }, a: { input: '[redacted]' } });
+    const both = await read(['admin', 'finance:read', 'crm:read']);
+    expect(both.mixed).toMatchObject({ createAccount: { input: { creditLimit: { amountMinor: '7777700' } } }, a: { input: { name: 'Mixed Ltd' } } });
   });
 });
 

@@ -3,6 +3,7 @@ import { badUserInput, forbidden, illegalTransition, notFound } from '../../lib/
 import { statusEventScope } from '../../lib/auth/policy';
 import { shownMessage } from '../../lib/scoped-message';
 import { parsePage, toConnection } from '../../lib/pagination';
+import { auditArgumentsFor } from './audit-arguments';
 import { reconcileTenant } from './engine/reconcile';
 import type { SyncContext } from './context';
 import type { Resolvers, SyncState } from './generated/resolvers';
@@ -44,7 +45,9 @@ export const resolvers: Resolvers = {
     auditEntries: async (_p, list, ctx) => {
       const page = parsePage(list);
       if (page.afterId !== null && !/^\d{1,18}$/.test(page.afterId)) throw badUserInput('after', 'is not a cursor this API issued');
-      return toConnection(await ctx.ledger.auditEntries(page.afterId, page.limit), page);
+      const rows = await ctx.ledger.auditEntries(page.afterId, page.limit);
+      const shown = rows.map((r) => ({ ...r, arguments: JSON.stringify(auditArgumentsFor(r.arguments, r.fields, ctx.principal.scopes)) }));
+      return toConnection(shown, page);
     },
     latestReconciliation: (_p, _a, ctx) => ctx.ledger.latestReconciliation(),
   },

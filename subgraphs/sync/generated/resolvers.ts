@@ -33,7 +33,11 @@ export type Account = {
 /** One mutation through the gateway, for tenant admins (scope `admin`). */
 export type AuditEntry = {
   __typename?: 'AuditEntry';
-  /** Arguments as sent, with secret-looking values redacted. */
+  /**
+   * Arguments as executed (JSON keyed by response name, then argument), with secret-looking values redacted. Values
+   * are shown only to a reader holding the read scope of every field the mutation ran (setCreditLimit: finance:read;
+   * createAccount: crm:read); otherwise each argument's value is "[redacted]".
+   */
   arguments: Scalars['String']['output'];
   at: Scalars['DateTime']['output'];
   correlationId: Scalars['String']['output'];

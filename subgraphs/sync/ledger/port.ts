@@ -3,8 +3,10 @@ import type { Page } from '../../../lib/pagination';
 import type { ReconciliationModel, SyncEventModel, SyncJobFilter, SyncJobModel } from './models';
 
 export interface AuditEntryRow {
-  id: string; principal: string; tokenKind: string; operationName: string | null; fields: string[]; arguments: string; outcome: string;
-  errorCodes: string[]; correlationId: string; at: string;
+  id: string; principal: string; tokenKind: string; operationName: string | null; fields: string[];
+  /** As stored (`{ <response name>: { <argument>: value } }`), for every reader: shown by its scopes (audit-arguments.ts). */
+  arguments: unknown;
+  outcome: string; errorCodes: string[]; correlationId: string; at: string;
 }
 
 /** The sync state of one account in one target system (`sync.links`). */

@@ -152,7 +152,7 @@ export function ledger(db: Db, tenant: string): Ledger {
       );
       return rows.map((r) => ({
         id: r.id, principal: r.principal, tokenKind: r.token_kind, operationName: r.operation_name, fields: r.fields,
-        arguments: JSON.stringify(r.arguments), outcome: r.outcome, errorCodes: r.error_codes, correlationId: r.correlation_id, at: new Date(r.at).toISOString(),
+        arguments: r.arguments, outcome: r.outcome, errorCodes: r.error_codes, correlationId: r.correlation_id, at: new Date(r.at).toISOString(),
       }));
     },
     async latestReconciliation(): Promise<ReconciliationModel | null> {

@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ROOT, run } from './support/child';
 import { type TestStack, startTestStack } from './support/stack';
@@ -18,6 +18,37 @@ function runnableBlocks(markdown: string): { line: number; code: string }[] {
     i = end;
   }
   return blocks;
+}
+
+/**
+ * The README's shell blocks (```sh, ```bash) that are neither runnable nor explained: each must be ```sh runnable, or
+ * follow a `<!-- not run by test/readme.test.ts: <why, and what covers it> -->` line.
+ */
+function unexplainedShellBlocks(markdown: string): number[] {
+  const lines = markdown.split('\n');
+  const found: number[] = [];
+  let inside = false;
+  lines.forEach((line, i) => {
+    if (!line.startsWith('```')) return;
+    if (inside) {
+      inside = false;
+      return;
+    }
+    inside = true;
+    const info = line.slice(3).trim();
+    if (!/^(sh|bash|shell|console)\b/.test(info) || info === 'sh runnable') return;
+    if (!/^<!-- not run by test\/readme\.test\.ts: \S.* -->$/.test(lines[i - 1] ?? '')) found.push(i + 1);
+  });
+  return found;
+}
+
+/** The npm scripts (`npm run <name>`) and repository files (`npx tsx <file>`) the README tells a reader to run. */
+function namedCommands(markdown: string): { scripts: string[]; files: string[]; bareTsx: string[] } {
+  const scripts = [...markdown.matchAll(/npm run (?:-s )?([a-z][\w:-]*)/g)].map((m) => m[1] ?? '');
+  const files = [...markdown.matchAll(/npx tsx ([\w./-]+\.ts)/g)].map((m) => m[1] ?? '');
+  // `tsx file.ts` without npx fails with "tsx: command not found" outside npm scripts.
+  const bareTsx = [...markdown.matchAll(/(^|[`\s(])tsx [\w./-]+\.ts/g)].filter((m) => !markdown.slice(Math.max(0, (m.index ?? 0) - 4), m.index).includes('npx')).map((m) => m[0].trim());
+  return { scripts: [...new Set(scripts)], files: [...new Set(files)], bareTsx };
 }
 
 /** Every `--tenant X ... --sub Y-partner` in the README names the partner after its own tenant. */
@@ -42,6 +73,17 @@ describe('README examples', () => {
     const partners = partnerTokens(README);
     expect(partners.length).toBeGreaterThan(0);
     for (const p of partners) expect(p).toEqual({ tenant: p.tenant, sub: `${p.tenant}-partner` });
+  });
+
+  it('runs or explains every shell block, and names only npm scripts and files that exist (no bare tsx)', () => {
+    expect({ unexplainedShellBlocksAtLines: unexplainedShellBlocks(README) }).toEqual({ unexplainedShellBlocksAtLines: [] });
+    const { scripts, files, bareTsx } = namedCommands(README);
+    const known = Object.keys((JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts);
+    expect(scripts.length).toBeGreaterThan(10);
+    expect(scripts.filter((name) => !known.includes(name))).toEqual([]);
+    expect(files.length).toBeGreaterThan(0);
+    expect(files.filter((f) => !existsSync(join(ROOT, f)))).toEqual([]);
+    expect(bareTsx).toEqual([]);
   });
 
   it('runs every ```sh runnable block as written against a started stack (its ports for 4000): exit 0, no GraphQL error', async () => {

@@ -5,11 +5,14 @@ const { relative } = require('node:path');
 const { TestEnvironment } = require('jest-environment-node');
 
 /**
- * jest's node environment that, after each test file, writes to TEST_HANDLES_LOG what still keeps the process alive
- * (`TEST_HANDLES_LOG=/tmp/handles.jsonl npm test`): one JSON line per file with the worker's pid, the resource types
- * (`process.getActiveResourcesInfo()`) and the sockets, servers and child processes among them. A file whose line
- * has more than the one before it in the same worker left something open, which is what makes jest report "a worker
- * process has failed to exit gracefully" at the end of a run. Without the variable it is jest's node environment.
+ * jest's node environment that, with TEST_HANDLES_LOG=<file>, writes after each test file what still keeps its
+ * process (a jest worker, or jest itself in band) alive: one JSON line per file with the pid, the resource types
+ * (`process.getActiveResourcesInfo()`) and the sockets, servers and child processes among them; then every change of
+ * it until the process exits, and when it exits. A file whose line has more than the one before it in the same worker
+ * left something open, which is what makes jest report "a worker process has failed to exit gracefully" at the end of
+ * a run. (jest also reports it when a worker with nothing open takes more than its fixed 500 ms to exit, which process
+ * teardown alone can take on a loaded machine: the `exited` line then comes after jest's end of the run.) Without the
+ * variable it is jest's node environment.
  */
 class HandlesEnvironment extends TestEnvironment {
   /**
@@ -35,7 +38,31 @@ class HandlesEnvironment extends TestEnvironment {
     const activeHandles = Reflect.get(process, '_getActiveHandles').bind(process);
     const handles = activeHandles().map(describe).filter((d) => d !== null);
     appendFileSync(log, `${JSON.stringify({ pid: process.pid, file: this.testPath, types, handles })}\n`);
+    traceUntilExit(log);
   }
+}
+
+let tracing = false;
+
+/**
+ * From the first file's teardown on, notes every change of what keeps this worker alive, and the moment it exits by
+ * itself (jest kills a worker that has not exited 500 ms after the run's end: then no `exit` line follows).
+ * The timer is unref'd: it never keeps the worker alive itself.
+ * @param {string} log
+ */
+function traceUntilExit(log) {
+  if (tracing) return;
+  tracing = true;
+  const started = Date.now();
+  let last = '';
+  setInterval(() => {
+    // jest's worker drops its 'message' listener when told the run is over: from then on it should exit.
+    const now = JSON.stringify({ active: process.getActiveResourcesInfo().sort(), messageListeners: process.listenerCount('message') });
+    if (now === last) return;
+    last = now;
+    appendFileSync(log, `${JSON.stringify({ pid: process.pid, at: new Date().toISOString(), ...JSON.parse(now) })}\n`);
+  }, 50).unref();
+  process.once('exit', () => appendFileSync(log, `${JSON.stringify({ pid: process.pid, at: new Date().toISOString(), exited: true, tracedForMs: Date.now() - started })}\n`));
 }
 
 /** @param {unknown} h */

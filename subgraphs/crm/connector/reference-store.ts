@@ -140,12 +140,12 @@ export function crmReferenceStore(db: Db, tenant: string, hooks?: CrmWriteHooks)
         return rows[0] ? account(rows[0]) : null;
       });
     },
-    async createContact(input) {
+    async createContact(input, id) {
       const rows = await q(
         `INSERT INTO crm.contacts (id, tenant_id, account_id, remote_id, first_name, last_name, email, phone, title)
          SELECT $1, $2, a.id, $4, $5, $6, $7, $8, $9 FROM crm.accounts a WHERE a.tenant_id = $2 AND a.id = $3
          RETURNING ${CONTACT_COLS}`,
-        [newId('con'), tenant, input.accountId, remoteId('crm-con'), input.firstName, input.lastName, input.email, input.phone, input.title],
+        [id ?? newId('con'), tenant, input.accountId, remoteId('crm-con'), input.firstName, input.lastName, input.email, input.phone, input.title],
       );
       return contact(first(rows, () => new MissingParent('accountId', input.accountId)));
     },
@@ -157,21 +157,40 @@ export function crmReferenceStore(db: Db, tenant: string, hooks?: CrmWriteHooks)
       if (changes.email !== undefined) set('email', changes.email);
       if (changes.phone !== undefined) set('phone', changes.phone);
       if (changes.title !== undefined) set('title', changes.title);
+      // Only to an account of the same tenant (the foreign key alone would accept another tenant's).
+      if (changes.accountId !== undefined) sets.add((p) => `account_id = (SELECT a.id FROM crm.accounts a WHERE a.tenant_id = $1 AND a.id = ${p})`, changes.accountId);
       const rows = await q(
         `UPDATE crm.contacts SET ${[...sets.clauses, 'updated_at = now()'].join(', ')} WHERE tenant_id = $1 AND id = $2 RETURNING ${CONTACT_COLS}`,
         sets.params,
       );
       return rows[0] ? contact(rows[0]) : null;
     },
-    async createOpportunity(input) {
+    async createOpportunity(input, id) {
       const rows = await q(
         `INSERT INTO crm.opportunities (id, tenant_id, account_id, remote_id, name, stage, amount_minor, currency, close_date, plan_code)
          SELECT $1, $2, a.id, $4, $5, $6, $7, $8, $9, $10 FROM crm.accounts a WHERE a.tenant_id = $2 AND a.id = $3
          RETURNING ${OPP_COLS}`,
-        [newId('opp'), tenant, input.accountId, remoteId('crm-opp'), input.name, input.stage, input.amount.amountMinor,
+        [id ?? newId('opp'), tenant, input.accountId, remoteId('crm-opp'), input.name, input.stage, input.amount.amountMinor,
           input.amount.currency, input.closeDate, input.planCode],
       );
       return opportunity(first(rows, () => new MissingParent('accountId', input.accountId)));
+    },
+    async updateOpportunity(id, changes) {
+      const sets = new Where([tenant, id]);
+      const set = (col: string, value: unknown) => sets.add((p) => `${col} = ${p}`, value);
+      if (changes.name !== undefined) set('name', changes.name);
+      if (changes.stage !== undefined) set('stage', changes.stage);
+      if (changes.amount !== undefined) {
+        set('amount_minor', changes.amount.amountMinor);
+        set('currency', changes.amount.currency);
+      }
+      if (changes.closeDate !== undefined) set('close_date', changes.closeDate);
+      if (changes.accountId !== undefined) sets.add((p) => `account_id = (SELECT a.id FROM crm.accounts a WHERE a.tenant_id = $1 AND a.id = ${p})`, changes.accountId);
+      const rows = await q(
+        `UPDATE crm.opportunities SET ${[...sets.clauses, 'updated_at = now()'].join(', ')} WHERE tenant_id = $1 AND id = $2 RETURNING ${OPP_COLS}`,
+        sets.params,
+      );
+      return rows[0] ? opportunity(rows[0]) : null;
     },
     async setOpportunityStage(id, stage) {
       const rows = await q(

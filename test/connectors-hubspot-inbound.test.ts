@@ -3,7 +3,8 @@ import { createLogger } from '../lib/logger';
 import { connectionsFromConfig } from '../subgraphs/registry';
 import type { ConnectionRuntime } from '../subgraphs/sync/connections/runtime';
 import { pollConnection } from '../subgraphs/sync/remote/polling';
-import { ALL_SCOPES, type TestStack, startTestStack } from './support/stack';
+import { type TestStack, startTestStack } from './support/stack';
+import { asAdmin } from './support/stripe-connection';
 import { waitForSync } from './support/wait';
 
 interface JobRow { id: string; kind: string; state: string; result: string | null; last_error_code: string | null }
@@ -24,8 +25,7 @@ describe('connectors: HubSpot contacts, deals and OAuth for acme; globex on the 
   let hubspot: HubSpotFake;
   let crmConnection: string;
 
-  const admin = <D>(query: string, variables?: Record<string, unknown>, tenant = 'acme') =>
-    stack.token({ tenant, scopes: [...ALL_SCOPES, 'admin'] }).then((token) => stack.gql<D>(query, variables, { token }));
+  const admin = <D>(query: string, variables?: Record<string, unknown>, tenant = 'acme') => asAdmin<D>(stack, query, variables, tenant);
   const createConnection = async (input: Record<string, unknown>, tenant = 'acme') => {
     const res = await admin<{ createConnection: { id: string } }>('mutation($input: CreateConnectionInput!) { createConnection(input: $input) { id } }', { input }, tenant);
     expect(res.body.errors).toBeUndefined();

@@ -46,6 +46,14 @@ function opportunityWhere(w: Where, filter: OpportunityFilter): void {
   if (filter.open === false) w.add((p) => `stage = ANY(${p}::text[])`, CLOSED_STAGES);
 }
 
+/** An UPDATE of one row of the tenant (`$1` tenant, `$2` id) setting `sets` and the update time. */
+const updateSql = (table: string, sets: Where, cols: string) =>
+  `UPDATE ${table} SET ${[...sets.clauses, 'updated_at = now()'].join(', ')} WHERE tenant_id = $1 AND id = $2 RETURNING ${cols}`;
+
+/** Moves a contact or opportunity to an account of the same tenant only (the foreign key alone would accept another tenant's). */
+const moveToAccount = (sets: Where, accountId: string) =>
+  sets.add((p) => `account_id = (SELECT a.id FROM crm.accounts a WHERE a.tenant_id = $1 AND a.id = ${p})`, accountId);
+
 /** Called inside the write's transaction: how account changes reach the sync outbox atomically. */
 export interface CrmWriteHooks {
   accountChanged(tx: Queryable, account: AccountModel): Promise<void>;
@@ -157,12 +165,8 @@ export function crmReferenceStore(db: Db, tenant: string, hooks?: CrmWriteHooks)
       if (changes.email !== undefined) set('email', changes.email);
       if (changes.phone !== undefined) set('phone', changes.phone);
       if (changes.title !== undefined) set('title', changes.title);
-      // Only to an account of the same tenant (the foreign key alone would accept another tenant's).
-      if (changes.accountId !== undefined) sets.add((p) => `account_id = (SELECT a.id FROM crm.accounts a WHERE a.tenant_id = $1 AND a.id = ${p})`, changes.accountId);
-      const rows = await q(
-        `UPDATE crm.contacts SET ${[...sets.clauses, 'updated_at = now()'].join(', ')} WHERE tenant_id = $1 AND id = $2 RETURNING ${CONTACT_COLS}`,
-        sets.params,
-      );
+      if (changes.accountId !== undefined) moveToAccount(sets, changes.accountId);
+      const rows = await q(updateSql('crm.contacts', sets, CONTACT_COLS), sets.params);
       return rows[0] ? contact(rows[0]) : null;
     },
     async createOpportunity(input, id) {
@@ -185,11 +189,8 @@ export function crmReferenceStore(db: Db, tenant: string, hooks?: CrmWriteHooks)
         set('currency', changes.amount.currency);
       }
       if (changes.closeDate !== undefined) set('close_date', changes.closeDate);
-      if (changes.accountId !== undefined) sets.add((p) => `account_id = (SELECT a.id FROM crm.accounts a WHERE a.tenant_id = $1 AND a.id = ${p})`, changes.accountId);
-      const rows = await q(
-        `UPDATE crm.opportunities SET ${[...sets.clauses, 'updated_at = now()'].join(', ')} WHERE tenant_id = $1 AND id = $2 RETURNING ${OPP_COLS}`,
-        sets.params,
-      );
+      if (changes.accountId !== undefined) moveToAccount(sets, changes.accountId);
+      const rows = await q(updateSql('crm.opportunities', sets, OPP_COLS), sets.params);
       return rows[0] ? opportunity(rows[0]) : null;
     },
     async setOpportunityStage(id, stage) {

@@ -45,18 +45,21 @@ class HandlesEnvironment extends TestEnvironment {
 let tracing = false;
 
 /**
- * From the first file's teardown on, notes every change of what keeps this worker alive, and the moment it exits by
- * itself (jest kills a worker that has not exited 500 ms after the run's end: then no `exit` line follows).
+ * Once jest has told the worker the run is over (it drops its 'message' listener then), notes every change of what
+ * keeps the worker alive, and the moment it exits by itself (jest kills a worker that has not exited 500 ms after the run's end: then no `exit` line follows).
  * The timer is unref'd: it never keeps the worker alive itself.
  * @param {string} log
  */
 function traceUntilExit(log) {
-  if (tracing) return;
+  // Only in a jest worker (a child with an IPC channel); jest itself, in band, exits when it is done.
+  if (tracing || !process.send) return;
   tracing = true;
   const started = Date.now();
   let last = '';
   setInterval(() => {
     // jest's worker drops its 'message' listener when told the run is over: from then on it should exit.
+    // Quiet while it runs test files; from the end message on, every change.
+    if (process.listenerCount('message') > 0) return;
     const now = JSON.stringify({ active: process.getActiveResourcesInfo().sort(), messageListeners: process.listenerCount('message') });
     if (now === last) return;
     last = now;

@@ -30,6 +30,8 @@ describe('connectors: Odoo-born invoices, ERP API writes pushed to Odoo, Odoo fi
   let odoo: OdooFake;
   let stripe: StripeFake;
   let erpConnection: string;
+  let billingConnection: string;
+  let stripeAccountId: string;
 
   const admin = <D>(query: string, variables?: Record<string, unknown>, tenant = 'acme') =>
     stack.token({ tenant, scopes: [...ALL_SCOPES, 'admin'] }).then((token) => stack.gql<D>(query, variables, { token }));
@@ -82,6 +84,7 @@ describe('connectors: Odoo-born invoices, ERP API writes pushed to Odoo, Odoo fi
     await Promise.all([hubspot.start(), odoo.start()]);
     stripe = await startStripeFake();
     const stripeAccount = stripe.addAccount();
+    stripeAccountId = stripeAccount.accountId;
     stack = await startTestStack({ accounts: 16, env: { SYNC_RETRY_BASE_MS: '200', SYNC_POLL_INTERVAL_SECONDS: '0' } });
     await createConnection({
       system: 'CRM', adapter: 'hubspot', settings: JSON.stringify({ apiBase: hubspot.url }), credentials: { apiKey: 'pat-na1-acme', webhookSecret: 'hubspot-app-client-secret-acme' },
@@ -89,7 +92,7 @@ describe('connectors: Odoo-born invoices, ERP API writes pushed to Odoo, Odoo fi
     erpConnection = await createConnection({
       system: 'ERP', adapter: 'odoo', settings: JSON.stringify({ apiBase: odoo.url, db: 'acme', login: 'api@acme.example' }), credentials: { apiKey: 'odoo-key-acme' },
     });
-    await createConnection({ system: 'BILLING', adapter: 'stripe', settings: JSON.stringify({ apiBase: stripe.url }), credentials: { apiKey: stripeAccount.secretKey } });
+    billingConnection = await createConnection({ system: 'BILLING', adapter: 'stripe', settings: JSON.stringify({ apiBase: stripe.url }), credentials: { apiKey: stripeAccount.secretKey } });
   });
   afterAll(async () => {
     await stack?.stop();
@@ -328,5 +331,39 @@ describe('connectors: Odoo-born invoices, ERP API writes pushed to Odoo, Odoo fi
     const company = [...Array(hubspot.count('companies') + 10).keys()].map((i) => hubspot.record('companies', String(1000 + i)))
       .find((c) => c?.properties['sor_canonical_id'] === account.id);
     expect(company?.properties['name']).toBe('Renamed In Odoo AG');
+  });
+  it('Stripe customer metadata mapped onto customFields and canonical fields: validated, versioned, resynced; the CRM keeps its fields until billing is made their owner', async () => {
+    await settled('acme');
+    const account = await linkedAccount(5, 'Metadata Mapped SA');
+    const customer = [...stripe.account(stripeAccountId).customers.values()].find((c) => c.metadata?.['canonicalId'] === account.id);
+    if (!customer) throw new Error('no Stripe customer was made');
+    // Set in Stripe's dashboard; its webhook is not delivered: only the resync brings it.
+    customer.metadata = { ...customer.metadata, tier: 'platinum', sector: 'Aerospace' };
+    const set = (fieldMappings: unknown) => admin<{ setConnectionFieldMappings: { settings: string } }>(
+      'mutation($id: ID!, $m: String!) { setConnectionFieldMappings(id: $id, fieldMappings: $m) { settings } }', { id: billingConnection, m: JSON.stringify(fieldMappings) });
+    for (const bad of [
+      { customer: { customFields: [{ metadata: 'canonicalId', field: 'ours' }] } },
+      { customer: { customFields: [{ metadata: 'tier', field: 'tier' }, { metadata: 'tier', field: 'level' }] } },
+      { customer: { ownership: { industry: 'ERP' } } },
+    ]) expect((await set(bad)).body.errors?.[0]?.extensions?.['code']).toBe('BAD_USER_INPUT');
+
+    const view = async () => (await stack.gql<{ account: { industry: string | null; customFields: { name: string; value: string | null }[] } }>(
+      'query($id: ID!) { account(id: $id) { industry customFields { name value } } }', { id: account.id })).body.data?.account;
+    const before = (await view())?.industry;
+    const mapping = { customer: { fields: [{ metadata: 'sector', canonical: 'industry' }], customFields: [{ metadata: 'tier', field: 'tier' }] } };
+    const v2 = await set(mapping);
+    expect(v2.body.errors).toBeUndefined();
+    expect(JSON.parse(v2.body.data!.setConnectionFieldMappings.settings)).toMatchObject({ fieldMappings: { version: 2 } });
+    const resync = await settled('acme', `idempotency_key LIKE $2`, [`resync:${billingConnection}:v2:%`]);
+    expect(resync.length).toBeGreaterThan(0);
+    expect(resync.every((j) => j.state === 'SUCCEEDED')).toBe(true);
+    const mine = resync.find((j) => j.result?.startsWith(`account ${account.id}:`));
+    expect(mine?.result).toContain('drift: industry "Aerospace"');
+    expect(await view()).toEqual({ industry: before, customFields: expect.arrayContaining([{ name: 'tier', value: 'platinum' }]) });
+
+    // Billing made the owner of the industry: Stripe's value wins at the next version's resync.
+    expect((await set({ customer: { ...mapping.customer, ownership: { industry: 'BILLING' } } })).body.errors).toBeUndefined();
+    await settled('acme', `idempotency_key LIKE $2`, [`resync:${billingConnection}:v3:%`]);
+    expect((await view())?.industry).toBe('Aerospace');
   });
 });

@@ -7,12 +7,13 @@ import { settingsInput } from './resolvers';
 const MAPPED_RECORDS = {
   CRM: { linkType: 'Account', objectKind: 'account' },
   ERP: { linkType: 'Customer', objectKind: 'customer' },
+  BILLING: { linkType: 'Customer', objectKind: 'customer' },
 } as const;
 
 /**
  * Field mappings are part of a connection's settings (`fieldMappings`), validated by the adapter's settings schema like
  * any setting, and versioned: each change stored gets the next version. A change queues a resync of the records the
- * mappings cover (every company of a CRM connection, every partner of an ERP one), in the transaction that stores it, keyed by the version so
+ * mappings cover (every company of a CRM connection, every partner of an ERP one, every customer of a billing one), in the transaction that stores it, keyed by the version so
  * the same change never queues twice; the resync re-reads each record and applies it even when its version is known.
  */
 export const mappingMutations: Pick<MutationResolvers, 'setConnectionFieldMappings'> = {
@@ -38,7 +39,7 @@ export const mappingMutations: Pick<MutationResolvers, 'setConnectionFieldMappin
       const saved = await store.updateSettings(id, settings, tx);
       if (!saved) return null;
       // The records the mappings cover: a CRM's companies (Account links), an ERP's partners (Customer links).
-      const { linkType, objectKind } = MAPPED_RECORDS[saved.system === 'ERP' ? 'ERP' : 'CRM'];
+      const { linkType, objectKind } = MAPPED_RECORDS[saved.system];
       const linked = await tx.query<{ remote_id: string }>(
         `SELECT remote_id FROM sync.remote_links WHERE connection_id = $1 AND tenant_id = $2 AND entity_type = $3 ORDER BY remote_id`, [id, ctx.tenant, linkType],
       );

@@ -111,7 +111,14 @@ export function remoteErpPush(mirror: ErpConnector, remote: ErpRemote, links: Re
       await link('Customer', accountId, theirs);
       return `${remote.vendor} partner ${partnerId} already has credit limit ${ours.creditLimit.amountMinor} ${ours.creditLimit.currency}`;
     }
-    await link('Customer', accountId, await remote.setCreditLimit(partnerId, ours.creditLimit));
+    try {
+      await link('Customer', accountId, await remote.setCreditLimit(partnerId, ours.creditLimit));
+    } catch (err) {
+      // Odoo keeps one currency for credit limits (the company's): a limit in another can never be pushed, and is no
+      // failure to retry or replay. The account keeps ours; reconciliation does not compare them.
+      if (err instanceof PermanentError && err.code === 'CURRENCY_MISMATCH') return `not pushed: ${err.message}`;
+      throw err;
+    }
     return `${remote.vendor} partner ${partnerId}: credit limit ${ours.creditLimit.amountMinor} ${ours.creditLimit.currency}`;
   };
 

@@ -1,13 +1,11 @@
 import type { Db } from '../../../lib/db/db';
 import type { JsonObject, RemoteRecord } from '../../../lib/connectors/remote';
 import { enqueueSyncJob } from '../../../lib/outbox';
-import { accountSyncHooks } from '../../crm/account-sync';
-import type { AccountChanges, AccountModel } from '../../crm/connector/models';
-import { crmReferenceStore } from '../../crm/connector/reference-store';
 import type { ErpConnector } from '../../erp/connector/port';
 import type { ErpRemote, RemoteCustomerFields } from '../../erp/connector/remote-port';
 import { type OdooFieldMappings, odooFieldMappings } from '../../erp/connector/odoo/settings';
 import type { ConnectionModel } from '../connections/models';
+import { applyAccountFields, asText } from './account-fields';
 import { alreadyApplied, remoteLinks } from './links';
 import { unmatchedRecords } from './unmatched';
 
@@ -16,11 +14,6 @@ export function erpMappings(connection: ConnectionModel): OdooFieldMappings {
   const parsed = odooFieldMappings.safeParse(connection.settings['fieldMappings'] ?? {});
   return parsed.success ? parsed.data : odooFieldMappings.parse({});
 }
-
-/** Odoo answers `false` for an empty field; anything else is shown as text. */
-const asText = (v: unknown): string | null => (v === false || v === null || v === undefined || v === '' ? null : typeof v === 'string' ? v : JSON.stringify(v));
-
-type OwnedField = 'name' | 'domain' | 'industry';
 
 /**
  * A partner changed in the tenant's vendor ERP, applied by the connection's field ownership and mappings
@@ -63,35 +56,16 @@ export async function applyErpCustomer(
     }
   }
 
-  const crm = crmReferenceStore(db, tenant, accountSyncHooks(tenant, correlationId));
-  const [account] = await crm.accountsByIds([id]);
-  if (account) {
-    const theirs: [OwnedField, string | null][] = [
-      ['name', record.fields.name || null],
-      ...mappings.account.fields.map((f): [OwnedField, string | null] => [f.canonical, asText(record.remoteData[f.odoo])]),
-    ];
-    const changes: AccountChanges = {};
-    for (const [field, value] of theirs) {
-      const current: string | null = (account satisfies AccountModel)[field];
-      if (value === current || (field === 'name' && value === null)) continue;
-      if (own[field] === 'ERP') {
-        if (field === 'name') changes.name = value ?? account.name;
-        else changes[field] = value;
-        continue;
-      }
-      if (field === 'name') repairs.push({ kind: 'ACCOUNT_UPSERT', key: `drift:${connection.id}:${remoteId}:${record.remoteUpdatedAt}` });
-      done.push(`drift: ${field} "${value ?? ''}" at ${remote.vendor}, "${current ?? ''}" in the CRM (which owns it)${field === 'name' ? '; repair queued' : ''}`);
-    }
-    if (mappings.account.customFields.length > 0) {
-      const mapped = Object.fromEntries(mappings.account.customFields.map((m) => [m.field, asText(record.remoteData[m.odoo])]));
-      const merged = { ...account.customFields, ...mapped };
-      if (JSON.stringify(merged) !== JSON.stringify(account.customFields)) changes.customFields = merged;
-    }
-    if (Object.keys(changes).length > 0) {
-      await crm.updateAccount(id, changes);
-      done.push(`${Object.keys(changes).join(', ')} applied from ${remote.vendor} (the ERP owns ${Object.keys(changes).length > 1 ? 'them' : 'it'})`);
-    }
+  const outcome = await applyAccountFields(db, tenant, correlationId, id, [
+    { field: 'name', value: record.fields.name || null, vendorOwns: own.name === 'ERP' },
+    ...mappings.account.fields.map((f) => ({ field: f.canonical, value: asText(record.remoteData[f.odoo]), vendorOwns: own[f.canonical] === 'ERP' })),
+  ], mappings.account.customFields.length > 0 ? Object.fromEntries(mappings.account.customFields.map((m) => [m.field, asText(record.remoteData[m.odoo])])) : null);
+  for (const d of outcome?.drifted ?? []) {
+    // The name is the field the sync writes to the ERP: an account upsert repairs it.
+    if (d.field === 'name') repairs.push({ kind: 'ACCOUNT_UPSERT', key: `drift:${connection.id}:${remoteId}:${record.remoteUpdatedAt}` });
+    done.push(`drift: ${d.field} "${d.value ?? ''}" at ${remote.vendor}, "${d.current ?? ''}" in the CRM (which owns it)${d.field === 'name' ? '; repair queued' : ''}`);
   }
+  if (outcome && outcome.applied.length > 0) done.push(`${outcome.applied.join(', ')} applied from ${remote.vendor} (the ERP owns ${outcome.applied.length > 1 ? 'them' : 'it'})`);
   if (repairs.length > 0) {
     await db.transaction(async (tx) => {
       for (const r of repairs) {

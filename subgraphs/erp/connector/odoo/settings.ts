@@ -1,11 +1,8 @@
 import { z } from 'zod';
+import { MAPPABLE_ACCOUNT_FIELDS, customFieldName, refuseTwice } from '../../../../lib/connectors/field-mappings';
 
 const odooField = z.string().regex(/^[a-z][a-z0-9_]{0,62}$/, 'an Odoo technical field name (lower case, digits, _), e.g. x_segment');
 const owner = z.enum(['CRM', 'ERP']);
-
-/** Account fields an Odoo partner field may be mapped onto (its name is always Odoo's `name`). */
-export const MAPPABLE_ACCOUNT_FIELDS = ['domain', 'industry'] as const;
-export type MappableAccountField = (typeof MAPPABLE_ACCOUNT_FIELDS)[number];
 
 /**
  * Which system wins for each account field an Odoo partner carries. Today's rules are the defaults: the CRM owns the
@@ -31,28 +28,13 @@ export const odooFieldMappings = z.object({
   version: z.number().int().min(1).default(1),
   account: z.object({
     fields: z.array(z.object({ odoo: odooField, canonical: z.enum(MAPPABLE_ACCOUNT_FIELDS) }).strict()).max(10).default([]),
-    customFields: z.array(z.object({
-      odoo: odooField,
-      field: z.string().regex(/^[A-Za-z][A-Za-z0-9_]{0,63}$/, 'a field name (letters, digits, _; 64 at most)'),
-    }).strict()).max(50).default([]),
+    customFields: z.array(z.object({ odoo: odooField, field: customFieldName }).strict()).max(50).default([]),
     ownership: accountOwnership.default(DEFAULT_OWNERSHIP),
   }).strict().default({ fields: [], customFields: [], ownership: DEFAULT_OWNERSHIP }),
 }).strict().superRefine((m, ctx) => {
-  const odooSeen = new Set<string>();
-  for (const f of [...m.account.fields.map((x) => x.odoo), ...m.account.customFields.map((x) => x.odoo)]) {
-    if (odooSeen.has(f)) ctx.addIssue({ code: 'custom', path: ['account'], message: `Odoo field "${f}" is mapped twice` });
-    odooSeen.add(f);
-  }
-  const canonicalSeen = new Set<string>();
-  for (const f of m.account.fields) {
-    if (canonicalSeen.has(f.canonical)) ctx.addIssue({ code: 'custom', path: ['account', 'fields'], message: `"${f.canonical}" is mapped twice` });
-    canonicalSeen.add(f.canonical);
-  }
-  const fieldSeen = new Set<string>();
-  for (const f of m.account.customFields) {
-    if (fieldSeen.has(f.field)) ctx.addIssue({ code: 'custom', path: ['account', 'customFields'], message: `field "${f.field}" is mapped twice` });
-    fieldSeen.add(f.field);
-  }
+  refuseTwice(ctx, [...m.account.fields.map((x) => x.odoo), ...m.account.customFields.map((x) => x.odoo)], ['account'], 'Odoo field');
+  refuseTwice(ctx, m.account.fields.map((x) => x.canonical), ['account', 'fields'], 'field');
+  refuseTwice(ctx, m.account.customFields.map((x) => x.field), ['account', 'customFields'], 'field');
 });
 export type OdooFieldMappings = z.infer<typeof odooFieldMappings>;
 

@@ -85,7 +85,7 @@ describe('connectors: Odoo-born invoices, ERP API writes pushed to Odoo, Odoo fi
     stripe = await startStripeFake();
     const stripeAccount = stripe.addAccount();
     stripeAccountId = stripeAccount.accountId;
-    stack = await startTestStack({ accounts: 16, env: { SYNC_RETRY_BASE_MS: '200', SYNC_POLL_INTERVAL_SECONDS: '0' } });
+    stack = await startTestStack({ accounts: 30, env: { SYNC_RETRY_BASE_MS: '200', SYNC_POLL_INTERVAL_SECONDS: '0' } });
     await createConnection({
       system: 'CRM', adapter: 'hubspot', settings: JSON.stringify({ apiBase: hubspot.url }), credentials: { apiKey: 'pat-na1-acme', webhookSecret: 'hubspot-app-client-secret-acme' },
     });
@@ -197,6 +197,9 @@ describe('connectors: Odoo-born invoices, ERP API writes pushed to Odoo, Odoo fi
     // Odoo posts it and the answer is lost: the retry finds it posted and does not ask again.
     odoo.dropAnswers.set('action_post', 1);
     expect((await stack.gql('mutation($id: ID!) { postInvoice(id: $id) { status } }', { id: invoiceId })).body.errors).toBeUndefined();
+    const posted = await settled('acme', `kind = 'REMOTE_PUSH' AND entity_id = $2`, [invoiceId]);
+    expect(posted.map((j) => [j.state, j.attempts])).toEqual([['SUCCEEDED', 1], ['SUCCEEDED', 2]]);
+    expect(odoo.calls.filter((c) => c.model === 'account.move' && c.method === 'action_post')).toHaveLength(1);
     const paid = await stack.gql<{ recordPayment: { id: string } }>(
       'mutation($a: ID!, $i: ID!) { recordPayment(input: { accountId: $a, amount: { amountMinor: "15000", currency: "USD" }, method: "wire", invoiceIds: [$i] }) { id } }',
       { a: account.id, i: invoiceId });
@@ -207,7 +210,6 @@ describe('connectors: Odoo-born invoices, ERP API writes pushed to Odoo, Odoo fi
     const moves = odoo.rows('account.move').filter((m) => m['ref'] === invoiceId);
     expect(moves.map((m) => [m['state'], m['payment_state'], m['amount_total']])).toEqual([['posted', 'paid', 150]]);
     expect(odoo.rows('account.payment').filter((p) => p['ref'] === paid.body.data!.recordPayment.id)).toHaveLength(1);
-    expect(odoo.calls.filter((c) => c.model === 'account.move' && c.method === 'action_post')).toHaveLength(1);
     // The poll that reads these back applies nothing twice.
     await stack.sync.pollNow();
     await settled('acme');

@@ -39,6 +39,8 @@ export async function applyErpCustomer(
   const own = mappings.account.ownership;
   const done: string[] = [];
   const [ours] = await mirror.accountsByIds([id]);
+  // A partner reference that is not one of our accounts (Odoo's own customer codes) links nothing.
+  if (!ours && !known) return `customer ${remoteId}: its reference "${id}" is none of our accounts: not synced`;
 
   const limit = record.fields.creditLimit;
   // Only a limit changed in the ERP since the version we hold: a limit set through our API is not undone by an

@@ -252,7 +252,7 @@ describe('connectors: Odoo-born invoices, ERP API writes pushed to Odoo, Odoo fi
     expect(partners(account.id)).toHaveLength(1);
   });
 
-  it('polling leases connections one by one in short statements: a connection another engine polls is skipped, no transaction stays open while Odoo is slow', async () => {
+  it('polling leases connections one by one in short statements: a connection another engine polls is skipped, no transaction stays open while Odoo is slow, a lease lost mid-round commits nothing more', async () => {
     await settled('acme');
     await stack.db.query(`INSERT INTO sync.poll_leases (connection_id, holder, leased_until) VALUES ($1, 'other-engine', now() + interval '1 minute')`, [erpConnection]);
     const skipped = await stack.sync.pollNow();
@@ -282,6 +282,24 @@ describe('connectors: Odoo-born invoices, ERP API writes pushed to Odoo, Odoo fi
       odoo.faults.latencyMs = 0;
     }
     expect(await stack.db.query('SELECT 1 FROM sync.poll_leases WHERE connection_id = $1', [erpConnection])).toEqual([]);
+
+    // Our lease taken over mid-round (as when it ran out): the next page read is not committed, the cursor stays.
+    const cursor = async () => (await stack.db.query<{ cursor: string }>(`SELECT cursor FROM sync.poll_cursors WHERE connection_id = $1 AND kind = 'invoice'`, [erpConnection]))[0]?.cursor;
+    const invoiceCursor = await cursor();
+    odoo.faults.latencyMs = 500;
+    try {
+      const answered = odoo.log.length;
+      const round = stack.sync.pollNow();
+      // The round's first Odoo answer (the partners' page): the invoices' page is read after it.
+      while (odoo.log.length === answered) await stack.db.query('SELECT 1');
+      await stack.db.query(`UPDATE sync.poll_leases SET holder = 'other-engine' WHERE connection_id = $1`, [erpConnection]);
+      expect((await round).filter((o) => o.connectionId === erpConnection)).toEqual([]);
+      expect(await cursor()).toBe(invoiceCursor);
+      expect(await stack.db.query<{ holder: string }>('SELECT holder FROM sync.poll_leases WHERE connection_id = $1', [erpConnection])).toEqual([{ holder: 'other-engine' }]);
+    } finally {
+      odoo.faults.latencyMs = 0;
+      await stack.db.query('DELETE FROM sync.poll_leases WHERE connection_id = $1', [erpConnection]);
+    }
   });
 
   it('Odoo field mappings are validated and versioned, a change resyncs the partners, mapped fields reach the account; with the ERP owning the name an Odoo rename wins', async () => {

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Db } from '../../../lib/db/db';
 import type { JsonObject, RemoteRecord } from '../../../lib/connectors/remote';
-import { erpReferenceStore } from '../../erp/connector/reference-store';
+import { type ErpReferenceStore, erpReferenceStore } from '../../erp/connector/reference-store';
 import { erpWriteHooks } from '../../erp/hooks';
 import type { ErpKind, ErpRemote, RemoteInvoiceFields } from '../../erp/connector/remote-port';
 import type { ConnectionModel } from '../connections/models';
@@ -39,7 +39,7 @@ export async function applyErpChange(
     case 'invoice': {
       const [record] = await remote.get('invoice', [remoteId]);
       if (!record) return `invoice ${remoteId} no longer exists at ${remote.vendor}`;
-      return applyInvoice(db, tenant, connection, remote, record, force);
+      return applyInvoice(db, tenant, connection, remote, mirror, record, force);
     }
     case 'payment':
       // Payments reach the mirror through the invoices they settle (their amount due); a payment alone changes nothing of ours.
@@ -47,8 +47,10 @@ export async function applyErpChange(
   }
 }
 
-async function applyInvoice(db: Db, tenant: string, connection: ConnectionModel, remote: ErpRemote, record: RemoteRecord<RemoteInvoiceFields>, force: boolean): Promise<string> {
-  const mirror = erpReferenceStore(db, tenant, erpWriteHooks(tenant, `poll:${connection.id}:invoice`));
+/** An Odoo invoice: ours (linked, or our id in its `ref`) or born in Odoo (mirrored first), then its state applied. */
+async function applyInvoice(
+  db: Db, tenant: string, connection: ConnectionModel, remote: ErpRemote, mirror: ErpReferenceStore, record: RemoteRecord<RemoteInvoiceFields>, force: boolean,
+): Promise<string> {
   const links = remoteLinks(db, tenant, connection.id);
   const remoteId = record.remoteId;
   const known = await links.byRemoteId('Invoice', remoteId);
@@ -61,7 +63,7 @@ async function applyInvoice(db: Db, tenant: string, connection: ConnectionModel,
     id = linkedId;
   } else {
     // Born in the ERP (raised in Odoo's own UI): mirrored under an id derived from (connection, Odoo id).
-    const imported = await importVendorInvoice(db, tenant, connection, remote, record);
+    const imported = await importVendorInvoice(db, tenant, connection, remote, mirror, record);
     if (typeof imported === 'string') return imported;
     id = imported.id;
     if (imported.created) done.push(`mirrored from ${remote.vendor} as ${id}`);
@@ -100,14 +102,13 @@ async function applyInvoice(db: Db, tenant: string, connection: ConnectionModel,
  * (reported by reconciliation, re-read when the partner is linked) and a string says why.
  */
 async function importVendorInvoice(
-  db: Db, tenant: string, connection: ConnectionModel, remote: ErpRemote, record: RemoteRecord<RemoteInvoiceFields>,
+  db: Db, tenant: string, connection: ConnectionModel, remote: ErpRemote, mirror: ErpReferenceStore, record: RemoteRecord<RemoteInvoiceFields>,
 ): Promise<{ id: string; created: boolean } | string> {
   const f = record.fields;
   const remoteId = record.remoteId;
   const unmatched = unmatchedRecords(db, connection);
   if (f.status === 'DRAFT') return `invoice ${remoteId} is a draft at ${remote.vendor}: mirrored once posted`;
   const links = remoteLinks(db, tenant, connection.id);
-  const mirror = erpReferenceStore(db, tenant, erpWriteHooks(tenant, `poll:${connection.id}:invoice`));
   const partner = f.customerRemoteId || null;
   let accountId = partner ? await links.canonicalId('Customer', partner) : null;
   if (!accountId && partner) {

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import type { OAuthTokenStore } from '../../../lib/connectors/oauth-tokens';
 import type { Outbound } from '../../../lib/connectors/outbound';
 import type { SystemName } from '../../../lib/outbox';
 import type { BillingRemote, BillingWebhooks } from '../../billing/connector/remote-port';
@@ -31,6 +32,8 @@ export interface AdapterInput {
   credentials: ConnectionCredentials;
   settings: OutboundSettings;
   outbound: Outbound;
+  /** Where an OAuth connection's tokens are kept (its sealed credentials), shared by every process. */
+  tokens: OAuthTokenStore;
 }
 
 /** One adapter a connection may choose. `reference` is built in and has no remote side. */
@@ -77,7 +80,9 @@ const hubspot: AdapterDefinition = {
   // HubSpot: 100 requests per 10 seconds per private app (Free/Starter), 190 on Professional/Enterprise.
   defaultRequestsPerSecond: () => 10,
   vendorSettings: hubSpotSettings.omit({ basePath: true }),
-  crm: (input) => new HubSpotCrmRemote({ credentials: input.credentials, settings: vendorSettings(hubSpotSettings, input, 'basePath'), outbound: input.outbound }),
+  crm: (input) => new HubSpotCrmRemote({
+    credentials: input.credentials, settings: vendorSettings(hubSpotSettings, input, 'basePath'), outbound: input.outbound, tokenStore: input.tokens,
+  }),
 };
 
 const odoo: AdapterDefinition = {

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type { Db } from '../../../lib/db/db';
 import type { ChangePage } from '../../../lib/connectors/remote';
 import { enqueueSyncJob } from '../../../lib/outbox';
+import { CRM_KINDS } from '../../crm/connector/remote-port';
 import type { ConnectionModel } from '../connections/models';
 import type { ConnectionRuntime } from '../connections/runtime';
 
@@ -46,7 +47,7 @@ async function polledKinds(connections: ConnectionRuntime, connection: Connectio
   if (connection.system === 'CRM') {
     const crm = await connections.crmRemote(connection);
     if (!crm || crm.webhooks) return [];
-    return [{ kind: 'account', changes: (cursor, limit) => crm.changes('account', cursor, limit) }];
+    return CRM_KINDS.map((kind) => ({ kind, changes: (cursor, limit) => crm.changes(kind, cursor, limit) }));
   }
   return [];
 }

@@ -4,6 +4,7 @@ import { MissingRecord, RuleViolation } from './errors';
 import { type JournalDraft, allocate, invoiceNumber, invoicePosting, invoiceReversal, invoiceTotals, paymentReceipt } from './ledger';
 import type { CustomerUpsert, ImportedInvoice, InvoiceModel, NewInvoice, NewPayment, PaymentModel } from './models';
 import { INVOICE_COLS, PAYMENT_COLS, invoice, payment } from './rows';
+import { assertPostable, assertVoidable } from './rules';
 
 /**
  * The ledger writes of the reference store. Each runs inside one transaction (`tx`) and locks the rows whose state
@@ -56,9 +57,7 @@ export async function importInvoice(tx: Queryable, tenant: string, input: Import
 
 export async function postInvoice(tx: Queryable, tenant: string, id: string): Promise<InvoiceModel> {
   const current = await lockInvoice(tx, tenant, id);
-  if (current.status !== 'DRAFT') {
-    throw new RuleViolation('ERP.INVOICE_NOT_DRAFT', `Invoice "${id}" is ${current.status}; only DRAFT invoices can be posted`);
-  }
+  assertPostable(current);
   // Dates in UTC so the issue date does not depend on the database server's time zone.
   const rows = await tx.query(
     `UPDATE erp.invoices SET status = 'POSTED', issue_date = coalesce(issue_date, (now() AT TIME ZONE 'UTC')::date),
@@ -73,12 +72,7 @@ export async function postInvoice(tx: Queryable, tenant: string, id: string): Pr
 
 export async function voidInvoice(tx: Queryable, tenant: string, id: string, reason: string): Promise<InvoiceModel> {
   const current = await lockInvoice(tx, tenant, id);
-  if (current.status === 'VOID') throw new RuleViolation('ERP.INVOICE_ALREADY_VOID', `Invoice "${id}" is already VOID`);
-  if (current.status === 'PAID') throw new RuleViolation('ERP.INVOICE_PAID', `Invoice "${id}" is PAID and cannot be voided`);
-  // Payments are the only thing that lowers the amount due of a POSTED invoice.
-  if (current.amountDue.amountMinor !== current.total.amountMinor) {
-    throw new RuleViolation('ERP.INVOICE_HAS_PAYMENTS', `Invoice "${id}" has payments applied and cannot be voided`);
-  }
+  assertVoidable(current);
   const rows = await tx.query(
     `UPDATE erp.invoices SET status = 'VOID', void_reason = $3, amount_due_minor = 0, updated_at = now()
      WHERE tenant_id = $1 AND id = $2 RETURNING ${INVOICE_COLS}`,

@@ -4,6 +4,8 @@ import type { ErpRemote } from '../../erp/connector/remote-port';
 import type { InvoiceStatus } from '../../erp/connector/models';
 import type { RemoteInvoiceFields } from '../../erp/connector/remote-port';
 import { PermanentError, TransientError } from '../engine/errors';
+import { MissingRecord } from '../../erp/connector/errors';
+import { assertPostable, assertVoidable } from '../../erp/connector/rules';
 import type { RemoteEntity, RemoteLinks } from './links';
 
 /**
@@ -15,6 +17,11 @@ import type { RemoteEntity, RemoteLinks } from './links';
  */
 export function remoteErp(mirror: ErpConnector, remote: ErpRemote, links: RemoteLinks): ErpConnector {
   const { link, ensureCustomer, remoteInvoiceId } = vendorSide(mirror, remote, links);
+  const mirrorInvoice = async (id: string) => {
+    const [found] = await mirror.invoicesByIds([id]);
+    if (!found) throw new MissingRecord('Invoice', id);
+    return found;
+  };
   return {
     ...mirror,
     async upsertCustomer(input) {
@@ -32,11 +39,15 @@ export function remoteErp(mirror: ErpConnector, remote: ErpRemote, links: Remote
       }
       return mirror.createInvoice(input);
     },
+    // The port's rules are checked on the mirror before the vendor is asked, so a refusal is the port's own
+    // (MissingRecord, RuleViolation) and not the vendor's error, and the vendor is not asked for what we refuse.
     async postInvoice(id) {
+      assertPostable(await mirrorInvoice(id));
       await link('Invoice', id, await remote.postInvoice(await remoteInvoiceId(id)));
       return mirror.postInvoice(id);
     },
     async voidInvoice(id, reason) {
+      assertVoidable(await mirrorInvoice(id));
       await link('Invoice', id, await remote.cancelInvoice(await remoteInvoiceId(id)));
       return mirror.voidInvoice(id, reason);
     },
@@ -57,6 +68,7 @@ export function remoteErp(mirror: ErpConnector, remote: ErpRemote, links: Remote
       return paid;
     },
     async setCreditLimit(accountId, creditLimit, creditStatus) {
+      if ((await mirror.accountsByIds([accountId])).length === 0) throw new MissingRecord('Account', accountId);
       await link('Customer', accountId, await remote.setCreditLimit(await ensureCustomer(accountId), creditLimit));
       return mirror.setCreditLimit(accountId, creditLimit, creditStatus);
     },

@@ -6,8 +6,11 @@
  *   carry the same claims and in-flight dedup (ours or Hive's) cannot merge them.
  * - **Operations**: 30 named operations (account 360 by id and by page, lists with filters and cursors, single-entity
  *   lookups across CRM, ERP, billing and sync, the plan catalogue) and 4 mutations; every operation is validated
- *   against schema/api.graphql before the run. Variables are drawn per request from the seeded data (ids, cursors,
- *   filters, page sizes, search strings), so identical requests are rare.
+ *   against schema/api.graphql before the run. Variables are drawn from the seeded data (ids, cursors, filters, page
+ *   sizes, search strings): a read takes one of `variants` variable sets drawn per operation and tenant (so that the
+ *   subgraph memo can answer repeated reads and the gateway stays the bottleneck; 0 draws fresh ones per request),
+ *   a write always fresh ones. Principals differ by `sub`, so their subgraph requests carry different claims and no
+ *   gateway can merge them in flight.
  * - **Weights**: users send 70 % of the requests, services 20 %, partners 10 %; users and services send a mutation
  *   with probability 5/90, so about 5 % of all requests are writes; partners only read, and only the operations
  *   allowlisted for them (PARTNER_OPERATIONS of our gateway: the sha256 of each exact text, which the partner sends
@@ -230,8 +233,21 @@ export interface Mix {
 }
 
 /** The request generator of the mix: principal by kind share, then an operation it may send, then fresh variables. */
-export function mixRequests(principals: readonly MixPrincipal[], ids: Readonly<Record<string, TenantIds>>, seed: number, ops: readonly MixOperation[] = MIX_OPERATIONS): Mix {
+export function mixRequests(
+  principals: readonly MixPrincipal[], ids: Readonly<Record<string, TenantIds>>, seed: number, variants: number, ops: readonly MixOperation[] = MIX_OPERATIONS,
+): Mix {
   const r = seeded(seed);
+  const pools = new Map<string, Record<string, unknown>[]>();
+  const variablesOf = (o: MixOperation, tenant: string, d: TenantIds): Record<string, unknown> => {
+    if (o.write || variants === 0) return o.variables(d, r);
+    const key = `${tenant}\u0000${o.name}`;
+    let pool = pools.get(key);
+    if (!pool) {
+      pool = Array.from({ length: variants }, () => o.variables(d, r));
+      pools.set(key, pool);
+    }
+    return pick(pool, r);
+  };
   const byKind = new Map<TokenKind, MixPrincipal[]>();
   for (const p of principals) byKind.set(p.kind, [...(byKind.get(p.kind) ?? []), p]);
   const reads = weighted(ops.filter((o) => !o.write));
@@ -254,7 +270,7 @@ export function mixRequests(principals: readonly MixPrincipal[], ids: Readonly<R
     if (o.write) drawn.writes += 1;
     drawn.byKind[p.kind] += 1;
     drawn.byOperation.set(o.name, (drawn.byOperation.get(o.name) ?? 0) + 1);
-    return { body: JSON.stringify({ query: o.query, operationName: o.name, variables: o.variables(d, r) }), headers: { authorization: `Bearer ${p.token}` } };
+    return { body: JSON.stringify({ query: o.query, operationName: o.name, variables: variablesOf(o, p.tenant, d) }), headers: { authorization: `Bearer ${p.token}` } };
   };
   return { next, drawn };
 }

@@ -26,7 +26,7 @@
  *
  *   npx tsx bench/gateways.ts [--accounts 50] [--connections 50] [--warmup 5] [--duration 20] [--first 20]
  *                             [--gateways ours,ours-cache,stock,hive,hive-nodedup,hive-router,hive-router-nodedup]
- *                             [--loads single,mix] [--principals 300] [--seed 17] [--profile-load mix]
+ *                             [--loads single,mix] [--principals 300] [--seed 17] [--variants 20] [--profile-load mix]
  *                             [--overhead-requests 1000] [--no-profile] [--real-subgraphs] [--redis-every-request]
  *                             [--write]
  *
@@ -116,6 +116,7 @@ const { values: args } = parseCli({
     loads: { type: 'string', default: LOADS.join(','), description: 'loads to run on each gateway: single (one query, one token), mix (the realistic mix)', placeholder: 'list' },
     principals: { type: 'string', default: '300', description: 'principals of the mix, over both tenants and all token kinds', placeholder: 'n' },
     seed: { type: 'string', default: '17', description: 'seed of the mix\'s draws', placeholder: 'n' },
+    variants: { type: 'string', default: '20', description: 'variable sets per read operation and tenant in the mix (0: fresh per request)', placeholder: 'n' },
     'profile-load': { type: 'string', default: 'mix', description: 'load of the CPU profile of our gateway (single or mix)', placeholder: 'load' },
     'overhead-requests': { type: 'string', default: '1000', description: 'sequential requests of the overhead measurement', placeholder: 'n' },
     'no-profile': { type: 'boolean', description: 'skip the CPU profile of our gateway' },
@@ -145,6 +146,7 @@ const settings = {
   loads: args.loads.split(',').map((l) => loadKind('loads', l)),
   principals: intOption('principals', args.principals, 6),
   seed: intOption('seed', args.seed, 0),
+  variants: intOption('variants', args.variants, 0),
   profileLoad: loadKind('profile-load', args['profile-load']),
 };
 function loadKind(option: string, raw: string): LoadKind {
@@ -703,7 +705,7 @@ function mixDescription(r: Report): string {
   const pct = (n: number) => `${f1((n / Math.max(1, d.total)) * 100)} %`;
   const ops = [...d.byOperation.entries()].sort((a, b) => b[1] - a[1]);
   return (
-    `Mix (bench/gateways-mix.ts, seed ${settings.seed}): ${r.principals.length} principals over acme and globex ` +
+    `Mix (bench/gateways-mix.ts, seed ${settings.seed}, ${settings.variants === 0 ? 'fresh variables per request' : `${settings.variants} variable sets per read operation and tenant, fresh ones per write`}): ${r.principals.length} principals over acme and globex ` +
     `(${kinds('user')} users, ${kinds('service')} services, ${kinds('partner')} partners, each its own \`sub\`); ` +
     `${d.total} requests drawn over all gateways: users ${pct(d.byKind.user)}, services ${pct(d.byKind.service)}, partners ${pct(d.byKind.partner)}; ` +
     `${pct(d.writes)} mutations; ${ops.length} distinct operations (most drawn: ${ops.slice(0, 4).map(([n, c]) => `${n} ${pct(c)}`).join(', ')}). ` +
@@ -845,7 +847,7 @@ async function main(): Promise<void> {
       timeoutMs: 180_000,
     });
     const ids: Record<string, TenantIds> = principals.length > 0 ? await discoverIds(subgraphs.info.urls, config.internalSecret) : {};
-    const mix = principals.length > 0 ? mixRequests(principals, ids, settings.seed) : null;
+    const mix = principals.length > 0 ? mixRequests(principals, ids, settings.seed, settings.variants) : null;
     const env: Env = { base, token, urls: subgraphs.info.urls, subgraphsPid: subgraphs.pid, redisPrefix, loads: { token, mix }, partnerOperations: partnerOperationsEnv(principals) };
     const reference: { data: unknown } = { data: undefined };
     const runs: GatewayRun[] = [];

@@ -107,7 +107,11 @@ export const MIX_OPERATIONS: readonly MixOperation[] = [
   op('AccountsSearch', 4, false, 'query AccountsSearch($q: String!, $first: Int!) { accounts(first: $first, filter: { nameContains: $q }) { nodes { id name domain industry } } }',
     (_d, r) => ({ q: pick([...LETTERS], r), first: between(5, 20, r) })),
   op('AccountsPage', 6, true, 'query AccountsPage($first: Int!, $after: String, $order: ListOrder) { accounts(first: $first, after: $after, orderBy: $order) { edges { cursor node { id name updatedAt } } pageInfo { hasNextPage endCursor } } }',
-    (d, r) => ({ first: between(5, 30, r), after: r() < 0.3 ? null : pick(d.accountCursors, r), order: r() < 0.8 ? 'ID' : 'UPDATED_AT' })),
+    (d, r) => {
+      // A cursor belongs to its ordering: the seeded ones are of orderBy ID.
+      const order = r() < 0.8 ? 'ID' : 'UPDATED_AT';
+      return { first: between(5, 30, r), after: order === 'UPDATED_AT' || r() < 0.3 ? null : pick(d.accountCursors, r), order };
+    }),
   op('AccountsBalances', 4, false, `query AccountsBalances($first: Int!, $after: String) { accounts(first: $first, after: $after) { nodes { id name creditStatus balance { ${MONEY} } creditLimit { ${MONEY} } } } }`,
     (d, r) => ({ first: between(5, 20, r), after: r() < 0.5 ? null : pick(d.accountCursors, r) })),
   op('AccountsMrr', 3, false, `query AccountsMrr($first: Int!, $statuses: [BillingSubscriptionStatus!]) { accounts(first: $first) { nodes { id name subscriptions(statuses: $statuses) { id status mrr { ${MONEY} } } } } }`,

@@ -18,11 +18,11 @@ import { intOption, machineDescription, percentile, table } from './support';
 async function main(): Promise<void> {
   const { values } = parseCli({
     usage: 'npx tsx bench/stripe-initial-sync.ts [options]',
-    summary: 'Pushes N customers with a subscription each through the Stripe adapter to the Stripe fake under an outbound\nrate limit; prints the throughput and the busiest second the fake saw.',
+    summary: 'Initial sync of N customers with a subscription each to the Stripe fake under an outbound rate limit: throughput and the busiest second.',
     options: {
       customers: { type: 'string', default: '10000', description: 'customers (each with a subscription) to push', placeholder: 'n' },
-      rps: { type: 'string', default: '100', description: 'outbound limit, requests per second', placeholder: 'n' },
-      concurrency: { type: 'string', default: '16', description: 'pushes in flight', placeholder: 'n' },
+      rps: { type: 'string', default: '100', description: 'outbound requests per second allowed', placeholder: 'n' },
+      concurrency: { type: 'string', default: '16', description: 'pushes in flight at once', placeholder: 'n' },
     },
   });
   const customers = intOption('customers', values.customers);

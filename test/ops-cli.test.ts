@@ -8,8 +8,9 @@ const JWT = /eyJ[\w-]+\.eyJ[\w-]+\.[\w-]+/;
 /** Every command the README tells a reader to run with options (npm scripts and `npx tsx` files). */
 const CLIS = [
   'scripts/token.ts', 'scripts/seed.ts', 'scripts/compose.ts', 'scripts/scopes.ts', 'scripts/partner-operations.ts', 'scripts/start.ts', 'scripts/serve.ts',
-  'bench/cache.ts', 'bench/gateways.ts', 'bench/subscriptions.ts', 'bench/sync.ts', 'bench/processes.ts', 'bench/fairness.ts', 'bench/partner-webhooks.ts',
-  'bench/stripe-initial-sync.ts', 'fakes/stripe/main.ts',
+  'bench/cache.ts', 'bench/gateways.ts', 'bench/subscriptions.ts', 'bench/sync.ts', 'bench/fairness.ts', 'bench/refusals.ts', 'bench/processes.ts',
+  'bench/partner-webhooks.ts', 'bench/stripe-initial-sync.ts', 'bench/ws-document-memory.ts', 'bench/shaping.ts', 'bench/hubspot-initial-sync.ts',
+  'fakes/stripe/main.ts',
 ];
 
 describe('every CLI', () => {

@@ -4,6 +4,7 @@ import type { Outbound } from '../../../lib/connectors/outbound';
 import type { SystemName } from '../../../lib/outbox';
 import type { BillingRemote, BillingWebhooks } from '../../billing/connector/remote-port';
 import { stripeBillingRemote, stripeRequestsPerSecond, stripeWebhooks } from '../../billing/connector/stripe';
+import { stripeSettings } from '../../billing/connector/stripe/settings';
 import { HubSpotCrmRemote } from '../../crm/connector/hubspot/adapter';
 import { hubSpotSettings } from '../../crm/connector/hubspot/settings';
 import type { CrmRemote } from '../../crm/connector/remote-port';
@@ -52,6 +53,8 @@ export interface AdapterDefinition {
 const stripe: AdapterDefinition = {
   system: 'BILLING',
   needsCredentials: true,
+  // Customer metadata mappings (the SDK needs no other setting of ours).
+  vendorSettings: stripeSettings,
   defaultRequestsPerSecond: (c) => stripeRequestsPerSecond(c.apiKey),
   billing: ({ credentials, settings, outbound }) =>
     stripeBillingRemote({ secretKey: credentials.apiKey, outbound, ...(settings.apiBase ? { apiBase: settings.apiBase } : {}), ...(settings.timeoutMs ? { timeoutMs: settings.timeoutMs } : {}) }),

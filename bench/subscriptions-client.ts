@@ -189,8 +189,8 @@ function main(): void {
             if (phase === 'w') {
               if (!sub.warm) status.warmedUp += 1;
               sub.warm = true;
-            } else if (phase === 's') {
-              // Storm mode events: counted by eventId above.
+            } else if (phase === 's' || phase === 'a') {
+              // Storm mode and multi-instance moves: counted by eventId above.
             } else if (phase === 'm' && index !== undefined && sentAt !== undefined) {
               const i = Number(index);
               (latencies[i] ??= []).push(receivedAt - Number(sentAt));

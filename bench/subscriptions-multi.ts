@@ -260,7 +260,7 @@ export async function runMulti(opts: MultiOptions): Promise<MultiResult> {
       delivered: instances.reduce((n, r) => n + r.delivered, 0), expected: instances.reduce((n, r) => n + r.expected, 0),
       outOfOrder: status.outOfOrder, badPayloads: status.badPayloads, errors: status.errorSamples,
       move: {
-        moved, caughtUp: finals ? finals.reduce((n, r) => n + r.caughtUp, 0) : 0, total: status.connected,
+        moved, caughtUp: finals ? finals.reduce((n, r) => n + r.caughtUp, 0) : 0, total: live,
         seconds: reports ? Math.max(...reports.map((r) => r.at - (performance.timeOrigin + moveStarted))) / 1000 : moveSeconds, budgetExceeded: !reports || !finals,
       },
       gaps: status.gaps, duplicates: status.duplicates, clientCpuSeconds, stackCpuSeconds,

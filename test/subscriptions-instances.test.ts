@@ -81,7 +81,7 @@ describe('subscriptions across gateway instances and transports', () => {
   const succeeded = (id: string, n: number) =>
     waitForSync(stack, 'acme', async () => (await stack.db.query("SELECT 1 FROM sync.events WHERE entity_id = $1 AND state = 'SUCCEEDED' AND seq IS NOT NULL", [id])).length === n);
   const stored = async (id: string) =>
-    (await stack.db.query<{ seq: string }>("SELECT seq::text FROM sync.events WHERE tenant_id = 'acme' AND entity_id = $1 AND seq IS NOT NULL ORDER BY seq", [id])).map((r) => r.seq);
+    (await stack.db.query<{ id: string }>("SELECT seq::text AS id FROM sync.events WHERE tenant_id = 'acme' AND entity_id = $1 AND seq IS NOT NULL ORDER BY sync.events.seq", [id])).map((r) => r.id);
 
   beforeAll(async () => {
     stack = await startTestStack({ accounts: 2 });

@@ -14,7 +14,7 @@ export interface AnswerContents {
   types: Set<string>;
   /** Entity types held without their id. */
   idless: Set<string>;
-  /** Entity types held in lists. */
+  /** Entity types held in lists, or looked up and not found: a creation of the type evicts the answer. */
   lists: Set<string>;
   /** `Type.field` selections listed in DERIVED_FIELDS. */
   derived: Set<string>;
@@ -24,6 +24,13 @@ type Fragments = ReadonlyMap<string, FragmentDefinitionNode>;
 
 /** An entity is an object type with an `id` field: the canonical id the writers name (lib/cache-tags.ts). */
 const isEntity = (t: GraphQLObjectType) => 'id' in t.getFields();
+
+/** The entity types a field of type `named` can hold (its possible types when abstract). */
+function entityTypes(schema: GraphQLSchema, named: ReturnType<typeof getNamedType>): string[] {
+  if (isObjectType(named)) return isEntity(named) ? [named.name] : [];
+  if (named && isAbstractType(named)) return schema.getPossibleTypes(named).filter(isEntity).map((t) => t.name);
+  return [];
+}
 
 function isList(type: GraphQLType): boolean {
   const t = isNonNullType(type) ? type.ofType : type;
@@ -75,6 +82,8 @@ function walkValue(
   schema: GraphQLSchema, named: GraphQLObjectType | ReturnType<typeof getNamedType>, inList: boolean,
   sets: readonly SelectionSetNode[], value: unknown, fragments: Fragments, out: AnswerContents,
 ) {
+  // A missing entity (`invoice(id:)` answering null) or a list of them, even empty, may change when one is created.
+  if (value === null || value === undefined || Array.isArray(value)) for (const t of entityTypes(schema, named)) out.lists.add(t);
   if (value === null || value === undefined) return;
   if (Array.isArray(value)) {
     for (const item of value) walkValue(schema, named, inList, sets, item, fragments, out);

@@ -41,23 +41,32 @@ const RELEASE_FOR_MS = 120_000;
 
 export function idempotencyPlugin(db: Db, logger: Logger, scopes: ReadonlyMap<string, Scope | 'public'>): ApolloServerPlugin<GatewayContext> {
   const owned = new WeakMap<GatewayContext, { key: string; hash: string }>();
-  const release = (params: readonly [string, string, string]) =>
-    db.query('DELETE FROM sync.idempotency_keys WHERE tenant_id = $1 AND principal = $2 AND key = $3 AND response IS NULL', [...params]);
+  /** Keys whose release could not land yet (the store was away), by tenant, principal and key. */
+  const pending = new Set<string>();
+  const pendingId = (params: readonly [string, string, string]): string => JSON.stringify(params);
+  const release = async (params: readonly [string, string, string]): Promise<void> => {
+    await db.query('DELETE FROM sync.idempotency_keys WHERE tenant_id = $1 AND principal = $2 AND key = $3 AND response IS NULL', [...params]);
+    pending.delete(pendingId(params));
+  };
   /**
    * Releases a key whose request ran nothing (a system was away) before the answer goes out, so the client's retry
    * runs. The store is often away for the same reason: then the release is retried in the background with backoff
-   * until it lands, since a key left "in progress" would answer CONFLICT forever to a retry known to be safe.
+   * until it lands, since a key left "in progress" would answer CONFLICT forever to a retry known to be safe. A retry
+   * that reaches this instance first (the client retries sooner than the backoff) releases the key itself.
    */
   const releaseKey = async (params: readonly [string, string, string]): Promise<void> => {
     try {
       await release(params);
     } catch {
+      pending.add(pendingId(params));
       const startedAt = Date.now();
       const retry = (delayMs: number): void => {
         setTimeout(() => {
           release(params).catch((err: unknown) => {
-            if (Date.now() - startedAt > RELEASE_FOR_MS) logger.warn({ err, key: params[2] }, 'idempotency key could not be released');
-            else retry(Math.min(delayMs * 2, 5_000));
+            if (Date.now() - startedAt > RELEASE_FOR_MS) {
+              pending.delete(pendingId(params));
+              logger.warn({ err, key: params[2] }, 'idempotency key could not be released');
+            } else retry(Math.min(delayMs * 2, 1_000));
           });
         }, delayMs).unref();
       };
@@ -112,11 +121,19 @@ export function idempotencyPlugin(db: Db, logger: Logger, scopes: ReadonlyMap<st
           // The caller's scopes are part of the request: a stored answer holds fields as that scope set could see them (a
           // credit limit, a job message's values), so a retry with other scopes must not get it (CONFLICT below).
           const hash = createHash('sha256').update(JSON.stringify([req.query, req.operationName ?? null, req.variables ?? {}, [...p.scopes].sort()])).digest('hex');
-          const claimed = await db.query(
-            `INSERT INTO sync.idempotency_keys (tenant_id, principal, key, request_hash) VALUES ($1, $2, $3, $4)
-             ON CONFLICT (tenant_id, principal, key) DO NOTHING RETURNING key`,
-            [p.tenant, who, key, hash],
-          );
+          const claim = () =>
+            db.query(
+              `INSERT INTO sync.idempotency_keys (tenant_id, principal, key, request_hash) VALUES ($1, $2, $3, $4)
+               ON CONFLICT (tenant_id, principal, key) DO NOTHING RETURNING key`,
+              [p.tenant, who, key, hash],
+            );
+          let claimed = await claim();
+          const params = [p.tenant, who, key] as const;
+          if (claimed.length === 0 && pending.has(pendingId(params))) {
+            // This key's last request ran nothing and its release is still waiting for the store: release it now.
+            await release(params);
+            claimed = await claim();
+          }
           if (claimed.length > 0) {
             owned.set(contextValue, { key, hash });
             // Now and then, off the request's path: a failed sweep must not fail (and so strand) the key just claimed.

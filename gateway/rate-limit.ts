@@ -1,5 +1,5 @@
 import type { ApolloServerPlugin } from '@apollo/server';
-import { GraphQLError } from 'graphql';
+import { type DocumentNode, GraphQLError, type GraphQLSchema, type OperationDefinitionNode } from 'graphql';
 import { z } from 'zod';
 import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
 import type { Principal, TokenKind } from '../lib/auth/principal';
@@ -7,7 +7,7 @@ import type { Redis } from '../lib/redis';
 import type { GatewayContext } from './context';
 import { operationCost } from './cost';
 import { type CostModel, EMPTY_COST_MODEL } from './cost-model';
-import { operationCostHistogram } from '../lib/telemetry/gateway-metrics';
+import { operationCostHistogram, rateLimitRefusals } from '../lib/telemetry/gateway-metrics';
 import { MirroredLimiter } from './rate-limit-mirror';
 
 /** Rate-limiter-flexible's in-memory limiter (one instance, no Redis), or the mirrored one in front of Redis. */
@@ -22,6 +22,20 @@ export interface RateLimits {
   knownSpent(principal: Principal): Promise<number | null>;
   /** The same from this instance's view alone, synchronously (null without one: the in-memory limiter). */
   knownSpentNow(principal: Principal): number | null;
+  /**
+   * Charges an operation that does not pass through Apollo (a subscribe over graphql-ws or SSE) as the HTTP path
+   * charges one: its estimated cost against the principal's and then the tenant's budget. Returns the refusal
+   * (COST_LIMIT_EXCEEDED over the maximum, RATE_LIMITED when a budget is spent) or null when admitted.
+   */
+  charge(principal: Principal, operation: OperationToCost): Promise<GraphQLError | null>;
+}
+
+/** An operation to estimate (gateway/cost.ts): its schema, document, operation and variables. */
+export interface OperationToCost {
+  schema: GraphQLSchema;
+  document: DocumentNode;
+  operation: OperationDefinitionNode;
+  variables: Record<string, unknown>;
 }
 
 export interface RateLimitSettings {
@@ -124,20 +138,29 @@ export function rateLimits(settings: RateLimitSettings, redis: Redis | undefined
   };
   const decisions = new WeakMap<GatewayContext, Decision>();
 
-  /** Spends `cost` or throws RATE_LIMITED; the headers of either outcome are set in willSendResponse. */
-  const consume = async (ctx: GatewayContext, l: Limiter, key: string, cost: number): Promise<RateLimiterRes> => {
+  /** Spends `cost`, or answers how long until the budget allows it again. */
+  const spend = async (l: Limiter, key: string, cost: number): Promise<RateLimiterRes | { retryAfter: number }> => {
     try {
       return await l.consume(key, cost);
     } catch (rejection) {
-      if (rejection instanceof RateLimiterRes) {
-        const retryAfter = Math.max(1, Math.ceil(rejection.msBeforeNext / 1000));
-        decisions.set(ctx, { limit: l.points, remaining: 0, resetSeconds: retryAfter, retryAfter });
-        throw new GraphQLError(`Rate limit exceeded: retry in ${retryAfter} s`, {
-          extensions: { code: 'RATE_LIMITED', retryAfterSeconds: retryAfter, http: { status: 429 } },
-        });
-      }
+      if (rejection instanceof RateLimiterRes) return { retryAfter: Math.max(1, Math.ceil(rejection.msBeforeNext / 1000)) };
       throw rejection;
     }
+  };
+  const rateLimited = (retryAfter: number) =>
+    new GraphQLError(`Rate limit exceeded: retry in ${retryAfter} s`, {
+      extensions: { code: 'RATE_LIMITED', retryAfterSeconds: retryAfter, http: { status: 429 } },
+    });
+  const tooCostly = (cost: number) =>
+    new GraphQLError(`Operation cost ${cost} exceeds the maximum of ${settings.maxOperationCost}`, {
+      extensions: { code: 'COST_LIMIT_EXCEEDED', cost, maxCost: settings.maxOperationCost, http: { status: 400 } },
+    });
+  /** Spends `cost` or throws RATE_LIMITED; the headers of either outcome are set in willSendResponse. */
+  const consume = async (ctx: GatewayContext, l: Limiter, key: string, cost: number): Promise<RateLimiterRes> => {
+    const res = await spend(l, key, cost);
+    if (res instanceof RateLimiterRes) return res;
+    decisions.set(ctx, { limit: l.points, remaining: 0, resetSeconds: res.retryAfter, retryAfter: res.retryAfter });
+    throw rateLimited(res.retryAfter);
   };
 
   const principalKey = (p: Principal) => `${p.tenant}:${p.kind}:${p.sub}`;
@@ -169,11 +192,7 @@ export function rateLimits(settings: RateLimitSettings, redis: Redis | undefined
           if (!operation) return;
           const cost = operationCost(schema, document, operation, request.variables ?? {}, model);
           if (measureOnly) measured.set(contextValue, cost);
-          else if (cost > settings.maxOperationCost) {
-            throw new GraphQLError(`Operation cost ${cost} exceeds the maximum of ${settings.maxOperationCost}`, {
-              extensions: { code: 'COST_LIMIT_EXCEEDED', cost, maxCost: settings.maxOperationCost, http: { status: 400 } },
-            });
-          }
+          else if (cost > settings.maxOperationCost) throw tooCostly(cost);
           const p = contextValue.principal;
           operationCostHistogram.observe({ kind: p.kind }, cost);
           const budget = budgetOf(p);
@@ -204,7 +223,21 @@ export function rateLimits(settings: RateLimitSettings, redis: Redis | undefined
       };
     },
   };
-  return { plugin, knownSpent, knownSpentNow };
+  const charge = async (p: Principal, op: OperationToCost): Promise<GraphQLError | null> => {
+    const cost = operationCost(op.schema, op.document, op.operation, op.variables, model);
+    if (!measureOnly && cost > settings.maxOperationCost) return tooCostly(cost);
+    operationCostHistogram.observe({ kind: p.kind }, cost);
+    // In turn, as on HTTP: a principal over its own limit does not drain its tenant's budget.
+    for (const [l, key] of [[limiter('principal', budgetOf(p)), principalKey(p)], [limiter('tenant', settings.perTenant), p.tenant]] as const) {
+      const res = await spend(l, key, cost);
+      if (!(res instanceof RateLimiterRes)) {
+        rateLimitRefusals.inc({ kind: p.kind });
+        return rateLimited(res.retryAfter);
+      }
+    }
+    return null;
+  };
+  return { plugin, knownSpent, knownSpentNow, charge };
 }
 
 const budgets = z.record(z.string(), z.number().int().nonnegative());

@@ -174,7 +174,8 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningServer>
   });
   if (opts.bus) {
     subscriptions = attachSubscriptions({
-      server: running.server, apollo, bus: opts.bus, verify, logger, limits: wsLimits, operationLimits, partnerDocuments, production: config.production,
+      server: running.server, apollo, bus: opts.bus, verify, logger, limits: wsLimits, operationLimits, partnerDocuments, charge: limits.charge,
+      production: config.production,
     });
     if (apiSchema) subscriptions.updateSchema(apiSchema);
   }

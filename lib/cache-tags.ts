@@ -6,7 +6,7 @@
  * - `e:<Type>:<id>`  it holds that entity (its `id` was selected)
  * - `w:<Type>`       it holds an entity of that type whose id was not selected (any write of the type evicts it)
  * - `t:<Type>`       it holds any entity of that type (evicted by a write whose entity is not known by id)
- * - `l:<Type>`       it holds a list of that type (evicted when one is created: the list may gain a member)
+ * - `l:<Type>`       it holds a list of that type, or a lookup of it that found nothing (evicted when one is created)
  * - `f:<Type>.<fld>` it selected a field derived from other entities (DERIVED_FIELDS), e.g. an account's balance
  * - `*`              every answer (whole-tenant eviction)
  *

@@ -177,6 +177,69 @@ describe('acme on Stripe: billing API writes pushed as idempotent jobs, invoices
     expect(await reconciled(2)()).not.toBeNull();
   });
 
+  it('an invoice issued and paid through the billing API reaches Stripe once: linked to the period Stripe billed, paid out of band when paid in full, each payment in the ERP once', async () => {
+    await settle();
+    const sub = await create('acme', accountId, currency, 2);
+    await waitForSync(stack, 'acme', allPushed(sub.id, 1));
+    await settle();
+    const issued = await stack.gql<{ issueSubscriptionInvoice: { id: string; amount: { amountMinor: string } } }>(
+      'mutation($s: ID!) { issueSubscriptionInvoice(subscriptionId: $s) { id amount { amountMinor } } }', { s: sub.id },
+    );
+    expect(issued.body.errors).toBeUndefined();
+    const invoiceId = issued.body.data?.issueSubscriptionInvoice.id ?? '';
+    const total = Number(issued.body.data?.issueSubscriptionInvoice.amount.amountMinor);
+    expect(total).toBeGreaterThan(2);
+    const [issueJob] = await waitForSync(stack, 'acme', allPushed(invoiceId, 1));
+    expect(issueJob?.state).toBe('SUCCEEDED');
+    // Stripe billed the subscription's period itself when it started: ours is linked to that invoice, none is added.
+    const [link] = await stack.db.query<{ remote_id: string }>("SELECT remote_id FROM sync.remote_links WHERE entity_type = 'Invoice' AND canonical_id = $1", [invoiceId]);
+    const remoteSub = stripeSubs(sub.id)[0];
+    const stripeInvoices = [...fake.account(stripeAccount).invoices.values()].filter((i) => i.parent?.subscription_details?.subscription === remoteSub?.id || i.metadata?.['canonicalId'] === invoiceId);
+    expect(stripeInvoices.map((i) => [i.id, i.amount_due])).toEqual([[link?.remote_id, total]]);
+    const stripeInvoice = () => fake.account(stripeAccount).invoices.get(link?.remote_id ?? '');
+
+    const pay = async (amountMinor: number) => {
+      const res = await stack.gql<{ recordBillingPayment: { id: string; status: string } }>(
+        'mutation($i: ID!, $a: MoneyInput!) { recordBillingPayment(invoiceId: $i, amount: $a) { id status } }',
+        { i: invoiceId, a: { amountMinor: String(amountMinor), currency } },
+      );
+      expect(res.body.errors).toBeUndefined();
+      const [payment] = await stack.db.query<{ id: string }>('SELECT id FROM billing.payments WHERE invoice_id = $1 ORDER BY received_at DESC, id DESC LIMIT 1', [invoiceId]);
+      const [job] = await waitForSync(stack, 'acme', allPushed(payment?.id ?? '', 1));
+      return job;
+    };
+    // A third: Stripe settles invoices whole, so nothing is marked there yet.
+    const first = Math.floor(total / 3);
+    const partial = await pay(first);
+    expect(partial?.state).toBe('SUCCEEDED');
+    expect(partial?.result).toMatch(/partial/);
+    expect(stripeInvoice()?.status).toBe('open');
+    // The rest: marked paid out of band, once.
+    const rest = await pay(total - first);
+    expect(rest?.result).toMatch(/marked paid out of band/);
+    expect(stripeInvoice()?.status).toBe('paid');
+    expect(fake.log.filter((r) => r.method === 'POST' && r.path === `/v1/invoices/${link?.remote_id}/pay` && !r.replayed)).toHaveLength(1);
+
+    // Stripe's payment webhooks for it come back: the ERP keeps our two payments, not a third from Stripe's.
+    await settle();
+    const erpPayments = await stack.db.query<{ amount_minor: string }>(
+      'SELECT a.amount_minor::text FROM erp.payment_applications a WHERE a.tenant_id = $1 AND a.invoice_id = $2 ORDER BY a.amount_minor',
+      ['acme', invoiceId],
+    );
+    expect(erpPayments.map((p) => Number(p.amount_minor)).sort((a, b) => a - b)).toEqual([first, total - first].sort((a, b) => a - b));
+    const changes = await stack.db.query<{ result: string }>(
+      "SELECT result FROM sync.jobs WHERE tenant_id = 'acme' AND kind = 'REMOTE_CHANGE' AND payload->>'remoteId' = $1 AND state = 'SUCCEEDED'", [link?.remote_id],
+    );
+    expect(changes.map((c) => c.result)).toContainEqual(expect.stringMatching(/settled out of band by our billing API/));
+    // And nothing about this invoice ended in the dead-letter queue (an ERP refusing a second payment would).
+    const dead = await stack.db.query<{ kind: string }>(
+      `SELECT kind FROM sync.jobs WHERE tenant_id = 'acme' AND state = 'DEAD_LETTERED'
+         AND (entity_id = ANY($1::text[]) OR entity_id IN (SELECT id FROM billing.payments WHERE invoice_id = $2))`,
+      [[invoiceId, link?.remote_id], invoiceId],
+    );
+    expect(dead).toEqual([]);
+  });
+
   it('a worker killed mid-job (Stripe created the subscription, the worker died before recording it) leaves one subscription after another worker takes over', async () => {
     await settle();
     fake.webhooks.hold();

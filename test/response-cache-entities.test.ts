@@ -88,6 +88,31 @@ describe('entity-level response cache invalidation', () => {
     expect(cache(await postGraphQL(second.url, one(y), { token }))).toBe('MISS');
   });
 
+  it('a create evicts the lookups that found nothing and the empty lists of its type, not the found entities', async () => {
+    const { ids: [y = ''], token } = await tenantWithAccounts('ent-absent', 1);
+    const fresh = await postGraphQL<{ createAccount: { id: string } }>(stack.url, 'mutation { createAccount(input: { name: "No Invoices Yet" }) { id } }', { token });
+    const x = fresh.body.data?.createAccount.id ?? '';
+    const missing = '{ invoice(id: "inv_absent") { id } }';
+    const none = `{ invoices(first: 5, filter: { accountId: "${x}" }) { nodes { id } } }`;
+    await warm([stack.url, second.url], [missing, none, one(y)], token);
+    expect((await postGraphQL(stack.url, missing, { token })).body.data).toEqual({ invoice: null });
+    expect((await postGraphQL(stack.url, none, { token })).body.data).toEqual({ invoices: { nodes: [] } });
+    const invoice = await postGraphQL<{ createInvoice: { id: string } }>(
+      stack.url,
+      'mutation($a: ID!) { createInvoice(input: { accountId: $a, currency: "USD", lines: [{ description: "x", quantity: 1, unitPrice: { amountMinor: "100", currency: "USD" } }] }) { id } }',
+      { token, variables: { a: x } },
+    );
+    expect(invoice.body.errors).toBeUndefined();
+    const created = invoice.body.data?.createInvoice.id;
+    // Written through the first instance, read through the second (the cache is shared: one look is the test).
+    expect(cache(await postGraphQL(second.url, missing, { token }))).toBe('MISS');
+    const list = await postGraphQL<{ invoices: { nodes: { id: string }[] } }>(second.url, none, { token });
+    expect(cache(list)).toBe('MISS');
+    expect(list.body.data?.invoices.nodes.map((n) => n.id)).toEqual([created]);
+    // (Not the new account: the sync of its creation evicts it whenever its jobs finish.)
+    expect(cache(await postGraphQL(second.url, one(y), { token }))).toBe('HIT');
+  });
+
   it('a write of an invoice evicts the answers showing a balance, not those showing names only', async () => {
     const { ids: [x = '', y = ''], token } = await tenantWithAccounts('ent-derived', 2);
     const balance = `{ account(id: "${y}") { id balance { amountMinor } } }`;

@@ -5,6 +5,7 @@ import { type ErrorCode, fieldError } from '../../lib/errors';
 import type { Logger } from '../../lib/logger';
 import type { GatewayContext } from '../context';
 import type { OperationLimits } from '../operation-limits';
+import type { RateLimits } from '../rate-limit';
 import { type PartnerDocumentRule, derivedExecution, documentHash } from '../trusted-documents';
 import { type DocumentChecker, documentChecker } from './documents';
 import type { FanOut, Sink } from './fanout';
@@ -44,6 +45,8 @@ export interface SubscribeRequestOptions {
   operationLimits: OperationLimits;
   /** A partner may only send its registered documents (the HTTP endpoint's rule, trusted-documents.ts). */
   partnerDocuments: PartnerDocumentRule;
+  /** The HTTP endpoint's rate limits: a subscribe spends its cost from the same budgets (gateway/rate-limit.ts). */
+  charge: RateLimits['charge'];
   documentCacheBytes: number;
   production: boolean;
   logger: Logger;
@@ -111,6 +114,8 @@ export function subscribeRequests(opts: SubscribeRequestOptions): SubscribeReque
       if (variables.errors) {
         return refuse(variables.errors.map((e) => new GraphQLError(e.message, { nodes: e.nodes, extensions: { code: 'BAD_USER_INPUT' satisfies ErrorCode } })));
       }
+      const limited = await opts.charge(principal, { schema: loaded.schema, document, operation, variables: variables.coerced });
+      if (limited) return refuse([limited]);
       const slot = opts.slots.acquire(principal, onConnection);
       if (slot instanceof GraphQLError) return refuse([slot]);
       const contextValue: SubscriptionContext = { principal, execute: executeAs(principal, correlationId), sink, fanout: opts.fanout };

@@ -14,6 +14,7 @@ import { subscriptionLedgerReads, subscriptionResumes } from '../../lib/telemetr
 import type { GatewayContext } from '../context';
 import type { OperationLimits } from '../operation-limits';
 import type { PartnerDocumentRule } from '../trusted-documents';
+import type { RateLimits } from '../rate-limit';
 import { wsErrorFormatter } from './errors';
 import { at } from './expiry';
 import { type SharedResult, type Sink, fanOut } from './fanout';
@@ -81,6 +82,8 @@ export interface SubscriptionServerOptions {
   operationLimits: OperationLimits;
   /** The partner rule of the HTTP endpoint (trusted-documents.ts), applied to each subscribe before parsing. */
   partnerDocuments: PartnerDocumentRule;
+  /** The HTTP endpoint's rate limits, charged for each subscribe. */
+  charge: RateLimits['charge'];
   production: boolean;
 }
 
@@ -199,7 +202,8 @@ export function attachSubscriptions(opts: SubscriptionServerOptions): Subscripti
     onLedgerRead: () => subscriptionLedgerReads.inc(),
   });
   const requests = subscribeRequests({
-    apollo: opts.apollo, fanout, slots, operationLimits: opts.operationLimits, partnerDocuments: opts.partnerDocuments, documentCacheBytes: limits.documentCacheBytes,
+    apollo: opts.apollo, fanout, slots, operationLimits: opts.operationLimits, partnerDocuments: opts.partnerDocuments, charge: opts.charge,
+    documentCacheBytes: limits.documentCacheBytes,
     production, logger: opts.logger,
   });
   const formatError = wsErrorFormatter(production, opts.logger);

@@ -25,6 +25,17 @@ export interface RemoteBillingPush {
    * re-claimed job replays its own vendor writes instead of repeating them. Returns what was done.
    */
   syncSubscription(subscriptionId: string, change: SubscriptionChange, keyBase: string): Promise<string>;
+  /**
+   * An invoice our billing API issued, raised at the vendor: linked to the vendor's own invoice of the subscription when
+   * it billed that period already (same amount, not linked to another of ours), created and finalized otherwise.
+   */
+  pushIssuedInvoice(invoiceId: string): Promise<string>;
+  /**
+   * A payment our billing API recorded: once the invoice is paid in full, the vendor's invoice is marked paid out of
+   * band (the vendor settles an invoice whole, so a partial payment waits for the rest). The settlement is recorded
+   * before the vendor call, so the vendor's payment webhooks for it are not applied to the ERP a second time.
+   */
+  pushPayment(paymentId: string, invoiceId: string, keyBase: string): Promise<string>;
 }
 
 const digest = (inputs: unknown): string => createHash('sha256').update(JSON.stringify(inputs)).digest('hex').slice(0, 16);
@@ -123,6 +134,18 @@ export function remoteBilling(
     },
   };
 
+  /** The vendor's invoice for one of our issued invoices, when it raised one for that subscription already. */
+  const vendorsOwnInvoice = async (subscriptionRemoteId: string | null, total: Money): Promise<RemoteInvoice | null> => {
+    if (!subscriptionRemoteId) return null;
+    const page = await remote.listInvoices({ subscriptionRemoteId, limit: 10 });
+    for (const candidate of page.items) {
+      if (candidate.status === 'VOID' || candidate.canonicalId) continue;
+      if (candidate.total.amountMinor !== total.amountMinor || candidate.total.currency !== total.currency) continue;
+      if (!(await links.canonicalId('Invoice', candidate.remoteId))) return candidate;
+    }
+    return null;
+  };
+
   const push: RemoteBillingPush = {
     async syncSubscription(id, change, keyBase) {
       const [sub] = await mirror.subscriptionsByIds([id]);
@@ -153,6 +176,36 @@ export function remoteBilling(
         done.push(`${remoteId} canceled${atPeriodEnd ? ' at period end' : ''}`);
       }
       return done.join('; ');
+    },
+    async pushIssuedInvoice(invoiceId) {
+      const [invoice] = await mirror.issuedInvoicesByIds([invoiceId]);
+      if (!invoice) throw new PermanentError('INVOICE_NOT_FOUND', `Billing invoice "${invoiceId}" does not exist`);
+      if (!(await links.remoteId('Invoice', invoiceId))) {
+        const subscriptionRemoteId = await links.remoteId('BillingSubscription', invoice.subscriptionId);
+        const own = await vendorsOwnInvoice(subscriptionRemoteId, invoice.amount);
+        if (own) {
+          await links.record('Invoice', invoiceId, own.remoteId, own.remoteUpdatedAt);
+          return `linked to the vendor's own invoice ${own.remoteId} of the period`;
+        }
+      }
+      const raised = await push.raiseInvoice({
+        invoiceId, accountId: invoice.accountId, subscriptionId: null, currency: invoice.amount.currency, daysUntilDue: 30,
+        lines: [{ description: `Subscription ${invoice.subscriptionId} ${invoice.periodStart} to ${invoice.periodEnd}`, amount: invoice.amount }],
+      });
+      return `raised ${raised.remoteId} (${raised.status})`;
+    },
+    async pushPayment(paymentId, invoiceId, keyBase) {
+      const [invoice] = await mirror.issuedInvoicesByIds([invoiceId]);
+      if (!invoice) throw new PermanentError('INVOICE_NOT_FOUND', `Billing invoice "${invoiceId}" does not exist`);
+      if (invoice.status !== 'PAID') return `payment ${paymentId} is partial (${invoice.amountPaid.amountMinor} of ${invoice.amount.amountMinor}): the vendor settles the invoice when it is paid in full`;
+      const remoteId = await links.remoteId('Invoice', invoiceId);
+      if (!remoteId) throw new TransientError('REMOTE_NOT_CREATED_YET', `Invoice "${invoiceId}" is not at the vendor yet; its issue job pushes it first`);
+      const current = await remote.retrieveInvoice(remoteId);
+      if (!current) throw new PermanentError('REMOTE_INVOICE_GONE', `The vendor invoice of "${invoiceId}" no longer exists`);
+      if (current.status === 'PAID') return `${remoteId} is paid at the vendor already`;
+      await links.record('InvoiceSettlement', invoiceId, remoteId, null);
+      const paid = await remote.markInvoicePaid(remoteId, { idempotencyKey: `${keyBase}:paid` });
+      return `${remoteId} marked paid out of band (${paid.status})`;
     },
     async raiseInvoice(input) {
       const known = await links.remoteId('Invoice', input.invoiceId);

@@ -25,7 +25,7 @@ export interface RemoteChangePayload {
  * job re-reads the record by id and applies its current state; each effect is idempotent (an ERP payment id derived
  * from each vendor payment's id), so the same event twice, or two events of one record in any order, have one effect.
  * - invoice (partly) paid -> each of its vendor payments is applied in the ERP to the invoice it bills (cash debit,
- *   receivables credit), once per vendor payment;
+ *   receivables credit), once per vendor payment; not an invoice our billing API settled (its payments are ours);
  * - subscription canceled -> the mirror's subscription is canceled (its status event goes out like any other).
  */
 export function remoteChangeFlow(db: Db, systems: SystemsFor, connections: ConnectionRuntime | undefined) {
@@ -46,6 +46,8 @@ export function remoteChangeFlow(db: Db, systems: SystemsFor, connections: Conne
         if (invoice.amountPaid.amountMinor === '0') return `invoice ${p.remoteId} is ${invoice.status} with nothing paid: nothing to apply`;
         const invoiceId = invoice.canonicalId ?? (await links.canonicalId('Invoice', invoice.remoteId));
         if (!invoiceId) return `invoice ${p.remoteId} was not raised by us: not applied`;
+        // Paid through our billing API and settled at the vendor by us: the ERP got those payments from our records.
+        if (await links.remoteId('InvoiceSettlement', invoiceId)) return `invoice ${p.remoteId} was settled out of band by our billing API: its payments reach the ERP from our records`;
         // Each vendor payment becomes one ERP payment (its id derived from the vendor payment's id), so an invoice
         // paid in parts is applied in parts, once each, and the ERP's paid total is the vendor's.
         const payments = (await remote.listInvoicePayments(invoice.remoteId)).filter((x) => x.status === 'PAID');

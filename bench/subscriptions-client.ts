@@ -254,7 +254,8 @@ function main(): void {
         const wsUrl = msg.url.replace(/^http/, 'ws');
         const target = BigInt(msg.target);
         storm.target = target;
-        storm.pending = subs.filter((s) => s.lastEventId === null || s.lastEventId < target).length;
+        // A subscription that never received anything (its connection failed) cannot catch up: not waited for.
+        storm.pending = subs.filter((s) => s.lastEventId !== null && s.lastEventId < target).length;
         storm.duplicates = 0;
         const report = () => send({ type: 'caughtUp', at: now(), caughtUp: subs.length - storm.pending, duplicates: storm.duplicates });
         if (storm.pending === 0) {

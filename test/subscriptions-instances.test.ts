@@ -1,8 +1,8 @@
 import { type Client as SseClient, createClient } from 'graphql-sse';
+import { accountChanges, subscriptionGroups } from './support/accounts';
 import { eventually } from './support/eventually';
 import { type Received, sseCollect } from './support/sse';
 import { type Instance, type TestStack, startInstance, startTestStack } from './support/stack';
-import { waitForSync } from './support/wait';
 import { collect, wsClient } from './support/ws';
 
 /**
@@ -69,17 +69,10 @@ describe('subscriptions across gateway instances and transports', () => {
   const closers: (() => Promise<void> | void)[] = [];
 
   /** Fan-out groups of every gateway in this process (only this file's subscribers exist here). */
-  const groups = async () => {
-    const text = await (await fetch(a.url.replace(/\/graphql$/, '/metrics'))).text();
-    return Number(/^sor_subscription_groups (\d+)/m.exec(text)?.[1] ?? Number.NaN);
-  };
-  const createAccount = async (name: string) => {
-    const res = await stack.gql<{ createAccount: { id: string } }>('mutation($n: String!) { createAccount(input: { name: $n }) { id } }', { n: name });
-    return res.body.data?.createAccount.id ?? '';
-  };
-  const rename = (id: string, name: string) => stack.gql('mutation($id: ID!, $n: String!) { updateAccount(id: $id, input: { name: $n }) { id } }', { id, n: name });
-  const succeeded = (id: string, n: number) =>
-    waitForSync(stack, 'acme', async () => (await stack.db.query("SELECT 1 FROM sync.events WHERE entity_id = $1 AND state = 'SUCCEEDED' AND seq IS NOT NULL", [id])).length === n);
+  const groups = () => subscriptionGroups(a.url);
+  const createAccount = (name: string) => accountChanges(stack).createAccount(name);
+  const rename = (id: string, name: string) => accountChanges(stack).rename(id, name);
+  const succeeded = (id: string, n: number) => accountChanges(stack).succeeded(id, n);
   const stored = async (id: string) =>
     (await stack.db.query<{ id: string }>("SELECT seq::text AS id FROM sync.events WHERE tenant_id = 'acme' AND entity_id = $1 AND seq IS NOT NULL ORDER BY sync.events.seq", [id])).map((r) => r.id);
 

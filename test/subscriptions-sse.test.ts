@@ -1,9 +1,9 @@
 import { type IncomingMessage, type Server, type ServerResponse, createServer, request } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { NetworkError, createClient } from 'graphql-sse';
+import { accountChanges } from './support/accounts';
 import { type Received, sseCollect } from './support/sse';
 import { type Instance, type TestStack, startInstance, startTestStack } from './support/stack';
-import { waitForSync } from './support/wait';
 import { collect, wsClient } from './support/ws';
 
 /**
@@ -79,13 +79,9 @@ describe('subscriptions over SSE (graphql-sse)', () => {
     closers.push(() => client.dispose());
     return client;
   };
-  const createAccount = async (name: string) => {
-    const res = await stack.gql<{ createAccount: { id: string } }>('mutation($n: String!) { createAccount(input: { name: $n }) { id } }', { n: name });
-    return res.body.data?.createAccount.id ?? '';
-  };
-  const rename = (id: string, name: string) => stack.gql('mutation($id: ID!, $n: String!) { updateAccount(id: $id, input: { name: $n }) { id } }', { id, n: name });
-  const succeeded = (id: string, n: number) =>
-    waitForSync(stack, 'acme', async () => (await stack.db.query("SELECT 1 FROM sync.events WHERE entity_id = $1 AND state = 'SUCCEEDED' AND seq IS NOT NULL", [id])).length === n);
+  const createAccount = (name: string) => accountChanges(stack).createAccount(name);
+  const rename = (id: string, name: string) => accountChanges(stack).rename(id, name);
+  const succeeded = (id: string, n: number) => accountChanges(stack).succeeded(id, n);
 
   beforeAll(async () => {
     stack = await startTestStack({ accounts: 2 });

@@ -6,9 +6,9 @@ import { bearerToken } from '../../lib/auth/tokens';
 import { fieldError, specOf } from '../../lib/errors';
 import { at } from './expiry';
 import type { Sink } from './fanout';
-import { type SubscribeRequests, openStream } from './requests';
+import { openStream } from './requests';
 import type { Slot } from './slots';
-import { type SseLimits, type SsePayload, type StreamWriter, Refusal, event, openEventStream, payloadOf, sendRefusal, streamWriter } from './sse-wire';
+import { type SseOptions, type SsePayload, type StreamWriter, Refusal, event, openEventStream, payloadOf, sendRefusal, streamWriter } from './sse-wire';
 
 /** graphql-sse's header for the reservation token (EventSource clients put it in `?token=` instead). */
 export const STREAM_TOKEN_HEADER = 'x-graphql-event-stream-token';
@@ -19,12 +19,6 @@ export const RESERVATION_TIMEOUT_MS = 30_000;
 /** Reservations one token subject may hold without a connected stream (each PUT makes one). */
 export const MAX_UNCONNECTED_PER_SUBJECT = 10;
 
-export interface SingleConnectionOptions {
-  requests: SubscribeRequests;
-  verify: (token: string) => Promise<Principal>;
-  limits: SseLimits;
-  formatError: (error: GraphQLError, correlationId: string) => GraphQLFormattedError;
-}
 
 export interface SingleConnectionMode {
   /** PUT: authenticates and answers 201 with a reservation token (text/plain). */
@@ -73,7 +67,7 @@ const subjectOf = (p: Principal) => JSON.stringify([p.tenant, p.kind, p.sub]);
  * load balancer, requests carrying one token must reach the same instance (affinity on the token header or `token`
  * parameter); a client sent elsewhere gets 404 and reserves again there.
  */
-export function singleConnectionMode(opts: SingleConnectionOptions): SingleConnectionMode {
+export function singleConnectionMode(opts: SseOptions): SingleConnectionMode {
   const { limits } = opts;
   const reservations = new Map<string, Reservation>();
   const unconnected = new Map<string, number>();

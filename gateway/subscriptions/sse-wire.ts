@@ -1,8 +1,9 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { GraphQLFormattedError } from 'graphql';
+import type { GraphQLError, GraphQLFormattedError } from 'graphql';
+import type { Principal } from '../../lib/auth/principal';
 import { z } from 'zod';
 import { readRawBody, sendJson } from '../../lib/http/server';
-import type { SubscribePayload } from './requests';
+import type { SubscribePayload, SubscribeRequests } from './requests';
 
 /** The wire pieces both SSE modes share (sse.ts: distinct connections; sse-single.ts: single connection). */
 
@@ -11,6 +12,14 @@ export interface SseLimits {
   maxBufferedBytes: number;
   keepAliveMs: number;
   maxPayloadBytes: number;
+}
+
+/** What both SSE modes are built from. */
+export interface SseOptions {
+  requests: SubscribeRequests;
+  verify: (token: string) => Promise<Principal>;
+  limits: SseLimits;
+  formatError: (error: GraphQLError, correlationId: string) => GraphQLFormattedError;
 }
 
 /** A subscribe over SSE: graphql-sse's single connection mode names the operation in `extensions.operationId`. */

@@ -7,21 +7,15 @@ import { fieldError, specOf } from '../../lib/errors';
 import { sendJson } from '../../lib/http/server';
 import { at } from './expiry';
 import type { Sink } from './fanout';
-import { type SubscribeRequests, openStream } from './requests';
+import { openStream } from './requests';
 import { type SingleConnectionMode, STREAM_TOKEN_HEADER, singleConnectionMode } from './sse-single';
-import { type SseLimits, type SsePayload, Refusal, event, openEventStream, payloadOf, sendRefusal, streamWriter } from './sse-wire';
+import { type SseOptions, type SsePayload, Refusal, event, openEventStream, payloadOf, sendRefusal, streamWriter } from './sse-wire';
 
-export type { SseLimits } from './sse-wire';
+export type { SseLimits, SseOptions } from './sse-wire';
 
 /** Where GraphQL over SSE is served, in both of graphql-sse's modes (distinct connections and single connection). */
 export const SSE_PATH = '/graphql/stream';
 
-export interface SseOptions {
-  requests: SubscribeRequests;
-  verify: (token: string) => Promise<Principal>;
-  limits: SseLimits;
-  formatError: (error: GraphQLError, correlationId: string) => GraphQLFormattedError;
-}
 
 export interface SseTransport {
   /** Serves the request if it is for SSE_PATH (true), else leaves it alone (false). */

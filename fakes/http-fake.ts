@@ -89,6 +89,20 @@ export async function serveFake(
   };
 }
 
+/**
+ * The most requests any window of `windowMs` held (sliding, by arrival time at the fake): what a vendor's rate limit
+ * counts, measured where the vendor would measure it.
+ */
+export function busiestWindow(entries: readonly { at: number }[], windowMs: number): number {
+  const times = entries.map((r) => r.at).sort((a, b) => a - b);
+  let max = 0;
+  for (let i = 0, j = 0; i < times.length; i++) {
+    while ((times[i] ?? 0) - (times[j] ?? 0) >= windowMs) j++;
+    max = Math.max(max, i - j + 1);
+  }
+  return max;
+}
+
 export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   res.writeHead(status, { 'content-type': 'application/json;charset=utf-8', ...headers });
   res.end(JSON.stringify(body));

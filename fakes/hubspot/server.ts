@@ -42,7 +42,7 @@ interface StoredObject {
   archived: boolean;
 }
 
-/** HubSpot's webhook payload item (v3 app webhooks). */
+/** HubSpot's webhook payload item (v3 app webhooks): an object event, or an association change (no `objectId`). */
 export interface HubSpotWebhookEvent {
   eventId: number;
   subscriptionId: number;
@@ -51,10 +51,15 @@ export interface HubSpotWebhookEvent {
   occurredAt: number;
   subscriptionType: string;
   attemptNumber: number;
-  objectId: number;
+  objectId?: number;
   propertyName?: string;
   propertyValue?: string;
   changeSource: string;
+  associationType?: string;
+  fromObjectId?: number;
+  toObjectId?: number;
+  associationRemoved?: boolean;
+  isPrimaryAssociation?: boolean;
 }
 
 export interface HubSpotFakeOptions {
@@ -115,6 +120,11 @@ export class HubSpotFake extends HttpFake {
     const refreshToken = `rt-${randomUUID()}`;
     this.refreshTokens.set(refreshToken, clientId);
     return refreshToken;
+  }
+
+  /** Whether HubSpot would still take this refresh token (a rotated one is not). */
+  refreshTokenValid(refreshToken: string): boolean {
+    return this.refreshTokens.has(refreshToken);
   }
 
   /** Every OAuth access token issued so far stops working (as 30 minutes passing would do). */
@@ -184,9 +194,10 @@ export class HubSpotFake extends HttpFake {
     const json = body ? (JSON.parse(body) as Record<string, unknown>) : {};
     const path = url.pathname.replace(/\/$/, '');
     let m: RegExpExecArray | null;
-    if ((m = /^\/crm\/v3\/objects\/(\w+)\/batch\/(upsert|read)$/.exec(path)) && req.method === 'POST') {
+    if ((m = /^\/crm\/v3\/objects\/(\w+)\/batch\/(upsert|read|update)$/.exec(path)) && req.method === 'POST') {
       const type = this.objectType(m[1]);
       if (!type) return this.error(res, 404, 'OBJECT_NOT_FOUND', `Unknown object type ${m[1]}`);
+      if (m[2] === 'update') return this.batchUpdate(type, json, res, ok);
       return m[2] === 'upsert' ? this.batchUpsert(type, json, res, ok) : this.batchRead(type, json, ok);
     }
     if ((m = /^\/crm\/v3\/objects\/(\w+)\/search$/.exec(path)) && req.method === 'POST') {
@@ -210,10 +221,10 @@ export class HubSpotFake extends HttpFake {
       if (req.method === 'GET') return ok(200, this.wire(type, found, url.searchParams.get('properties')?.split(',') ?? null));
     }
     if ((m = /^\/crm\/v4\/objects\/(\w+)\/(\d+)\/associations\/default\/(\w+)\/(\d+)$/.exec(path)) && req.method === 'PUT') {
-      return this.associate(m[1]!, m[3]!, [{ from: { id: m[2]! }, to: { id: m[4]! } }], res, ok);
+      return this.associateDefault(m[1]!, m[3]!, [{ from: { id: m[2]! }, to: { id: m[4]! } }], res, ok);
     }
     if ((m = /^\/crm\/v4\/associations\/(\w+)\/(\w+)\/batch\/associate\/default$/.exec(path)) && req.method === 'POST') {
-      return this.associate(m[1]!, m[2]!, (json['inputs'] ?? []) as { from: { id: string }; to: { id: string } }[], res, ok);
+      return this.associateDefault(m[1]!, m[2]!, (json['inputs'] ?? []) as { from: { id: string }; to: { id: string } }[], res, ok);
     }
     if ((m = /^\/crm\/v4\/associations\/(\w+)\/(\w+)\/batch\/read$/.exec(path)) && req.method === 'POST') {
       return this.readAssociations(m[1]!, m[2]!, json, ok);
@@ -294,13 +305,47 @@ export class HubSpotFake extends HttpFake {
     ok(200, answer);
   }
 
+  /** Batch update by HubSpot id (200, or 207 naming the ids it does not have); a value another record holds in a unique property is refused. */
+  private batchUpdate(type: HubSpotObjectType, json: Record<string, unknown>, res: ServerResponse, ok: (s: number, p: unknown) => void): void {
+    const inputs = (json['inputs'] ?? []) as { id: string; properties: Record<string, string | null> }[];
+    if (inputs.length > 100) return this.error(res, 400, 'VALIDATION_ERROR', 'Batch size exceeds the limit of 100.');
+    const store = this.objects.get(type)!;
+    for (const input of inputs) {
+      for (const unique of UNIQUE_PROPERTIES[type]) {
+        const value = input.properties[unique];
+        if (!value) continue;
+        const holder = [...store.values()].find((o) => o.id !== input.id && !o.archived && o.properties[unique] === value);
+        if (holder) return this.error(res, 400, 'VALIDATION_ERROR', `${unique} value ${value} already exists on ${holder.id}.`);
+      }
+    }
+    const started = new Date().toISOString();
+    const present = inputs.filter((i) => store.get(i.id) && !store.get(i.id)!.archived);
+    const results = present.map((i) => this.wire(type, this.write(type, i.id, i.properties, 'INTEGRATION'), Object.keys(i.properties)));
+    const missing = inputs.filter((i) => !present.includes(i)).map((i) => i.id);
+    const status = 'COMPLETE' as Wire<BatchResponseSimplePublicObject>['status'];
+    if (missing.length === 0) {
+      const answer: Wire<BatchResponseSimplePublicObject> = { status, results, startedAt: started, completedAt: new Date().toISOString() };
+      return ok(200, answer);
+    }
+    const errors: Wire<StandardError>[] = [{ status: 'error', category: 'OBJECT_NOT_FOUND', message: 'Could not update some objects.', context: { ids: missing }, links: {}, errors: [] }];
+    const answer: Wire<BatchResponseSimplePublicObjectWithErrors> = {
+      status: 'COMPLETE' as Wire<BatchResponseSimplePublicObjectWithErrors>['status'], results, numErrors: 1, errors, startedAt: started, completedAt: new Date().toISOString(),
+    };
+    ok(207, answer);
+  }
+
   private batchRead(type: HubSpotObjectType, json: Record<string, unknown>, ok: (s: number, p: unknown) => void): void {
     const inputs = (json['inputs'] ?? []) as { id: string }[];
     const properties = (json['properties'] ?? null) as string[] | null;
     const idProperty = json['idProperty'] as string | undefined;
     const started = new Date().toISOString();
-    const store = [...this.objects.get(type)!.values()].filter((o) => !o.archived);
-    const found = inputs.map((i) => ({ id: i.id, object: store.find((o) => (idProperty ? o.properties[idProperty] === i.id : o.id === i.id)) }));
+    const objects = this.objects.get(type)!;
+    const store = idProperty ? [...objects.values()].filter((o) => !o.archived) : [];
+    const byId = (id: string) => {
+      const o = objects.get(id);
+      return o && !o.archived ? o : undefined;
+    };
+    const found = inputs.map((i) => ({ id: i.id, object: idProperty ? store.find((o) => o.properties[idProperty] === i.id) : byId(i.id) }));
     const results = found.flatMap((f) => (f.object ? [this.wire(type, f.object, properties)] : []));
     const missing = found.filter((f) => !f.object).map((f) => f.id);
     const status = 'COMPLETE' as Wire<BatchResponseSimplePublicObject>['status'];
@@ -340,7 +385,7 @@ export class HubSpotFake extends HttpFake {
     ok(200, answer);
   }
 
-  private associate(fromType: string, toType: string, pairs: readonly { from: { id: string }; to: { id: string } }[], res: ServerResponse, ok: (s: number, p: unknown) => void): void {
+  private associateDefault(fromType: string, toType: string, pairs: readonly { from: { id: string }; to: { id: string } }[], res: ServerResponse, ok: (s: number, p: unknown) => void): void {
     const from = this.objectType(fromType);
     const to = this.objectType(toType);
     const typeId = ASSOCIATION_TYPE[`${fromType}->${toType}`];
@@ -354,6 +399,7 @@ export class HubSpotFake extends HttpFake {
       for (const a of [...this.associations]) if (a.startsWith(`${from}:${fromId}->${to}:`)) this.associations.delete(a);
       this.associations.add(`${from}:${fromId}->${to}:${toId}`);
       this.associations.add(`${to}:${toId}->${from}:${fromId}`);
+      this.queueAssociationEvent(from, fromId, to, toId);
       return [{ from: { id: fromId }, to: { id: toId }, associationSpec: spec(typeId) }, { from: { id: toId }, to: { id: fromId }, associationSpec: spec(reverseTypeId) }];
     });
     const now = new Date().toISOString();
@@ -407,6 +453,27 @@ export class HubSpotFake extends HttpFake {
     store.set(newId, created);
     this.queueEvent(`${singular}.creation`, newId, changeSource);
     return created;
+  }
+
+  /**
+   * HubSpot's `*.associationChange` notification: no `objectId`, the pair as `fromObjectId`/`toObjectId` with the
+   * association type's name (CONTACT_TO_COMPANY, ...). Modification times do not move on an association change.
+   */
+  private queueAssociationEvent(from: HubSpotObjectType, fromId: string, to: HubSpotObjectType, toId: string): void {
+    const singular = (t: HubSpotObjectType) => (t === 'companies' ? 'company' : t === 'contacts' ? 'contact' : 'deal');
+    this.pendingEvents.push({
+      eventId: this.nextEventId++, subscriptionId: 2, portalId: this.portalId, appId: 1, occurredAt: Date.now(), subscriptionType: `${singular(from)}.associationChange`,
+      attemptNumber: 0, changeSource: 'CRM_UI', associationType: `${singular(from).toUpperCase()}_TO_${singular(to).toUpperCase()}`,
+      fromObjectId: Number(fromId), toObjectId: Number(toId), associationRemoved: false, isPrimaryAssociation: true,
+    });
+  }
+
+  /** Associates `from` with `to` as a user would in HubSpot's UI (the default, primary association; one event). */
+  associate(fromType: HubSpotObjectType, fromId: string, toType: HubSpotObjectType, toId: string): void {
+    for (const a of [...this.associations]) if (a.startsWith(`${fromType}:${fromId}->${toType}:`)) this.associations.delete(a);
+    this.associations.add(`${fromType}:${fromId}->${toType}:${toId}`);
+    this.associations.add(`${toType}:${toId}->${fromType}:${fromId}`);
+    this.queueAssociationEvent(fromType, fromId, toType, toId);
   }
 
   private queueEvent(subscriptionType: string, objectId: string, changeSource: string, propertyName?: string, propertyValue?: string): void {

@@ -38,6 +38,15 @@ export class OdooFake extends HttpFake {
   apiKey: string;
   /** The clock `write_date` is stamped from. */
   now: () => Date = () => new Date();
+  /** Every `execute_kw` the API served, in order (answered or dropped): what our side asked Odoo to do. */
+  readonly calls: { model: string; method: string; args: OdooValue[] }[] = [];
+  /**
+   * Per model method (`write`, `create`, `action_post`...): how many calls to carry out and then answer with a dropped
+   * connection (the vendor did the work, the answer was lost).
+   */
+  readonly dropAnswers = new Map<string, number>();
+  /** Fields added to a model (Odoo Studio's `x_` fields, or a module's), with the value records without one read as. */
+  private readonly addedFields = new Map<string, Map<string, OdooValue>>();
   private readonly tables = new Map<string, Map<number, Row>>();
   private nextId = 1;
   private sequence = { invoice: 0, payment: 0 };
@@ -61,6 +70,14 @@ export class OdooFake extends HttpFake {
   /** Runs a model method as a user in Odoo's own UI would (out of band: not through the API, not logged). */
   execute(model: string, method: string, args: OdooValue[], kwargs: Record<string, OdooValue> = {}): OdooValue {
     return this.dispatch(model, method, args, kwargs);
+  }
+
+  /** Adds a field to a model, as Odoo Studio or a module would: every record reads it, `default` until written. */
+  defineField(model: string, field: string, defaultValue: OdooValue = false): void {
+    let fields = this.addedFields.get(model);
+    if (!fields) this.addedFields.set(model, (fields = new Map()));
+    fields.set(field, defaultValue);
+    for (const row of this.table(model).values()) if (!(field in row)) row[field] = defaultValue;
   }
 
   /** The stored row, as `read` would answer it. */
@@ -90,6 +107,13 @@ export class OdooFake extends HttpFake {
     const id = call.id ?? null;
     try {
       const result = this.service(call.params?.service, call.params?.method, call.params?.args ?? []);
+      const modelMethod = call.params?.method === 'execute_kw' ? String(call.params.args?.[4]) : '';
+      const drops = this.dropAnswers.get(modelMethod) ?? 0;
+      if (drops > 0) {
+        this.dropAnswers.set(modelMethod, drops - 1);
+        req.socket.destroy();
+        return;
+      }
       sendJson(res, 200, { jsonrpc: '2.0', id, result });
     } catch (err) {
       const [name, message] = err instanceof OdooError ? [err.exception, err.message]
@@ -115,6 +139,7 @@ export class OdooFake extends HttpFake {
       if (this.deniedModels.has(model)) {
         throw new OdooError('odoo.exceptions.AccessError', `You are not allowed to access '${model}' records.\n\nThis operation is allowed for the following groups:\n\t- Accounting/Billing`);
       }
+      this.calls.push({ model, method: modelMethod, args: (modelArgs ?? []) as OdooValue[] });
       return this.dispatch(model, modelMethod, (modelArgs ?? []) as OdooValue[], (kwargs ?? {}) as Record<string, OdooValue>);
     }
     throw new OdooError('builtins.NameError', `unknown service or method ${service}.${method}`);
@@ -319,7 +344,8 @@ export class OdooFake extends HttpFake {
   private insert(model: string, vals: OdooRow): number {
     const id = this.nextId++;
     const stamp = this.stamp();
-    this.table(model).set(id, { ...vals, id, display_name: vals['name'] ?? false, create_date: stamp, write_date: stamp });
+    const added = Object.fromEntries(this.addedFields.get(model) ?? []);
+    this.table(model).set(id, { ...added, ...vals, id, display_name: vals['name'] ?? false, create_date: stamp, write_date: stamp });
     return id;
   }
 

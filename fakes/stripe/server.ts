@@ -6,6 +6,7 @@ import { expand, routes } from './routes';
 import { AccountStore } from './store';
 import { WebhookSender } from './webhooks';
 import { Params, StripeWireError, newId } from './wire';
+import { busiestWindow } from '../http-fake';
 
 /** The one API version the fake speaks: the installed SDK's. */
 const API_VERSION = Stripe.API_VERSION;
@@ -197,13 +198,7 @@ export class StripeFake {
 
   /** The most requests that arrived within any `windowMs` (default one second): proof an outbound limit held. */
   maxRequestsPer(windowMs = 1_000, entries: readonly LoggedRequest[] = this.log): number {
-    const times = entries.map((r) => r.at).sort((a, b) => a - b);
-    let max = 0;
-    for (let i = 0, j = 0; i < times.length; i++) {
-      while ((times[i] ?? 0) - (times[j] ?? 0) >= windowMs) j++;
-      max = Math.max(max, i - j + 1);
-    }
-    return max;
+    return busiestWindow(entries, windowMs);
   }
 
   // ---- HTTP

@@ -26,6 +26,8 @@ export const POLICY: Record<SubgraphName, SubgraphPolicy> = {
     fields: {
       // The vendor's raw record: whatever the vendor keeps (owners' emails, notes), so tenant administration only.
       'Account.remoteData': 'admin',
+      'Contact.remoteData': 'admin',
+      'Opportunity.remoteData': 'admin',
     },
   },
   erp: {

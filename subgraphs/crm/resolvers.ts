@@ -13,6 +13,11 @@ async function externalIds(ctx: CrmContext, entity: { id: string; remoteId: stri
   return [{ system: 'CRM', remoteId: entity.remoteId, remoteUpdatedAt: entity.updatedAt }, ...links.map(({ entityId: _e, ...ref }) => ref)];
 }
 
+/** The CRM vendor's record behind an account, contact or opportunity (a tenant has one CRM connection, so one such record). */
+async function crmRemoteData(ctx: CrmContext, id: string): Promise<Record<string, unknown> | null> {
+  return (await ctx.loaders.remoteData.load(id)).find((r) => r.system === 'CRM')?.remoteData ?? null;
+}
+
 async function accountOf(ctx: CrmContext, id: string): Promise<AccountModel> {
   const account = await ctx.loaders.account.load(id);
   if (!account) throw notFound('Account', id);
@@ -112,7 +117,7 @@ export const resolvers: Resolvers = {
     },
     customFields: (a) => Object.entries(a.customFields).sort(([x], [y]) => x.localeCompare(y)).map(([name, value]) => ({ name, value })),
     // The CRM vendor's record (a tenant has one CRM connection, so one CRM record per account).
-    remoteData: async (a, _args, ctx) => (await ctx.loaders.remoteData.load(a.id)).find((r) => r.system === 'CRM')?.remoteData ?? null,
+    remoteData: (a, _args, ctx) => crmRemoteData(ctx, a.id),
     externalIds: (a, _args, ctx) => externalIds(ctx, a),
     contacts: async (a, list, ctx) => {
       const page = parsePage(list);
@@ -128,10 +133,12 @@ export const resolvers: Resolvers = {
     __resolveReference: (ref, ctx) => ctx.loaders.contact.load(ref.id),
     account: (c, _args, ctx) => accountOf(ctx, c.accountId),
     externalIds: (c, _args, ctx) => externalIds(ctx, c),
+    remoteData: (c, _args, ctx) => crmRemoteData(ctx, c.id),
   },
   Opportunity: {
     __resolveReference: (ref, ctx) => ctx.loaders.opportunity.load(ref.id),
     account: (o, _args, ctx) => accountOf(ctx, o.accountId),
     externalIds: (o, _args, ctx) => externalIds(ctx, o),
+    remoteData: (o, _args, ctx) => crmRemoteData(ctx, o.id),
   },
 };

@@ -28,7 +28,7 @@ export interface ErpContext extends RequestBase {
 }
 
 export function erpContext(base: RequestBase, db: Db): ErpContext {
-  const erp = erpReferenceStore(db, base.tenant, erpWriteHooks(base.tenant, base.correlationId));
+  const erp = erpReferenceStore(db, base.tenant, erpWriteHooks(base.tenant, base.correlationId, { pushToRemote: true }));
   return {
     ...base,
     erp,

@@ -7,6 +7,7 @@ import { WebhookSignatureError } from '../../lib/connectors/remote';
 import type { ConnectionModel } from './connections/models';
 import type { ConnectionRuntime } from './connections/runtime';
 import { SYNCED_KINDS } from './engine/flows/remote-change';
+import { mapsCustomerMetadata } from '../billing/connector/stripe/settings';
 import { webhookAccepted, webhookRefused } from '../../lib/telemetry/sync-metrics';
 import { ERRORS, type ErrorCode, errorCode, isErrorCode, specOf } from '../../lib/errors';
 
@@ -153,7 +154,9 @@ async function storeEvent(tx: Queryable, connection: ConnectionModel, event: Ver
     [connection.id, event.eventId, connection.tenant, event.type, event.objectKind, event.remoteId, body.toString('utf8')],
   );
   if (!row) return 'duplicate';
-  const synced = connection.system === 'BILLING' ? SYNCED_KINDS.some((k) => k === event.objectKind) : true;
+  // Stripe customers are applied only for a connection that maps their metadata.
+  const synced = connection.system !== 'BILLING' || SYNCED_KINDS.some((k) => k === event.objectKind)
+    || (event.objectKind === 'customer' && mapsCustomerMetadata(connection.settings));
   if (!synced) return 'ignored';
   const jobId = await enqueueSyncJob(tx, {
     tenant: connection.tenant, kind: 'REMOTE_CHANGE', entityType: event.objectKind, entityId: event.remoteId, sourceSystem: connection.system, targetSystem: null,

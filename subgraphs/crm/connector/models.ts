@@ -83,5 +83,7 @@ export interface ContactFilter {
 export type NewAccount = Omit<AccountModel, 'id' | 'remoteId' | 'createdAt' | 'updatedAt' | 'customFields'> & { customFields?: Record<string, string | null> };
 export type AccountChanges = Partial<NewAccount>;
 export type NewContact = Omit<ContactModel, 'id' | 'remoteId' | 'createdAt' | 'updatedAt'>;
-export type ContactChanges = Partial<Omit<NewContact, 'accountId'>>;
+/** `accountId` moves the contact to another account (a vendor CRM's company association changed). */
+export type ContactChanges = Partial<NewContact>;
 export type NewOpportunity = Omit<OpportunityModel, 'id' | 'remoteId' | 'createdAt' | 'updatedAt'>;
+export type OpportunityChanges = Partial<Omit<NewOpportunity, 'planCode'>>;

@@ -1,7 +1,7 @@
 import type { Page } from '../../../lib/pagination';
 import type {
   AccountChanges, AccountFilter, AccountModel, ContactChanges, ContactFilter, ContactModel, ExternalRefModel, NewAccount,
-  NewContact, NewOpportunity, OpportunityFilter, OpportunityModel, OpportunityStage,
+  NewContact, NewOpportunity, OpportunityChanges, OpportunityFilter, OpportunityModel, OpportunityStage,
 } from './models';
 
 /**
@@ -28,8 +28,11 @@ export interface CrmConnector {
   /** `id`: a caller-chosen canonical id (an account born in a vendor CRM gets one derived from its vendor id). */
   createAccount(input: NewAccount, id?: string): Promise<AccountModel>;
   updateAccount(id: string, changes: AccountChanges): Promise<AccountModel | null>;
-  createContact(input: NewContact): Promise<ContactModel>;
+  /** `id`: a caller-chosen canonical id (a contact or deal born in a vendor CRM gets one derived from its vendor id). */
+  createContact(input: NewContact, id?: string): Promise<ContactModel>;
   updateContact(id: string, changes: ContactChanges): Promise<ContactModel | null>;
-  createOpportunity(input: NewOpportunity): Promise<OpportunityModel>;
+  createOpportunity(input: NewOpportunity, id?: string): Promise<OpportunityModel>;
   setOpportunityStage(id: string, stage: OpportunityStage): Promise<OpportunityModel | null>;
+  /** Several fields at once (a deal changed in a vendor CRM); the account must exist for the tenant. */
+  updateOpportunity(id: string, changes: OpportunityChanges): Promise<OpportunityModel | null>;
 }

@@ -46,6 +46,14 @@ function opportunityWhere(w: Where, filter: OpportunityFilter): void {
   if (filter.open === false) w.add((p) => `stage = ANY(${p}::text[])`, CLOSED_STAGES);
 }
 
+/** An UPDATE of one row of the tenant (`$1` tenant, `$2` id) setting `sets` and the update time. */
+const updateSql = (table: string, sets: Where, cols: string) =>
+  `UPDATE ${table} SET ${[...sets.clauses, 'updated_at = now()'].join(', ')} WHERE tenant_id = $1 AND id = $2 RETURNING ${cols}`;
+
+/** Moves a contact or opportunity to an account of the same tenant only (the foreign key alone would accept another tenant's). */
+const moveToAccount = (sets: Where, accountId: string) =>
+  sets.add((p) => `account_id = (SELECT a.id FROM crm.accounts a WHERE a.tenant_id = $1 AND a.id = ${p})`, accountId);
+
 /** Called inside the write's transaction: how account changes reach the sync outbox atomically. */
 export interface CrmWriteHooks {
   accountChanged(tx: Queryable, account: AccountModel): Promise<void>;
@@ -140,12 +148,12 @@ export function crmReferenceStore(db: Db, tenant: string, hooks?: CrmWriteHooks)
         return rows[0] ? account(rows[0]) : null;
       });
     },
-    async createContact(input) {
+    async createContact(input, id) {
       const rows = await q(
         `INSERT INTO crm.contacts (id, tenant_id, account_id, remote_id, first_name, last_name, email, phone, title)
          SELECT $1, $2, a.id, $4, $5, $6, $7, $8, $9 FROM crm.accounts a WHERE a.tenant_id = $2 AND a.id = $3
          RETURNING ${CONTACT_COLS}`,
-        [newId('con'), tenant, input.accountId, remoteId('crm-con'), input.firstName, input.lastName, input.email, input.phone, input.title],
+        [id ?? newId('con'), tenant, input.accountId, remoteId('crm-con'), input.firstName, input.lastName, input.email, input.phone, input.title],
       );
       return contact(first(rows, () => new MissingParent('accountId', input.accountId)));
     },
@@ -157,21 +165,33 @@ export function crmReferenceStore(db: Db, tenant: string, hooks?: CrmWriteHooks)
       if (changes.email !== undefined) set('email', changes.email);
       if (changes.phone !== undefined) set('phone', changes.phone);
       if (changes.title !== undefined) set('title', changes.title);
-      const rows = await q(
-        `UPDATE crm.contacts SET ${[...sets.clauses, 'updated_at = now()'].join(', ')} WHERE tenant_id = $1 AND id = $2 RETURNING ${CONTACT_COLS}`,
-        sets.params,
-      );
+      if (changes.accountId !== undefined) moveToAccount(sets, changes.accountId);
+      const rows = await q(updateSql('crm.contacts', sets, CONTACT_COLS), sets.params);
       return rows[0] ? contact(rows[0]) : null;
     },
-    async createOpportunity(input) {
+    async createOpportunity(input, id) {
       const rows = await q(
         `INSERT INTO crm.opportunities (id, tenant_id, account_id, remote_id, name, stage, amount_minor, currency, close_date, plan_code)
          SELECT $1, $2, a.id, $4, $5, $6, $7, $8, $9, $10 FROM crm.accounts a WHERE a.tenant_id = $2 AND a.id = $3
          RETURNING ${OPP_COLS}`,
-        [newId('opp'), tenant, input.accountId, remoteId('crm-opp'), input.name, input.stage, input.amount.amountMinor,
+        [id ?? newId('opp'), tenant, input.accountId, remoteId('crm-opp'), input.name, input.stage, input.amount.amountMinor,
           input.amount.currency, input.closeDate, input.planCode],
       );
       return opportunity(first(rows, () => new MissingParent('accountId', input.accountId)));
+    },
+    async updateOpportunity(id, changes) {
+      const sets = new Where([tenant, id]);
+      const set = (col: string, value: unknown) => sets.add((p) => `${col} = ${p}`, value);
+      if (changes.name !== undefined) set('name', changes.name);
+      if (changes.stage !== undefined) set('stage', changes.stage);
+      if (changes.amount !== undefined) {
+        set('amount_minor', changes.amount.amountMinor);
+        set('currency', changes.amount.currency);
+      }
+      if (changes.closeDate !== undefined) set('close_date', changes.closeDate);
+      if (changes.accountId !== undefined) moveToAccount(sets, changes.accountId);
+      const rows = await q(updateSql('crm.opportunities', sets, OPP_COLS), sets.params);
+      return rows[0] ? opportunity(rows[0]) : null;
     },
     async setOpportunityStage(id, stage) {
       const rows = await q(

@@ -21,10 +21,11 @@ export interface CrmRemote {
   upsert<K extends CrmKind>(kind: K, writes: readonly CrmUpsert<K>[]): Promise<RemoteRecord<CrmFields[K]>[]>;
   /**
    * Writes our canonical id onto a record born at the vendor (the unique field `upsert` keys by), so later upserts
-   * of that canonical id update it instead of creating a second record. The caller has read the record and seen it
-   * without one; writing the same id again changes nothing.
+   * of that canonical id update it instead of creating a second record. The caller has read the records and seen them
+   * without one; writing the same id again changes nothing. Batched (an initial sync claims a page at a time); resolves
+   * with the claimed versions (records the vendor no longer has are absent).
    */
-  claim<K extends CrmKind>(kind: K, remoteId: string, canonicalId: string): Promise<RemoteRecord<CrmFields[K]>>;
+  claim<K extends CrmKind>(kind: K, claims: readonly { remoteId: string; canonicalId: string }[]): Promise<RemoteRecord<CrmFields[K]>[]>;
   /** Records by remote id, in batches; ids the vendor does not have (or archived) are absent. */
   get<K extends CrmKind>(kind: K, remoteIds: readonly string[]): Promise<RemoteRecord<CrmFields[K]>[]>;
   /** Records changed since `cursor` (null: from the beginning, i.e. the initial sync), oldest first. */

@@ -131,6 +131,11 @@ export type Contact = {
   id: Scalars['ID']['output'];
   lastName: Scalars['String']['output'];
   phone: Maybe<Scalars['String']['output']>;
+  /**
+   * The record the tenant's vendor CRM holds for this contact, unmapped, as the vendor sent it (HubSpot: the contact with
+   * its properties); null on the reference store. Needs the admin scope; never cached.
+   */
+  remoteData: Maybe<Scalars['JSON']['output']>;
   title: Maybe<Scalars['String']['output']>;
   updatedAt: Scalars['DateTime']['output'];
 };
@@ -277,6 +282,11 @@ export type Opportunity = {
   name: Scalars['String']['output'];
   /** Plan code the deal sells, used by quote-to-cash. */
   planCode: Maybe<Scalars['String']['output']>;
+  /**
+   * The record the tenant's vendor CRM holds for this opportunity, unmapped, as the vendor sent it (HubSpot: the deal
+   * with its properties); null on the reference store. Needs the admin scope; never cached.
+   */
+  remoteData: Maybe<Scalars['JSON']['output']>;
   stage: OpportunityStage;
   updatedAt: Scalars['DateTime']['output'];
 };
@@ -624,6 +634,7 @@ export type ContactResolvers<ContextType = CrmContext, ParentType extends Resolv
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   lastName?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   phone?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  remoteData?: Resolver<Maybe<ResolversTypes['JSON']>, ParentType, ContextType>;
   title?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   updatedAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
 };
@@ -686,6 +697,7 @@ export type OpportunityResolvers<ContextType = CrmContext, ParentType extends Re
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   name?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   planCode?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  remoteData?: Resolver<Maybe<ResolversTypes['JSON']>, ParentType, ContextType>;
   stage?: Resolver<ResolversTypes['OpportunityStage'], ParentType, ContextType>;
   updatedAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
 };

@@ -114,6 +114,22 @@ export interface NewInvoice {
   dueInDays: number;
 }
 
+/** An invoice another ERP made, mirrored with its own number, lines and amounts (minor units, as strings). */
+export interface ImportedInvoice {
+  id: string;
+  accountId: string;
+  /** The other ERP's id of the invoice (the ERP external id). */
+  remoteId: string;
+  number: string;
+  currency: string;
+  issueDate: string | null;
+  dueDate: string | null;
+  lines: readonly { description: string; quantity: number; unitPriceMinor: string; amountMinor: string }[];
+  subtotalMinor: string;
+  taxMinor: string;
+  totalMinor: string;
+}
+
 export interface NewPayment {
   /** A caller-chosen id makes the payment idempotent: a retry with the same id returns the first payment. */
   id?: string;

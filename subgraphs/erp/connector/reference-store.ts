@@ -1,11 +1,11 @@
 import { externalIdsOf } from '../../../lib/db/external-ids';
 import type { Db, Queryable } from '../../../lib/db/db';
 import { MissingRecord } from './errors';
-import type { InvoiceFilter, InvoiceModel, InvoiceStatus } from './models';
+import type { ImportedInvoice, InvoiceFilter, InvoiceModel, InvoiceStatus } from './models';
 import type { ErpConnector } from './port';
 import { APPLICATION_SELECT, INVOICE_COLS, JOURNAL_COLS, PAYMENT_COLS, application, customerSelect, financeAccount, invoice, journalEntry, payment } from './rows';
 import { Where, childPages, listSql } from '../../../lib/db/sql';
-import { createInvoice, postInvoice, recordPayment, upsertCustomer, voidInvoice } from './writes';
+import { createInvoice, importInvoice, postInvoice, recordPayment, upsertCustomer, voidInvoice } from './writes';
 
 function invoiceWhere(w: Where, filter: InvoiceFilter): void {
   if (filter.accountId) w.add((p) => `account_id = ${p}`, filter.accountId);
@@ -13,16 +13,28 @@ function invoiceWhere(w: Where, filter: InvoiceFilter): void {
   if (filter.dueBefore) w.add((p) => `due_date < ${p}::date`, filter.dueBefore);
 }
 
-/** Called inside the write's transaction: how invoice status changes reach the event ledger atomically. */
+/** A record changed by a write of the ERP's own API (not by the sync engine mirroring another system). */
+export type ErpWritten = { type: 'Account'; id: string } | { type: 'Invoice'; id: string; created: boolean } | { type: 'Payment'; id: string };
+
+/** Called inside the write's transaction: how invoice status changes (and writes a remote ERP must get) commit atomically. */
 export interface ErpWriteHooks {
   invoiceStatusChanged(tx: Queryable, invoiceId: string, status: InvoiceStatus): Promise<void>;
+  /** Every create, post, void, payment and credit change; absent, nothing is told. */
+  written?(tx: Queryable, record: ErpWritten): Promise<void>;
+}
+
+/** The reference store as a mirror of a remote ERP also takes that ERP's own invoices as they are. */
+export interface ErpReferenceStore extends ErpConnector {
+  importInvoice(input: ImportedInvoice): Promise<InvoiceModel>;
 }
 
 /** The built-in ERP system of record: tables in the `erp` schema. Every statement is bound to one tenant. */
-export function erpReferenceStore(db: Db, tenant: string, hooks?: ErpWriteHooks): ErpConnector {
+export function erpReferenceStore(db: Db, tenant: string, hooks?: ErpWriteHooks): ErpReferenceStore {
   const q = (sql: string, params: unknown[]) => db.query(sql, params);
-  const announce = async (tx: Queryable, invoice: InvoiceModel): Promise<InvoiceModel> => {
+  /** `written`: told as a write of the ERP API (`created`: the invoice is new), not for an invoice mirrored from elsewhere. */
+  const announce = async (tx: Queryable, invoice: InvoiceModel, written: 'created' | 'changed' | null): Promise<InvoiceModel> => {
     await hooks?.invoiceStatusChanged(tx, invoice.id, invoice.status);
+    if (written) await hooks?.written?.(tx, { type: 'Invoice', id: invoice.id, created: written === 'created' });
     return invoice;
   };
   return {
@@ -67,13 +79,15 @@ export function erpReferenceStore(db: Db, tenant: string, hooks?: ErpWriteHooks)
     },
     externalIdsByEntities: (ids) => externalIdsOf(db, 'erp', tenant, ids),
 
-    createInvoice: (input) => db.transaction(async (tx) => announce(tx, await createInvoice(tx, tenant, input))),
+    createInvoice: (input) => db.transaction(async (tx) => announce(tx, await createInvoice(tx, tenant, input), 'created')),
+    importInvoice: (input) => db.transaction(async (tx) => announce(tx, await importInvoice(tx, tenant, input), null)),
     upsertCustomer: (input) => db.transaction((tx) => upsertCustomer(tx, tenant, input)),
-    postInvoice: (id) => db.transaction(async (tx) => announce(tx, await postInvoice(tx, tenant, id))),
-    voidInvoice: (id, reason) => db.transaction(async (tx) => announce(tx, await voidInvoice(tx, tenant, id, reason))),
+    postInvoice: (id) => db.transaction(async (tx) => announce(tx, await postInvoice(tx, tenant, id), 'changed')),
+    voidInvoice: (id, reason) => db.transaction(async (tx) => announce(tx, await voidInvoice(tx, tenant, id, reason), 'changed')),
     recordPayment: (input) =>
       db.transaction(async (tx) => {
         const paid = await recordPayment(tx, tenant, input);
+        await hooks?.written?.(tx, { type: 'Payment', id: paid.id });
         if (hooks) {
           const settled = await tx.query<{ id: string }>(
             `SELECT i.id FROM erp.payment_applications a JOIN erp.invoices i ON i.tenant_id = a.tenant_id AND i.id = a.invoice_id
@@ -84,15 +98,17 @@ export function erpReferenceStore(db: Db, tenant: string, hooks?: ErpWriteHooks)
         }
         return paid;
       }),
-    async setCreditLimit(accountId, creditLimit, creditStatus) {
-      // One statement: the update, then the customer with its balance read from the updated row.
-      const rows = await q(
-        `WITH updated AS (UPDATE erp.customers SET credit_limit_minor = $3, credit_status = coalesce($4, credit_status), updated_at = now()
-           WHERE tenant_id = $1 AND id = $2 RETURNING *) ${customerSelect('updated')}`,
-        [tenant, accountId, creditLimit.amountMinor, creditStatus],
-      );
-      if (!rows[0]) throw new MissingRecord('Account', accountId);
-      return financeAccount(rows[0]);
-    },
+    setCreditLimit: (accountId, creditLimit, creditStatus) =>
+      db.transaction(async (tx) => {
+        // One statement: the update, then the customer with its balance read from the updated row.
+        const rows = await tx.query(
+          `WITH updated AS (UPDATE erp.customers SET credit_limit_minor = $3, credit_status = coalesce($4, credit_status), updated_at = now()
+             WHERE tenant_id = $1 AND id = $2 RETURNING *) ${customerSelect('updated')}`,
+          [tenant, accountId, creditLimit.amountMinor, creditStatus],
+        );
+        if (!rows[0]) throw new MissingRecord('Account', accountId);
+        await hooks?.written?.(tx, { type: 'Account', id: accountId });
+        return financeAccount(rows[0]);
+      }),
   };
 }

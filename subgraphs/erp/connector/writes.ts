@@ -2,8 +2,9 @@ import type { Queryable, Row } from '../../../lib/db/db';
 import { int, newId } from '../../../lib/db/rows';
 import { MissingRecord, RuleViolation } from './errors';
 import { type JournalDraft, allocate, invoiceNumber, invoicePosting, invoiceReversal, invoiceTotals, paymentReceipt } from './ledger';
-import type { CustomerUpsert, InvoiceModel, NewInvoice, NewPayment, PaymentModel } from './models';
+import type { CustomerUpsert, ImportedInvoice, InvoiceModel, NewInvoice, NewPayment, PaymentModel } from './models';
 import { INVOICE_COLS, PAYMENT_COLS, invoice, payment } from './rows';
+import { assertPostable, assertVoidable } from './rules';
 
 /**
  * The ledger writes of the reference store. Each runs inside one transaction (`tx`) and locks the rows whose state
@@ -34,15 +35,33 @@ export async function createInvoice(tx: Queryable, tenant: string, input: NewInv
   return invoice(rows[0]);
 }
 
+/**
+ * A DRAFT invoice as another ERP made it (an invoice born in the tenant's Odoo): its number, lines, amounts and dates
+ * are that system's, not computed here. Idempotent by id: a second import returns the first.
+ */
+export async function importInvoice(tx: Queryable, tenant: string, input: ImportedInvoice): Promise<InvoiceModel> {
+  const rows = await tx.query(
+    `INSERT INTO erp.invoices (id, tenant_id, account_id, remote_id, number, status, currency, issue_date, due_date, due_in_days,
+       subtotal_minor, tax_minor, total_minor, amount_due_minor, lines)
+     SELECT $1, $2, c.id, $4, $5, 'DRAFT', $6, $7::date, $8::date, greatest(coalesce($8::date - $7::date, 0), 0), $9, $10, $11, $11, $12
+     FROM erp.customers c WHERE c.tenant_id = $2 AND c.id = $3
+     ON CONFLICT (id) DO NOTHING RETURNING ${INVOICE_COLS}`,
+    [input.id, tenant, input.accountId, input.remoteId, input.number, input.currency, input.issueDate, input.dueDate,
+      input.subtotalMinor, input.taxMinor, input.totalMinor, JSON.stringify(input.lines)],
+  );
+  if (rows[0]) return invoice(rows[0]);
+  const existing = await tx.query(`SELECT ${INVOICE_COLS} FROM erp.invoices WHERE tenant_id = $1 AND id = $2`, [tenant, input.id]);
+  if (!existing[0]) throw new MissingRecord('Account', input.accountId);
+  return invoice(existing[0]);
+}
+
 export async function postInvoice(tx: Queryable, tenant: string, id: string): Promise<InvoiceModel> {
   const current = await lockInvoice(tx, tenant, id);
-  if (current.status !== 'DRAFT') {
-    throw new RuleViolation('ERP.INVOICE_NOT_DRAFT', `Invoice "${id}" is ${current.status}; only DRAFT invoices can be posted`);
-  }
+  assertPostable(current);
   // Dates in UTC so the issue date does not depend on the database server's time zone.
   const rows = await tx.query(
-    `UPDATE erp.invoices SET status = 'POSTED', issue_date = (now() AT TIME ZONE 'UTC')::date,
-       due_date = (now() AT TIME ZONE 'UTC')::date + due_in_days, updated_at = now()
+    `UPDATE erp.invoices SET status = 'POSTED', issue_date = coalesce(issue_date, (now() AT TIME ZONE 'UTC')::date),
+       due_date = coalesce(due_date, coalesce(issue_date, (now() AT TIME ZONE 'UTC')::date) + due_in_days), updated_at = now()
      WHERE tenant_id = $1 AND id = $2 RETURNING ${INVOICE_COLS}`,
     [tenant, id],
   );
@@ -53,12 +72,7 @@ export async function postInvoice(tx: Queryable, tenant: string, id: string): Pr
 
 export async function voidInvoice(tx: Queryable, tenant: string, id: string, reason: string): Promise<InvoiceModel> {
   const current = await lockInvoice(tx, tenant, id);
-  if (current.status === 'VOID') throw new RuleViolation('ERP.INVOICE_ALREADY_VOID', `Invoice "${id}" is already VOID`);
-  if (current.status === 'PAID') throw new RuleViolation('ERP.INVOICE_PAID', `Invoice "${id}" is PAID and cannot be voided`);
-  // Payments are the only thing that lowers the amount due of a POSTED invoice.
-  if (current.amountDue.amountMinor !== current.total.amountMinor) {
-    throw new RuleViolation('ERP.INVOICE_HAS_PAYMENTS', `Invoice "${id}" has payments applied and cannot be voided`);
-  }
+  assertVoidable(current);
   const rows = await tx.query(
     `UPDATE erp.invoices SET status = 'VOID', void_reason = $3, amount_due_minor = 0, updated_at = now()
      WHERE tenant_id = $1 AND id = $2 RETURNING ${INVOICE_COLS}`,

@@ -1,8 +1,10 @@
 import { z } from 'zod';
+import type { OAuthTokenStore } from '../../../lib/connectors/oauth-tokens';
 import type { Outbound } from '../../../lib/connectors/outbound';
 import type { SystemName } from '../../../lib/outbox';
 import type { BillingRemote, BillingWebhooks } from '../../billing/connector/remote-port';
 import { stripeBillingRemote, stripeRequestsPerSecond, stripeWebhooks } from '../../billing/connector/stripe';
+import { stripeSettings } from '../../billing/connector/stripe/settings';
 import { HubSpotCrmRemote } from '../../crm/connector/hubspot/adapter';
 import { hubSpotSettings } from '../../crm/connector/hubspot/settings';
 import type { CrmRemote } from '../../crm/connector/remote-port';
@@ -30,6 +32,8 @@ export interface AdapterInput {
   credentials: ConnectionCredentials;
   settings: OutboundSettings;
   outbound: Outbound;
+  /** Where an OAuth connection's tokens are kept (its sealed credentials), shared by every process. */
+  tokens: OAuthTokenStore;
 }
 
 /** One adapter a connection may choose. `reference` is built in and has no remote side. */
@@ -49,6 +53,8 @@ export interface AdapterDefinition {
 const stripe: AdapterDefinition = {
   system: 'BILLING',
   needsCredentials: true,
+  // Customer metadata mappings (the SDK needs no other setting of ours).
+  vendorSettings: stripeSettings,
   defaultRequestsPerSecond: (c) => stripeRequestsPerSecond(c.apiKey),
   billing: ({ credentials, settings, outbound }) =>
     stripeBillingRemote({ secretKey: credentials.apiKey, outbound, ...(settings.apiBase ? { apiBase: settings.apiBase } : {}), ...(settings.timeoutMs ? { timeoutMs: settings.timeoutMs } : {}) }),
@@ -74,7 +80,9 @@ const hubspot: AdapterDefinition = {
   // HubSpot: 100 requests per 10 seconds per private app (Free/Starter), 190 on Professional/Enterprise.
   defaultRequestsPerSecond: () => 10,
   vendorSettings: hubSpotSettings.omit({ basePath: true }),
-  crm: (input) => new HubSpotCrmRemote({ credentials: input.credentials, settings: vendorSettings(hubSpotSettings, input, 'basePath'), outbound: input.outbound }),
+  crm: (input) => new HubSpotCrmRemote({
+    credentials: input.credentials, settings: vendorSettings(hubSpotSettings, input, 'basePath'), outbound: input.outbound, tokenStore: input.tokens,
+  }),
 };
 
 const odoo: AdapterDefinition = {

@@ -4,10 +4,16 @@ import type { MutationResolvers } from '../generated/resolvers';
 import { adapterFor } from './adapters';
 import { settingsInput } from './resolvers';
 
+const MAPPED_RECORDS = {
+  CRM: { linkType: 'Account', objectKind: 'account' },
+  ERP: { linkType: 'Customer', objectKind: 'customer' },
+  BILLING: { linkType: 'Customer', objectKind: 'customer' },
+} as const;
+
 /**
  * Field mappings are part of a connection's settings (`fieldMappings`), validated by the adapter's settings schema like
  * any setting, and versioned: each change stored gets the next version. A change queues a resync of the records the
- * mappings cover (every account linked to the connection), in the transaction that stores it, keyed by the version so
+ * mappings cover (every company of a CRM connection, every partner of an ERP one, every customer of a billing one), in the transaction that stores it, keyed by the version so
  * the same change never queues twice; the resync re-reads each record and applies it even when its version is known.
  */
 export const mappingMutations: Pick<MutationResolvers, 'setConnectionFieldMappings'> = {
@@ -32,15 +38,17 @@ export const mappingMutations: Pick<MutationResolvers, 'setConnectionFieldMappin
     const updated = await ctx.db.transaction(async (tx) => {
       const saved = await store.updateSettings(id, settings, tx);
       if (!saved) return null;
+      // The records the mappings cover: a CRM's companies (Account links), an ERP's partners (Customer links).
+      const { linkType, objectKind } = MAPPED_RECORDS[saved.system];
       const linked = await tx.query<{ remote_id: string }>(
-        `SELECT remote_id FROM sync.remote_links WHERE connection_id = $1 AND tenant_id = $2 AND entity_type = 'Account' ORDER BY remote_id`, [id, ctx.tenant],
+        `SELECT remote_id FROM sync.remote_links WHERE connection_id = $1 AND tenant_id = $2 AND entity_type = $3 ORDER BY remote_id`, [id, ctx.tenant, linkType],
       );
       for (const { remote_id: remoteId } of linked) {
         const key = `resync:${id}:v${version}:${remoteId}`;
         await enqueueSyncJob(tx, {
-          tenant: ctx.tenant, kind: 'REMOTE_CHANGE', entityType: 'account', entityId: remoteId, sourceSystem: saved.system, targetSystem: null,
+          tenant: ctx.tenant, kind: 'REMOTE_CHANGE', entityType: objectKind, entityId: remoteId, sourceSystem: saved.system, targetSystem: null,
           correlationId: ctx.correlationId, idempotencyKey: key,
-          payload: { connectionId: id, eventId: key, type: 'account.resync', objectKind: 'account', remoteId, force: true },
+          payload: { connectionId: id, eventId: key, type: `${objectKind}.resync`, objectKind, remoteId, force: true },
         });
       }
       return saved;

@@ -1,3 +1,4 @@
+import type { AccessToken } from '../../../lib/connectors/oauth-tokens';
 import type { OutboundHealth } from '../../../lib/connectors/outbound-policy';
 import type { SystemName } from '../../../lib/outbox';
 
@@ -25,4 +26,9 @@ export interface ConnectionCredentials {
   apiKey: string;
   /** The vendor's webhook signing secret (Stripe `whsec_...`). */
   webhookSecret?: string | null;
+  /**
+   * OAuth connections: the current access token, written with the refresh token (`apiKey`) whenever it is renewed,
+   * so every process uses one token and renewals happen once. Never given through the API.
+   */
+  accessToken?: AccessToken | null;
 }

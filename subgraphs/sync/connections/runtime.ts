@@ -61,7 +61,7 @@ export function connectionRuntime(store: ConnectionStore, logger: Logger, opts: 
   const live = new Map<string, Live>();
   const health = new Map<string, PolicyOutbound>();
 
-  const outboundFor = (c: ConnectionModel, def: AdapterDefinition, input: Omit<AdapterInput, 'outbound'>): PolicyOutbound => {
+  const outboundFor = (c: ConnectionModel, def: AdapterDefinition, input: Pick<AdapterInput, 'settings' | 'credentials'>): PolicyOutbound => {
     // One breaker and one pacing per connection for the life of the process, across credential rotations.
     const existing = health.get(c.id);
     if (existing) return existing;
@@ -93,7 +93,7 @@ export function connectionRuntime(store: ConnectionStore, logger: Logger, opts: 
     const outbound = outboundFor(c, def, base);
     // A rotation clears AUTH_ERROR in the row; the process's view follows.
     if (c.state !== 'AUTH_ERROR') outbound.reset();
-    const input = { ...base, outbound };
+    const input: AdapterInput = { ...base, outbound, tokens: { renew: (request) => store.renewOAuthToken(c, request) } };
     const entry: Live = { version: c.updatedAt, outbound, input, definition: def };
     live.set(c.id, entry);
     return entry;

@@ -1,5 +1,7 @@
 import type { Db, Queryable, Row } from '../../../lib/db/db';
 import { iso, isoOrNull, newId, str, strOrNull } from '../../../lib/db/rows';
+import { AuthError } from '../../../lib/connectors/errors';
+import type { AccessToken, RenewRequest } from '../../../lib/connectors/oauth-tokens';
 import type { OutboundHealth } from '../../../lib/connectors/outbound-policy';
 import { type KeyRing, type SealedSecret, describeSecret } from '../../../lib/connectors/secret-box';
 import type { SystemName } from '../../../lib/outbox';
@@ -102,6 +104,32 @@ export function connectionStore(db: Db, ring: KeyRing) {
       const [row] = await db.query<{ credentials: SealedSecret | null }>('SELECT credentials FROM sync.connections WHERE id = $1', [c.id]);
       if (!row?.credentials) return null;
       return JSON.parse(ring.open(row.credentials, aad(c.tenant, c.id))) as ConnectionCredentials;
+    },
+
+    /**
+     * The connection's OAuth tokens (lib/connectors/oauth-tokens.ts), kept in its sealed credentials. The row is
+     * locked for the renewal, so processes renewing at once make one exchange: the first one stores the answer, the
+     * others then find a fresh access token. A rotated refresh token is sealed in the same statement (new fingerprint,
+     * `credentialsRotatedAt`); `updated_at` stays, since processes rebuild adapters when it moves.
+     */
+    async renewOAuthToken(c: ConnectionModel, request: RenewRequest): Promise<AccessToken> {
+      return db.transaction(async (tx) => {
+        const [row] = await tx.query<{ credentials: SealedSecret | null }>('SELECT credentials FROM sync.connections WHERE id = $1 AND tenant_id = $2 FOR UPDATE', [c.id, c.tenant]);
+        if (!row?.credentials) throw new AuthError(`connection ${c.id} has no credentials`);
+        const stored = JSON.parse(ring.open(row.credentials, aad(c.tenant, c.id))) as ConnectionCredentials;
+        const held = stored.accessToken;
+        if (held && held.token !== request.rejected && held.expiresAt - request.minValidMs > Date.now()) return held;
+        const answer = await request.exchange(stored.apiKey);
+        const accessToken: AccessToken = { token: answer.accessToken, expiresAt: Date.now() + answer.expiresIn * 1000 };
+        const next: ConnectionCredentials = { ...stored, apiKey: answer.refreshToken || stored.apiKey, accessToken };
+        await tx.query(
+          `UPDATE sync.connections SET credentials = $3, credentials_key_id = $4, credentials_fingerprint = $5, credentials_last4 = $6,
+             credentials_rotated_at = CASE WHEN $7 THEN now() ELSE credentials_rotated_at END
+           WHERE id = $1 AND tenant_id = $2`,
+          [c.id, c.tenant, ...sealed(c.tenant, c.id, next), next.apiKey !== stored.apiKey],
+        );
+        return accessToken;
+      });
     },
 
     /** Stores the health the connection's outbound policy observed (written on change only). */

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { Config } from '../../../lib/config';
 import type { Db } from '../../../lib/db/db';
 import type { EventBus } from '../../../lib/events';
@@ -15,7 +16,7 @@ import type { ConnectionRuntime } from '../connections/runtime';
 import { type Worker, startWorker } from './worker';
 import type { OnWritten } from './relay';
 import { ledgerTenants } from '../ledger/store';
-import { type PollOutcome, pollConnection, pollableConnections } from '../remote/polling';
+import { type PollOutcome, pollAllConnections } from '../remote/polling';
 import { initialSyncFlow, remotePageFlow } from '../remote/initial-sync';
 import type { PartnerWebhookRuntime } from '../partner-webhooks/runtime';
 
@@ -45,7 +46,7 @@ export interface SyncEngine {
   worker: Worker;
   systems: SystemsFor;
   faults: FaultInjector;
-  /** Polls every vendor connection now (what the schedule does), with the same lock. */
+  /** Polls every vendor connection now (what the schedule does), with the same leases. */
   pollNow(): Promise<PollOutcome[]>;
   stop(): Promise<void>;
 }
@@ -126,25 +127,22 @@ async function reconcileAll(opts: SyncEngineOptions, systems: SystemsFor, worker
   }
 }
 
-/** Scheduled polling of vendor connections; an advisory lock makes one engine of many poll at a time. */
+/**
+ * Scheduled polling of vendor connections: a lease per connection (remote/polling.ts), taken and released in short
+ * statements, so no transaction stays open while vendors are read and several engines share the work.
+ */
 async function pollAll(opts: SyncEngineOptions, worker: Worker): Promise<PollOutcome[]> {
   const connections = opts.connections;
   if (!connections) return [];
-  return opts.db.transaction(async (tx) => {
-    const [lock] = await tx.query<{ ok: boolean }>('SELECT pg_try_advisory_xact_lock(724115) AS ok');
-    if (!lock?.ok) return [];
-    const outcomes: PollOutcome[] = [];
-    for (const connection of await pollableConnections(opts.db, connections)) {
-      try {
-        outcomes.push(...(await pollConnection(opts.db, connections, connection)));
-      } catch (err) {
-        opts.logger.warn({ err, connectionId: connection.id }, 'polling a connection failed');
-      }
-    }
+  try {
+    const outcomes = await pollAllConnections(opts.db, connections, {
+      holder: `${worker.id}:${randomUUID().slice(0, 8)}`,
+      onError: (connectionId, err) => opts.logger.warn({ err, connectionId }, 'polling a connection failed'),
+    });
     if (outcomes.some((o) => o.enqueued > 0)) worker.wake();
     return outcomes;
-  }).catch((err: unknown) => {
+  } catch (err) {
     opts.logger.error({ err }, 'scheduled polling failed');
     return [];
-  });
+  }
 }

@@ -13,7 +13,7 @@ import type { ConnectionModel } from '../connections/models';
 import { type RemoteBillingPush, remoteBilling } from '../remote/billing';
 import { remoteLinks } from '../remote/links';
 import { type RemoteCrmPush, remoteCrm } from '../remote/crm';
-import { remoteErp } from '../remote/erp';
+import { type RemoteErpPush, remoteErp, remoteErpPush } from '../remote/erp';
 import type { FaultInjector } from './faults';
 import { SpanKind, traced } from '../../../lib/telemetry/tracing';
 import { recordLink } from './links';
@@ -27,6 +27,8 @@ export interface Systems {
   remoteBilling(): Promise<RemoteBillingPush | null>;
   /** Pushes CRM records changed through our API to a remote CRM (HubSpot); null when the CRM is the reference store. */
   remoteCrm(): Promise<RemoteCrmPush | null>;
+  /** Pushes ERP records written through the ERP API to a remote ERP (Odoo); null when the ERP is the reference store. */
+  remoteErp(): Promise<RemoteErpPush | null>;
 }
 
 /** Connectors for a tenant; writes made for a job carry its correlation id into the events they record. */
@@ -98,6 +100,10 @@ export function connectedSystems(db: Db, faults: FaultInjector, connections?: Co
       remoteCrm: async () => {
         const r = await vendorOf('CRM', (c, rt) => rt.crmRemote(c));
         return r ? remoteCrm(r.vendor, remoteLinks(db, tenant, r.connection.id)) : null;
+      },
+      remoteErp: async () => {
+        const r = await vendorOf('ERP', (c, rt) => rt.erpRemote(c));
+        return r ? remoteErpPush(erpMirror, r.vendor, remoteLinks(db, tenant, r.connection.id)) : null;
       },
       billing: guarded('BILLING', deferred(async () => (await remote())?.billing ?? mirror), faults),
       remoteBilling: async () => (await remote())?.push ?? null,

@@ -1,13 +1,13 @@
 import type { Db, Queryable } from '../../../lib/db/db';
 import type { ChangePage } from '../../../lib/connectors/remote';
 import { enqueueSyncJob } from '../../../lib/outbox';
-import type { CrmRemote } from '../../crm/connector/remote-port';
+import { CRM_KINDS, type CrmRemote } from '../../crm/connector/remote-port';
 import type { ErpRemote } from '../../erp/connector/remote-port';
 import type { ConnectionModel } from '../connections/models';
 import type { ConnectionRuntime } from '../connections/runtime';
 import { PermanentError } from '../engine/errors';
 import type { SyncJobModel } from '../ledger/models';
-import { applyAccount } from './inbound-crm';
+import { applyCrmRecords } from './inbound-crm';
 import { applyErpChange } from './inbound-erp';
 
 /** Vendor records per page (HubSpot's batch read takes 100). */
@@ -16,8 +16,9 @@ const PAGE = 100;
 export interface InitialSyncPayload { connectionId: string }
 interface RemotePagePayload { connectionId: string; parentJobId: string; objectKind: string; remoteIds: string[] }
 
-/** What an initial sync reads, in this order (accounts before the invoices that refer to them). */
-const KINDS: Record<'CRM' | 'ERP', readonly string[]> = { CRM: ['account'], ERP: ['customer', 'invoice'] };
+/** What an initial sync reads, in this order (accounts before the contacts, deals and invoices that refer to them). */
+const KINDS: Record<'CRM' | 'ERP', readonly string[]> = { CRM: CRM_KINDS, ERP: ['customer', 'invoice'] };
+const crmKind = (kind: string) => CRM_KINDS.find((k) => k === kind);
 
 async function connectionOf(connections: ConnectionRuntime | undefined, job: SyncJobModel, connectionId: string): Promise<{ connections: ConnectionRuntime; connection: ConnectionModel }> {
   const connection = connections ? await connections.store.byId(connectionId) : null;
@@ -46,7 +47,8 @@ export function initialSyncFlow(db: Db, connections: ConnectionRuntime | undefin
     if (connection.system === 'BILLING') throw new PermanentError('NOT_SUPPORTED', 'initial sync of a billing vendor is not built');
     const { crm, erp } = await remotesOf(runtime, connection);
     const read = (kind: string, cursor: string | null): Promise<ChangePage<unknown>> => {
-      if (crm && kind === 'account') return crm.changes('account', cursor, PAGE);
+      const ofCrm = crmKind(kind);
+      if (crm && ofCrm) return crm.changes(ofCrm, cursor, PAGE);
       if (erp && (kind === 'customer' || kind === 'invoice')) return erp.changes(kind, cursor, PAGE);
       throw new PermanentError('CONNECTION_NOT_REMOTE', `Connection "${connection.id}" cannot read ${kind}`);
     };
@@ -69,6 +71,7 @@ export function initialSyncFlow(db: Db, connections: ConnectionRuntime | undefin
             });
           }
           await advance(tx, connection, key, row?.cursor ?? null, page, !page.hasMore);
+          await renewLease(tx, job.id);
         });
         if (!page.hasMore) break;
       }
@@ -82,6 +85,18 @@ export function initialSyncFlow(db: Db, connections: ConnectionRuntime | undefin
     }
     return `initial sync of ${connection.adapter}: ${done.join(', ')}`;
   };
+}
+
+/**
+ * A read of thousands of pages outlives the worker's lock on the job (30 s by default), after which another worker
+ * would take it as abandoned: each page committed extends the lock by its original length (set at the claim, with
+ * `updated_at`). A worker that really died stops renewing, and its job is taken over as before.
+ */
+async function renewLease(tx: Queryable, jobId: string): Promise<void> {
+  await tx.query(
+    `UPDATE sync.jobs SET locked_until = now() + (locked_until - updated_at), updated_at = now() WHERE id = $1 AND state = 'RUNNING' AND locked_until > now()`,
+    [jobId],
+  );
 }
 
 /** Moves an initial sync's cursor compare-and-set (a second runner of the same job cannot move it twice). */
@@ -108,11 +123,11 @@ export function remotePageFlow(db: Db, connections: ConnectionRuntime | undefine
     const { connection, connections: runtime } = await connectionOf(connections, job, p.connectionId);
     const { crm, erp } = await remotesOf(runtime, connection);
     let applied = 0;
-    if (crm && p.objectKind === 'account') {
-      for (const record of await crm.get('account', p.remoteIds)) {
-        await applyAccount(db, job.tenant, job.correlationId, connection, crm, record);
-        applied++;
-      }
+    const ofCrm = crmKind(p.objectKind);
+    if (crm && ofCrm) {
+      // One batch read and (for records born there) one batch claim per page, not a round trip per record.
+      const records = await crm.get(ofCrm, p.remoteIds);
+      applied = (await applyCrmRecords(db, job.tenant, job.correlationId, connection, crm, ofCrm, records)).length;
     } else if (erp && (p.objectKind === 'customer' || p.objectKind === 'invoice')) {
       for (const id of p.remoteIds) {
         await applyErpChange(db, job.tenant, job.correlationId, connection, erp, p.objectKind, id);

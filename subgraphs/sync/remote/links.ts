@@ -1,8 +1,8 @@
 import type { Db } from '../../../lib/db/db';
 
-/** Billing (Stripe): Customer, Plan, Price, BillingSubscription, Invoice; CRM (HubSpot): Account; ERP (Odoo): Customer, Invoice, Payment. */
+/** Billing (Stripe): Customer, Plan, Price, BillingSubscription, Invoice; CRM (HubSpot): Account, Contact, Opportunity; ERP (Odoo): Customer, Invoice, Payment. */
 /** `InvoiceSettlement`: one of our invoices (canonical id) that our billing API settled at the vendor (remote id) out of band. */
-export type RemoteEntity = 'Customer' | 'Plan' | 'Price' | 'BillingSubscription' | 'Invoice' | 'Account' | 'Payment' | 'InvoiceSettlement';
+export type RemoteEntity = 'Customer' | 'Plan' | 'Price' | 'BillingSubscription' | 'Invoice' | 'Account' | 'Contact' | 'Opportunity' | 'Payment' | 'InvoiceSettlement';
 
 /** What the ledger holds of a linked vendor record: the last version applied, and the record as the vendor sent it. */
 export interface RemoteLink {

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type { Db } from '../../../lib/db/db';
 import type { ChangePage } from '../../../lib/connectors/remote';
 import { enqueueSyncJob } from '../../../lib/outbox';
+import { CRM_KINDS } from '../../crm/connector/remote-port';
 import type { ConnectionModel } from '../connections/models';
 import type { ConnectionRuntime } from '../connections/runtime';
 
@@ -46,7 +47,7 @@ async function polledKinds(connections: ConnectionRuntime, connection: Connectio
   if (connection.system === 'CRM') {
     const crm = await connections.crmRemote(connection);
     if (!crm || crm.webhooks) return [];
-    return [{ kind: 'account', changes: (cursor, limit) => crm.changes('account', cursor, limit) }];
+    return CRM_KINDS.map((kind) => ({ kind, changes: (cursor, limit) => crm.changes(kind, cursor, limit) }));
   }
   return [];
 }
@@ -118,4 +119,77 @@ export async function pollableConnections(db: Db, connections: ConnectionRuntime
     if (c?.enabled) found.push(c);
   }
   return found;
+}
+
+/**
+ * Leases of connections to poll (`sync.poll_leases`): each taken and released in one short statement, so no
+ * transaction stays open while a vendor is read, and one engine at a time polls a connection. A lease runs out by
+ * itself (an engine that died while polling holds it `leaseSeconds` at most); a live poll renews it at every page.
+ */
+export function pollLeases(db: Db, holder: string, leaseSeconds = 300) {
+  return {
+    async take(connectionId: string): Promise<boolean> {
+      const rows = await db.query(
+        `INSERT INTO sync.poll_leases (connection_id, holder, leased_until) VALUES ($1, $2, now() + make_interval(secs => $3::double precision))
+         ON CONFLICT (connection_id) DO UPDATE SET holder = EXCLUDED.holder, leased_until = EXCLUDED.leased_until
+           WHERE sync.poll_leases.leased_until < now()
+         RETURNING 1`,
+        [connectionId, holder, leaseSeconds],
+      );
+      return rows.length > 0;
+    },
+    /** Extends a lease still held; false when it ran out and another engine took the connection. */
+    async renew(connectionId: string): Promise<boolean> {
+      const rows = await db.query(
+        `UPDATE sync.poll_leases SET leased_until = now() + make_interval(secs => $3::double precision) WHERE connection_id = $1 AND holder = $2 RETURNING 1`,
+        [connectionId, holder, leaseSeconds],
+      );
+      return rows.length > 0;
+    },
+    async release(connectionId: string): Promise<void> {
+      await db.query('DELETE FROM sync.poll_leases WHERE connection_id = $1 AND holder = $2', [connectionId, holder]);
+    },
+  };
+}
+
+export interface PollAllOptions extends PollOptions {
+  /** Who takes the leases: one id per round, so two rounds of one engine do not share a connection either. */
+  holder: string;
+  /** Connections polled at the same time. @default 4 */
+  concurrency?: number;
+  leaseSeconds?: number;
+  onError?: (connectionId: string, err: unknown) => void;
+}
+
+/**
+ * One round of polling every vendor connection: each under its own lease (a connection another engine is polling is
+ * skipped this round), a few at a time, so one slow vendor does not hold up the others.
+ */
+export async function pollAllConnections(db: Db, connections: ConnectionRuntime, opts: PollAllOptions): Promise<PollOutcome[]> {
+  const leases = pollLeases(db, opts.holder, opts.leaseSeconds);
+  const queue = await pollableConnections(db, connections);
+  const outcomes: PollOutcome[] = [];
+  const next = async (): Promise<void> => {
+    for (let c = queue.shift(); c; c = queue.shift()) {
+      if (!(await leases.take(c.id))) continue;
+      const connection = c;
+      try {
+        outcomes.push(...(await pollConnection(db, connections, connection, {
+          ...opts,
+          // Each page read renews the lease before its jobs commit; a lease lost meanwhile ends this connection's run
+          // with nothing of the page committed (the engine that took it reads the page itself).
+          afterRead: async (kind, page) => {
+            if (!(await leases.renew(connection.id))) throw new Error(`poll lease of ${connection.id} lost`);
+            await opts.afterRead?.(kind, page);
+          },
+        })));
+      } catch (err) {
+        opts.onError?.(c.id, err);
+      } finally {
+        await leases.release(c.id);
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: opts.concurrency ?? 4 }, next));
+  return outcomes;
 }

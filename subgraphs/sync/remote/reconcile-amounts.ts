@@ -3,6 +3,8 @@ import { enqueueSyncJob } from '../../../lib/outbox';
 import type { ConnectionRuntime } from '../connections/runtime';
 import type { Systems } from '../engine/systems';
 import type { DriftItemModel } from '../ledger/models';
+import { canonicalErpInvoiceId } from './inbound-erp';
+import { unmatchedRecords } from './unmatched';
 
 const CHUNK = 100;
 
@@ -10,7 +12,8 @@ const CHUNK = 100;
  * Amounts of the invoices a tenant's vendor ERP (Odoo) holds for ours, against the mirror: currency, total and amount
  * due. The ERP owns payments, so an invoice the vendor shows as paid further than the mirror is repaired by re-reading
  * it (a forced REMOTE_CHANGE, which applies the difference as a payment); any other difference (a total that differs,
- * less paid at the vendor, an invoice gone there) has no clear owner and is reported only.
+ * less paid at the vendor, an invoice gone there) has no clear owner and is reported only. Vendor invoices kept as
+ * unmatched (their partner is linked to none of our accounts) are MISSING, re-read each time.
  */
 export async function vendorInvoiceDrift(
   db: Db, sys: Systems, connections: ConnectionRuntime | undefined, tenant: string, reportId: string, correlationId: string,
@@ -49,6 +52,17 @@ export async function vendorInvoiceDrift(
     }
     if (linked.length < CHUNK) break;
   }
+  // Invoices raised at the vendor for partners linked to none of our accounts: reported, and re-read (which mirrors
+  // them once their partner is linked).
+  const unmatched = unmatchedRecords(db, connection);
+  const waiting = (await unmatched.list()).filter((u) => u.kind === 'invoice');
+  for (const u of waiting) {
+    drift.push({
+      entityType: 'Invoice', entityId: canonicalErpInvoiceId(connection.id, u.remoteId), system: 'ERP', kind: 'MISSING', field: 'account',
+      expected: `${remote.vendor} invoice ${u.remoteId}`, actual: u.reason, repairQueued: true,
+    });
+  }
+  if (waiting.length > 0) await unmatched.requeue(`repair:${reportId}`, correlationId);
   if (repairs.length > 0) {
     await db.transaction(async (tx) => {
       for (const r of repairs) {

@@ -5,6 +5,7 @@ import type { Outbound } from '../../../../lib/connectors/outbound';
 import type { ChangePage, InboundWebhook, JsonObject, RemoteRecord } from '../../../../lib/connectors/remote';
 import type { CrmFields, CrmKind, CrmOwner, CrmRemote, CrmUpsert } from '../remote-port';
 import { mapHubSpotError } from './errors';
+import { memoryTokenStore, type OAuthTokenStore } from '../../../../lib/connectors/oauth-tokens';
 import { HubSpotTokenSource } from './oauth';
 import { KIND_SPECS, type KindSpec } from './mapping';
 import { type HubSpotCredentials, type HubSpotSettings, hubSpotSettings } from './settings';
@@ -27,7 +28,11 @@ export interface HubSpotRemoteOptions {
   /** Validated here too (defaults filled), so a connection stored before a default changed still works. */
   settings?: Partial<HubSpotSettings>;
   outbound: Outbound;
-  /** OAuth only: stores a refresh token HubSpot replaced (the connection's credential rotation). */
+  /**
+   * OAuth only: where the install's tokens live between calls and processes (the connection's sealed credentials).
+   * Without it they are kept in this adapter, and a rotated refresh token is handed to `onRefreshTokenRotated`.
+   */
+  tokenStore?: OAuthTokenStore;
   onRefreshTokenRotated?: (refreshToken: string) => Promise<void>;
 }
 
@@ -54,8 +59,9 @@ export class HubSpotCrmRemote implements CrmRemote {
     if (this.settings.auth === 'oauth') {
       const clientId = this.settings.oauthClientId;
       if (!clientId || !webhookSecret) throw new PermanentError('HUBSPOT_OAUTH_INCOMPLETE', 'an OAuth connection needs settings.oauthClientId and the client secret as webhookSecret');
-      this.tokens = new HubSpotTokenSource(apiKey, (refreshToken) => this.send('oauth.refresh', () =>
-        this.client.oauth.tokensApi.create('refresh_token', undefined, undefined, clientId, webhookSecret, refreshToken)), options.onRefreshTokenRotated);
+      const store = options.tokenStore ?? memoryTokenStore(apiKey, options.onRefreshTokenRotated);
+      this.tokens = new HubSpotTokenSource(store, (refreshToken) => this.send('oauth.refresh', () =>
+        this.client.oauth.tokensApi.create('refresh_token', undefined, undefined, clientId, webhookSecret, refreshToken)));
     }
     const secret = webhookSecret;
     if (secret) this.webhooks = { verify: (request: InboundWebhook) => verifyHubSpotWebhook(request, secret) };
@@ -85,13 +91,17 @@ export class HubSpotCrmRemote implements CrmRemote {
     return this.get(kind, writes.map((w) => remoteIds.get(w.canonicalId)).filter((id): id is string => id !== undefined));
   }
 
-  async claim<K extends CrmKind>(kind: K, remoteId: string, canonicalId: string): Promise<RemoteRecord<CrmFields[K]>> {
+  async claim<K extends CrmKind>(kind: K, claims: readonly { remoteId: string; canonicalId: string }[]): Promise<RemoteRecord<CrmFields[K]>[]> {
     const spec: KindSpec<K> = KIND_SPECS[kind];
+    const property = this.settings.canonicalIdProperty;
     // The property is unique in HubSpot: a canonical id another record holds is refused there (a PermanentError).
-    await this.call(`${spec.objectType}.update`, () => this.client.crm.objects.basicApi.update(spec.objectType, remoteId, { properties: { [this.settings.canonicalIdProperty]: canonicalId } }));
-    const [claimed] = await this.get(kind, [remoteId]);
-    if (!claimed) throw new PermanentError('HUBSPOT_OBJECT_NOT_FOUND', `${spec.objectType} ${remoteId} does not exist`);
-    return claimed;
+    // One batch update per 100 records (an initial sync claims whole pages), then one batch read for the new versions.
+    for (const chunk of chunks(claims, BATCH)) {
+      await this.call(`${spec.objectType}.batch.update`, () => this.client.crm.objects.batchApi.update(spec.objectType, {
+        inputs: chunk.map((c) => ({ id: c.remoteId, properties: { [property]: c.canonicalId } })),
+      }));
+    }
+    return this.get(kind, claims.map((c) => c.remoteId));
   }
 
   async get<K extends CrmKind>(kind: K, remoteIds: readonly string[]): Promise<RemoteRecord<CrmFields[K]>[]> {
@@ -181,7 +191,7 @@ export class HubSpotCrmRemote implements CrmRemote {
       canonicalId: o.properties[this.settings.canonicalIdProperty] || null,
       remoteUpdatedAt: new Date(o.properties[spec.modifiedProperty] ?? o.updatedAt).toISOString(),
       fields: spec.read(o.properties, companies.get(o.id) ?? null, this.settings),
-      remoteData: rawRecord(o),
+      remoteData: rawRecord(o, spec.associatesCompany ? companies.get(o.id) ?? null : undefined),
     }));
   }
 
@@ -194,15 +204,17 @@ export class HubSpotCrmRemote implements CrmRemote {
   private async call<T>(operation: string, fn: () => Promise<T>): Promise<T> {
     const tokens = this.tokens;
     if (!tokens) return this.send(operation, fn);
+    let used = '';
     const attempt = async () => {
-      this.client.setAccessToken(await tokens.accessToken());
+      used = await tokens.accessToken();
+      this.client.setAccessToken(used);
       return this.send(operation, fn);
     };
     try {
       return await attempt();
     } catch (err) {
       if (!(err instanceof AuthError) || err.status !== 401) throw err;
-      tokens.invalidate();
+      tokens.invalidate(used);
       return attempt();
     }
   }
@@ -218,14 +230,19 @@ export class HubSpotCrmRemote implements CrmRemote {
   }
 }
 
-/** The record as HubSpot's JSON has it (dates back to ISO strings), for `remoteData`. */
-function rawRecord(o: SimplePublicObject): JsonObject {
+/**
+ * The record as HubSpot's JSON has it (dates back to ISO strings), for `remoteData`; a contact or deal with its
+ * company association in the shape HubSpot answers `?associations=companies`. The association is part of the record
+ * we compare: the modification time need not move when only an association changes (it does not in the fake).
+ */
+function rawRecord(o: SimplePublicObject, company?: string | null): JsonObject {
   return {
     id: o.id,
     properties: { ...o.properties },
     createdAt: o.createdAt.toISOString(),
     updatedAt: o.updatedAt.toISOString(),
     archived: o.archived ?? false,
+    ...(company === undefined ? {} : { associations: { companies: { results: company ? [{ id: company, type: 'primary' }] : [] } } }),
   };
 }
 

@@ -85,12 +85,13 @@ export const KIND_SPECS: { [K in CrmKind]: KindSpec<K> } = {
     associatesCompany: true,
     read: (p, companyId, settings) => {
       const amount = text(p['amount']);
-      const currency = text(p['deal_currency_code']);
+      // A deal without a currency is in the portal's company currency (a setting of the connection); a deal without
+      // an amount is worth zero (HubSpot's reports count it so).
+      const currency = text(p['deal_currency_code']) ?? settings.companyCurrency;
       return {
         name: p['dealname'] ?? '',
         stage: settings.dealStages[p['dealstage'] ?? ''] ?? null,
-        // A deal without a currency is in the portal's company currency, which we do not know: no amount then.
-        amount: amount && currency ? decimalToMoney(amount, currency) : null,
+        amount: decimalToMoney(amount ?? '0', currency),
         closeDate: text(p['closedate'])?.slice(0, 10) ?? null,
         accountRemoteId: companyId,
       };

@@ -45,6 +45,11 @@ export const hubSpotSettings = z.object({
     appointmentscheduled: 'PROSPECTING', qualifiedtobuy: 'QUALIFICATION', presentationscheduled: 'PROPOSAL',
     decisionmakerboughtin: 'PROPOSAL', contractsent: 'NEGOTIATION', closedwon: 'CLOSED_WON', closedlost: 'CLOSED_LOST',
   }),
+  /**
+   * The portal's company currency (Settings > Account defaults): the currency of a deal without
+   * `deal_currency_code`, and of a deal without any amount (mirrored as zero).
+   */
+  companyCurrency: z.string().regex(/^[A-Z]{3}$/, 'an ISO-4217 code').default('USD'),
   /** Re-read window behind the cursor, for HubSpot's eventually consistent search index and clock skew. */
   overlapMs: z.number().int().min(0).default(5 * 60_000),
   /**

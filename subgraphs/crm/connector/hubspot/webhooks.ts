@@ -48,9 +48,14 @@ function hubSpotSignedUri(url: string): string {
   return url.replace(/%3A|%2F|%3F|%40|%21|%24|%27|%28|%29|%2A|%2C|%3B/gi, (m) => decoded[m.toUpperCase()] ?? m);
 }
 
+/**
+ * One notice per event. An `*.associationChange` event has no `objectId`: its record is `fromObjectId` (a contact
+ * whose company changed is re-read, and so gets its new account).
+ */
 function toChange(e: unknown): RemoteChangeEvent<CrmKind>[] {
   if (typeof e !== 'object' || e === null) return [];
-  const { eventId, subscriptionType, objectId, occurredAt } = e as Record<string, unknown>;
+  const { eventId, subscriptionType, occurredAt, fromObjectId } = e as Record<string, unknown>;
+  const objectId = (e as Record<string, unknown>)['objectId'] ?? fromObjectId;
   if (typeof subscriptionType !== 'string' || (typeof objectId !== 'number' && typeof objectId !== 'string')) return [];
   const [object, action] = subscriptionType.split('.');
   const kind = KIND_OF[object ?? ''];

@@ -8,7 +8,7 @@ import type {
 } from '../remote-port';
 import { type OdooJson, OdooRpc } from './json-rpc';
 import { customerFields, FIELDS, invoiceFields, odooInstant, type OdooRecord, paymentFields, text } from './mapping';
-import { type OdooCredentials, type OdooSettings, odooSettings } from './settings';
+import { type OdooCredentials, type OdooSettings, mappedPartnerFields, odooSettings } from './settings';
 
 const MODEL: Record<ErpKind, string> = { customer: 'res.partner', invoice: 'account.move', payment: 'account.payment' };
 /** Which records of a model are ours to sync: customer invoices only, inbound customer payments only. */
@@ -130,7 +130,7 @@ export class OdooErpRemote implements ErpRemote {
 
   async get<K extends ErpKind>(kind: K, remoteIds: readonly string[]): Promise<RemoteRecord<ErpFields[K]>[]> {
     if (remoteIds.length === 0) return [];
-    const rows = await this.rpc.execute<OdooRecord[]>(MODEL[kind], 'search_read', [[...SCOPE[kind], ['id', 'in', remoteIds.map(Number)]], [...FIELDS[kind]]]);
+    const rows = await this.rpc.execute<OdooRecord[]>(MODEL[kind], 'search_read', [[...SCOPE[kind], ['id', 'in', remoteIds.map(Number)]], this.fieldsOf(kind)]);
     return this.toRecords(kind, rows);
   }
 
@@ -138,7 +138,7 @@ export class OdooErpRemote implements ErpRemote {
     const at: Cursor = cursor ? (JSON.parse(cursor) as Cursor) : { since: '1970-01-01 00:00:00', id: 0 };
     // Keyset on (write_date, id): write_date has second precision, so many records share one; the id breaks ties.
     const after: OdooJson[] = ['|', ['write_date', '>', at.since], '&', ['write_date', '=', at.since], ['id', '>', at.id]];
-    const rows = await this.rpc.execute<OdooRecord[]>(MODEL[kind], 'search_read', [[...SCOPE[kind], ...after], [...FIELDS[kind]]], {
+    const rows = await this.rpc.execute<OdooRecord[]>(MODEL[kind], 'search_read', [[...SCOPE[kind], ...after], this.fieldsOf(kind)], {
       order: 'write_date asc, id asc', limit: limit + 1,
     });
     const hasMore = rows.length > limit;
@@ -149,6 +149,12 @@ export class OdooErpRemote implements ErpRemote {
     // Caught up: step back by the overlap window (records stamped at transaction start may commit after we read).
     else if (last) next = { since: maxStamp(at.since, shift(last.write_date, -this.settings.overlapMs)), id: 0 };
     return { records: await this.toRecords(kind, page), cursor: JSON.stringify(next), hasMore };
+  }
+
+  /** The fields read of a model: the mapping's own, plus the partner fields the connection's field mappings name. */
+  private fieldsOf(kind: ErpKind): string[] {
+    const extra = kind === 'customer' ? mappedPartnerFields(this.settings.fieldMappings).filter((f) => !(FIELDS.customer as readonly string[]).includes(f)) : [];
+    return [...FIELDS[kind], ...extra];
   }
 
   private async one<K extends ErpKind>(kind: K, id: number): Promise<RemoteRecord<ErpFields[K]>> {

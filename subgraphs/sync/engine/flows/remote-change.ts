@@ -4,6 +4,7 @@ import type { ConnectionRuntime } from '../../connections/runtime';
 import type { SyncJobModel } from '../../ledger/models';
 import { remoteLinks } from '../../remote/links';
 import { applyVendorChange } from '../../remote/inbound';
+import { applyBillingCustomer } from '../../remote/inbound-billing-customer';
 import type { Db } from '../../../../lib/db/db';
 import { PermanentError, TransientError } from '../errors';
 import type { SystemsFor } from '../systems';
@@ -26,7 +27,8 @@ export interface RemoteChangePayload {
  * from each vendor payment's id), so the same event twice, or two events of one record in any order, have one effect.
  * - invoice (partly) paid -> each of its vendor payments is applied in the ERP to the invoice it bills (cash debit,
  *   receivables credit), once per vendor payment; not an invoice our billing API settled (its payments are ours);
- * - subscription canceled -> the mirror's subscription is canceled (its status event goes out like any other).
+ * - subscription canceled -> the mirror's subscription is canceled (its status event goes out like any other);
+ * - customer (for a connection mapping its metadata) -> mapped metadata applied to the account.
  */
 export function remoteChangeFlow(db: Db, systems: SystemsFor, connections: ConnectionRuntime | undefined) {
   return async (job: SyncJobModel): Promise<string> => {
@@ -79,6 +81,9 @@ export function remoteChangeFlow(db: Db, systems: SystemsFor, connections: Conne
         if (sub.status === 'CANCELED') await sys.billing.cancelSubscription(id, false);
         return `subscription ${id} is ${sub.status} at the vendor`;
       }
+      case 'customer':
+        // Only connections that map customer metadata enqueue these (webhooks.ts, and the resync of a mapping change).
+        return applyBillingCustomer(db, job.tenant, job.correlationId, connection, remote, p.remoteId);
       default:
         return `${p.type} is not synced`;
     }

@@ -320,12 +320,14 @@ async function steadyWrites(o: { accounts: number; connections: number; warmup: 
     const server = await startServer({ accounts: o.accounts, env: { RESPONSE_CACHE: 'on', RESPONSE_CACHE_INVALIDATION: invalidation, RATE_LIMITS: HIGH_LIMITS }, cpu: 0 });
     try {
       const ids = await accountIds(server, o.accounts);
-      const body = () =>
-        Math.random() < 0.8
-          ? JSON.stringify({ query: ACCOUNT_BY_ID, variables: { id: ids[Math.floor(Math.random() * ids.length)] } })
-          : JSON.stringify({ query: ACCOUNT_360_CACHEABLE, variables: { first: o.first } });
+      const next = () => ({
+        body:
+          Math.random() < 0.8
+            ? JSON.stringify({ query: ACCOUNT_BY_ID, variables: { id: ids[Math.floor(Math.random() * ids.length)] } })
+            : JSON.stringify({ query: ACCOUNT_360_CACHEABLE, variables: { first: o.first } }),
+      });
       const writes = writer(server, ids, o.writeRate);
-      const l = await graphqlLoad({ url: server.url, token: server.token, query: ACCOUNT_BY_ID, connections: o.connections, warmup: o.warmup, duration: o.duration, body });
+      const l = await graphqlLoad({ url: server.url, token: server.token, query: ACCOUNT_BY_ID, connections: o.connections, warmup: o.warmup, duration: o.duration, next });
       const w = await writes.stop();
       const hits = (l.xCache['HIT'] ?? 0) + (l.xCache['COALESCED'] ?? 0);
       const line = [

@@ -12,8 +12,6 @@
  *
  *   npx tsx bench/fairness.ts [--flood 200] [--duration 10] [--accounts 50] [--compare]
  */
-import { execFile } from 'node:child_process';
-import { join } from 'node:path';
 import { SCOPES } from '../lib/auth/principal';
 import { parseCli } from '../lib/cli';
 import { mintToken } from '../lib/auth/tokens';
@@ -21,30 +19,12 @@ import { loadConfig } from '../lib/config';
 import { createLogger } from '../lib/logger';
 import { startStack } from '../scripts/stack';
 import { ACCOUNT_360 } from '../test/support/queries';
-import { BENCH_REDIS_URL, createDatabase, deleteRedisKeys, intOption, machineDescription, runId, table } from './support';
+import { BENCH_REDIS_URL, type ProcessLoadSummary, autocannonProcess, createDatabase, deleteRedisKeys, intOption, machineDescription, runId, table } from './support';
 
-const AUTOCANNON = join(__dirname, '..', 'node_modules', '.bin', 'autocannon');
 const SMALL = '{ accounts(first: 2) { nodes { id name } } }';
 
-interface Run {
-  p50: number;
-  p90: number;
-  requests: number;
-  statuses: Record<string, number>;
-}
-
-/** One autocannon run in a child process; its `--json` summary. */
-function autocannon(url: string, token: string, body: string, connections: number, seconds: number): Promise<Run> {
-  const args = ['-c', String(connections), '-d', String(seconds), '-m', 'POST', '-H', 'content-type=application/json', '-H', `authorization=Bearer ${token}`, '-b', body, '--json', url];
-  return new Promise((resolve, reject) => {
-    execFile(AUTOCANNON, args, { maxBuffer: 16 * 1024 * 1024 }, (err, stdout) => {
-      if (err) return reject(err);
-      const r = JSON.parse(stdout) as { latency: { p50: number; p90: number }; requests: { total: number }; statusCodeStats?: Record<string, { count: number }> };
-      const statuses = Object.fromEntries(Object.entries(r.statusCodeStats ?? {}).map(([code, s]) => [code, s.count]));
-      resolve({ p50: r.latency.p50, p90: r.latency.p90, requests: r.requests.total, statuses });
-    });
-  });
-}
+const autocannon = (url: string, token: string, body: string, connections: number, seconds: number): Promise<ProcessLoadSummary> =>
+  autocannonProcess({ url, token, body, connections, seconds });
 
 async function main(): Promise<void> {
   const { values } = parseCli({
@@ -95,7 +75,7 @@ async function runVariant(
     await new Promise((r) => setTimeout(r, 2000));
     const during = await autocannon(stack.gateway.url, globex, small, 1, duration);
     const floodRun = await flooding;
-    const row = (name: string, r: Run) => [name, String(r.requests), r.p50.toFixed(1), r.p90.toFixed(1), JSON.stringify(r.statuses)];
+    const row = (name: string, r: ProcessLoadSummary) => [name, String(r.requests), r.p50.toFixed(1), r.p90.toFixed(1), JSON.stringify(r.statuses)];
     process.stdout.write(`\n${name} (RATE_LIMITS=${JSON.stringify(rateLimits)}): globex small query (1 connection, ${duration} s), idle vs during acme's flood of ${flood} connections (account 360, cache off):\n`);
     process.stdout.write(`${table(['run', 'requests', 'p50 ms', 'p90 ms', 'statuses'], [row('globex idle', idle), row('globex during flood', during), row(`acme flood (${flood} conn)`, floodRun)])}\n`);
   } finally {

@@ -8,25 +8,28 @@
  * - `hive`:       Hive Gateway (`createGatewayRuntime` from @graphql-hive/gateway) served with node:http, defaults:
  *                 identical subgraph requests in flight at the same time are sent once (deduplicateInflightRequests).
  * - `hive-nodedup`: the same with deduplicateInflightRequests off, so every client request reaches the subgraphs.
+ * - `hive-router`, `hive-router-nodedup`: the same two with `unifiedGraphHandler` of @graphql-hive/router-runtime:
+ *                 Hive Router's Rust query planner (a prebuilt native addon) and its executor instead of the stitching runtime.
  * - `passthrough`: no gateway: node:http forwards each body to billing with undici `request` (keep-alive) and the
  *                 claims signed for that body, and returns the answer as is: the least any Node hop can add (overhead only).
  *
- * The stock gateways cannot sign our `x-gateway-claims` header, so they send one signed for the bench user
- * (signed with lib/auth/forwarded.ts claimsSigner and the config's internal secret for each request body, as the
- * claims are bound to it) on every subgraph request. They do not check the client's token.
+ * The stock gateways cannot sign our `x-gateway-claims` header, so they send one for the principal of the client's
+ * bearer token (verified with our tokenVerifier, cached per token, then signed with lib/auth/forwarded.ts claimsSigner
+ * and the config's internal secret for each request body, as the claims are bound to it) on every subgraph request:
+ * the mix's hundreds of principals reach the subgraphs as themselves through every gateway.
  *
- * Environment: BENCH_GATEWAY_KIND, BENCH_SUBGRAPH_URLS (JSON), BENCH_TOKEN, and lib/config.ts settings.
+ * Environment: BENCH_GATEWAY_KIND, BENCH_SUBGRAPH_URLS (JSON), BENCH_TOKEN (the pass-through's principal), and
+ * lib/config.ts settings.
  * Prints `{"gatewaysBenchReady":{pid, url, kind, startMs}}`; stops when stdin closes. Each kind imports only its
  * own gateway's modules (dynamic imports), so a process's peak RSS counts no other gateway's code.
  */
 import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { FORWARDED_CLAIMS_HEADER } from '../lib/auth/forwarded';
-import { tokenVerifier } from '../lib/auth/tokens';
 import { loadConfig } from '../lib/config';
 import { SUBGRAPH_NAMES, readSupergraph } from '../lib/schema';
-import { SERVER_KINDS, type ServerKind, type SubgraphUrls, announceReady, benchClaimsSigner, stopWhenStdinEnds, subgraphUrls } from './gateways-common';
-import { withoutNewSignalHandlers } from './host';
+import { SERVER_KINDS, type ServerKind, type SubgraphUrls, benchClaimsSigner, subgraphUrls } from './gateways-common';
+import { announceReady, stopWhenStdinEnds, withoutNewSignalHandlers } from './host';
 import { startTracingFromEnv } from '../lib/telemetry/tracing';
 
 interface Started {
@@ -54,35 +57,40 @@ async function startOurs(urls: SubgraphUrls): Promise<Started> {
   };
 }
 
-/** Signs the bench user's claims for each subgraph request body, for gateways that cannot sign them. */
-async function benchClaims(): Promise<(body: unknown) => Promise<string>> {
+/** Signs the claims of the client's principal for each subgraph request body, for gateways that cannot sign them. */
+function benchClaims(): (authorization: string | undefined, body: unknown) => Promise<string | undefined> {
   const config = loadConfig(process.env);
-  const token = process.env['BENCH_TOKEN'];
-  if (!token) throw new Error('BENCH_TOKEN is required');
-  const principal = await tokenVerifier(config.jwt)(token);
-  return benchClaimsSigner(config.internalSecret, principal);
+  return benchClaimsSigner(config.internalSecret, config.jwt);
+}
+
+interface StockContext {
+  authorization?: string;
 }
 
 async function startStock(urls: SubgraphUrls): Promise<Started> {
   const [{ ApolloGateway, RemoteGraphQLDataSource }, { ApolloServer }, { startStandaloneServer }] = await Promise.all([
     import('@apollo/gateway'), import('@apollo/server'), import('@apollo/server/standalone'),
   ]);
-  const claims = await benchClaims();
+  const claims = benchClaims();
   const gateway = new ApolloGateway({
     supergraphSdl: readSupergraph(),
     buildService: ({ name }) => {
       const url = (urls as Record<string, string>)[name];
       if (!url) throw new Error(`No URL for subgraph "${name}"`);
-      return new RemoteGraphQLDataSource({
+      return new RemoteGraphQLDataSource<StockContext>({
         url,
-        async willSendRequest({ request }) {
-          request.http?.headers.set(FORWARDED_CLAIMS_HEADER, await claims({ query: request.query, operationName: request.operationName, variables: request.variables }));
+        async willSendRequest({ request, context }) {
+          const header = await claims(context.authorization, { query: request.query, operationName: request.operationName, variables: request.variables });
+          if (header) request.http?.headers.set(FORWARDED_CLAIMS_HEADER, header);
         },
       });
     },
   });
-  const server = new ApolloServer({ gateway });
-  const { url } = await startStandaloneServer(server, { listen: { host: '127.0.0.1', port: 0 } });
+  const server = new ApolloServer<StockContext>({ gateway });
+  const { url } = await startStandaloneServer(server, {
+    listen: { host: '127.0.0.1', port: 0 },
+    context: async ({ req }) => ({ authorization: req.headers.authorization }),
+  });
   return {
     url: new URL('/graphql', url).toString(),
     stop: async () => {
@@ -102,10 +110,16 @@ interface HiveRuntime {
 }
 interface HiveConfig {
   supergraph: string;
+  /** @graphql-hive/router-runtime's handler: the Rust query planner instead of the stitching runtime. */
+  unifiedGraphHandler?: unknown;
   transportEntries: Record<string, { location: string; options?: { deduplicateInflightRequests?: boolean } }>;
   /** Hive's onFetch hook: the one place that sees each subgraph request's body, which the claims are bound to. */
-  plugins: () => { onFetch(payload: { options: HiveFetchOptions; setOptions(options: HiveFetchOptions): void }): Promise<void> }[];
+  plugins: () => { onFetch(payload: { context?: HiveContext; options: HiveFetchOptions; setOptions(options: HiveFetchOptions): void }): Promise<void> }[];
   logging: 'debug' | 'info' | 'warn' | 'error' | boolean;
+}
+/** The client request in Hive's context (a WHATWG Request). */
+interface HiveContext {
+  request?: { headers?: { get(name: string): string | null } };
 }
 interface HiveFetchOptions {
   body?: unknown;
@@ -124,19 +138,29 @@ function loadHive(): HiveModule {
   return mod;
 }
 
-async function startHive(urls: SubgraphUrls, deduplicate: boolean): Promise<Started> {
+/** The Rust query planner's handler, checked to load (its native addon) before the gateway starts. */
+function loadRouterRuntime(): unknown {
+  const mod: unknown = require('@graphql-hive/router-runtime');
+  const handler = typeof mod === 'object' && mod !== null && 'unifiedGraphHandler' in mod ? mod.unifiedGraphHandler : undefined;
+  if (typeof handler !== 'function') throw new Error('@graphql-hive/router-runtime does not export unifiedGraphHandler');
+  return handler;
+}
+
+async function startHive(urls: SubgraphUrls, deduplicate: boolean, rustPlanner: boolean): Promise<Started> {
   const { createGatewayRuntime } = loadHive();
-  const claims = await benchClaims();
+  const claims = benchClaims();
   const gateway = createGatewayRuntime({
     supergraph: readSupergraph(),
+    ...(rustPlanner ? { unifiedGraphHandler: loadRouterRuntime() } : {}),
     // The supergraph names placeholder URLs (http://crm.invalid/graphql); point each subgraph at its server.
     transportEntries: Object.fromEntries(
       SUBGRAPH_NAMES.map((name) => [name, { location: urls[name], ...(deduplicate ? {} : { options: { deduplicateInflightRequests: false } }) }]),
     ),
     plugins: () => [
       {
-        async onFetch({ options, setOptions }) {
-          setOptions({ ...options, headers: { ...options.headers, [FORWARDED_CLAIMS_HEADER]: await claims(options.body) } });
+        async onFetch({ context, options, setOptions }) {
+          const header = await claims(context?.request?.headers?.get('authorization') ?? undefined, options.body);
+          if (header) setOptions({ ...options, headers: { ...options.headers, [FORWARDED_CLAIMS_HEADER]: header } });
         },
       },
     ],
@@ -166,15 +190,16 @@ async function serveOnLocalPort(server: Server, dispose: () => Promise<void>): P
 
 async function startPassthrough(target: string): Promise<Started> {
   const { Agent, request } = await import('undici');
-  const claims = await benchClaims();
+  const claims = benchClaims();
+  const authorization = `Bearer ${process.env['BENCH_TOKEN'] ?? ''}`;
   const agent = new Agent({ keepAliveTimeout: 30_000, connections: 64 });
   const server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
       const body = Buffer.concat(chunks).toString('utf8');
-      claims(body)
-        .then((signed) => request(target, { method: 'POST', headers: { 'content-type': 'application/json', [FORWARDED_CLAIMS_HEADER]: signed }, body, dispatcher: agent }))
+      claims(authorization, body)
+        .then((signed) => request(target, { method: 'POST', headers: { 'content-type': 'application/json', [FORWARDED_CLAIMS_HEADER]: signed ?? '' }, body, dispatcher: agent }))
         .then(async (upstream) => {
           const body = await upstream.body.text();
           res.writeHead(upstream.statusCode, { 'content-type': 'application/json' });
@@ -204,9 +229,13 @@ async function main(): Promise<void> {
       case 'stock':
         return startStock(urls);
       case 'hive':
-        return startHive(urls, true);
+        return startHive(urls, true, false);
       case 'hive-nodedup':
-        return startHive(urls, false);
+        return startHive(urls, false, false);
+      case 'hive-router':
+        return startHive(urls, true, true);
+      case 'hive-router-nodedup':
+        return startHive(urls, false, true);
       case 'passthrough':
         return startPassthrough(urls.billing);
     }

@@ -4,10 +4,13 @@
  * for each of acme and globex), starts every subgraph on an ephemeral port with the production settings and the
  * GATEWAY_SIGNING_SECRET of the run, prints `{"gatewaysBenchReady":{pid, urls, seedMs}}` and stops when stdin closes.
  *
- * With BENCH_MEMO_SUBGRAPHS=on (the harness's default) each subgraph is fronted by a memo: the first request with a
- * given body and claims header goes to the real subgraph, identical ones later get its answer from memory. The load
- * sends the same query over and over, so the subgraphs then cost next to nothing and the gateway under test is the
- * bottleneck, as the gateway comparison needs; the answers are still the real subgraphs' (and checked by the harness).
+ * With BENCH_MEMO_SUBGRAPHS=on (the harness's default) each subgraph is fronted by a memo: the first read with a
+ * given body for a given kind of caller (tenant, token kind and scopes, read from the claims header's payload; the
+ * header itself is re-signed every few seconds and differs per principal) goes to the real subgraph, identical ones
+ * later get its answer from memory. Writes (`mutation`) always go to the real subgraph. The single-query load sends
+ * the same query over and over, and the mix draws from a finite set of operations and variables, so the subgraphs
+ * then cost little and the gateway under test is the bottleneck, as the gateway comparison needs; the answers are
+ * still the real subgraphs' (and checked by the harness). `GET /__memo` on any front answers `{hits, misses, writes}`.
  */
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -21,8 +24,8 @@ import { type RunningServer } from '../lib/http/server';
 import { startSubgraph } from '../subgraphs/runtime/server';
 import { FaultInjector } from '../subgraphs/sync/engine/faults';
 import { referenceSystems } from '../subgraphs/sync/engine/systems';
-import { BENCH_TENANTS, announceReady, stopWhenStdinEnds } from './gateways-common';
-import { withoutNewSignalHandlers } from './host';
+import { BENCH_TENANTS } from './gateways-common';
+import { announceReady, stopWhenStdinEnds, withoutNewSignalHandlers } from './host';
 
 async function main(): Promise<void> {
   const config = loadConfig(process.env);
@@ -61,30 +64,60 @@ async function main(): Promise<void> {
   announceReady({ pid: process.pid, seedMs, urls: { crm: urlOf('crm'), erp: urlOf('erp'), billing: urlOf('billing'), sync: urlOf('sync') } });
 }
 
+/** Who the claims header speaks for, as far as a subgraph's answer can depend on it: tenant, kind and scopes. */
+function callerClass(header: string): string {
+  try {
+    const payload = JSON.parse(Buffer.from(header.split('.')[1] ?? '', 'base64url').toString('utf8')) as Record<string, unknown>;
+    return `${String(payload['tenant'])}|${String(payload['kind'])}|${String(payload['scope'])}`;
+  } catch {
+    return header;
+  }
+}
+
+const isWrite = (body: string) => /"query":"\s*mutation\b/.test(body);
+
+type Answer = { status: number; headers: Record<string, string>; body: string };
+
 /** Memoizing HTTP fronts for the subgraphs (see the header). Only 200 answers are kept, with their headers (the
  * gateways read the subgraphs' cache hints from `cache-control`). */
 function memoFronts(): { front: (target: string) => Promise<string>; close: () => Promise<void> } {
   const agent = new Agent({ keepAliveTimeout: 30_000, connections: 64 });
   const closers: (() => Promise<void>)[] = [];
+  const stats = { hits: 0, misses: 0, writes: 0 };
   const front = async (target: string): Promise<string> => {
-    const answers = new Map<string, Promise<{ status: number; headers: Record<string, string>; body: string }>>();
+    const answers = new Map<string, Promise<Answer>>();
+    const forward = (claims: string, body: string): Promise<Answer> =>
+      request(target, { method: 'POST', headers: { 'content-type': 'application/json', 'x-gateway-claims': claims }, body, dispatcher: agent }).then(async (r) => ({
+        status: r.statusCode,
+        headers: Object.fromEntries(['content-type', 'cache-control'].flatMap((h) => (typeof r.headers[h] === 'string' ? [[h, r.headers[h]]] : []))),
+        body: await r.body.text(),
+      }));
     const server = createServer((req, res) => {
+      if (req.method === 'GET' && req.url === '/__memo') {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify(stats));
+        return;
+      }
       const chunks: Buffer[] = [];
       req.on('data', (c: Buffer) => chunks.push(c));
       req.on('end', () => {
         const body = Buffer.concat(chunks).toString('utf8');
         const claims = String(req.headers['x-gateway-claims'] ?? '');
-        const key = `${claims}\n${body}`;
-        let answer = answers.get(key);
-        if (!answer) {
-          const forwarded = { 'content-type': 'application/json', 'x-gateway-claims': claims };
-          answer = request(target, { method: 'POST', headers: forwarded, body, dispatcher: agent }).then(async (r) => ({
-            status: r.statusCode,
-            headers: Object.fromEntries(['content-type', 'cache-control'].flatMap((h) => (typeof r.headers[h] === 'string' ? [[h, r.headers[h]]] : []))),
-            body: await r.body.text(),
-          }));
-          answers.set(key, answer);
-          answer.then((a) => a.status !== 200 && answers.delete(key), () => answers.delete(key));
+        let answer: Promise<Answer> | undefined;
+        if (isWrite(body)) {
+          stats.writes += 1;
+          answer = forward(claims, body);
+        } else {
+          const key = `${callerClass(claims)}\n${body}`;
+          answer = answers.get(key);
+          if (answer) stats.hits += 1;
+          else {
+            stats.misses += 1;
+            const fresh = forward(claims, body);
+            answers.set(key, fresh);
+            fresh.then((a) => a.status !== 200 && answers.delete(key), () => answers.delete(key));
+            answer = fresh;
+          }
         }
         answer.then(
           (a) => {

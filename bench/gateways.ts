@@ -7,14 +7,17 @@
  *   2. Starts each gateway under test (bench/gateways-server.ts) in turn in its own child process pinned to CPU 0:
  *      ours (JWT auth, signed claims, shield in the subgraphs, cost rate limits on Redis, RESPONSE_CACHE=off), ours
  *      with the Redis response cache on, stock @apollo/gateway with default settings, Hive Gateway with default
- *      settings, and Hive Gateway without its in-flight deduplication of identical subgraph requests (every client
- *      sends the same query, which that feature collapses). The stock gateways send an `x-gateway-claims`, signed per body,
- *      header for the bench user (see bench/gateways-server.ts).
- *   3. Drives each from this process (pinned to CPU 1) with autocannon: --connections connections, --warmup seconds
- *      discarded, then --duration seconds measured, one nested CRM → ERP → billing query. Every body must be
- *      `{"data":…}` without `errors`; every 10th is parsed and checked in depth; the first answer of each gateway
- *      must carry the same data as our gateway's. Peak RSS is VmHWM from /proc/<pid>/status; CPU time per request
- *      comes from /proc/<pid>/stat, and /proc/stat tells how much of the gateway's core other processes took.
+ *      settings and without its in-flight deduplication of identical subgraph requests, and the same two with
+ *      @graphql-hive/router-runtime (Hive Router's Rust query planner). The stock gateways send an `x-gateway-claims`
+ *      header signed per body for the principal of the client's token (see bench/gateways-server.ts).
+ *   3. Drives each from this process (pinned to CPU 1) with bench/support.ts graphqlLoad (autocannon), one load after
+ *      the other on the same gateway process: --connections connections, --warmup seconds discarded, then --duration
+ *      seconds measured. `single`: one token, one nested CRM → ERP → billing query, identical variables (the kindest
+ *      load: dedup collapses it). `mix`: the realistic mix of bench/gateways-mix.ts (hundreds of principals of both
+ *      tenants and all token kinds, 30 operations and 4 mutations, about 5 % writes, variables drawn per request).
+ *      Every body must be `{"data":…}` without `errors`; every 10th is parsed and checked; the first single answer of
+ *      each gateway must carry the same data as our gateway's. Peak RSS is VmHWM from /proc/<pid>/status; CPU time
+ *      per request comes from /proc/<pid>/stat, and /proc/stat tells how much of the gateway's core other processes took.
  *   4. Overhead: `{ plans { code } }` sent sequentially to the billing subgraph directly (with a signed header) and
  *      through each gateway (not ours-cache: a hit never reaches the subgraph) and a bare pass-through, with the
  *      server on its core and then on the client's; the difference of the medians is what the server adds.
@@ -22,12 +25,14 @@
  *      are summed by function (self time) and by package.
  *
  *   npx tsx bench/gateways.ts [--accounts 50] [--connections 50] [--warmup 5] [--duration 20] [--first 20]
- *                             [--gateways ours,ours-cache,stock,hive,hive-nodedup]
+ *                             [--gateways ours,ours-cache,stock,hive,hive-nodedup,hive-router,hive-router-nodedup]
+ *                             [--loads single,mix] [--principals 300] [--seed 17] [--variants 20] [--profile-load mix]
  *                             [--overhead-requests 1000] [--no-profile] [--real-subgraphs] [--redis-every-request]
  *                             [--write]
  *
- * The subgraphs answer identical requests from memory after the first (bench/gateways-subgraphs.ts), so the
- * gateway is the bottleneck; --real-subgraphs runs every request through them (Postgres, shield) instead.
+ * The subgraphs answer identical reads (same body, same tenant, token kind and scopes) from memory after the first
+ * (bench/gateways-subgraphs.ts), so the gateway is the bottleneck; every table says whether that memo was on, and
+ * how many subgraph reads it answered. --real-subgraphs runs every request through them (Postgres, shield) instead.
  *
  * --write puts the figures into bench/GATEWAYS.md (between its results markers). Needs Postgres (trust auth) at
  * BENCH_POSTGRES_URL (default postgres://postgres@127.0.0.1:5432/postgres) and Redis at BENCH_REDIS_URL.
@@ -37,19 +42,17 @@ import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, w
 import os from 'node:os';
 import path from 'node:path';
 import { parseCli } from '../lib/cli';
-import autocannon from 'autocannon';
 import { z } from 'zod';
 import { Agent, request } from 'undici';
 import { claimsSigner } from '../lib/auth/forwarded';
 import { SCOPES } from '../lib/auth/principal';
 import { mintToken, tokenVerifier } from '../lib/auth/tokens';
 import { loadConfig } from '../lib/config';
+import { BENCH_TENANT, GATEWAY_KINDS, type GatewayKind, PASSTHROUGH, type ServerKind, type SubgraphUrls, gatewayReady, subgraphsReady } from './gateways-common';
+import { type Mix, type MixPrincipal, type TenantIds, discoverIds, mixPrincipals, mixRequests, partnerOperationsEnv, validateMix } from './gateways-mix';
 import {
-  BENCH_TENANT, GATEWAY_KINDS, type GatewayKind, PASSTHROUGH, READY_KEY, ROOT, type ServerKind, type SubgraphUrls, gatewayReady, subgraphsReady,
-} from './gateways-common';
-import { cpuSeconds, cpuTimes, pinProcess, pinThisProcess, readMemory, secondsPerTick } from './host';
-import {
-  BENCH_REDIS_URL, type ChildHandle, type MachineFacts, cleanGraphQLBody, startChild, createDatabase, deleteRedisKeys, intOption, loadAverage, machineFacts, percentile, runId,
+  BENCH_REDIS_URL, type ChildHandle, type LoadRequest, type LoadSummary, type MachineFacts, ROOT, cpuSeconds, cpuTimes, createDatabase, deleteRedisKeys, graphqlLoad,
+  intOption, loadAverage, machineFacts, percentile, pinProcess, pinThisProcess, readMemory, runId, secondsPerTick, startChild, table,
 } from './support';
 const GATEWAY_CPU = 0;
 const LOAD_CPU = 1;
@@ -79,6 +82,8 @@ const OVERHEAD_LABELS: Record<ServerKind, string> = {
   stock: 'stock @apollo/gateway',
   hive: 'Hive Gateway (dedup on)',
   'hive-nodedup': 'Hive Gateway (dedup off)',
+  'hive-router': 'Hive Gateway + Rust planner (dedup on)',
+  'hive-router-nodedup': 'Hive Gateway + Rust planner (dedup off)',
   passthrough: 'passthrough (no GraphQL)',
 };
 
@@ -88,7 +93,12 @@ const LABELS: Record<GatewayKind, string> = {
   stock: 'stock @apollo/gateway 2.14 (defaults)',
   hive: 'Hive Gateway 2.15 (defaults: in-flight dedup on)',
   'hive-nodedup': 'Hive Gateway 2.15, in-flight dedup off',
+  'hive-router': 'Hive Gateway 2.15 + router-runtime 1.4 (Rust planner), dedup on',
+  'hive-router-nodedup': 'Hive Gateway 2.15 + router-runtime 1.4 (Rust planner), dedup off',
 };
+
+const LOADS = ['single', 'mix'] as const;
+type LoadKind = (typeof LOADS)[number];
 
 // ---------------------------------------------------------------------------------------------------------------
 // Arguments
@@ -103,8 +113,14 @@ const { values: args } = parseCli({
     duration: { type: 'string', default: '20', description: 'measured seconds per gateway', placeholder: 's' },
     first: { type: 'string', default: '20', description: 'page size of the nested query', placeholder: 'n' },
     gateways: { type: 'string', default: GATEWAY_KINDS.join(','), description: 'comma-separated gateways to run', placeholder: 'list' },
+    loads: { type: 'string', default: LOADS.join(','), description: 'loads to run on each gateway: single (one query, one token), mix (the realistic mix)', placeholder: 'list' },
+    principals: { type: 'string', default: '300', description: 'principals of the mix, over both tenants and all token kinds', placeholder: 'n' },
+    seed: { type: 'string', default: '17', description: 'seed of the mix\'s draws', placeholder: 'n' },
+    variants: { type: 'string', default: '20', description: 'variable sets per read operation and tenant in the mix (0: fresh per request)', placeholder: 'n' },
+    'profile-load': { type: 'string', default: 'mix', description: 'load of the CPU profile of our gateway (single or mix)', placeholder: 'load' },
     'overhead-requests': { type: 'string', default: '1000', description: 'sequential requests of the overhead measurement', placeholder: 'n' },
     'no-profile': { type: 'boolean', description: 'skip the CPU profile of our gateway' },
+    'keep-profile': { type: 'string', description: 'directory to keep the .cpuprofile of our gateway in (open it in Chrome DevTools)', placeholder: 'dir' },
     'real-subgraphs': { type: 'boolean', description: 'run every request through the subgraphs (Postgres, shield)' },
     'redis-every-request': { type: 'boolean', description: 'ask Redis on every request for rate limits (localDecisionMs 0)' },
     write: { type: 'boolean', description: 'write the figures into bench/GATEWAYS.md' },
@@ -118,6 +134,7 @@ const settings = {
   first: intOption('first', args.first),
   overheadRequests: intOption('overhead-requests', args['overhead-requests']),
   profile: !args['no-profile'],
+  keepProfile: args['keep-profile'],
   realSubgraphs: args['real-subgraphs'],
   redisEveryRequest: args['redis-every-request'],
   write: args.write,
@@ -126,7 +143,17 @@ const settings = {
     if (!kind) throw new Error(`--gateways: unknown gateway "${g}" (known: ${GATEWAY_KINDS.join(', ')})`);
     return kind;
   }),
+  loads: args.loads.split(',').map((l) => loadKind('loads', l)),
+  principals: intOption('principals', args.principals, 6),
+  seed: intOption('seed', args.seed, 0),
+  variants: intOption('variants', args.variants, 0),
+  profileLoad: loadKind('profile-load', args['profile-load']),
 };
+function loadKind(option: string, raw: string): LoadKind {
+  const kind = LOADS.find((k) => k === raw.trim());
+  if (!kind) throw new Error(`--${option}: unknown load "${raw}" (known: ${LOADS.join(', ')})`);
+  return kind;
+}
 if (settings.first > settings.accounts) throw new Error('--first cannot exceed --accounts');
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -187,106 +214,39 @@ async function post(url: string, headers: Record<string, string>, query: string,
   return { status: res.status, body: await res.text() };
 }
 
+/** A mix answer passes when it is JSON with a `data` object whose root fields are not all null. */
+function checkMix(status: number, body: string): string | null {
+  if (status !== 200) return `HTTP ${status}: ${body.slice(0, 200)}`;
+  let json: unknown;
+  try {
+    json = JSON.parse(body);
+  } catch {
+    return `not JSON: ${body.slice(0, 200)}`;
+  }
+  if (!json || typeof json !== 'object' || 'errors' in json) return `errors in the answer: ${body.slice(0, 300)}`;
+  const data = 'data' in json ? json.data : null;
+  if (!data || typeof data !== 'object' || Object.values(data).every((v) => v === null)) return `no data: ${body.slice(0, 300)}`;
+  return null;
+}
+
 // ---------------------------------------------------------------------------------------------------------------
 // Load
 
-interface LoadResult {
-  requests: number;
-  seconds: number;
-  rps: number;
-  p50: number;
-  p90: number;
-  p99: number;
-  max: number;
-  non2xx: number;
-  /** Bodies that were not `{"data":…}` without `errors`. */
-  badBodies: number;
-  /** autocannon connection errors and timeouts. */
-  errors: number;
-  sampled: number;
-  sampleFailures: number;
-  firstFailure: string | null;
-  xCache: Record<string, number>;
+interface Loads {
+  token: string;
+  mix: Mix | null;
 }
 
-/**
- * One continuous autocannon run of warmup + duration seconds (connections stay busy across the boundary, so no
- * requests abandoned by a separate warm-up run eat into the measured window); only responses completed after the
- * warm-up count. `onMeasureStart` runs at the boundary.
- */
-async function runLoad(url: string, token: string, onMeasureStart?: () => void): Promise<LoadResult> {
-  const latencies: number[] = [];
-  const xCache: Record<string, number> = {};
-  let non2xx = 0;
-  let badBodies = 0;
-  let seen = 0;
-  let sampled = 0;
-  let sampleFailures = 0;
-  let firstFailure: string | null = null;
-  let measuring = false;
-  let measureFrom = 0;
-  const boundary = setTimeout(() => {
-    measuring = true;
-    measureFrom = performance.now();
-    onMeasureStart?.();
-  }, settings.warmup * 1000);
-  const instance = autocannon({
-    url,
-    connections: settings.connections,
-    duration: settings.warmup + settings.duration,
-    timeout: 30,
-    requests: [
-      {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
-        body: JSON.stringify({ query: NESTED_QUERY, variables: { first: settings.first } }),
-        onResponse: (status, body, _context, headers) => {
-          seen += 1;
-          // Every 10th answer of the whole run is parsed and checked in depth; the cheap check covers all.
-          if (seen % 10 === 0) {
-            sampled += 1;
-            const problem = status === 200 ? checkNested(body, settings.first) : `HTTP ${status}: ${body.slice(0, 200)}`;
-            if (problem) {
-              sampleFailures += 1;
-              firstFailure ??= problem;
-            }
-          }
-          if (!measuring) return;
-          const cache = headers['x-cache'] ?? 'none';
-          xCache[cache] = (xCache[cache] ?? 0) + 1;
-        },
-      },
-    ],
-    verifyBody: cleanGraphQLBody,
-  });
-  instance.on('response', (_client, statusCode, _bytes, responseTime) => {
-    if (statusCode < 200 || statusCode >= 300) non2xx += 1;
-    if (measuring) latencies.push(responseTime);
-  });
-  instance.on('reqMismatch', (body) => {
-    badBodies += 1;
-    firstFailure ??= `bad body: ${body.slice(0, 300)}`;
-  });
-  const result = await instance;
-  clearTimeout(boundary);
-  const elapsed = measuring ? (performance.now() - measureFrom) / 1000 : 0;
-  latencies.sort((a, b) => a - b);
-  return {
-    requests: latencies.length,
-    seconds: elapsed,
-    rps: elapsed > 0 ? latencies.length / elapsed : Number.NaN,
-    p50: percentile(latencies, 50),
-    p90: percentile(latencies, 90),
-    p99: percentile(latencies, 99),
-    max: latencies[latencies.length - 1] ?? Number.NaN,
-    non2xx,
-    badBodies,
-    errors: result.errors + result.timeouts,
-    sampled,
-    sampleFailures,
-    firstFailure,
-    xCache,
-  };
+/** One load on one gateway: the single query or the mix, through bench/support.ts graphqlLoad. */
+function runLoad(load: LoadKind, url: string, loads: Loads, onMeasureStart?: () => void): Promise<LoadSummary> {
+  const common = { url, connections: settings.connections, warmup: settings.warmup, duration: settings.duration, timeout: 30, onMeasureStart };
+  if (load === 'single') {
+    return graphqlLoad({ ...common, token: loads.token, query: NESTED_QUERY, variables: { first: settings.first }, check: (status, body) => (status === 200 ? checkNested(body, settings.first) : `HTTP ${status}: ${body.slice(0, 200)}`) });
+  }
+  const mix = loads.mix;
+  if (!mix) throw new Error('the mix was not prepared');
+  const next = (): LoadRequest => mix.next();
+  return graphqlLoad({ ...common, next, check: checkMix });
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -305,14 +265,15 @@ async function settle(...pids: number[]): Promise<void> {
 // ---------------------------------------------------------------------------------------------------------------
 // One gateway
 
-interface GatewayRun {
-  kind: GatewayKind;
-  startMs: number;
-  load: LoadResult;
-  /** Peak RSS (VmHWM) of the gateway process over its life, MiB. */
-  peakRssMiB: number;
-  /** RSS once started and after the pre-flight request, before any load, MiB. */
-  startRssMiB: number;
+interface MemoStats {
+  hits: number;
+  misses: number;
+  writes: number;
+}
+
+/** One load's figures on one gateway. */
+interface LoadRun {
+  load: LoadSummary;
   /** CPU used in the measured window, % of one core: the gateway and the subgraphs process. */
   gatewayCpu: number;
   subgraphsCpu: number;
@@ -321,6 +282,18 @@ interface GatewayRun {
   subgraphsCpuMsPerRequest: number;
   /** % of the gateway's CPU (0) busy with other processes in the measured window (contention from other work). */
   othersOnGatewayCpu: number;
+  /** Subgraph reads the memo answered / sent on / writes, in the measured window (null: memo off). */
+  memo: MemoStats | null;
+}
+
+interface GatewayRun {
+  kind: GatewayKind;
+  startMs: number;
+  loads: Partial<Record<LoadKind, LoadRun>>;
+  /** Peak RSS (VmHWM) of the gateway process over its life (every load), MiB. */
+  peakRssMiB: number;
+  /** RSS once started and after the pre-flight request, before any load, MiB. */
+  startRssMiB: number;
   sameDataAsOurs: boolean | null;
 }
 
@@ -330,6 +303,9 @@ interface Env {
   urls: SubgraphUrls;
   subgraphsPid: number;
   redisPrefix: string;
+  loads: Loads;
+  /** PARTNER_OPERATIONS of our gateway: the mix's partners and their allowlisted texts. */
+  partnerOperations: string;
 }
 
 function gatewayEnv(kind: ServerKind, env: Env): NodeJS.ProcessEnv {
@@ -346,9 +322,13 @@ function gatewayEnv(kind: ServerKind, env: Env): NodeJS.ProcessEnv {
           RESPONSE_CACHE: kind === 'ours-cache' ? 'on' : 'off',
           // Far above what a run can spend: the limiter still runs (and spends in Redis), never refuses.
           // --redis-every-request: every request waits for Redis (localDecisionMs 0), as before MirroredLimiter.
+          // The tenant's fair share likewise: it admits every operation (50 connections of one tenant would otherwise
+          // queue behind maxInFlightCostPerTenant and be refused past maxQueuedPerTenant).
           RATE_LIMITS: JSON.stringify({
-            perKind: { user: 1e12, partner: 1e12, service: 1e12 }, perTenant: 1e12, ...(settings.redisEveryRequest ? { localDecisionMs: 0 } : {}),
+            perKind: { user: 1e12, partner: 1e12, service: 1e12 }, perTenant: 1e12, maxInFlightCostPerTenant: 1e12, maxConcurrentPerTenant: 1e6,
+            ...(settings.redisEveryRequest ? { localDecisionMs: 0 } : {}),
           }),
+          PARTNER_OPERATIONS: env.partnerOperations,
         }
       : {}),
   };
@@ -363,7 +343,7 @@ const OUR_NODE_FLAGS = ['--max-semi-space-size=64'];
 
 function startGatewayChild(kind: ServerKind, env: Env, nodeArgs: readonly string[] = []): Promise<ChildHandle<z.infer<typeof gatewayReady>>> {
   const ours = kind === 'ours' || kind === 'ours-cache';
-  return startChild('gateways-server.ts', { label: kind, cpu: GATEWAY_CPU, env: gatewayEnv(kind, env), schema: gatewayReady, readyKey: READY_KEY, stopBy: 'stdin', nodeArgs: [...(ours ? OUR_NODE_FLAGS : []), ...nodeArgs] });
+  return startChild('gateways-server.ts', { label: kind, cpu: GATEWAY_CPU, env: gatewayEnv(kind, env), schema: gatewayReady, stopBy: 'stdin', nodeArgs: [...(ours ? OUR_NODE_FLAGS : []), ...nodeArgs] });
 }
 
 async function preflight(url: string, token: string): Promise<unknown> {
@@ -371,6 +351,39 @@ async function preflight(url: string, token: string): Promise<unknown> {
   const problem = res.status === 200 ? checkNested(res.body, settings.first) : `HTTP ${res.status}: ${res.body.slice(0, 400)}`;
   if (problem) throw new Error(`pre-flight request failed: ${problem}`);
   return (JSON.parse(res.body) as { data: unknown }).data;
+}
+
+/** The memo's counters (any front answers them), or null when the subgraphs run without it. */
+async function memoStats(urls: SubgraphUrls): Promise<MemoStats | null> {
+  if (settings.realSubgraphs) return null;
+  const res = await fetch(new URL('/__memo', urls.crm));
+  return (await res.json()) as MemoStats;
+}
+
+/** One load on a started gateway, with the CPU of the gateway and the subgraphs over its measured window. */
+async function measureLoad(load: LoadKind, url: string, pid: number, env: Env): Promise<LoadRun> {
+  let cpu0 = { gw: Number.NaN, sg: Number.NaN, t: 0, core: cpuTimes(GATEWAY_CPU) };
+  let memo0: Promise<MemoStats | null> = Promise.resolve(null);
+  const result = await runLoad(load, url, env.loads, () => {
+    cpu0 = { gw: cpuSeconds(pid), sg: cpuSeconds(env.subgraphsPid), t: performance.now(), core: cpuTimes(GATEWAY_CPU) };
+    memo0 = memoStats(env.urls);
+  });
+  const wall = (performance.now() - cpu0.t) / 1000;
+  const gwSeconds = cpuSeconds(pid) - cpu0.gw;
+  const sgSeconds = cpuSeconds(env.subgraphsPid) - cpu0.sg;
+  const core = cpuTimes(GATEWAY_CPU);
+  const [before, after] = await Promise.all([memo0, memoStats(env.urls)]);
+  const coreBusySeconds = (core.busy - cpu0.core.busy) * secondsPerTick();
+  const coreTotalSeconds = (core.total - cpu0.core.total) * secondsPerTick();
+  return {
+    load: result,
+    gatewayCpu: (gwSeconds / wall) * 100,
+    subgraphsCpu: (sgSeconds / wall) * 100,
+    gatewayCpuMsPerRequest: (gwSeconds * 1000) / result.requests,
+    subgraphsCpuMsPerRequest: (sgSeconds * 1000) / result.requests,
+    othersOnGatewayCpu: coreTotalSeconds > 0 ? (Math.max(0, coreBusySeconds - gwSeconds) / coreTotalSeconds) * 100 : Number.NaN,
+    memo: before && after ? { hits: after.hits - before.hits, misses: after.misses - before.misses, writes: after.writes - before.writes } : null,
+  };
 }
 
 async function benchGateway(kind: GatewayKind, env: Env, reference: { data: unknown }, after?: (url: string, pid: number) => Promise<void>): Promise<GatewayRun> {
@@ -381,34 +394,21 @@ async function benchGateway(kind: GatewayKind, env: Env, reference: { data: unkn
     let sameDataAsOurs: boolean | null = null;
     if (kind === 'ours') reference.data ??= data;
     else if (reference.data !== undefined) sameDataAsOurs = canonical(data) === canonical(reference.data);
-    process.stderr.write(`${kind}: ${settings.warmup} s warm-up + ${settings.duration} s measured\n`);
-    let cpu0 = { gw: Number.NaN, sg: Number.NaN, t: 0, core: cpuTimes(GATEWAY_CPU) };
-    const load = await runLoad(child.info.url, env.token, () => {
-      cpu0 = { gw: cpuSeconds(child.pid), sg: cpuSeconds(env.subgraphsPid), t: performance.now(), core: cpuTimes(GATEWAY_CPU) };
-    });
-    const wall = (performance.now() - cpu0.t) / 1000;
-    const gwSeconds = cpuSeconds(child.pid) - cpu0.gw;
-    const sgSeconds = cpuSeconds(env.subgraphsPid) - cpu0.sg;
-    const core = cpuTimes(GATEWAY_CPU);
-    const coreBusySeconds = (core.busy - cpu0.core.busy) * secondsPerTick();
-    const coreTotalSeconds = (core.total - cpu0.core.total) * secondsPerTick();
-    const othersOnGatewayCpu = coreTotalSeconds > 0 ? (Math.max(0, coreBusySeconds - gwSeconds) / coreTotalSeconds) * 100 : Number.NaN;
-    const gatewayCpu = (gwSeconds / wall) * 100;
-    const subgraphsCpu = (sgSeconds / wall) * 100;
-    // VmHWM is the process's peak so far: one reading after the load covers the whole run.
-    const peak = readMemory(child.pid)?.hwm ?? 0;
-    if (after) {
+    const loads: GatewayRun['loads'] = {};
+    for (const load of settings.loads) {
+      process.stderr.write(`${kind}: ${load} load, ${settings.warmup} s warm-up + ${settings.duration} s measured\n`);
+      const run = await measureLoad(load, child.info.url, child.pid, env);
+      loads[load] = run;
+      process.stderr.write(`${kind} ${load}: ${f1(run.load.rps)} req/s, p50 ${f1(run.load.p50)} ms, p99 ${f1(run.load.p99)} ms, ${f2(run.gatewayCpuMsPerRequest)} CPU ms/req\n`);
+      // Requests autocannon abandoned at the end may still be running: let them finish before the next measurement.
       await settle(env.subgraphsPid, child.pid);
-      await after(child.info.url, child.pid);
     }
-    return {
-      kind, startMs: child.info.startMs, load, peakRssMiB: peak / 2 ** 20, startRssMiB: startRss / 2 ** 20, gatewayCpu, subgraphsCpu, othersOnGatewayCpu, sameDataAsOurs,
-      gatewayCpuMsPerRequest: (gwSeconds * 1000) / load.requests,
-      subgraphsCpuMsPerRequest: (sgSeconds * 1000) / load.requests,
-    };
+    // VmHWM is the process's peak so far: one reading after the loads covers them all.
+    const peak = readMemory(child.pid)?.hwm ?? 0;
+    if (after) await after(child.info.url, child.pid);
+    return { kind, startMs: child.info.startMs, loads, peakRssMiB: peak / 2 ** 20, startRssMiB: startRss / 2 ** 20, sameDataAsOurs };
   } finally {
     await child.stop();
-    // Requests autocannon abandoned at the end may still be running in the subgraphs: let them finish.
     await settle(env.subgraphsPid);
   }
 }
@@ -514,7 +514,8 @@ interface ProfileSummary {
   idleMs: number;
   top: { name: string; where: string; ms: number; pct: number }[];
   packages: { name: string; ms: number; pct: number }[];
-  load: LoadResult;
+  loadKind: LoadKind;
+  load: LoadSummary;
 }
 
 function shortUrl(url: string): string {
@@ -540,7 +541,7 @@ function packageOf(url: string, name: string): string {
 }
 
 /** Self time by function and by package, of the samples taken between `fromUs` and `toUs` (monotonic clock). */
-function summariseProfile(file: string, fromUs: number, toUs: number, load: LoadResult): ProfileSummary {
+function summariseProfile(file: string, fromUs: number, toUs: number, loadKind: LoadKind, load: LoadSummary): ProfileSummary {
   const profile = cpuProfile.parse(JSON.parse(readFileSync(file, 'utf8')));
   const byId = new Map(profile.nodes.map((n) => [n.id, n.callFrame]));
   // V8 stamps samples on the same monotonic clock as process.hrtime (CLOCK_MONOTONIC on Linux); if the window does
@@ -583,6 +584,7 @@ function summariseProfile(file: string, fromUs: number, toUs: number, load: Load
     idleMs: idle / 1000,
     top: [...byFunction.values()].sort((a, b) => b.us - a.us).slice(0, 20).map((f) => ({ name: f.name, where: f.where, ms: f.us / 1000, pct: pct(f.us) })),
     packages: [...byPackage.entries()].sort((a, b) => b[1] - a[1]).slice(0, 15).map(([name, us]) => ({ name, ms: us / 1000, pct: pct(us) })),
+    loadKind,
     load,
   };
 }
@@ -593,14 +595,14 @@ async function profileOurs(env: Env): Promise<ProfileSummary> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'gateways-cpuprof-'));
   try {
     const child = await startGatewayChild('ours', { ...env, redisPrefix: `${env.redisPrefix}profile:` }, ['--cpu-prof', '--cpu-prof-dir', dir]);
-    let load: LoadResult;
+    let load: LoadSummary;
     let from: number;
     let to: number;
     try {
       await preflight(child.info.url, env.token);
-      process.stderr.write(`profile: ${settings.warmup} s warm-up + ${settings.duration} s measured under --cpu-prof\n`);
+      process.stderr.write(`profile: ${settings.profileLoad} load, ${settings.warmup} s warm-up + ${settings.duration} s measured under --cpu-prof\n`);
       from = Number.NaN;
-      load = await runLoad(child.info.url, env.token, () => {
+      load = await runLoad(settings.profileLoad, child.info.url, env.loads, () => {
         from = monotonicUs();
       });
       to = monotonicUs();
@@ -611,7 +613,12 @@ async function profileOurs(env: Env): Promise<ProfileSummary> {
     const files = readdirSync(dir).filter((f) => f.endsWith('.cpuprofile')).map((f) => path.join(dir, f));
     const main = files.find((f) => path.basename(f).includes(`.${child.pid}.0.`)) ?? files.sort((a, b) => statSync(b).size - statSync(a).size)[0];
     if (!main) throw new Error(`node --cpu-prof wrote no profile into ${dir}`);
-    return summariseProfile(main, from, to, load);
+    if (settings.keepProfile) {
+      const kept = path.join(settings.keepProfile, path.basename(main));
+      writeFileSync(kept, readFileSync(main));
+      process.stderr.write(`profile kept in ${kept}\n`);
+    }
+    return summariseProfile(main, from, to, settings.profileLoad, load);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -623,11 +630,7 @@ async function profileOurs(env: Env): Promise<ProfileSummary> {
 const f1 = (n: number) => (Number.isFinite(n) ? n.toFixed(1) : '-');
 const f2 = (n: number) => (Number.isFinite(n) ? n.toFixed(2) : '-');
 
-/** A Markdown table; columns named in `left` are left-aligned, the first always, the rest right-aligned. */
-function mdTable(header: readonly string[], rows: readonly (readonly string[])[], left: readonly string[] = []): string {
-  const rule = header.map((h, i) => (i === 0 || left.includes(h) ? '---' : '---:'));
-  return [`| ${header.join(' | ')} |`, `| ${rule.join(' | ')} |`, ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n');
-}
+const md = (header: readonly string[], rows: readonly (readonly string[])[], left: readonly string[] = []) => table(header, rows, { markdown: true, left });
 
 interface Report {
   command: string;
@@ -639,8 +642,76 @@ interface Report {
   runs: GatewayRun[];
   overhead: Overhead[];
   profile: ProfileSummary | null;
+  mix: Mix | null;
+  principals: readonly MixPrincipal[];
   wallSeconds: number;
   date: string;
+}
+
+const LOAD_TITLES: Record<LoadKind, string> = {
+  single: 'Single query (one token, one query, identical variables: the kindest load)',
+  mix: 'Realistic mix (hundreds of principals, 34 operations, ~5 % writes, varied variables)',
+};
+
+function memoCell(run: LoadRun): string {
+  if (!run.memo) return 'off';
+  const reads = run.memo.hits + run.memo.misses;
+  return reads > 0 ? `on, ${f1((run.memo.hits / reads) * 100)} % of ${reads} reads` : 'on, 0 reads';
+}
+
+function loadTable(r: Report, load: LoadKind): string[] {
+  const rows = r.runs.flatMap((run) => {
+    const lr = run.loads[load];
+    if (!lr) return [];
+    const l = lr.load;
+    const checks = `${l.sampled - l.sampleFailures}/${l.sampled} deep, ${l.total.mismatches} bad, ${l.total.non2xx} non-2xx, ${l.total.errors + l.total.timeouts} errors`;
+    const cache = run.kind === 'ours-cache' ? `; measured x-cache ${Object.entries(l.xCache).map(([k, v]) => `${k} ${v}`).join(', ')}` : '';
+    const same = load === 'single' && run.sameDataAsOurs === false ? ' **data differs from ours**' : '';
+    return [[
+      LABELS[run.kind], f1(l.rps), f1(l.p50), f1(l.p99), f2(lr.gatewayCpuMsPerRequest), f1(lr.gatewayCpu), f2(lr.subgraphsCpuMsPerRequest), memoCell(lr), f1(run.peakRssMiB),
+      f1(lr.othersOnGatewayCpu), `${l.requests} measured; whole run incl. warm-up: ${checks}${cache}${same}`,
+    ]];
+  });
+  if (rows.length === 0) return [];
+  const out = [
+    `### ${LOAD_TITLES[load]}`,
+    '',
+    md(['gateway', 'req/s', 'p50 ms', 'p99 ms', 'gateway CPU ms/req', 'gateway CPU %', 'subgraphs CPU ms/req', 'subgraph memo', 'peak RSS MiB', 'CPU 0 used by others %', 'answers'], rows, ['subgraph memo', 'answers']),
+    '',
+  ];
+  const byKind = new Map(r.runs.map((run) => [run.kind, run.loads[load]]));
+  const ratios: string[] = [];
+  for (const ours of ['ours', 'ours-cache'] as const) {
+    const o = byKind.get(ours);
+    if (!o) continue;
+    for (const other of ['stock', 'hive', 'hive-nodedup', 'hive-router', 'hive-router-nodedup'] as const) {
+      const s = byKind.get(other);
+      if (!s) continue;
+      ratios.push(
+        `- ${ours} / ${other}: req/s ×${f2(o.load.rps / s.load.rps)}, p50 ×${f2(o.load.p50 / s.load.p50)}, p99 ×${f2(o.load.p99 / s.load.p99)}, ` +
+          `gateway CPU ms/req ×${f2(o.gatewayCpuMsPerRequest / s.gatewayCpuMsPerRequest)}`,
+      );
+    }
+  }
+  if (ratios.length > 0) out.push('Ratios (req/s above 1, latency and CPU below 1 favour ours):', '', ...ratios, '');
+  return out;
+}
+
+function mixDescription(r: Report): string {
+  const mix = r.mix;
+  if (!mix) return '';
+  const d = mix.drawn;
+  const kinds = (k: MixPrincipal['kind']) => r.principals.filter((p) => p.kind === k).length;
+  const pct = (n: number) => `${f1((n / Math.max(1, d.total)) * 100)} %`;
+  const ops = [...d.byOperation.entries()].sort((a, b) => b[1] - a[1]);
+  return (
+    `Mix (bench/gateways-mix.ts, seed ${settings.seed}, ${settings.variants === 0 ? 'fresh variables per request' : `${settings.variants} variable sets per read operation and tenant, fresh ones per write`}): ${r.principals.length} principals over acme and globex ` +
+    `(${kinds('user')} users, ${kinds('service')} services, ${kinds('partner')} partners, each its own \`sub\`); ` +
+    `${d.total} requests drawn over all gateways: users ${pct(d.byKind.user)}, services ${pct(d.byKind.service)}, partners ${pct(d.byKind.partner)}; ` +
+    `${pct(d.writes)} mutations; ${ops.length} distinct operations (most drawn: ${ops.slice(0, 4).map(([n, c]) => `${n} ${pct(c)}`).join(', ')}). ` +
+    'Partners send only the operations allowlisted for them, as full texts whose sha256 is in our gateway\'s PARTNER_OPERATIONS ' +
+    '(the other gateways check no allowlist); the stock and Hive gateways sign the claims of each client token\'s principal, as ours does.'
+  );
 }
 
 function renderReport(r: Report): string {
@@ -652,50 +723,22 @@ function renderReport(r: Report): string {
       'previous gateway\'s load); the gateways ran one after the other under the same conditions.',
     '',
     `Setup: ${r.pinned ? 'gateway pinned to CPU 0; subgraphs (one process) and autocannon pinned to CPU 1' : 'taskset unavailable: nothing pinned'}; ` +
-      `Postgres and Redis unpinned. ${settings.realSubgraphs ? 'Real subgraphs on every request (--real-subgraphs).' : 'Subgraph answers memoized after the first identical request (the gateways are the bottleneck).'}${settings.redisEveryRequest ? ' Our rate limits ask Redis on every request (--redis-every-request).' : ''} ${settings.accounts} accounts seeded per tenant (2 tenants, ${(r.seedMs / 1000).toFixed(1)} s). ` +
-      `autocannon ${settings.connections} connections, ${settings.warmup} s warm-up discarded, ${settings.duration} s measured; ` +
-      `query: accounts(first: ${settings.first}) with contacts (CRM), balance and invoices (ERP), invoice subscription and subscriptions with plans (billing).`,
+      `Postgres and Redis unpinned. **Subgraph memo ${settings.realSubgraphs ? 'off' : 'on'}**: ${settings.realSubgraphs ? 'every request runs through the real subgraphs (--real-subgraphs).' : 'identical reads (same body, tenant, token kind and scopes) are answered from memory after the first, writes always reach the subgraphs (the gateways are the bottleneck; the `subgraph memo` column says how many reads it answered).'}${settings.redisEveryRequest ? ' Our rate limits ask Redis on every request (--redis-every-request).' : ''} ${settings.accounts} accounts seeded per tenant (2 tenants, ${(r.seedMs / 1000).toFixed(1)} s). ` +
+      `autocannon ${settings.connections} connections, ${settings.warmup} s warm-up discarded, ${settings.duration} s measured per load; ` +
+      `single query: accounts(first: ${settings.first}) with contacts (CRM), balance and invoices (ERP), invoice subscription and subscriptions with plans (billing).`,
     '',
   );
-  const rows = r.runs.map((run) => {
-    const l = run.load;
-    const checks = `${l.sampled - l.sampleFailures}/${l.sampled} deep, ${l.badBodies} bad, ${l.non2xx} non-2xx, ${l.errors} errors`;
-    const cache = run.kind === 'ours-cache' ? `; measured x-cache ${Object.entries(l.xCache).map(([k, v]) => `${k} ${v}`).join(', ')}` : '';
-    const same = run.sameDataAsOurs === false ? ' **data differs from ours**' : '';
-    return [
-      LABELS[run.kind], f1(l.rps), f1(l.p50), f1(l.p99), f1(run.peakRssMiB), f1(run.startRssMiB), f1(run.gatewayCpu), f1(run.gatewayCpuMsPerRequest), f1(run.subgraphsCpuMsPerRequest),
-      f1(run.othersOnGatewayCpu), `${l.requests} measured; whole run incl. warm-up: ${checks}${cache}${same}`,
-    ];
-  });
+  const mixText = mixDescription(r);
+  if (mixText) out.push(mixText, '');
+  for (const load of LOADS) out.push(...loadTable(r, load));
   out.push(
-    mdTable(
-      ['gateway', 'req/s', 'p50 ms', 'p99 ms', 'peak RSS MiB', 'RSS at start MiB', 'gateway CPU %', 'gateway CPU ms/req', 'subgraphs CPU ms/req', 'CPU 0 used by others %', 'answers'],
-      rows,
-      ['answers'],
-    ),
-    '',
     '`gateway CPU %` is the gateway process\'s share of one core in the measured window; `CPU ms/req` divides the CPU time of the ' +
       'gateway process (and of the one subgraphs process) by the responses measured: the cost per request, less sensitive to ' +
       'contention than req/s. `CPU 0 used by others` is the time the gateway\'s core spent on other processes (other work on the ' +
-      'machine): the gateway could not have it. RSS is VmHWM (peak) and VmRSS after start-up and one request; every process ' +
+      'machine): the gateway could not have it. Peak RSS is VmHWM over both loads; every process ' +
       'runs through `node --import tsx`, whose loader is part of each figure alike.',
     '',
   );
-  const byKind = new Map(r.runs.map((run) => [run.kind, run]));
-  const ratios: string[] = [];
-  for (const ours of ['ours', 'ours-cache'] as const) {
-    const o = byKind.get(ours);
-    if (!o) continue;
-    for (const other of ['stock', 'hive', 'hive-nodedup'] as const) {
-      const s = byKind.get(other);
-      if (!s) continue;
-      ratios.push(
-        `- ${ours} / ${other}: req/s ×${f2(o.load.rps / s.load.rps)}, p50 ×${f2(o.load.p50 / s.load.p50)}, p99 ×${f2(o.load.p99 / s.load.p99)}, ` +
-          `gateway CPU ms/req ×${f2(o.gatewayCpuMsPerRequest / s.gatewayCpuMsPerRequest)}, peak RSS ×${f2(o.peakRssMiB / s.peakRssMiB)}`,
-      );
-    }
-  }
-  if (ratios.length > 0) out.push('Ratios (req/s above 1, latency, CPU and RSS below 1 favour ours):', '', ...ratios, '');
   if (r.overhead.length > 0) {
     const requests = r.overhead[0]?.requests ?? 0;
     const row = (o: Overhead, name: string, l: OverheadLayout): string[] => [
@@ -708,7 +751,7 @@ function renderReport(r: Report): string {
         'on CPU 0 as in the load test, client and subgraphs on CPU 1; `same core`: the server moved to CPU 1 with them. ' +
         '`passthrough` is no gateway at all, a node:http hop that forwards the body to billing: the floor for any Node server.',
       '',
-      mdTable(
+      md(
         ['server', 'layout', 'direct p50 ms', 'through p50 ms', 'added p50 ms', 'added p90 ms', 'server CPU ms/req'],
         r.overhead.flatMap((o) => [row(o, 'cross-core', o.crossCore), ...(o.sameCore ? [row(o, 'same core', o.sameCore)] : [])]),
         ['server', 'layout'],
@@ -722,16 +765,16 @@ function renderReport(r: Report): string {
   if (r.profile) {
     const p = r.profile;
     out.push(
-      `Profile: our gateway (cache off) once more under the same load with \`node --cpu-prof\` ` +
+      `Profile: our gateway (cache off) once more under the ${p.loadKind} load with \`node --cpu-prof\` ` +
         `(${f1(p.load.rps)} req/s, p50 ${f1(p.load.p50)} ms while profiling). ` +
         `${p.windowed ? 'Samples of the measured window only' : 'Whole process life (the window could not be located)'}: ` +
         `${f1(p.sampledMs)} ms busy, ${f1(p.idleMs)} ms idle. Top self time:`,
       '',
-      mdTable(['function', 'where', 'self ms', '% of busy'], p.top.map((t) => [`\`${t.name}\``, t.where, f1(t.ms), f1(t.pct)]), ['where']),
+      md(['function', 'where', 'self ms', '% of busy'], p.top.map((t) => [`\`${t.name}\``, t.where, f1(t.ms), f1(t.pct)]), ['where']),
       '',
       'Self time by package:',
       '',
-      mdTable(['package', 'self ms', '% of busy'], p.packages.map((k) => [k.name, f1(k.ms), f1(k.pct)])),
+      md(['package', 'self ms', '% of busy'], p.packages.map((k) => [k.name, f1(k.ms), f1(k.pct)])),
       '',
     );
   }
@@ -779,6 +822,8 @@ async function main(): Promise<void> {
   const principal = await tokenVerifier(config.jwt)(token);
   const signedClaims = () => signer(principal, { query: SINGLE_SUBGRAPH_QUERY });
 
+  validateMix();
+  const principals = settings.loads.includes('mix') ? await mixPrincipals(config.jwt, settings.principals) : [];
   const database = await createDatabase(`bench_gw_${id}`);
   let subgraphs: ChildHandle<z.infer<typeof subgraphsReady>> | undefined;
   let interrupted = false;
@@ -798,11 +843,12 @@ async function main(): Promise<void> {
       cpu: LOAD_CPU,
       env: { ...base, DATABASE_URL: database.url, BENCH_ACCOUNTS: String(settings.accounts), BENCH_MEMO_SUBGRAPHS: settings.realSubgraphs ? 'off' : 'on' },
       schema: subgraphsReady,
-      readyKey: READY_KEY,
       stopBy: 'stdin',
       timeoutMs: 180_000,
     });
-    const env: Env = { base, token, urls: subgraphs.info.urls, subgraphsPid: subgraphs.pid, redisPrefix };
+    const ids: Record<string, TenantIds> = principals.length > 0 ? await discoverIds(subgraphs.info.urls, config.internalSecret) : {};
+    const mix = principals.length > 0 ? mixRequests(principals, ids, settings.seed, settings.variants) : null;
+    const env: Env = { base, token, urls: subgraphs.info.urls, subgraphsPid: subgraphs.pid, redisPrefix, loads: { token, mix }, partnerOperations: partnerOperationsEnv(principals) };
     const reference: { data: unknown } = { data: undefined };
     const runs: GatewayRun[] = [];
     const overhead: Overhead[] = [];
@@ -814,8 +860,6 @@ async function main(): Promise<void> {
     for (const kind of settings.gateways) {
       // A response-cache hit never reaches the subgraph: ours-cache has no overhead to measure.
       runs.push(await benchGateway(kind, env, reference, kind === 'ours-cache' ? undefined : measure(kind)));
-      const run = runs[runs.length - 1];
-      if (run) process.stderr.write(`${kind}: ${f1(run.load.rps)} req/s, p50 ${f1(run.load.p50)} ms, p99 ${f1(run.load.p99)} ms, peak RSS ${f1(run.peakRssMiB)} MiB\n`);
     }
     const passthrough = await startGatewayChild(PASSTHROUGH, env);
     try {
@@ -834,21 +878,27 @@ async function main(): Promise<void> {
       runs,
       overhead,
       profile,
+      mix,
+      principals,
       wallSeconds: (performance.now() - t0) / 1000,
       date: new Date().toISOString(),
     };
     const markdown = renderReport(report);
     process.stdout.write(`\n${markdown}\n`);
     for (const run of runs) {
-      if (run.load.firstFailure) process.stdout.write(`\n${run.kind}: first failed check: ${run.load.firstFailure}\n`);
+      for (const [load, lr] of Object.entries(run.loads)) {
+        if (lr.load.firstFailure) process.stdout.write(`\n${run.kind} ${load}: first failed check: ${lr.load.firstFailure}\n`);
+      }
     }
     if (settings.write) {
       writeReport(markdown);
       process.stdout.write(`\nwritten to ${path.relative(ROOT, REPORT_PATH)}\n`);
     }
     // The cached run must be served from the cache: a miss rate means the figures are not what the row says.
-    const uncached = (r: GatewayRun) => r.kind === 'ours-cache' && (r.load.xCache['HIT'] ?? 0) < 0.99 * r.load.requests;
-    const failed = runs.filter((r) => r.load.sampleFailures > 0 || r.load.badBodies > 0 || r.load.non2xx > 0 || r.sameDataAsOurs === false || uncached(r));
+    const single = (r: GatewayRun) => r.loads.single?.load;
+    const uncached = (r: GatewayRun) => r.kind === 'ours-cache' && (single(r)?.xCache['HIT'] ?? 0) < 0.99 * (single(r)?.requests ?? 0);
+    const bad = (l: LoadSummary) => l.sampleFailures > 0 || l.total.mismatches > 0 || l.total.non2xx > 0;
+    const failed = runs.filter((r) => Object.values(r.loads).some((lr) => bad(lr.load)) || r.sameDataAsOurs === false || uncached(r));
     if (failed.length > 0) {
       process.stderr.write(`answers failed their checks for: ${failed.map((r) => r.kind).join(', ')}\n`);
       process.exitCode = 1;

@@ -1,5 +1,6 @@
 /**
- * The machine side of the benchmarks: CPU pinning with taskset and /proc readings of a process. Node built-ins only,
+ * The machine and child-process side of the benchmarks: CPU pinning with taskset, /proc readings of a process, and the
+ * ready-line protocol every bench child speaks (bench/support.ts startChild is the parent side). Node built-ins only,
  * so the processes under test (gateways, subgraphs, the stack) can import the modules that import this one without
  * loading the load generator or the Postgres client.
  */
@@ -95,4 +96,39 @@ export function cpuTimes(cpu: number): { busy: number; total: number } {
   } catch {
     return { busy: Number.NaN, total: Number.NaN };
   }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// The child side of bench/support.ts startChild: one ready line, and a stop signal through stdin or SIGTERM
+
+/** Every bench child prints exactly one stdout line `{"benchReady": <payload>}` once it serves. */
+export const READY_KEY = 'benchReady';
+
+/** Prints the ready line. Everything else a child prints goes to stderr or is forwarded there by the parent. */
+export function announceReady(payload: unknown): void {
+  process.stdout.write(`${JSON.stringify({ [READY_KEY]: payload })}\n`);
+}
+
+/**
+ * Stops the child when its stdin closes (the parent ends it, or the parent died): runs `stop`, then exits, with a
+ * hard exit after `graceMs`. Exiting through process.exit lets `node --cpu-prof` write its profile.
+ */
+export function stopWhenStdinEnds(stop: () => Promise<void>, graceMs = 8000): void {
+  let stopping = false;
+  const finish = () => {
+    if (stopping) return;
+    stopping = true;
+    const hard = setTimeout(() => process.exit(2), graceMs);
+    hard.unref();
+    stop()
+      .then(() => process.exit(0))
+      .catch((err: unknown) => {
+        process.stderr.write(`stop failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+        process.exit(1);
+      });
+  };
+  process.stdin.on('data', () => undefined);
+  process.stdin.on('end', finish);
+  process.stdin.on('close', finish);
+  process.stdin.resume();
 }

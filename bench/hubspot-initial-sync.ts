@@ -11,7 +11,7 @@
  * queues its ERP and billing upserts (reference stores here); `--drain-budget S` waits up to S seconds for those too.
  * SIGKILL of a worker mid-way is the job of test/connectors-hubspot-initial-sync.test.ts, not of this figure.
  */
-import { parseArgs } from 'node:util';
+import { parseCli } from '../lib/cli';
 import { performance } from 'node:perf_hooks';
 import { HubSpotFake } from '../fakes/hubspot/server';
 import { busiestWindow } from '../fakes/http-fake';
@@ -29,10 +29,15 @@ import { createDatabase, intOption, machineDescription, runId, table } from './s
 const TENANT = 'acme';
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({
+  const { values } = parseCli({
+    usage: 'npx tsx bench/hubspot-initial-sync.ts [options]',
+    summary: "Initial sync of a HubSpot portal of N companies into a tenant's CRM against the HubSpot fake: time, records/s, busiest 10-second window, 429s.",
     options: {
-      companies: { type: 'string', default: '10000' }, rps: { type: 'string', default: '10' }, limit: { type: 'string', default: '190' },
-      concurrency: { type: 'string', default: '4' }, 'drain-budget': { type: 'string', default: '0' },
+      companies: { type: 'string', default: '10000', description: 'companies in the fake portal', placeholder: 'n' },
+      rps: { type: 'string', default: '10', description: "the connection's outbound requests per second", placeholder: 'n' },
+      limit: { type: 'string', default: '190', description: "the fake's limit per rolling 10 seconds", placeholder: 'n' },
+      concurrency: { type: 'string', default: '4', description: 'jobs the engine runs at once', placeholder: 'n' },
+      'drain-budget': { type: 'string', default: '0', description: 'seconds to wait for the ERP and billing upserts too', placeholder: 's' },
     },
   });
   const companies = intOption('companies', values.companies);

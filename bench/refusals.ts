@@ -10,28 +10,15 @@
  *
  *   npx tsx bench/refusals.ts [--connections 50] [--duration 8]
  */
-import { execFile } from 'node:child_process';
-import { join } from 'node:path';
 import { parseCli } from '../lib/cli';
 import { mintToken } from '../lib/auth/tokens';
 import { loadConfig } from '../lib/config';
 import { createLogger } from '../lib/logger';
 import { startStack } from '../scripts/stack';
 import { ACCOUNT_360 } from '../test/support/queries';
-import { BENCH_REDIS_URL, createDatabase, deleteRedisKeys, intOption, machineDescription, runId, table } from './support';
+import { BENCH_REDIS_URL, autocannonProcess, createDatabase, deleteRedisKeys, intOption, machineDescription, runId, table } from './support';
 
-const AUTOCANNON = join(__dirname, '..', 'node_modules', '.bin', 'autocannon');
-
-function autocannon(url: string, token: string, body: string, connections: number, seconds: number): Promise<{ requests: number; statuses: Record<string, number> }> {
-  const args = ['-c', String(connections), '-d', String(seconds), '-m', 'POST', '-H', 'content-type=application/json', '-H', `authorization=Bearer ${token}`, '-b', body, '--json', url];
-  return new Promise((resolve, reject) => {
-    execFile(AUTOCANNON, args, { maxBuffer: 16 * 1024 * 1024 }, (err, stdout) => {
-      if (err) return reject(err);
-      const r = JSON.parse(stdout) as { requests: { total: number }; statusCodeStats?: Record<string, { count: number }> };
-      resolve({ requests: r.requests.total, statuses: Object.fromEntries(Object.entries(r.statusCodeStats ?? {}).map(([c, s]) => [c, s.count])) });
-    });
-  });
-}
+const autocannon = (url: string, token: string, body: string, connections: number, seconds: number) => autocannonProcess({ url, token, body, connections, seconds });
 
 async function main(): Promise<void> {
   const { values } = parseCli({

@@ -2,7 +2,7 @@
  * One more gateway instance for a bench, in its own process (bench/support.ts startGatewayInstance): the gateway alone
  * (no subgraphs, no worker) on an ephemeral port, in front of the subgraphs of a running bench/serve.ts stack and on
  * its Redis (REDIS_URL, REDIS_KEY_PREFIX), verifying tokens with the stack's secrets. Prints one JSON line
- * `{"benchGatewayReady":{url, pid}}` on stdout; SIGTERM/SIGINT close it.
+ * `{"benchReady":{url, pid}}` (bench/host.ts announceReady) on stdout; SIGTERM/SIGINT close it.
  *
  * Environment: the stack's configuration (JWT_SECRET, GATEWAY_SIGNING_SECRET, REDIS_URL, REDIS_KEY_PREFIX, CRM_URL,
  * ERP_URL, BILLING_URL, SYNC_URL, SUBSCRIPTION_LIMITS, LOG_LEVEL), as bench/support.ts passes it.
@@ -12,7 +12,8 @@ import { createEventBus } from '../lib/events';
 import { createLogger } from '../lib/logger';
 import { createRedis } from '../lib/redis';
 import { startGateway } from '../gateway/server';
-import { GATEWAY_READY_KEY, type GatewayInstanceInfo } from './instance-info';
+import { announceReady } from './host';
+import type { GatewayInstanceInfo } from './instance-info';
 
 async function main(): Promise<void> {
   const config = loadConfig({ ...process.env, NODE_ENV: 'production', RECONCILE_INTERVAL_SECONDS: '0' });
@@ -40,7 +41,7 @@ async function main(): Promise<void> {
   process.once('SIGTERM', () => void shutdown());
   process.once('SIGINT', () => void shutdown());
   const info: GatewayInstanceInfo = { url: server.url, pid: process.pid };
-  process.stdout.write(`${JSON.stringify({ [GATEWAY_READY_KEY]: info })}\n`);
+  announceReady(info);
 }
 
 main().catch((err: unknown) => {

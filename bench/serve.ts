@@ -1,8 +1,8 @@
 /**
  * The server under test for the HTTP benchmarks, meant to run in its own process (bench/support.ts startServer):
  * creates a fresh Postgres database, starts the whole stack (subgraphs, gateway, sync worker) on ephemeral ports
- * with BENCH_ACCOUNTS accounts seeded per tenant, prints one JSON line `{"benchServerReady":{url, token, …}}` on
- * stdout, and on SIGTERM/SIGINT stops the stack, drops the database and deletes its Redis keys.
+ * with BENCH_ACCOUNTS accounts seeded per tenant, prints one JSON line `{"benchReady":{url, token, …}}` on
+ * stdout (bench/host.ts announceReady), and on SIGTERM/SIGINT stops the stack, drops the database and deletes its Redis keys.
  *
  * Environment: BENCH_ACCOUNTS (default 200), BENCH_TENANTS (default acme,globex), BENCH_POSTGRES_URL, BENCH_REDIS_URL,
  * and any configuration of lib/config.ts (RESPONSE_CACHE, RATE_LIMITS, LOG_LEVEL …), which is passed through.
@@ -15,7 +15,7 @@ import { mintToken } from '../lib/auth/tokens';
 import { loadConfig } from '../lib/config';
 import { createLogger } from '../lib/logger';
 import { startStack } from '../scripts/stack';
-import { BENCH_REDIS_URL, READY_KEY, type ServerInfo, createDatabase, deleteRedisKeys, runId } from './support';
+import { BENCH_REDIS_URL, type ServerInfo, announceReady, createDatabase, deleteRedisKeys, runId } from './support';
 
 async function main(): Promise<void> {
   const accounts = Number(process.env['BENCH_ACCOUNTS'] ?? '200');
@@ -77,7 +77,7 @@ async function main(): Promise<void> {
 
     const subgraphUrls = Object.fromEntries(Object.entries(stack.subgraphs).map(([name, s]) => [name, s.url]));
     const info: ServerInfo = { url: stack.gateway.url, token, database: database.name, redisKeyPrefix, pid: process.pid, seedMs, subgraphUrls };
-    process.stdout.write(`${JSON.stringify({ [READY_KEY]: info })}\n`);
+    announceReady(info);
   } catch (err) {
     await cleanup();
     throw err;

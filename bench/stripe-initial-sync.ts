@@ -8,15 +8,23 @@
  * The outbound is the connection layer's own (`policyOutbound`: timeout, breaker, call starts spaced 1/rps apart);
  * the fake runs in this process (its work per request is small next to the spacing).
  */
-import { parseArgs } from 'node:util';
 import { performance } from 'node:perf_hooks';
+import { parseCli } from '../lib/cli';
 import { policyOutbound } from '../lib/connectors/outbound-policy';
 import { startStripeFake } from '../fakes/stripe/server';
 import { stripeBillingRemote } from '../subgraphs/billing/connector/stripe';
 import { intOption, machineDescription, percentile, table } from './support';
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { customers: { type: 'string', default: '10000' }, rps: { type: 'string', default: '100' }, concurrency: { type: 'string', default: '16' } } });
+  const { values } = parseCli({
+    usage: 'npx tsx bench/stripe-initial-sync.ts [options]',
+    summary: 'Initial sync of N customers with a subscription each to the Stripe fake under an outbound rate limit: throughput and the busiest second.',
+    options: {
+      customers: { type: 'string', default: '10000', description: 'customers (each with a subscription) to push', placeholder: 'n' },
+      rps: { type: 'string', default: '100', description: 'outbound requests per second allowed', placeholder: 'n' },
+      concurrency: { type: 'string', default: '16', description: 'pushes in flight at once', placeholder: 'n' },
+    },
+  });
   const customers = intOption('customers', values.customers);
   const rps = intOption('rps', values.rps);
   const concurrency = intOption('concurrency', values.concurrency);

@@ -1,4 +1,4 @@
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { type ChildProcess, execFile, spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
@@ -8,17 +8,25 @@ import autocannon from 'autocannon';
 import Redis from 'ioredis';
 import pg from 'pg';
 import { z } from 'zod';
-import { tasksetAvailable } from './host';
-import { GATEWAY_READY_KEY, type GatewayInstanceInfo, gatewayInstanceInfo } from './instance-info';
+import { READY_KEY, tasksetAvailable } from './host';
+import { type GatewayInstanceInfo, gatewayInstanceInfo } from './instance-info';
 
-export { cpuSeconds, pinThisProcess, readMemory, systemCpuSeconds, tasksetAvailable } from './host';
+/**
+ * The one harness of bench/: databases and Redis keys of a run, children started and stopped (startChild; the child
+ * side is bench/host.ts announceReady / stopWhenStdinEnds), the load runners (graphqlLoad in this process,
+ * autocannonProcess in a child), percentiles, machine facts and tables (plain or Markdown). Every bench script uses it.
+ */
+export {
+  READY_KEY, announceReady, cpuSeconds, cpuTimes, pinProcess, pinThisProcess, readMemory, secondsPerTick, stopWhenStdinEnds, systemCpuSeconds, tasksetAvailable,
+} from './host';
 
 /** Admin connection of the benchmark Postgres (trust auth); every run creates and drops its own database on it. */
 export const ADMIN_POSTGRES_URL = process.env['BENCH_POSTGRES_URL'] ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 export const BENCH_REDIS_URL = process.env['BENCH_REDIS_URL'] ?? 'redis://127.0.0.1:6379';
 
 const BENCH_DIR = __dirname;
-const ROOT = path.resolve(BENCH_DIR, '..');
+/** The repository root (children run there). */
+export const ROOT = path.resolve(BENCH_DIR, '..');
 
 /** A short id unique to this run: database names and Redis key prefixes carry it. */
 export function runId(): string {
@@ -110,16 +118,12 @@ export const serverInfo = z.object({
 });
 export type ServerInfo = z.infer<typeof serverInfo>;
 
-/** Marker of the one stdout line of bench/serve.ts that carries the server's details. */
-export const READY_KEY = 'benchServerReady';
-
 export interface BenchServer extends ServerInfo {
   pinnedCpu: number | undefined;
   stop(): Promise<void>;
 }
 
-/** Marker of the one stdout line of bench/sync-worker.ts. */
-export const WORKER_READY_KEY = 'syncWorkerReady';
+/** The ready payload of bench/sync-worker.ts. */
 export const workerInfo = z.object({ pid: z.number().int(), worker: z.string() });
 
 export interface ChildHandle<T> {
@@ -134,15 +138,14 @@ export interface ChildHandle<T> {
 export interface ChildOptions<T> {
   label: string;
   env: NodeJS.ProcessEnv;
-  /** Key of the child's ready line, `{"<readyKey>": payload}` on stdout, and the payload's schema. */
-  readyKey: string;
+  /** Schema of the payload of the child's ready line (`{"benchReady": payload}` on stdout, bench/host.ts announceReady). */
   schema: z.ZodType<T>;
   /** CPU to pin the child to with taskset (when available). */
   cpu?: number;
   nodeArgs?: readonly string[];
   /** @default 120000 */
   timeoutMs?: number;
-  /** How the child is told to stop: SIGTERM (default), or closing its stdin (bench/gateways-common.ts stopWhenStdinEnds). */
+  /** How the child is told to stop: SIGTERM (default), or closing its stdin (bench/host.ts stopWhenStdinEnds). */
   stopBy?: 'signal' | 'stdin';
 }
 
@@ -186,10 +189,10 @@ export function startChild<T>(script: string, opts: ChildOptions<T>): Promise<Ch
       reject(new Error(`${script} (${opts.label}) was not ready after ${timeoutMs} ms:\n${stderrTail.join('')}`));
     }, timeoutMs);
     createInterface({ input: stdout }).on('line', (line) => {
-      if (!ready && line.startsWith(`{"${opts.readyKey}"`)) {
+      if (!ready && line.startsWith(`{"${READY_KEY}"`)) {
         let payload: unknown;
         try {
-          payload = (JSON.parse(line) as Record<string, unknown>)[opts.readyKey];
+          payload = (JSON.parse(line) as Record<string, unknown>)[READY_KEY];
         } catch {
           payload = undefined;
         }
@@ -235,7 +238,6 @@ export function startChild<T>(script: string, opts: ChildOptions<T>): Promise<Ch
 export async function startServer(opts: ServerOptions): Promise<BenchServer> {
   const child = await startChild('serve.ts', {
     label: 'server',
-    readyKey: READY_KEY,
     schema: serverInfo,
     cpu: opts.cpu,
     nodeArgs: opts.nodeArgs,
@@ -269,7 +271,6 @@ export async function startGatewayInstance(
   const urls = Object.fromEntries(Object.entries(server.subgraphUrls).map(([name, url]) => [`${name.toUpperCase()}_URL`, url]));
   const child = await startChild('serve-gateway.ts', {
     label: opts.label,
-    readyKey: GATEWAY_READY_KEY,
     schema: gatewayInstanceInfo,
     cpu: opts.cpu,
     nodeArgs: opts.nodeArgs,
@@ -294,18 +295,33 @@ export async function startGatewayInstance(
 // ---------------------------------------------------------------------------------------------------------------
 // Load generation
 
+/** One request of a load: its JSON body and its own headers (a bearer token of its principal, …). */
+export interface LoadRequest {
+  body: string;
+  headers?: Record<string, string>;
+}
+
 export interface GraphQLLoad {
   url: string;
-  token: string;
-  query: string;
+  /** Bearer token of every request (a `next` request's own headers override it). */
+  token?: string;
+  query?: string;
   variables?: Record<string, unknown>;
+  /** A fresh request per call (a mix of principals, operations and variables) instead of `query` + `variables`. */
+  next?: () => LoadRequest;
   connections: number;
   /** Seconds of load before measuring; responses completed in this time are not counted. */
   warmup: number;
   /** Seconds measured after the warm-up. */
   duration: number;
-  /** A fresh JSON body per request (a mix of operations and variables) instead of `query` + `variables`. */
-  body?: () => string;
+  /** Runs at the boundary between warm-up and the measured window (CPU readings start there). */
+  onMeasureStart?: () => void;
+  /** An in-depth check of every `sampleEvery`-th response of the whole run: why it is wrong, or null. */
+  check?: (status: number, body: string) => string | null;
+  /** @default 10 */
+  sampleEvery?: number;
+  /** Seconds before autocannon gives up on a response. @default 60 */
+  timeout?: number;
 }
 
 export interface LoadSummary {
@@ -325,6 +341,10 @@ export interface LoadSummary {
   total: { responses: number; non2xx: number; mismatches: number; errors: number; timeouts: number };
   /** `x-cache` header values of the measured window (HIT / MISS / none). */
   xCache: Record<string, number>;
+  /** Whole run: responses given to `check`, how many failed it, and the first failure (or bad body). */
+  sampled: number;
+  sampleFailures: number;
+  firstFailure: string | null;
 }
 
 /** A body passes when it is a data-only GraphQL response: starts with {"data": and has no top-level "errors". */
@@ -348,32 +368,60 @@ export async function postGraphQL(
 }
 
 /**
- * Runs autocannon against a GraphQL operation for warmup + duration seconds in one continuous run (the connections
- * stay busy across the boundary) and summarises only the responses that completed after the warm-up. Every
- * response body is checked with cleanGraphQLBody. Requests still in flight when the run ends are abandoned by
- * autocannon, and the server goes on working on them: let it go idle before the next run.
+ * The one in-process load runner of bench/: autocannon against a GraphQL endpoint for warmup + duration seconds in one
+ * continuous run (the connections stay busy across the boundary, so no requests abandoned by a separate warm-up run
+ * eat into the measured window); only responses completed after the warm-up count. Every response body is checked
+ * with cleanGraphQLBody, every `sampleEvery`-th with `check`. Requests still in flight when the run ends are abandoned
+ * by autocannon, and the server goes on working on them: let it go idle before the next run.
  */
 export async function graphqlLoad(opts: GraphQLLoad): Promise<LoadSummary> {
   const xCache: Record<string, number> = {};
   const latencies: number[] = [];
   let non2xx = 0;
   let mismatches = 0;
-  const t0 = performance.now();
-  const measureFrom = t0 + opts.warmup * 1000;
-  const inWindow = () => performance.now() >= measureFrom;
+  let seen = 0;
+  let sampled = 0;
+  let sampleFailures = 0;
+  let firstFailure: string | null = null;
+  let measuring = false;
+  let measureFrom = Number.NaN;
+  const sampleEvery = opts.sampleEvery ?? 10;
+  const boundary = setTimeout(() => {
+    measuring = true;
+    measureFrom = performance.now();
+    opts.onMeasureStart?.();
+  }, opts.warmup * 1000);
+  const baseHeaders: Record<string, string> = { 'content-type': 'application/json', ...(opts.token ? { authorization: `Bearer ${opts.token}` } : {}) };
+  const next = opts.next;
   const instance = autocannon({
     url: opts.url,
     connections: opts.connections,
     duration: opts.warmup + opts.duration,
-    timeout: 60,
+    timeout: opts.timeout ?? 60,
     requests: [
       {
         method: 'POST',
-        headers: { 'content-type': 'application/json', authorization: `Bearer ${opts.token}` },
+        headers: baseHeaders,
         body: JSON.stringify({ query: opts.query, variables: opts.variables }),
-        ...(opts.body ? { setupRequest: (req: Record<string, unknown>) => ({ ...req, body: opts.body?.() }) } : {}),
-        onResponse: (_status, _body, _context, headers) => {
-          if (!inWindow()) return;
+        ...(next
+          ? {
+              setupRequest: (req: Record<string, unknown>) => {
+                const r = next();
+                return { ...req, body: r.body, headers: { ...baseHeaders, ...r.headers } };
+              },
+            }
+          : {}),
+        onResponse: (status, body, _context, headers) => {
+          seen += 1;
+          if (opts.check && seen % sampleEvery === 0) {
+            sampled += 1;
+            const problem = opts.check(status, body);
+            if (problem) {
+              sampleFailures += 1;
+              firstFailure ??= problem;
+            }
+          }
+          if (!measuring) return;
           const v = headers['x-cache'] ?? 'none';
           xCache[v] = (xCache[v] ?? 0) + 1;
         },
@@ -382,20 +430,22 @@ export async function graphqlLoad(opts: GraphQLLoad): Promise<LoadSummary> {
     verifyBody: cleanGraphQLBody,
   });
   instance.on('response', (_client, statusCode, _bytes, responseTime) => {
-    if (!inWindow()) return;
+    if (!measuring) return;
     latencies.push(responseTime);
     if (statusCode < 200 || statusCode >= 300) non2xx += 1;
   });
-  instance.on('reqMismatch', () => {
-    if (inWindow()) mismatches += 1;
+  instance.on('reqMismatch', (body) => {
+    firstFailure ??= `bad body: ${String(body).slice(0, 300)}`;
+    if (measuring) mismatches += 1;
   });
   const result = await instance;
-  const seconds = (performance.now() - measureFrom) / 1000;
+  clearTimeout(boundary);
+  const seconds = measuring ? (performance.now() - measureFrom) / 1000 : 0;
   latencies.sort((a, b) => a - b);
   return {
     requests: latencies.length,
     seconds,
-    rps: latencies.length / seconds,
+    rps: seconds > 0 ? latencies.length / seconds : Number.NaN,
     p50: percentile(latencies, 50),
     p90: percentile(latencies, 90),
     p99: percentile(latencies, 99),
@@ -404,7 +454,37 @@ export async function graphqlLoad(opts: GraphQLLoad): Promise<LoadSummary> {
     mismatches,
     total: { responses: result.requests.total, non2xx: result.non2xx, mismatches: result.mismatches, errors: result.errors, timeouts: result.timeouts },
     xCache,
+    sampled,
+    sampleFailures,
+    firstFailure,
   };
+}
+
+/** What autocannonProcess reports: request count, latency percentiles (ms) and responses by HTTP status. */
+export interface ProcessLoadSummary {
+  requests: number;
+  p50: number;
+  p90: number;
+  statuses: Record<string, number>;
+}
+
+/**
+ * The load runner for benches whose load must not share this process's event loop (the server under test runs in
+ * it): one `autocannon --json` run in a child process, one POST body with a bearer token.
+ */
+export function autocannonProcess(opts: { url: string; token: string; body: string; connections: number; seconds: number }): Promise<ProcessLoadSummary> {
+  const bin = path.join(ROOT, 'node_modules', '.bin', 'autocannon');
+  const args = [
+    '-c', String(opts.connections), '-d', String(opts.seconds), '-m', 'POST', '-H', 'content-type=application/json', '-H', `authorization=Bearer ${opts.token}`, '-b', opts.body, '--json', opts.url,
+  ];
+  return new Promise((resolve, reject) => {
+    execFile(bin, args, { maxBuffer: 16 * 1024 * 1024 }, (err, stdout) => {
+      if (err) return reject(err);
+      const r = JSON.parse(stdout) as { latency: { p50: number; p90: number }; requests: { total: number }; statusCodeStats?: Record<string, { count: number }> };
+      const statuses = Object.fromEntries(Object.entries(r.statusCodeStats ?? {}).map(([code, s]) => [code, s.count]));
+      resolve({ p50: r.latency.p50, p90: r.latency.p90, requests: r.requests.total, statuses });
+    });
+  });
 }
 
 /** Latencies of `n` sequential requests on an otherwise idle server, ms, sorted. */
@@ -453,11 +533,22 @@ export function machineDescription(): string {
   return `nproc ${m.nproc}, CPU "${m.cpu}", node ${m.node}, ${m.kernel}, load average ${loadAverage()}`;
 }
 
-/** Fixed-width table, first column left-aligned, the rest right-aligned. */
-export function table(header: readonly string[], rows: readonly (readonly string[])[]): string {
+export interface TableOptions {
+  /** A Markdown table instead of a fixed-width one. */
+  markdown?: boolean;
+  /** Headers of columns aligned left besides the first (the rest are right-aligned). */
+  left?: readonly string[];
+}
+
+/** The one table printer of bench/: first column (and those named in `left`) left-aligned, the rest right-aligned. */
+export function table(header: readonly string[], rows: readonly (readonly string[])[], opts: TableOptions = {}): string {
+  const isLeft = (i: number) => i === 0 || (opts.left ?? []).includes(header[i] ?? '');
+  if (opts.markdown) {
+    const rule = header.map((_h, i) => (isLeft(i) ? '---' : '---:'));
+    return [`| ${header.join(' | ')} |`, `| ${rule.join(' | ')} |`, ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n');
+  }
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const line = (cells: readonly string[]) =>
-    cells.map((c, i) => (i === 0 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0))).join('  ');
+  const line = (cells: readonly string[]) => cells.map((c, i) => (isLeft(i) ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0))).join('  ');
   return [line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
 }
 

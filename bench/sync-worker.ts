@@ -1,6 +1,6 @@
 /**
  * One sync worker engine in its own process for bench/sync.ts: startSyncEngine on DATABASE_URL with the Redis event
- * bus, no faults and no reconciliation schedule. Prints `{"syncWorkerReady":{"pid":…}}` on stdout once polling, and
+ * bus, no faults and no reconciliation schedule. Prints `{"benchReady":{"pid":…}}` on stdout once polling, and
  * on SIGTERM stops the engine (in-flight jobs finish), closes its connections and exits.
  */
 import { connectPostgres } from '../lib/db/postgres';
@@ -8,7 +8,7 @@ import { createEventBus } from '../lib/events';
 import { createLogger } from '../lib/logger';
 import { FaultInjector } from '../subgraphs/sync/engine/faults';
 import { startSyncEngine } from '../subgraphs/sync/engine/runtime';
-import { BENCH_REDIS_URL, WORKER_READY_KEY } from './support';
+import { BENCH_REDIS_URL, announceReady } from './support';
 
 async function main(): Promise<void> {
   const url = process.env['DATABASE_URL'];
@@ -36,7 +36,7 @@ async function main(): Promise<void> {
   };
   process.once('SIGTERM', () => void stop());
   process.once('SIGINT', () => void stop());
-  process.stdout.write(`${JSON.stringify({ [WORKER_READY_KEY]: { pid: process.pid, worker: engine.worker.id } })}\n`);
+  announceReady({ pid: process.pid, worker: engine.worker.id });
 }
 
 main().catch((err: unknown) => {

@@ -20,7 +20,7 @@ import type { Db } from '../lib/db/db';
 import { enqueueSyncJob } from '../lib/outbox';
 import { migrateAll } from '../subgraphs/registry';
 import { seedCrm } from '../subgraphs/crm/seed';
-import { type ChildHandle, WORKER_READY_KEY, createDatabase, intOption, machineDescription, runId, startChild, table, workerInfo } from './support';
+import { type ChildHandle, createDatabase, intOption, machineDescription, runId, startChild, table, workerInfo } from './support';
 
 const TENANT = 'acme';
 const TARGETS = ['ERP', 'BILLING'] as const;
@@ -63,7 +63,6 @@ async function runOnce(engines: number, accounts: number, budgetSeconds: number)
       workers.push(
         await startChild('sync-worker.ts', {
           label: `worker ${i + 1}`,
-          readyKey: WORKER_READY_KEY,
           schema: workerInfo,
           env: { ...process.env, NODE_ENV: 'production', DATABASE_URL: database.url, REDIS_KEY_PREFIX: `bench:${id}:`, LOG_LEVEL: 'warn' },
         }),

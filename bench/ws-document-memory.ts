@@ -2,16 +2,26 @@
  * Heap kept by the subscription document cache when a client sends many distinct large subscribe documents (the
  * item-2 attack of issue 11, minus the socket): the old cache (a Map of up to 1000 entries keyed by the raw text,
  * parse without a token limit) against `documentChecker` (hash keys, byte budget, the HTTP token limit).
- * Run: `node --expose-gc --import tsx bench/ws-document-memory.ts [documents] [kib]`.
+ * Run: `node --expose-gc --import tsx bench/ws-document-memory.ts [--documents 200] [--kib 900]`.
  */
 import { type DocumentNode, type GraphQLError, buildSchema, parse, validate } from 'graphql';
+import { parseCli } from '../lib/cli';
 import { DEFAULT_OPERATION_LIMITS } from '../gateway/operation-limits';
 import { documentChecker } from '../gateway/subscriptions/documents';
 import { DEFAULT_SUBSCRIPTION_LIMITS } from '../gateway/subscriptions/server';
+import { intOption } from './support';
 
 const schema = buildSchema('type Query { ok: Boolean } type Subscription { ticks(label: String): Int }');
-const count = Number(process.argv[2] ?? 200);
-const kib = Number(process.argv[3] ?? 900);
+const { values } = parseCli({
+  usage: 'node --expose-gc --import tsx bench/ws-document-memory.ts [options]',
+  summary: 'Heap kept by the subscription document cache for many distinct large subscribe documents, old cache vs documentChecker.',
+  options: {
+    documents: { type: 'string', default: '200', description: 'distinct documents sent', placeholder: 'n' },
+    kib: { type: 'string', default: '900', description: 'size of each document, KiB', placeholder: 'n' },
+  },
+});
+const count = intOption('documents', values.documents);
+const kib = intOption('kib', values.kib);
 const doc = (i: number) => `subscription { ticks(label: "${String(i).padEnd(kib * 1024, 'x')}") }`;
 
 const gc = (globalThis as { gc?: () => void }).gc;

@@ -1,7 +1,9 @@
 import { clientSchemaIntrospectionPlugin } from './introspection';
 import type { IncomingMessage } from 'node:http';
-// First: must run before @apollo/gateway loads (see the module).
+// First: must run before @apollo/gateway loads (see the modules).
 import './flatten-reexports';
+import './operation-memo';
+import './response-shaping';
 import { ApolloGateway } from '@apollo/gateway';
 import { ApolloServer } from '@apollo/server';
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';

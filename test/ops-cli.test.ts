@@ -5,7 +5,9 @@ import { TSX, run, startProcess } from './support/child';
 import { TEST_POSTGRES_URL } from './support/services';
 
 const JWT = /eyJ[\w-]+\.eyJ[\w-]+\.[\w-]+/;
-const CLIS = ['scripts/token.ts', 'scripts/seed.ts', 'scripts/compose.ts', 'scripts/scopes.ts', 'scripts/partner-operations.ts', 'scripts/start.ts', 'scripts/serve.ts', 'bench/cache.ts', 'bench/gateways.ts', 'bench/subscriptions.ts', 'bench/sync.ts'];
+const CLIS = ['scripts/token.ts', 'scripts/seed.ts', 'scripts/compose.ts', 'scripts/scopes.ts', 'scripts/partner-operations.ts', 'scripts/start.ts', 'scripts/serve.ts', 'bench/cache.ts', 'bench/gateways.ts', 'bench/subscriptions.ts', 'bench/sync.ts',
+  'bench/fairness.ts', 'bench/refusals.ts', 'bench/processes.ts', 'bench/partner-webhooks.ts', 'bench/stripe-initial-sync.ts', 'bench/ws-document-memory.ts', 'bench/shaping.ts', 'bench/hubspot-initial-sync.ts',
+];
 
 describe('every CLI', () => {
   it('answers --help with its usage and options, and refuses an unknown option pointing at --help', async () => {

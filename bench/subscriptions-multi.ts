@@ -24,6 +24,8 @@ const TENANT = 'acme';
 const EVENT_ID_BASE = 1_000_000_000_000n;
 const now = () => performance.timeOrigin + performance.now();
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+/** A budget for Promise.race: unref'd, so a finished run does not wait for it before exiting. */
+const budget = (ms: number) => new Promise<null>((resolve) => setTimeout(() => resolve(null), ms).unref());
 
 export interface MultiOptions {
   instances: number;
@@ -214,7 +216,7 @@ export async function runMulti(opts: MultiOptions): Promise<MultiResult> {
           return done;
         }),
       ),
-      sleep(budgetMs).then(() => null),
+      budget(budgetMs),
     ]);
     const moveSeconds = (performance.now() - moveStarted) / 1000;
     // Live again on the new instance: a few more events reach the moved and the staying subscriptions alike.
@@ -234,7 +236,7 @@ export async function runMulti(opts: MultiOptions): Promise<MultiResult> {
           return done;
         }),
       ),
-      sleep(Math.max(0, deadline - performance.now())).then(() => null),
+      budget(Math.max(0, deadline - performance.now())),
     ]);
     const countersAfter = await Promise.all(gateways.map((g) => resumeCounters(g.url)));
     status = sumStatus(await statusAll());

@@ -38,8 +38,9 @@ async function main(): Promise<void> {
       ...process.env,
       // Production settings: masked errors, no introspection, no landing page, secrets of this run only.
       NODE_ENV: 'production',
-      JWT_SECRET: randomBytes(32).toString('hex'),
-      GATEWAY_SIGNING_SECRET: randomBytes(32).toString('hex'),
+      // Given when the bench starts more gateway instances beside this stack (bench/support.ts startGatewayInstance).
+      JWT_SECRET: process.env['BENCH_JWT_SECRET'] ?? randomBytes(32).toString('hex'),
+      GATEWAY_SIGNING_SECRET: process.env['BENCH_SIGNING_SECRET'] ?? randomBytes(32).toString('hex'),
       LOG_LEVEL: process.env['LOG_LEVEL'] ?? 'warn',
       DATABASE_URL: database.url,
       REDIS_URL: BENCH_REDIS_URL,
@@ -74,7 +75,8 @@ async function main(): Promise<void> {
     process.once('SIGTERM', () => void shutdown());
     process.once('SIGINT', () => void shutdown());
 
-    const info: ServerInfo = { url: stack.gateway.url, token, database: database.name, redisKeyPrefix, pid: process.pid, seedMs };
+    const subgraphUrls = Object.fromEntries(Object.entries(stack.subgraphs).map(([name, s]) => [name, s.url]));
+    const info: ServerInfo = { url: stack.gateway.url, token, database: database.name, redisKeyPrefix, pid: process.pid, seedMs, subgraphUrls };
     announceReady(info);
   } catch (err) {
     await cleanup();

@@ -21,10 +21,15 @@ export const toClient = z.discriminatedUnion('type', [
     type: z.literal('open'), url: z.string().url(), token: z.string().min(1), count: z.number().int().min(1), concurrency: z.number().int().min(1),
     /** Subscribe with RESUMABLE_QUERY from `after` (storm mode). */
     after: z.string().optional(),
+    /** Subscribe with RESUMABLE_QUERY without `after` (live only, resumable later: multi-instance mode). */
+    resumable: z.boolean().optional(),
   }),
-  /** Storm mode: close every connection at once (no reconnect yet). */
-  z.object({ type: z.literal('drop') }),
-  /** Storm mode: reopen every subscription with `after` = its last eventId; report once each has received `target`. */
+  /** Close the connections of the first `count` subscriptions (all without it) at once, no reconnect yet. */
+  z.object({ type: z.literal('drop'), count: z.number().int().min(0).optional() }),
+  /**
+   * Reopen every dropped subscription (on `url`, possibly another instance) with `after` = its last eventId; report
+   * once every subscription of this process, dropped or not, has received `target`.
+   */
   z.object({ type: z.literal('reconnect'), url: z.string().url(), token: z.string().min(1), concurrency: z.number().int().min(1), target: z.string() }),
   z.object({ type: z.literal('status') }),
   z.object({ type: z.literal('results') }),
@@ -50,6 +55,12 @@ export const clientStatus = z.object({
   outOfOrder: z.number().int(),
   /** Results carrying `errors` or without the expected fields. */
   badPayloads: z.number().int(),
+  /**
+   * Events whose eventId is not the one after the previous event of the same subscription (the bench's synthetic
+   * events are numbered consecutively, so any skip is a lost event), and events at or below the previous (repeats).
+   */
+  gaps: z.number().int(),
+  duplicates: z.number().int(),
   rssBytes: z.number(),
 });
 export type ClientStatus = z.infer<typeof clientStatus>;
@@ -74,6 +85,10 @@ interface SubState {
   lastIndex: number;
   /** Last eventId received (storm mode resumes from it). */
   lastEventId: bigint | null;
+  /** Its connection, while open. */
+  client: Client | null;
+  /** Dropped by a `drop`, waiting for `reconnect`. */
+  away: boolean;
 }
 
 function describe(err: unknown): string {
@@ -109,7 +124,7 @@ function main(): void {
   const clients: Client[] = [];
   const latencies: number[][] = [];
   const status: ClientStatus = {
-    connected: 0, failed: 0, subscriptionErrors: 0, errorSamples: [], closeCodes: {}, warmedUp: 0, measured: 0, outOfOrder: 0, badPayloads: 0, rssBytes: 0,
+    connected: 0, failed: 0, subscriptionErrors: 0, errorSamples: [], closeCodes: {}, warmedUp: 0, measured: 0, outOfOrder: 0, badPayloads: 0, gaps: 0, duplicates: 0, rssBytes: 0,
   };
   const sample = (text: string) => {
     if (status.errorSamples.length < 5 && !status.errorSamples.includes(text)) status.errorSamples.push(text);
@@ -149,6 +164,7 @@ function main(): void {
         },
       });
       clients.push(client);
+      sub.client = client;
       const after = sub.lastEventId === null ? undefined : sub.lastEventId.toString();
       client.subscribe(
         resumable ? { query: RESUMABLE_QUERY, variables: { after } } : { query: SUBSCRIPTION_QUERY },
@@ -157,7 +173,10 @@ function main(): void {
             const receivedAt = now();
             const id = eventIdOf(value);
             if (id !== null) {
-              if (sub.lastEventId !== null && id <= sub.lastEventId) storm.duplicates += 1;
+              if (sub.lastEventId !== null && id <= sub.lastEventId) {
+                storm.duplicates += 1;
+                status.duplicates += 1;
+              } else if (sub.lastEventId !== null && id !== sub.lastEventId + 1n) status.gaps += 1;
               const before = sub.lastEventId;
               sub.lastEventId = id;
               if (storm.target !== null && id >= storm.target && (before === null || before < storm.target)) {
@@ -170,8 +189,8 @@ function main(): void {
             if (phase === 'w') {
               if (!sub.warm) status.warmedUp += 1;
               sub.warm = true;
-            } else if (phase === 's') {
-              // Storm mode events: counted by eventId above.
+            } else if (phase === 's' || phase === 'a') {
+              // Storm mode and multi-instance moves: counted by eventId above.
             } else if (phase === 'm' && index !== undefined && sentAt !== undefined) {
               const i = Number(index);
               (latencies[i] ??= []).push(receivedAt - Number(sentAt));
@@ -208,9 +227,9 @@ function main(): void {
         const lane = async () => {
           while (next < msg.count) {
             next += 1;
-            const sub: SubState = { warm: false, lastIndex: -1, lastEventId: msg.after === undefined ? null : BigInt(msg.after) };
+            const sub: SubState = { warm: false, lastIndex: -1, lastEventId: msg.after === undefined ? null : BigInt(msg.after), client: null, away: false };
             subs.push(sub);
-            await openOne(wsUrl, msg.token, sub, msg.after !== undefined);
+            await openOne(wsUrl, msg.token, sub, msg.after !== undefined || msg.resumable === true);
           }
         };
         void Promise.all(Array.from({ length: Math.min(msg.concurrency, msg.count) }, lane)).then(() =>
@@ -219,15 +238,24 @@ function main(): void {
         break;
       }
       case 'drop': {
-        const all = clients.splice(0);
-        void Promise.allSettled(all.map((c) => c.dispose())).then(() => send({ type: 'dropped' }));
+        const leaving = subs.slice(0, msg.count ?? subs.length);
+        const closing: Client[] = [];
+        for (const sub of leaving) {
+          sub.away = true;
+          if (sub.client) closing.push(sub.client);
+          sub.client = null;
+        }
+        const gone = new Set(closing);
+        clients.splice(0, clients.length, ...clients.filter((c) => !gone.has(c)));
+        void Promise.allSettled(closing.map((c) => c.dispose())).then(() => send({ type: 'dropped' }));
         break;
       }
       case 'reconnect': {
         const wsUrl = msg.url.replace(/^http/, 'ws');
         const target = BigInt(msg.target);
         storm.target = target;
-        storm.pending = subs.filter((s) => s.lastEventId === null || s.lastEventId < target).length;
+        // A subscription that never received anything (its connection failed) cannot catch up: not waited for.
+        storm.pending = subs.filter((s) => s.lastEventId !== null && s.lastEventId < target).length;
         storm.duplicates = 0;
         const report = () => send({ type: 'caughtUp', at: now(), caughtUp: subs.length - storm.pending, duplicates: storm.duplicates });
         if (storm.pending === 0) {
@@ -236,14 +264,17 @@ function main(): void {
         }
         storm.onDone = report;
         let next = 0;
+        const returning = subs.filter((s) => s.away);
         const lane = async () => {
-          while (next < subs.length) {
-            const sub = subs[next];
+          while (next < returning.length) {
+            const sub = returning[next];
             next += 1;
-            if (sub) await openOne(wsUrl, msg.token, sub, true);
+            if (!sub) continue;
+            sub.away = false;
+            await openOne(wsUrl, msg.token, sub, true);
           }
         };
-        void Promise.all(Array.from({ length: Math.min(msg.concurrency, subs.length) }, lane));
+        void Promise.all(Array.from({ length: Math.min(msg.concurrency, returning.length) }, lane));
         break;
       }
       case 'status':

@@ -80,7 +80,7 @@ export function forkClient(label: string, cpu: number | undefined): Promise<Clie
 
 export function sumStatus(all: readonly ClientStatus[]): ClientStatus {
   const total: ClientStatus = {
-    connected: 0, failed: 0, subscriptionErrors: 0, errorSamples: [], closeCodes: {}, warmedUp: 0, measured: 0, outOfOrder: 0, badPayloads: 0, rssBytes: 0,
+    connected: 0, failed: 0, subscriptionErrors: 0, errorSamples: [], closeCodes: {}, warmedUp: 0, measured: 0, outOfOrder: 0, badPayloads: 0, gaps: 0, duplicates: 0, rssBytes: 0,
   };
   for (const s of all) {
     total.connected += s.connected;
@@ -90,6 +90,8 @@ export function sumStatus(all: readonly ClientStatus[]): ClientStatus {
     total.measured += s.measured;
     total.outOfOrder += s.outOfOrder;
     total.badPayloads += s.badPayloads;
+    total.gaps += s.gaps;
+    total.duplicates += s.duplicates;
     total.rssBytes += s.rssBytes;
     for (const e of s.errorSamples) if (total.errorSamples.length < 5 && !total.errorSamples.includes(e)) total.errorSamples.push(e);
     for (const [code, n] of Object.entries(s.closeCodes)) total.closeCodes[code] = (total.closeCodes[code] ?? 0) + n;

@@ -27,12 +27,18 @@
  * --interval: ms between measured events (0: all at once); --per-client: connections per client process;
  * --concurrency: WebSocket handshakes in flight per client process; --pin off: no taskset; --stall / --drain-budget:
  * give up waiting for deliveries after that many seconds without progress / after the last PUBLISH.
+ *
+ * Other modes: `--mode storm` (bench/subscriptions-storm.ts: every subscriber drops and resumes with `after` at once)
+ * and `--mode multi --instances N` (bench/subscriptions-multi.ts: the subscribers spread over N gateway processes on
+ * one Redis, figures per instance, then a share of them resumes with `after` on another instance).
+ * `--profile <dir>` runs the server process(es) with `node --cpu-prof` and leaves the .cpuprofile files there.
  */
 import { readFileSync } from 'node:fs';
 import { parseCli } from '../lib/cli';
 import Redis from 'ioredis';
 import type { SyncEventModel } from '../subgraphs/sync/ledger/models';
 import { type ClientProcess, closeClients, forkClient, sumStatus } from './subscriptions-fork';
+import { type MultiOptions, reportMulti, runMulti } from './subscriptions-multi';
 import { type StormResult, runStorm } from './subscriptions-storm';
 import { BENCH_REDIS_URL, type BenchServer, cpuSeconds, systemCpuSeconds, intOption, machineDescription, percentile, pinThisProcess, readMemory, startServer, table, tasksetAvailable } from './support';
 
@@ -80,6 +86,7 @@ interface RunOptions {
   concurrency: number;
   stallSeconds: number;
   drainBudgetSeconds: number;
+  serverNodeArgs?: readonly string[];
 }
 
 interface RunResult {
@@ -97,6 +104,8 @@ interface RunResult {
   expected: number;
   outOfOrder: number;
   badPayloads: number;
+  gaps: number;
+  duplicates: number;
   /** Seconds from the first measured PUBLISH to the last delivery (or to giving up). */
   drainSeconds: number;
   latency: { p50: number; p90: number; p99: number; max: number };
@@ -140,7 +149,7 @@ function eventJson(id: bigint, message: string): string {
 
 async function runOnce(opts: RunOptions): Promise<RunResult> {
   const log = (line: string) => process.stdout.write(`  [${opts.subscribers}] ${line}\n`);
-  const server: BenchServer = await startServer({ accounts: 1, tenants: [TENANT], cpu: opts.pin ? 0 : undefined, env: { LOG_LEVEL: 'warn' } });
+  const server: BenchServer = await startServer({ accounts: 1, tenants: [TENANT], cpu: opts.pin ? 0 : undefined, nodeArgs: opts.serverNodeArgs, env: { LOG_LEVEL: 'warn' } });
   const channel = `${server.redisKeyPrefix}sync-events:${TENANT}`;
   log(`server ${server.url} (pid ${server.pid}${server.pinnedCpu !== undefined ? `, CPU ${server.pinnedCpu}` : ''}, ${server.database}, prefix ${server.redisKeyPrefix}, ready in ${server.seedMs} ms)`);
   const publisher = new Redis(BENCH_REDIS_URL, { maxRetriesPerRequest: 1 });
@@ -297,6 +306,8 @@ async function runOnce(opts: RunOptions): Promise<RunResult> {
       expected,
       outOfOrder: status.outOfOrder,
       badPayloads: status.badPayloads,
+      gaps: status.gaps,
+      duplicates: status.duplicates,
       drainSeconds,
       latency: { p50: percentile(all, 50), p90: percentile(all, 90), p99: percentile(all, 99), max: all[all.length - 1] ?? Number.NaN },
       fanout: { p50: percentile(lastPerEvent, 50), max: lastPerEvent[lastPerEvent.length - 1] ?? Number.NaN },
@@ -334,7 +345,15 @@ async function main(): Promise<void> {
       stall: { type: 'string', default: '20', description: 'give up after this many seconds without a delivery', placeholder: 's' },
       'drain-budget': { type: 'string', default: '90', description: 'give up this many seconds after the last event', placeholder: 's' },
       pin: { type: 'string', default: 'on', description: 'on|off: pin server and clients to CPUs with taskset', placeholder: 'on|off' },
-      mode: { type: 'string', default: 'fanout', description: 'fanout: live events to N subscribers; storm: N subscribers drop at once and resume with `after`', placeholder: 'fanout|storm' },
+      mode: {
+        type: 'string', default: 'fanout',
+        description: 'fanout: live events to N subscribers; storm: N subscribers drop at once and resume with `after`; multi: N subscribers spread over --instances gateway processes',
+        placeholder: 'fanout|storm|multi',
+      },
+      instances: { type: 'string', default: '2', description: 'multi mode: gateway processes behind one Redis', placeholder: 'n' },
+      move: { type: 'string', default: '0.1', description: 'multi mode: share of the subscriptions that drop and resume on the next instance', placeholder: '0..1' },
+      'move-events': { type: 'string', default: '20', description: 'multi mode: events published while the moving subscriptions are away', placeholder: 'n' },
+      profile: { type: 'string', default: '', description: 'write a V8 CPU profile of the server process(es) (node --cpu-prof) into this directory', placeholder: 'dir' },
       'storm-events': { type: 'string', default: '100', description: 'storm mode: ledger events written while the clients are away', placeholder: 'n' },
       'storm-budget': { type: 'string', default: '300', description: 'storm mode: give up this many seconds after the reconnect', placeholder: 's' },
     },
@@ -348,7 +367,8 @@ async function main(): Promise<void> {
   const stallSeconds = intOption('stall', values.stall, 1);
   const drainBudgetSeconds = intOption('drain-budget', values['drain-budget'], 1);
 
-  const needed = Math.max(...counts) + 1024;
+  const instances = intOption('instances', values.instances, 1);
+  const needed = Math.ceil(Math.max(...counts) / (values.mode === 'multi' ? instances : 1)) + 1024;
   const limit = openFilesLimit();
   if (limit < needed) {
     throw new Error(`The open-files limit is ${limit}; the server needs one descriptor per connection (${needed} with headroom). Raise it first: ulimit -n ${needed * 2}`);
@@ -386,7 +406,30 @@ async function main(): Promise<void> {
     );
     return;
   }
-  if (values.mode !== 'fanout') throw new Error('--mode must be fanout or storm');
+  const profileArgs = values.profile ? ['--cpu-prof', `--cpu-prof-dir=${values.profile}`] : undefined;
+  if (values.mode === 'multi') {
+    const move = Number(values.move);
+    if (!(move >= 0 && move <= 1)) throw new Error('--move must be a number from 0 to 1');
+    process.stdout.write(
+      `setup: multi-instance mode: subscribers ${counts.join(', ')} (tenant ${TENANT}, one resumable subscription per connection, live) spread evenly over ${instances} gateway ` +
+        `processes (bench/serve-gateway.ts) on one Redis, beside the stack process (subgraphs, worker); ${events} events every ${intervalMs} ms published on Redis; ` +
+        `then ${(move * 100).toFixed(0)}% of the subscriptions drop and resume with \`after\` on the next instance while ${values['move-events']} events are published; ` +
+        `nothing pinned; at most ${perClient} connections per client process, ${concurrency} handshakes in flight per process; open-files limit ${limit}\n\n`,
+    );
+    for (const subscribers of counts) {
+      const options: MultiOptions = {
+        instances, subscribers, events, intervalMs, perClient, concurrency, move, moveEvents: intOption('move-events', values['move-events'], 0), stallSeconds, gatewayNodeArgs: profileArgs,
+      };
+      const result = await runMulti(options);
+      process.stdout.write(`\n## Results (multi: ${subscribers} subscribers over ${instances} instances)\n\n${reportMulti(result, options)}\n\n`);
+    }
+    process.stdout.write(
+      'Latency: from just before PUBLISH to receipt in a client process, per delivery; CPU and RSS per gateway process from /proc.\n' +
+        `The load average is in the machine line above. Took ${((Date.now() - started) / 1000).toFixed(0)} s.\n`,
+    );
+    return;
+  }
+  if (values.mode !== 'fanout') throw new Error('--mode must be fanout, storm or multi');
   process.stdout.write(
     `setup: subscribers ${counts.join(', ')} (tenant ${TENANT}, one subscription per connection); ${events} events every ${intervalMs} ms published on Redis after the warm-up; ` +
       `${pinned ? 'server pinned to CPU 0, client processes and publisher to CPU 1' : `no CPU pinning (${values.pin === 'off' ? '--pin off' : 'taskset unavailable'})`}; Postgres and Redis unpinned on the same machine; ` +
@@ -395,7 +438,7 @@ async function main(): Promise<void> {
 
   const results: RunResult[] = [];
   for (const subscribers of counts) {
-    results.push(await runOnce({ pin: pinned, subscribers, events, intervalMs, perClient, concurrency, stallSeconds, drainBudgetSeconds }));
+    results.push(await runOnce({ pin: pinned, subscribers, events, intervalMs, perClient, concurrency, stallSeconds, drainBudgetSeconds, serverNodeArgs: profileArgs }));
     const r = results[results.length - 1];
     if (r && (r.errorSamples.length > 0 || r.foreignEvents > 0)) {
       process.stdout.write(`  [${subscribers}] errors: ${JSON.stringify(r.errorSamples)}; close codes ${JSON.stringify(r.closeCodes)}; foreign events on the channel: ${r.foreignEvents}\n`);
@@ -425,7 +468,7 @@ async function main(): Promise<void> {
   for (const r of results) {
     process.stdout.write(
       `${r.subscribers}: ${r.clientProcesses} client process(es) (${r.clientRssMiB.toFixed(0)} MiB RSS together); failed connections ${r.failed}, subscription errors ${r.subscriptionErrors}, ` +
-        `out of order ${r.outOfOrder}, bad payloads ${r.badPayloads}; last delivery per event: p50 ${ms(r.fanout.p50)} ms, max ${ms(r.fanout.max)} ms; ` +
+        `out of order ${r.outOfOrder}, skipped eventIds ${r.gaps}, repeated ${r.duplicates}, bad payloads ${r.badPayloads}; last delivery per event: p50 ${ms(r.fanout.p50)} ms, max ${ms(r.fanout.max)} ms; ` +
         `Redis hop (PUBLISH → a plain subscriber in the publishing process): p50 ${ms(r.redisHop.p50)} ms, p99 ${ms(r.redisHop.p99)} ms\n` +
         `  server CPU while idle before connecting: ${(r.idleCpuPerSecond * 100).toFixed(0)}% of a core; during the events: ${r.serverCpuSeconds.toFixed(2)} s in ${r.drainSeconds.toFixed(1)} s; client processes during the events: ${r.clientCpuSeconds.toFixed(2)} s\n` +
         `  median latency per event, in publication order (ms): ${r.perEventP50.map((v) => ms(v)).join(' ')}\n`,

@@ -9,6 +9,7 @@ import Redis from 'ioredis';
 import pg from 'pg';
 import { z } from 'zod';
 import { READY_KEY, tasksetAvailable } from './host';
+import { type GatewayInstanceInfo, gatewayInstanceInfo } from './instance-info';
 
 /**
  * The one harness of bench/: databases and Redis keys of a run, children started and stopped (startChild; the child
@@ -91,7 +92,19 @@ export interface ServerOptions {
   env?: Record<string, string>;
   /** CPU to pin the server to with taskset; undefined leaves it unpinned. */
   cpu?: number;
+  /** Node flags for the server process (`--cpu-prof`, ...). */
+  nodeArgs?: readonly string[];
+  /** Secrets of the run, for gateway instances started beside the stack (startGatewayInstance); random otherwise. */
+  secrets?: BenchSecrets;
 }
+
+/** The token and claims-signing secrets a stack and its extra gateway instances share. */
+export interface BenchSecrets {
+  jwt: string;
+  signing: string;
+}
+
+export const benchSecrets = (): BenchSecrets => ({ jwt: randomBytes(32).toString('hex'), signing: randomBytes(32).toString('hex') });
 
 export const serverInfo = z.object({
   url: z.string().url(),
@@ -100,6 +113,8 @@ export const serverInfo = z.object({
   redisKeyPrefix: z.string(),
   pid: z.number().int(),
   seedMs: z.number(),
+  /** The stack's subgraphs, by name (what extra gateway instances are pointed at). */
+  subgraphUrls: z.record(z.string(), z.string().url()),
 });
 export type ServerInfo = z.infer<typeof serverInfo>;
 
@@ -225,12 +240,52 @@ export async function startServer(opts: ServerOptions): Promise<BenchServer> {
     label: 'server',
     schema: serverInfo,
     cpu: opts.cpu,
+    nodeArgs: opts.nodeArgs,
     env: {
       ...process.env,
+      ...(opts.secrets ? { BENCH_JWT_SECRET: opts.secrets.jwt, BENCH_SIGNING_SECRET: opts.secrets.signing } : {}),
       // Production mode for the libraries too (graphql-js skips its development instanceof checks, for one).
       NODE_ENV: 'production',
       BENCH_ACCOUNTS: String(opts.accounts),
       BENCH_TENANTS: (opts.tenants ?? ['acme', 'globex']).join(','),
+      ...opts.env,
+    },
+  });
+  return { ...child.info, pinnedCpu: child.pinnedCpu, stop: async () => void (await child.stop()) };
+}
+
+export interface GatewayInstance extends GatewayInstanceInfo {
+  pinnedCpu: number | undefined;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts one more gateway (bench/serve-gateway.ts, the gateway alone) in its own process, in front of `server`'s
+ * subgraphs and on its Redis key prefix, verifying tokens with the same `secrets` the server was started with.
+ */
+export async function startGatewayInstance(
+  server: BenchServer,
+  secrets: BenchSecrets,
+  opts: { label: string; cpu?: number; nodeArgs?: readonly string[]; env?: Record<string, string> },
+): Promise<GatewayInstance> {
+  const urls = Object.fromEntries(Object.entries(server.subgraphUrls).map(([name, url]) => [`${name.toUpperCase()}_URL`, url]));
+  const child = await startChild('serve-gateway.ts', {
+    label: opts.label,
+    schema: gatewayInstanceInfo,
+    cpu: opts.cpu,
+    nodeArgs: opts.nodeArgs,
+    // Several instances start at once on a shared machine.
+    timeoutMs: 300_000,
+    env: {
+      ...process.env,
+      NODE_ENV: 'production',
+      LOG_LEVEL: 'warn',
+      JWT_SECRET: secrets.jwt,
+      GATEWAY_SIGNING_SECRET: secrets.signing,
+      REDIS_URL: BENCH_REDIS_URL,
+      REDIS_KEY_PREFIX: server.redisKeyPrefix,
+      SUBSCRIPTION_LIMITS: process.env['SUBSCRIPTION_LIMITS'] ?? '{"perPrincipal":5000}',
+      ...urls,
       ...opts.env,
     },
   });

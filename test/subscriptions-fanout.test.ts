@@ -1,5 +1,6 @@
 import { syncChannel } from '../lib/events';
 import { replayQueue } from '../gateway/subscriptions/replay-queue';
+import { subscriptionGroups } from './support/accounts';
 import { eventually } from './support/eventually';
 import { type Instance, type TestStack, startInstance, startTestStack } from './support/stack';
 import { waitForSync } from './support/wait';
@@ -37,10 +38,7 @@ describe('subscription fan-out groups', () => {
   const closers: (() => Promise<void> | void)[] = [];
 
   /** The groups this process's gateways report: only `instance` has subscribers in this file. */
-  const groups = async () => {
-    const text = await (await fetch(instance.url.replace(/\/graphql$/, '/metrics'))).text();
-    return Number(/^sor_subscription_groups (\d+)/m.exec(text)?.[1] ?? Number.NaN);
-  };
+  const groups = () => subscriptionGroups(instance.url);
   const client = async (opts: Parameters<TestStack['token']>[0] = {}) => {
     const c = wsClient(instance.url, await stack.token(opts));
     closers.push(() => c.client.dispose());

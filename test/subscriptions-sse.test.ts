@@ -1,8 +1,9 @@
 import { type IncomingMessage, type Server, type ServerResponse, createServer, request } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { type Client, NetworkError, createClient } from 'graphql-sse';
+import { NetworkError, createClient } from 'graphql-sse';
+import { accountChanges } from './support/accounts';
+import { type Received, sseCollect } from './support/sse';
 import { type Instance, type TestStack, startInstance, startTestStack } from './support/stack';
-import { waitForSync } from './support/wait';
 import { collect, wsClient } from './support/ws';
 
 /**
@@ -21,10 +22,6 @@ const WATCH = /* GraphQL */ `
   }
 `;
 
-interface Received {
-  data?: Record<string, unknown> | null;
-  errors?: readonly { message: string; path?: readonly (string | number)[]; extensions?: Record<string, unknown> }[];
-}
 interface Change {
   eventId: string;
   event: { state: string };
@@ -32,40 +29,6 @@ interface Change {
   account: { name: string; balance: { amountMinor: string } | null } | null;
 }
 const changeOf = (r: Received | undefined) => r?.data?.['syncStatusChanged'] as Change;
-
-/** Collects one graphql-sse subscription; `next(n)` resolves once n results arrived, or the stream ended. */
-function sseCollect(client: Client, query: string, variables: Record<string, unknown> = {}) {
-  const results: Received[] = [];
-  const waiters: { n: number; resolve: () => void }[] = [];
-  const state: { error: unknown; completed: boolean } = { error: null, completed: false };
-  const wake = () => {
-    for (const w of waiters.filter((x) => results.length >= x.n || state.error !== null || state.completed)) w.resolve();
-  };
-  const dispose = client.subscribe(
-    { query, variables },
-    {
-      next: (value) => {
-        results.push(value as Received);
-        wake();
-      },
-      error: (err) => {
-        state.error = err;
-        wake();
-      },
-      complete: () => {
-        state.completed = true;
-        wake();
-      },
-    },
-  );
-  return {
-    results,
-    state,
-    dispose,
-    next: (n: number) => new Promise<void>((resolve) => (results.length >= n || state.error !== null || state.completed ? resolve() : waiters.push({ n, resolve }))),
-    ended: () => new Promise<void>((resolve) => (state.error !== null || state.completed ? resolve() : waiters.push({ n: Number.POSITIVE_INFINITY, resolve }))),
-  };
-}
 
 /** A plain HTTP/1.1 forward proxy in front of the gateway, as a corporate proxy or an ingress would be. */
 async function http1Proxy(target: string): Promise<{ url: string; requests: string[]; close: () => Promise<void> }> {
@@ -116,13 +79,9 @@ describe('subscriptions over SSE (graphql-sse)', () => {
     closers.push(() => client.dispose());
     return client;
   };
-  const createAccount = async (name: string) => {
-    const res = await stack.gql<{ createAccount: { id: string } }>('mutation($n: String!) { createAccount(input: { name: $n }) { id } }', { n: name });
-    return res.body.data?.createAccount.id ?? '';
-  };
-  const rename = (id: string, name: string) => stack.gql('mutation($id: ID!, $n: String!) { updateAccount(id: $id, input: { name: $n }) { id } }', { id, n: name });
-  const succeeded = (id: string, n: number) =>
-    waitForSync(stack, 'acme', async () => (await stack.db.query("SELECT 1 FROM sync.events WHERE entity_id = $1 AND state = 'SUCCEEDED' AND seq IS NOT NULL", [id])).length === n);
+  const createAccount = (name: string) => accountChanges(stack).createAccount(name);
+  const rename = (id: string, name: string) => accountChanges(stack).rename(id, name);
+  const succeeded = (id: string, n: number) => accountChanges(stack).succeeded(id, n);
 
   beforeAll(async () => {
     stack = await startTestStack({ accounts: 2 });

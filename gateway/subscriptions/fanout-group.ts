@@ -9,12 +9,21 @@ import { PAGE, type SyncEvent } from './sync-stream';
  * SSE response). Writes never wait; a sink that cannot keep up drops its consumer itself (4008 on WebSocket).
  */
 export interface Sink {
-  /** A result shared by the whole group, already serialized (the ExecutionResult's JSON): written as is. */
-  next(json: string): void;
+  /** A result shared by the whole group, already serialized: written as is. */
+  next(result: SharedResult): void;
   /** A result with errors: formatted for this subscriber alone (its correlation id), then serialized. */
   nextOwn(result: ExecutionResult): void;
   /** The group fell too far behind its events: end this consumer as a slow one. */
   dropSlow(): void;
+}
+
+/**
+ * A result every member of a group receives alike: the ExecutionResult's JSON, and the same as UTF-8 bytes, encoded
+ * once per event for the group (WebSocket members frame the bytes, SSE members write the text).
+ */
+export interface SharedResult {
+  json: string;
+  utf8: Buffer;
 }
 
 /** What the fan-out needs of a subscriber's context (the resolvers' context is this plus the rest). */
@@ -37,7 +46,7 @@ export interface GroupOptions {
   onLedgerRead?: () => void;
 }
 
-type Frame = { json: string } | { result: ExecutionResult };
+type Frame = { shared: SharedResult } | { result: ExecutionResult };
 interface Entry {
   id: bigint;
   /** Null: the event is not one this group delivers (it only advances the position). */
@@ -53,7 +62,7 @@ interface History {
 const isPromise = <T>(v: T | Promise<T>): v is Promise<T> => typeof (v as { then?: unknown } | null)?.then === 'function';
 
 function deliver(sink: Sink, frame: Frame): void {
-  if ('json' in frame) sink.next(frame.json);
+  if ('shared' in frame) sink.next(frame.shared);
   else sink.nextOwn(frame.result);
 }
 
@@ -267,7 +276,11 @@ export class Group {
       schema: this.spec.schema, document: this.spec.document, rootValue: e, contextValue: this.rep, variableValues: this.spec.variableValues,
       operationName: this.spec.operationName, fieldResolver: aliasAwareFieldResolver,
     });
-    const toFrame = (r: ExecutionResult): Frame => (r.errors?.length ? { result: r } : { json: JSON.stringify(r) });
+    const toFrame = (r: ExecutionResult): Frame => {
+      if (r.errors?.length) return { result: r };
+      const json = JSON.stringify(r);
+      return { shared: { json, utf8: Buffer.from(json) } };
+    };
     return isPromise(result) ? result.then(toFrame) : toFrame(result);
   }
 

@@ -4,7 +4,7 @@ import { type EventBus, syncChannel } from '../../lib/events';
 import { Group, type GroupOptions, type GroupSpec, Member, type Subscriber } from './fanout-group';
 import type { SyncEvent } from './sync-stream';
 
-export type { Sink, Subscriber } from './fanout-group';
+export type { SharedResult, Sink, Subscriber } from './fanout-group';
 
 export interface JoinRequest<C extends Subscriber> {
   ctx: C;

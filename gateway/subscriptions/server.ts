@@ -17,12 +17,13 @@ import type { PartnerDocumentRule } from '../trusted-documents';
 import type { RateLimits } from '../rate-limit';
 import { wsErrorFormatter } from './errors';
 import { at } from './expiry';
-import { type Sink, fanOut } from './fanout';
+import { type SharedResult, type Sink, fanOut } from './fanout';
 import { replayQueue } from './replay-queue';
 import { openStream, subscribeRequests } from './requests';
 import { GATEWAY_FIELDS } from './schema';
 import { type Slot, subscriptionSlots } from './slots';
 import { sseTransport } from './sse';
+import { directWriter, textFrame } from './ws-frame';
 
 /** Close code for a subscriber that cannot keep up (its undelivered events exceeded the limit). */
 export const SLOW_CONSUMER_CLOSE_CODE = 4008;
@@ -149,21 +150,38 @@ function onReturn(source: AsyncGenerator<ExecutionResult>, release: () => void):
   return wrapped;
 }
 
+const MESSAGE_END = Buffer.from('}');
+
 /**
- * A graphql-ws subscription's writer: the group's serialized result is spliced into a `next` message with this
- * subscription's id (no parse, no re-serialization per subscriber) and written without waiting. Past `maxBuffered`
- * frames or `maxBufferedBytes` not yet taken by the socket, the connection is closed with 4008.
+ * A graphql-ws subscription's writer: the group's result, encoded once for the group, is framed between this
+ * subscription's `{"id":…,"type":"next","payload":` and `}` into one WebSocket frame and written straight to the
+ * socket (ws-frame.ts; through ws when that path is not available): no parse, no re-serialization, no re-encoding
+ * per subscriber, and writes never wait. Past `maxBuffered` frames or `maxBufferedBytes` not yet taken by the
+ * socket, the connection is closed with 4008.
  */
 function wsSink(socket: WebSocket, queue: Backlog, id: string, limits: SubscriptionLimits, own: (r: ExecutionResult) => unknown): Sink {
-  const prefix = `{"id":${JSON.stringify(id)},"type":"next","payload":`;
+  const prefixText = `{"id":${JSON.stringify(id)},"type":"next","payload":`;
+  const prefix = Buffer.from(prefixText);
+  const direct = directWriter(socket);
   const dropSlow = () => socket.close(SLOW_CONSUMER_CLOSE_CODE, 'Slow consumer: too many undelivered events');
-  const next = (json: string) => {
-    if (socket.readyState !== socket.OPEN) return;
+  const written = (sent: boolean) => {
+    if (!sent) return;
     queue.frames += 1;
-    socket.send(`${prefix}${json}}`, queue.written);
     if (queue.frames > limits.maxBuffered || socket.bufferedAmount > limits.maxBufferedBytes) dropSlow();
   };
-  return { next, nextOwn: (r) => next(JSON.stringify(own(r))), dropSlow };
+  const sendText = (json: string) => {
+    socket.send(`${prefixText}${json}}`, queue.written);
+    return true;
+  };
+  const next = (shared: SharedResult) => {
+    if (socket.readyState !== socket.OPEN) return;
+    written((direct !== null && direct(textFrame(prefix, shared.utf8, MESSAGE_END), queue.written)) || sendText(shared.json));
+  };
+  const nextOwn = (r: ExecutionResult) => {
+    if (socket.readyState !== socket.OPEN) return;
+    written(sendText(JSON.stringify(own(r))));
+  };
+  return { next, nextOwn, dropSlow };
 }
 
 /**

@@ -1,6 +1,6 @@
 import {
-  type DocumentNode, type FieldNode, type FragmentDefinitionNode, type GraphQLObjectType, type GraphQLSchema, type GraphQLType,
-  type OperationDefinitionNode, type SelectionSetNode, Kind, getNamedType, isAbstractType, isListType, isNonNullType, isObjectType,
+  type DocumentNode, type FieldNode, type FragmentDefinitionNode, type GraphQLObjectType, type GraphQLSchema,
+  type OperationDefinitionNode, type SelectionSetNode, Kind, getNamedType, isAbstractType, isObjectType,
 } from 'graphql';
 import {
   DERIVED_FIELD_SET, WHOLE_TENANT, type WrittenEntity, entityTag, fieldTag, idlessTag, listTag, typeTag,
@@ -30,11 +30,6 @@ function entityTypes(schema: GraphQLSchema, named: ReturnType<typeof getNamedTyp
   if (isObjectType(named)) return isEntity(named) ? [named.name] : [];
   if (named && isAbstractType(named)) return schema.getPossibleTypes(named).filter(isEntity).map((t) => t.name);
   return [];
-}
-
-function isList(type: GraphQLType): boolean {
-  const t = isNonNullType(type) ? type.ofType : type;
-  return isListType(t);
 }
 
 /** The fields selected on `type` by response key, fragments flattened (graphql-js's collectFields, minus directives). */
@@ -74,19 +69,19 @@ function walkObject(schema: GraphQLSchema, type: GraphQLObjectType, sets: readon
     const named = getNamedType(def.type);
     if (!isObjectType(named) && !isAbstractType(named)) continue;
     const sub = nodes.flatMap((n) => (n.selectionSet ? [n.selectionSet] : []));
-    walkValue(schema, named, isList(def.type), sub, value[key], fragments, out);
+    walkValue(schema, named, sub, value[key], fragments, out);
   }
 }
 
 function walkValue(
-  schema: GraphQLSchema, named: GraphQLObjectType | ReturnType<typeof getNamedType>, inList: boolean,
+  schema: GraphQLSchema, named: GraphQLObjectType | ReturnType<typeof getNamedType>,
   sets: readonly SelectionSetNode[], value: unknown, fragments: Fragments, out: AnswerContents,
 ) {
   // A missing entity (`invoice(id:)` answering null) or a list of them, even empty, may change when one is created.
   if (value === null || value === undefined || Array.isArray(value)) for (const t of entityTypes(schema, named)) out.lists.add(t);
   if (value === null || value === undefined) return;
   if (Array.isArray(value)) {
-    for (const item of value) walkValue(schema, named, inList, sets, item, fragments, out);
+    for (const item of value) walkValue(schema, named, sets, item, fragments, out);
     return;
   }
   if (typeof value !== 'object') return;
@@ -98,7 +93,6 @@ function walkValue(
     if (named && isAbstractType(named)) for (const t of schema.getPossibleTypes(named)) if (isEntity(t)) { out.types.add(t.name); out.idless.add(t.name); }
     return;
   }
-  if (inList && isEntity(concrete)) out.lists.add(concrete.name);
   walkObject(schema, concrete, sets, record, fragments, out);
 }
 

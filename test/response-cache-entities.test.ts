@@ -92,6 +92,8 @@ describe('entity-level response cache invalidation', () => {
     const { ids: [y = ''], token } = await tenantWithAccounts('ent-absent', 1);
     const fresh = await postGraphQL<{ createAccount: { id: string } }>(stack.url, 'mutation { createAccount(input: { name: "No Invoices Yet" }) { id } }', { token });
     const x = fresh.body.data?.createAccount.id ?? '';
+    // The ERP knows the account once sync has made it a customer: invoices can be raised for it from then on.
+    await eventually(async () => (await stack.db.query('SELECT 1 FROM erp.customers WHERE id = $1', [x])).length === 1);
     const missing = '{ invoice(id: "inv_absent") { id } }';
     const none = `{ invoices(first: 5, filter: { accountId: "${x}" }) { nodes { id } } }`;
     await warm([stack.url, second.url], [missing, none, one(y)], token);

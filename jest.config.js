@@ -14,4 +14,8 @@ module.exports = {
   reporters: ['<rootDir>/test/support/quiet-reporter.js', 'summary'],
   testTimeout: 60000,
   maxWorkers: 2,
+  // A worker whose heap passed this after a file is replaced: every file loads the product anew and a worker kept
+  // 1-2 GB by the end of a run; freeing that much at exit took longer than the 500 ms jest allows a worker to exit
+  // (see test/support/handles-environment.js).
+  workerIdleMemoryLimit: '350MB',
 };

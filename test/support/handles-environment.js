@@ -9,10 +9,9 @@ const { TestEnvironment } = require('jest-environment-node');
  * process (a jest worker, or jest itself in band) alive: one JSON line per file with the pid, the resource types
  * (`process.getActiveResourcesInfo()`) and the sockets, servers and child processes among them; then every change of
  * it until the process exits, and when it exits. A file whose line has more than the one before it in the same worker
- * left something open, which is what makes jest report "a worker process has failed to exit gracefully" at the end of
- * a run. (jest also reports it when a worker with nothing open takes more than its fixed 500 ms to exit, which process
- * teardown alone can take on a loaded machine: the `exited` line then comes after jest's end of the run.) Without the
- * variable it is jest's node environment.
+ * left something open. At the end of the run a worker names what it still has open on stderr and exits at once (see
+ * below), so jest's vague "a worker process has failed to exit gracefully" no longer stands for either case. Without
+ * the variable it is jest's node environment plus that prompt exit.
  */
 class HandlesEnvironment extends TestEnvironment {
   /**
@@ -37,12 +36,34 @@ class HandlesEnvironment extends TestEnvironment {
     /** @type {() => unknown[]} */
     const activeHandles = Reflect.get(process, '_getActiveHandles').bind(process);
     const handles = activeHandles().map(describe).filter((d) => d !== null);
-    appendFileSync(log, `${JSON.stringify({ pid: process.pid, file: this.testPath, types, handles })}\n`);
+    appendFileSync(log, `${JSON.stringify({ pid: process.pid, file: this.testPath, rssMiB: Math.round(process.memoryUsage().rss / 1048576), types, handles })}\n`);
     traceUntilExit(log);
   }
 }
 
 let tracing = false;
+
+/**
+ * A jest worker exits as soon as jest tells it the run is over. Left to exit by itself, a worker tears its whole heap
+ * down first (V8 frees it page by page): with the 1-2 GB a worker holds after many files that took 1-4 s, past jest's
+ * fixed 500 ms, and jest then printed "a worker process has failed to exit gracefully" though nothing was open. What
+ * is still open at that moment besides jest's own pipes is a real leak: it is named on stderr, then the worker exits.
+ * jest's worker drops its only 'message' listener when told the run is over; that is the signal.
+ */
+const FAST_EXIT = Symbol.for('sor.jest.fastExit');
+if (process.send && !Reflect.get(process, FAST_EXIT)) {
+  Reflect.set(process, FAST_EXIT, true);
+  process.on('removeListener', (event) => {
+    if (event !== 'message' || process.listenerCount('message') > 0) return;
+    const log = process.env['TEST_HANDLES_LOG'];
+    if (log) appendFileSync(log, `${JSON.stringify({ pid: process.pid, at: new Date().toISOString(), endOfRun: true, rssMiB: Math.round(process.memoryUsage().rss / 1048576) })}\n`);
+    setImmediate(() => {
+      const open = Reflect.get(process, '_getActiveHandles').call(process).map(describe).filter((/** @type {string | null} */ d) => d !== null && d !== 'Pipe');
+      if (open.length > 0) process.stderr.write(`jest worker ${process.pid} still had open at the end of the run: ${open.join(', ')}\n`);
+      process.exit(process.exitCode ?? 0);
+    });
+  });
+}
 
 /**
  * Once jest has told the worker the run is over (it drops its 'message' listener then), notes every change of what
@@ -57,7 +78,6 @@ function traceUntilExit(log) {
   const started = Date.now();
   let last = '';
   setInterval(() => {
-    // jest's worker drops its 'message' listener when told the run is over: from then on it should exit.
     // Quiet while it runs test files; from the end message on, every change.
     if (process.listenerCount('message') > 0) return;
     const now = JSON.stringify({ active: process.getActiveResourcesInfo().sort(), messageListeners: process.listenerCount('message') });
@@ -65,7 +85,7 @@ function traceUntilExit(log) {
     last = now;
     appendFileSync(log, `${JSON.stringify({ pid: process.pid, at: new Date().toISOString(), ...JSON.parse(now) })}\n`);
   }, 50).unref();
-  process.once('exit', () => appendFileSync(log, `${JSON.stringify({ pid: process.pid, at: new Date().toISOString(), exited: true, tracedForMs: Date.now() - started })}\n`));
+  process.once('exit', () => appendFileSync(log, `${JSON.stringify({ pid: process.pid, at: new Date().toISOString(), exited: true, tracedForMs: Date.now() - started, rssMiB: Math.round(process.memoryUsage().rss / 1048576) })}\n`));
 }
 
 /** @param {unknown} h */

@@ -38,11 +38,19 @@ describe('connectors: acme on HubSpot + Odoo + Stripe, globex on the reference s
   const jobs = (tenant: string, where: string, params: unknown[] = []) =>
     stack.db.query<JobRow>(`SELECT id, kind, state, target_system, result, last_error_code FROM sync.jobs WHERE tenant_id = $1 AND ${where} ORDER BY created_at`, [tenant, ...params]);
   /** Waits until no job of the tenant is pending or running, then returns those matching. */
-  const settled = async (tenant: string, where = 'true', params: unknown[] = [], timeoutMs = 20_000) =>
-    waitForSync(stack, tenant, async () => {
-      const open = await jobs(tenant, `state IN ('PENDING', 'RUNNING', 'FAILED')`);
-      return open.length === 0 ? jobs(tenant, where, params) : null;
-    }, timeoutMs);
+  const settled = async (tenant: string, where = 'true', params: unknown[] = [], timeoutMs = 20_000) => {
+    let open: JobRow[] = [];
+    try {
+      return await waitForSync(stack, tenant, async () => {
+        open = await jobs(tenant, `state IN ('PENDING', 'RUNNING', 'FAILED')`);
+        return open.length === 0 ? jobs(tenant, where, params) : null;
+      }, timeoutMs);
+    } catch (e) {
+      // Say which jobs never settled (the first few), not only that some did not.
+      const shown = open.slice(0, 5).map((j) => `${j.kind} ${j.state}${j.last_error_code ? ` ${j.last_error_code}` : ''}${j.result ? `: ${j.result}` : ''}`);
+      throw new Error(`${tenant}: ${open.length} job(s) still open after ${timeoutMs} ms: ${shown.join('; ')}`, { cause: e });
+    }
+  };
   const partners = (ref: string) => odoo.rows('res.partner').filter((p) => p['ref'] === ref);
   const companies = (canonicalId: string) =>
     [...Array(hubspot.count('companies') + 2000).keys()].map((i) => String(1000 + i)).filter((id) => hubspot.record('companies', id)?.properties['sor_canonical_id'] === canonicalId);
@@ -312,6 +320,58 @@ describe('connectors: acme on HubSpot + Odoo + Stripe, globex on the reference s
     expect(asAdmin.body.data?.account.remoteData).toMatchObject({ id: linked.remote_id, properties: { acme_tier: 'gold', sor_canonical_id: linked.canonical_id } });
     // A reference-store account has no vendor record.
     expect((await admin<{ account: { remoteData: unknown } }>(query, { id: globex.id }, 'globex')).body.data?.account.remoteData).toBeNull();
+  });
+
+  it('with the name owned by the ERP (Odoo mappings), a HubSpot rename is drift pushed back from ours, and a HubSpot change keeps the custom fields Odoo maps', async () => {
+    await hubspot.deliverWebhooks(webhookUrl(crmConnection));
+    await settled('acme');
+    const remoteId = hubspot.create('companies', { name: 'Owned Names Ltd', domain: 'owned.example' });
+    await hubspot.deliverWebhooks(webhookUrl(crmConnection));
+    await settled('acme');
+    const [account] = await stack.db.query<{ id: string }>(`SELECT id FROM crm.accounts WHERE tenant_id = 'acme' AND name = 'Owned Names Ltd'`);
+    if (!account) throw new Error('the HubSpot company did not arrive');
+    const [partner] = partners(account.id);
+    if (!partner) throw new Error('no Odoo partner');
+    // A custom field of acme's Odoo (Odoo refuses to read a field it does not have).
+    odoo.defineField('res.partner', 'x_segment');
+    odoo.execute('res.partner', 'write', [[partner['id']], { x_segment: 'enterprise' }]);
+    const setErpMappings = (fieldMappings: unknown) => admin<{ setConnectionFieldMappings: { settings: string } }>(
+      'mutation($id: ID!, $m: String!) { setConnectionFieldMappings(id: $id, fieldMappings: $m) { settings } }', { id: erpConnection, m: JSON.stringify(fieldMappings) });
+    const setCrmMappings = (fieldMappings: unknown) => admin<{ setConnectionFieldMappings: { settings: string } }>(
+      'mutation($id: ID!, $m: String!) { setConnectionFieldMappings(id: $id, fieldMappings: $m) { settings } }', { id: crmConnection, m: JSON.stringify(fieldMappings) });
+    expect((await setErpMappings({ account: { customFields: [{ odoo: 'x_segment', field: 'segment' }], ownership: { name: 'ERP' } } })).body.errors).toBeUndefined();
+    expect((await setCrmMappings({ account: { customFields: [{ property: 'acme_tier', field: 'tier' }] } })).body.errors).toBeUndefined();
+    // The mapping change resyncs every linked partner.
+    await settled('acme');
+    const view = async () => (await stack.gql<{ account: { name: string; customFields: { name: string; value: string | null }[] } }>(
+      'query($id: ID!) { account(id: $id) { name customFields { name value } } }', { id: account.id }, { tenant: 'acme' })).body.data?.account;
+    expect((await view())?.customFields).toContainEqual({ name: 'segment', value: 'enterprise' });
+
+    try {
+      // HubSpot renames the company and sets the property acme maps.
+      hubspot.edit('companies', remoteId, { name: 'Renamed In HubSpot', acme_tier: 'silver' });
+      await hubspot.deliverWebhooks(webhookUrl(crmConnection));
+      const changes = await settled('acme', `kind = 'REMOTE_CHANGE' AND entity_id = $2`, [remoteId]);
+      expect(changes.some((j) => j.result?.includes('drift: name "Renamed In HubSpot" at hubspot, "Owned Names Ltd" ours (the ERP owns it)'))).toBe(true);
+      const after = await view();
+      expect(after?.name).toBe('Owned Names Ltd');
+      expect(after?.customFields).toEqual(expect.arrayContaining([{ name: 'segment', value: 'enterprise' }, { name: 'tier', value: 'silver' }]));
+      // The drift is repaired at HubSpot from ours (one upsert for that HubSpot version), and Odoo kept its name.
+      const repairs = await jobs('acme', `kind = 'ACCOUNT_UPSERT' AND entity_id = $2 AND target_system = 'CRM' AND idempotency_key LIKE 'drift:%'`, [account.id]);
+      expect(repairs.map((j) => j.state)).toEqual(['SUCCEEDED']);
+      expect(hubspot.record('companies', remoteId)?.properties['name']).toBe('Owned Names Ltd');
+      expect(partners(account.id).map((p) => p['name'])).toEqual(['Owned Names Ltd']);
+
+      // The ERP's rename wins and reaches HubSpot.
+      odoo.execute('res.partner', 'write', [[partner['id']], { name: 'Renamed In Odoo Ltd' }]);
+      await stack.sync.pollNow();
+      await settled('acme');
+      expect((await view())?.name).toBe('Renamed In Odoo Ltd');
+      expect(hubspot.record('companies', remoteId)?.properties['name']).toBe('Renamed In Odoo Ltd');
+    } finally {
+      expect((await setErpMappings({})).body.errors).toBeUndefined();
+      await settled('acme');
+    }
   });
 
   it('the initial sync of HubSpot companies is one parent job with progress, survives a vendor failure mid-way without duplicate or gap, and stays within the rate limit', async () => {

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Db } from '../../../lib/db/db';
 import type { JsonObject, RemoteRecord } from '../../../lib/connectors/remote';
+import { enqueueSyncJob, type SystemName } from '../../../lib/outbox';
 import { accountSyncHooks } from '../../crm/account-sync';
 import type { AccountChanges, AccountModel, ContactChanges, ContactModel, OpportunityChanges, OpportunityModel } from '../../crm/connector/models';
 import type { CrmConnector } from '../../crm/connector/port';
@@ -10,7 +11,14 @@ import type {
 } from '../../crm/connector/remote-port';
 import type { ConnectionModel } from '../connections/models';
 import { recordLink } from '../engine/links';
+import type { OwnedAccountField } from './account-fields';
 import { type RemoteEntity, type RemoteLinks, alreadyApplied, remoteLinks } from './links';
+import { type OwnedElsewhere, ownedElsewhere } from './owned-elsewhere';
+
+const once = <T>(f: () => Promise<T>): (() => Promise<T>) => {
+  let p: Promise<T> | null = null;
+  return () => (p ??= f());
+};
 
 const ENTITY: Record<CrmKind, RemoteEntity> = { account: 'Account', contact: 'Contact', opportunity: 'Opportunity' };
 const PREFIX: Record<CrmKind, string> = { account: 'acc', contact: 'con', opportunity: 'opp' };
@@ -28,16 +36,36 @@ function canonicalIdOf(kind: CrmKind, connectionId: string, remoteId: string): s
 
 const sorted = (o: Record<string, string | null>) => Object.fromEntries(Object.entries(o).sort(([a], [b]) => a.localeCompare(b)));
 
-/** The CRM-owned fields the vendor holds that differ from ours (only fields the vendor has a value for). */
-function accountChanges(ours: AccountModel, theirs: RemoteAccountFields): AccountChanges {
+/** A field the vendor CRM holds differently from ours where another connection owns it: not applied, reported. */
+interface Drift { field: OwnedAccountField; value: string | null; current: string | null; owner: SystemName }
+
+/**
+ * The CRM-owned fields the vendor holds that differ from ours (only fields the vendor has a value for). A field the
+ * tenant's ERP or billing connection owns (`owned`, from their mappings) is drift instead; the custom fields the vendor
+ * maps replace the account's own, except the keys those connections' mappings fill.
+ */
+function accountChanges(ours: AccountModel, theirs: RemoteAccountFields, owned: OwnedElsewhere): { changes: AccountChanges; drifted: Drift[] } {
   const changes: AccountChanges = {};
-  if (theirs.name && theirs.name !== ours.name) changes.name = theirs.name;
-  if (theirs.domain !== ours.domain) changes.domain = theirs.domain;
-  if (theirs.industry !== ours.industry) changes.industry = theirs.industry;
+  const drifted: Drift[] = [];
+  const offer = (field: OwnedAccountField, value: string | null) => {
+    if (value === ours[field]) return;
+    const owner = owned.fields.get(field);
+    if (owner) drifted.push({ field, value, current: ours[field], owner });
+    else if (field === 'name') changes.name = value ?? ours.name;
+    else changes[field] = value;
+  };
+  if (theirs.name) offer('name', theirs.name);
+  offer('domain', theirs.domain);
+  offer('industry', theirs.industry);
   if (theirs.lifecycleStage && theirs.lifecycleStage !== ours.lifecycleStage) changes.lifecycleStage = theirs.lifecycleStage;
   // The mapped fields replace the account's custom fields as a whole: a field no longer mapped goes away.
-  if (theirs.custom && JSON.stringify(sorted(theirs.custom)) !== JSON.stringify(sorted(ours.customFields))) changes.customFields = theirs.custom;
-  return changes;
+  if (theirs.custom) {
+    // Keys an ERP or billing mapping fills are that system's, whatever the vendor CRM holds under the same name.
+    const kept = Object.entries(ours.customFields).filter(([k]) => owned.customKeys.has(k));
+    const custom = { ...Object.fromEntries(Object.entries(theirs.custom).filter(([k]) => !owned.customKeys.has(k))), ...Object.fromEntries(kept) };
+    if (JSON.stringify(sorted(custom)) !== JSON.stringify(sorted(ours.customFields))) changes.customFields = custom;
+  }
+  return { changes, drifted };
 }
 
 function contactChanges(ours: ContactModel, theirs: RemoteContactFields, accountId: string | null): ContactChanges {
@@ -73,6 +101,8 @@ interface Inbound {
   remote: CrmRemote;
   links: RemoteLinks;
   mirror: CrmConnector;
+  /** What the tenant's ERP and billing connections own of an account (read once per batch, when an account needs it). */
+  owned: () => Promise<OwnedElsewhere>;
 }
 
 /** The outcome of applying one record: mirrored under `id`, or not mirrored (and not linked) with the reason. */
@@ -106,6 +136,7 @@ export async function applyCrmRecords<K extends CrmKind>(
   const ctx: Inbound = {
     db, tenant, correlationId, connection, remote, links: remoteLinks(db, tenant, connection.id),
     mirror: crmReferenceStore(db, tenant, accountSyncHooks(tenant, correlationId, { fromVendor: true })),
+    owned: once(() => ownedElsewhere(db, tenant)),
   };
   const outcomes: string[] = [];
   const toLink: { record: RemoteRecord<CrmFields[K]>; id: string }[] = [];
@@ -153,9 +184,25 @@ async function applyAccount(ctx: Inbound, record: RemoteRecord<RemoteAccountFiel
     }, id);
     return { mirrored: true, id, outcome: `account ${id} created from ${ctx.remote.vendor} ${record.remoteId}` };
   }
-  const changes = accountChanges(ours, f);
+  const { changes, drifted } = accountChanges(ours, f, await ctx.owned());
   if (Object.keys(changes).length > 0) await ctx.mirror.updateAccount(id, changes);
-  return { mirrored: true, id, outcome: `account ${id} ${described(changes)} from ${ctx.remote.vendor} ${record.remoteId}` };
+  const drift = drifted.map((d) => `; drift: ${d.field} "${d.value ?? ''}" at ${ctx.remote.vendor}, "${d.current ?? ''}" ours (the ${d.owner} owns it)`);
+  if (drifted.length > 0) await repairAtVendor(ctx, id, record);
+  return { mirrored: true, id, outcome: `account ${id} ${described(changes)} from ${ctx.remote.vendor} ${record.remoteId}${drift.join('')}${drifted.length ? '; repair queued' : ''}` };
+}
+
+/**
+ * The vendor holds a value another connection owns: our account is pushed back to it (an upsert into the CRM, once per
+ * vendor version), and the CRM link shows DRIFTED until that push lands.
+ */
+async function repairAtVendor(ctx: Inbound, id: string, record: RemoteRecord<RemoteAccountFields>): Promise<void> {
+  await ctx.db.transaction(async (tx) => {
+    await enqueueSyncJob(tx, {
+      tenant: ctx.tenant, kind: 'ACCOUNT_UPSERT', entityType: 'Account', entityId: id, sourceSystem: 'CRM', targetSystem: 'CRM',
+      correlationId: ctx.correlationId, idempotencyKey: `drift:${ctx.connection.id}:${record.remoteId}:${record.remoteUpdatedAt}`,
+    });
+    await tx.query(`UPDATE sync.links SET state = 'DRIFTED', updated_at = now() WHERE tenant_id = $1 AND entity_type = 'Account' AND entity_id = $2 AND system = 'CRM'`, [ctx.tenant, id]);
+  });
 }
 
 /** Our account for a vendor company: its link, or the company read and applied now (its own event may come later). */

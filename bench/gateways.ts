@@ -15,8 +15,9 @@
  *      seconds measured. `single`: one token, one nested CRM → ERP → billing query, identical variables (the kindest
  *      load: dedup collapses it). `mix`: the realistic mix of bench/gateways-mix.ts (hundreds of principals of both
  *      tenants and all token kinds, 30 operations and 4 mutations, about 5 % writes, variables drawn per request).
- *      Every body must be `{"data":…}` without `errors`; every 10th is parsed and checked; the first single answer of
- *      each gateway must carry the same data as our gateway's. Peak RSS is VmHWM from /proc/<pid>/status; CPU time
+ *      Every body must be `{"data":…}` without `errors`; every 10th is parsed and checked. Before any load (the mix
+ *      writes), every gateway answers the same parity probes (bench/gateways-parity.ts: the single query and every read
+ *      of the mix per tenant and token kind) and must answer them as ours does; `--parity-only` stops there. Peak RSS is VmHWM from /proc/<pid>/status; CPU time
  *      per request comes from /proc/<pid>/stat, and /proc/stat tells how much of the gateway's core other processes took.
  *   4. Overhead: `{ plans { code } }` sent sequentially to the billing subgraph directly (with a signed header) and
  *      through each gateway (not ours-cache: a hit never reaches the subgraph) and a bare pass-through, with the
@@ -28,7 +29,7 @@
  *                             [--gateways ours,ours-cache,stock,hive,hive-nodedup,hive-router,hive-router-nodedup]
  *                             [--loads single,mix] [--principals 300] [--seed 17] [--variants 20] [--profile-load mix]
  *                             [--overhead-requests 1000] [--no-profile] [--real-subgraphs] [--redis-every-request]
- *                             [--write]
+ *                             [--parity-only] [--write]
  *
  * The subgraphs answer identical reads (same body, same tenant, token kind and scopes) from memory after the first
  * (bench/gateways-subgraphs.ts), so the gateway is the bottleneck; every table says whether that memo was on, and
@@ -49,6 +50,7 @@ import { SCOPES } from '../lib/auth/principal';
 import { mintToken, tokenVerifier } from '../lib/auth/tokens';
 import { loadConfig } from '../lib/config';
 import { BENCH_TENANT, GATEWAY_KINDS, type GatewayKind, PASSTHROUGH, type ServerKind, type SubgraphUrls, gatewayReady, subgraphsReady } from './gateways-common';
+import { type ParityResult, type Probe, type ProbeAnswer, askProbe, compareWith, parityProbes } from './gateways-parity';
 import { type Mix, type MixPrincipal, type TenantIds, discoverIds, mixPrincipals, mixRequests, partnerOperationsEnv, validateMix } from './gateways-mix';
 import {
   BENCH_REDIS_URL, type ChildHandle, type LoadRequest, type LoadSummary, type MachineFacts, ROOT, cpuSeconds, cpuTimes, createDatabase, deleteRedisKeys, graphqlLoad,
@@ -123,6 +125,7 @@ const { values: args } = parseCli({
     'keep-profile': { type: 'string', description: 'directory to keep the .cpuprofile of our gateway in (open it in Chrome DevTools)', placeholder: 'dir' },
     'real-subgraphs': { type: 'boolean', description: 'run every request through the subgraphs (Postgres, shield)' },
     'redis-every-request': { type: 'boolean', description: 'ask Redis on every request for rate limits (localDecisionMs 0)' },
+    'parity-only': { type: 'boolean', description: 'only compare every gateway\'s answers to the probes with ours, no load' },
     write: { type: 'boolean', description: 'write the figures into bench/GATEWAYS.md' },
   },
 });
@@ -138,6 +141,7 @@ const settings = {
   realSubgraphs: args['real-subgraphs'],
   redisEveryRequest: args['redis-every-request'],
   write: args.write,
+  parityOnly: args['parity-only'],
   gateways: args.gateways.split(',').map((g) => {
     const kind = GATEWAY_KINDS.find((k) => k === g.trim());
     if (!kind) throw new Error(`--gateways: unknown gateway "${g}" (known: ${GATEWAY_KINDS.join(', ')})`);
@@ -198,16 +202,6 @@ function checkNested(body: string, first: number): string | null {
   return null;
 }
 
-
-/** JSON with sorted keys, to compare two gateways' data regardless of key order. */
-function canonical(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
-  if (value && typeof value === 'object') {
-    const entries = Object.entries(value).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonical(v)}`).join(',')}}`;
-  }
-  return JSON.stringify(value);
-}
 
 async function post(url: string, headers: Record<string, string>, query: string, variables?: Record<string, unknown>): Promise<{ status: number; body: string }> {
   const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify({ query, variables }) });
@@ -294,7 +288,6 @@ interface GatewayRun {
   peakRssMiB: number;
   /** RSS once started and after the pre-flight request, before any load, MiB. */
   startRssMiB: number;
-  sameDataAsOurs: boolean | null;
 }
 
 interface Env {
@@ -346,11 +339,10 @@ function startGatewayChild(kind: ServerKind, env: Env, nodeArgs: readonly string
   return startChild('gateways-server.ts', { label: kind, cpu: GATEWAY_CPU, env: gatewayEnv(kind, env), schema: gatewayReady, stopBy: 'stdin', nodeArgs: [...(ours ? OUR_NODE_FLAGS : []), ...nodeArgs] });
 }
 
-async function preflight(url: string, token: string): Promise<unknown> {
+async function preflight(url: string, token: string): Promise<void> {
   const res = await post(url, { authorization: `Bearer ${token}` }, NESTED_QUERY, { first: settings.first });
   const problem = res.status === 200 ? checkNested(res.body, settings.first) : `HTTP ${res.status}: ${res.body.slice(0, 400)}`;
   if (problem) throw new Error(`pre-flight request failed: ${problem}`);
-  return (JSON.parse(res.body) as { data: unknown }).data;
 }
 
 /** The memo's counters (any front answers them), or null when the subgraphs run without it. */
@@ -386,14 +378,11 @@ async function measureLoad(load: LoadKind, url: string, pid: number, env: Env): 
   };
 }
 
-async function benchGateway(kind: GatewayKind, env: Env, reference: { data: unknown }, after?: (url: string, pid: number) => Promise<void>): Promise<GatewayRun> {
+async function benchGateway(kind: GatewayKind, env: Env, after?: (url: string, pid: number) => Promise<void>): Promise<GatewayRun> {
   const child = await startGatewayChild(kind, env);
   try {
-    const data = await preflight(child.info.url, env.token);
+    await preflight(child.info.url, env.token);
     const startRss = readMemory(child.pid)?.rss ?? Number.NaN;
-    let sameDataAsOurs: boolean | null = null;
-    if (kind === 'ours') reference.data ??= data;
-    else if (reference.data !== undefined) sameDataAsOurs = canonical(data) === canonical(reference.data);
     const loads: GatewayRun['loads'] = {};
     for (const load of settings.loads) {
       process.stderr.write(`${kind}: ${load} load, ${settings.warmup} s warm-up + ${settings.duration} s measured\n`);
@@ -406,11 +395,57 @@ async function benchGateway(kind: GatewayKind, env: Env, reference: { data: unkn
     // VmHWM is the process's peak so far: one reading after the loads covers them all.
     const peak = readMemory(child.pid)?.hwm ?? 0;
     if (after) await after(child.info.url, child.pid);
-    return { kind, startMs: child.info.startMs, loads, peakRssMiB: peak / 2 ** 20, startRssMiB: startRss / 2 ** 20, sameDataAsOurs };
+    return { kind, startMs: child.info.startMs, loads, peakRssMiB: peak / 2 ** 20, startRssMiB: startRss / 2 ** 20 };
   } finally {
     await child.stop();
     await settle(env.subgraphsPid);
   }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Parity: the same probes through every gateway, before any load writes
+
+interface Parity {
+  probes: number;
+  byGateway: Map<GatewayKind, ParityResult>;
+}
+
+async function parityPhase(env: Env, principals: readonly MixPrincipal[], ids: Readonly<Record<string, TenantIds>>): Promise<Parity> {
+  const single: Probe = { label: 'single query', operation: 'GatewaysBench', body: JSON.stringify({ query: NESTED_QUERY, variables: { first: settings.first } }), authorization: `Bearer ${env.token}` };
+  const probes = [single, ...parityProbes(principals, ids, settings.seed)];
+  const kinds: GatewayKind[] = ['ours', ...settings.gateways.filter((k) => k !== 'ours')];
+  let reference: ProbeAnswer[] = [];
+  const byGateway = new Map<GatewayKind, ParityResult>();
+  for (const kind of kinds) {
+    const child = await startGatewayChild(kind, env);
+    try {
+      process.stderr.write(`${kind}: ${probes.length} parity probes\n`);
+      if (kind === 'ours') {
+        reference = [];
+        for (const probe of probes) reference.push(await askProbe(child.info.url, probe));
+        const failing = reference.flatMap((a, i) => (a.status !== 200 || a.errors.length > 0 ? [`${probes[i]?.label ?? ''}: ${a.status} ${a.errors.map((e) => e.message).join('; ')}`] : []));
+        if (failing.length > 0) throw new Error(`our gateway does not answer every probe cleanly:\n${failing.join('\n')}`);
+      } else {
+        byGateway.set(kind, await compareWith(child.info.url, probes, reference));
+      }
+    } finally {
+      await child.stop();
+    }
+  }
+  return { probes: probes.length, byGateway };
+}
+
+function parityText(p: Parity): string {
+  const same = [...p.byGateway.entries()].filter(([, r]) => r.differences.length === 0).map(([k]) => k);
+  const differing = [...p.byGateway.entries()].filter(([, r]) => r.differences.length > 0);
+  const lines = [
+    `Parity (before any load, so before any write): the single query and every read operation of the mix once per tenant and token kind that may ` +
+      `send it, ${p.probes} probes, sent to every gateway; each answer's HTTP status, data and errors (message, path, code) compared with ours, ` +
+      `keys sorted. ${same.length > 0 ? `Same answers as ours to all ${p.probes}: ${same.join(', ')}.` : ''}` +
+      `${differing.length > 0 ? ' **Differing** (their req/s is not comparable on these operations):' : ''}`,
+  ];
+  for (const [kind, r] of differing) lines.push(`- ${kind}: ${r.differences.length} of ${r.probes} differ: ${r.differences.map((d) => `${d.label} (${d.difference})`).join('; ')}`);
+  return lines.join('\n');
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -644,6 +679,7 @@ interface Report {
   profile: ProfileSummary | null;
   mix: Mix | null;
   principals: readonly MixPrincipal[];
+  parity: Parity | null;
   wallSeconds: number;
   date: string;
 }
@@ -666,7 +702,8 @@ function loadTable(r: Report, load: LoadKind): string[] {
     const l = lr.load;
     const checks = `${l.sampled - l.sampleFailures}/${l.sampled} deep, ${l.total.mismatches} bad, ${l.total.non2xx} non-2xx, ${l.total.errors + l.total.timeouts} errors`;
     const cache = run.kind === 'ours-cache' ? `; measured x-cache ${Object.entries(l.xCache).map(([k, v]) => `${k} ${v}`).join(', ')}` : '';
-    const same = load === 'single' && run.sameDataAsOurs === false ? ' **data differs from ours**' : '';
+    const differs = r.parity?.byGateway.get(run.kind)?.differences.length ?? 0;
+    const same = differs > 0 ? ` **${differs} parity probes differ from ours**` : '';
     return [[
       LABELS[run.kind], f1(l.rps), f1(l.p50), f1(l.p99), f2(lr.gatewayCpuMsPerRequest), f1(lr.gatewayCpu), f2(lr.subgraphsCpuMsPerRequest), memoCell(lr), f1(run.peakRssMiB),
       f1(lr.othersOnGatewayCpu), `${l.requests} measured; whole run incl. warm-up: ${checks}${cache}${same}`,
@@ -730,6 +767,7 @@ function renderReport(r: Report): string {
   );
   const mixText = mixDescription(r);
   if (mixText) out.push(mixText, '');
+  if (r.parity && r.parity.byGateway.size > 0) out.push(parityText(r.parity), '');
   for (const load of LOADS) out.push(...loadTable(r, load));
   out.push(
     '`gateway CPU %` is the gateway process\'s share of one core in the measured window; `CPU ms/req` divides the CPU time of the ' +
@@ -849,7 +887,9 @@ async function main(): Promise<void> {
     const ids: Record<string, TenantIds> = principals.length > 0 ? await discoverIds(subgraphs.info.urls, config.internalSecret) : {};
     const mix = principals.length > 0 ? mixRequests(principals, ids, settings.seed, settings.variants) : null;
     const env: Env = { base, token, urls: subgraphs.info.urls, subgraphsPid: subgraphs.pid, redisPrefix, loads: { token, mix }, partnerOperations: partnerOperationsEnv(principals) };
-    const reference: { data: unknown } = { data: undefined };
+    const parity = await parityPhase(env, principals, ids);
+    process.stderr.write(parityText(parity) + '\n');
+    if (settings.parityOnly) return;
     const runs: GatewayRun[] = [];
     const overhead: Overhead[] = [];
     const billing = subgraphs.info.urls.billing;
@@ -859,7 +899,7 @@ async function main(): Promise<void> {
     };
     for (const kind of settings.gateways) {
       // A response-cache hit never reaches the subgraph: ours-cache has no overhead to measure.
-      runs.push(await benchGateway(kind, env, reference, kind === 'ours-cache' ? undefined : measure(kind)));
+      runs.push(await benchGateway(kind, env, kind === 'ours-cache' ? undefined : measure(kind)));
     }
     const passthrough = await startGatewayChild(PASSTHROUGH, env);
     try {
@@ -880,6 +920,7 @@ async function main(): Promise<void> {
       profile,
       mix,
       principals,
+      parity,
       wallSeconds: (performance.now() - t0) / 1000,
       date: new Date().toISOString(),
     };
@@ -898,7 +939,7 @@ async function main(): Promise<void> {
     const single = (r: GatewayRun) => r.loads.single?.load;
     const uncached = (r: GatewayRun) => r.kind === 'ours-cache' && (single(r)?.xCache['HIT'] ?? 0) < 0.99 * (single(r)?.requests ?? 0);
     const bad = (l: LoadSummary) => l.sampleFailures > 0 || l.total.mismatches > 0 || l.total.non2xx > 0;
-    const failed = runs.filter((r) => Object.values(r.loads).some((lr) => bad(lr.load)) || r.sameDataAsOurs === false || uncached(r));
+    const failed = runs.filter((r) => Object.values(r.loads).some((lr) => bad(lr.load)) || (parity.byGateway.get(r.kind)?.differences.length ?? 0) > 0 || uncached(r));
     if (failed.length > 0) {
       process.stderr.write(`answers failed their checks for: ${failed.map((r) => r.kind).join(', ')}\n`);
       process.exitCode = 1;

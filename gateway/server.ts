@@ -4,6 +4,7 @@ import type { IncomingMessage } from 'node:http';
 import './flatten-reexports';
 import './operation-memo';
 import './response-shaping';
+import './node-createhash';
 import { ApolloGateway } from '@apollo/gateway';
 import { ApolloServer } from '@apollo/server';
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';

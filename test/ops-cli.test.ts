@@ -9,7 +9,7 @@ const JWT = /eyJ[\w-]+\.eyJ[\w-]+\.[\w-]+/;
 const CLIS = [
   'scripts/token.ts', 'scripts/seed.ts', 'scripts/compose.ts', 'scripts/scopes.ts', 'scripts/partner-operations.ts', 'scripts/start.ts', 'scripts/serve.ts',
   'bench/cache.ts', 'bench/gateways.ts', 'bench/subscriptions.ts', 'bench/sync.ts', 'bench/fairness.ts', 'bench/refusals.ts', 'bench/processes.ts',
-  'bench/partner-webhooks.ts', 'bench/stripe-initial-sync.ts', 'bench/ws-document-memory.ts', 'bench/shaping.ts', 'bench/hubspot-initial-sync.ts',
+  'bench/partner-webhooks.ts', 'bench/stripe-initial-sync.ts', 'bench/ws-document-memory.ts', 'bench/shaping.ts', 'bench/hubspot-initial-sync.ts', 'bench/hot-hashing.ts',
   'fakes/stripe/main.ts',
 ];
 

@@ -1,5 +1,5 @@
-import { createHash, createHmac, createSecretKey, randomUUID } from 'node:crypto';
-import { jwtVerify } from 'jose';
+import { createHash, createSecretKey, randomUUID } from 'node:crypto';
+import { SignJWT, jwtVerify } from 'jose';
 import { unauthenticated } from '../errors';
 import { type Principal, principalFromClaims, tokenClaims } from './principal';
 import { type ReplayGuard, localReplayGuard } from './replay-guard';
@@ -50,30 +50,22 @@ export function claimsSigner(secret: string): (principal: Principal, request: Fo
     const cacheKey = `${p.tenant}|${p.sub}|${p.kind}|${p.exp}|${scope}|${digest}`;
     const hit = once ? undefined : cache.get(cacheKey);
     if (hit && hit.refreshAt > now) return hit.header;
-    const claims: Record<string, unknown> = {
-      tenant: p.tenant, scope, kind: p.kind, cexp: p.exp, bh: digest, ...(once ? { once } : {}),
-      sub: p.sub, iss: ISSUER, aud: AUDIENCE, iat: now, exp: Math.min(now + TTL_SECONDS, p.exp), jti: randomUUID(),
-    };
-    const header = signHs256(key, claims);
+    // jose signs with a KeyObject made once (a Uint8Array key is imported again on every call).
+    const header = await new SignJWT({ tenant: p.tenant, scope, kind: p.kind, cexp: p.exp, bh: digest, ...(once ? { once } : {}) })
+      .setProtectedHeader({ alg: 'HS256' })
+      .setSubject(p.sub)
+      .setIssuer(ISSUER)
+      .setAudience(AUDIENCE)
+      .setIssuedAt(now)
+      .setExpirationTime(Math.min(now + TTL_SECONDS, p.exp))
+      .setJti(randomUUID())
+      .sign(key);
     if (!once) {
       if (cache.size > MAX_ENTRIES) cache.clear();
       cache.set(cacheKey, { header, refreshAt: now + TTL_SECONDS / 2 });
     }
     return header;
   };
-}
-
-const HS256_HEADER = Buffer.from(JSON.stringify({ alg: 'HS256' })).toString('base64url');
-
-/**
- * A compact HS256 JWS of `claims`, as jose's SignJWT writes it (protected header `{"alg":"HS256"}`), signed with one
- * KeyObject made once. jose's SignJWT re-imports the key and re-checks every claim on each call: 4.7 % of the
- * gateway's busy time on the bench mix (one header per subgraph request, and principals rarely repeat a body), and
- * about 2-3x the cost of this (bench/GATEWAYS.md). The subgraphs verify it with jose's jwtVerify as before.
- */
-function signHs256(key: ReturnType<typeof createSecretKey>, claims: Record<string, unknown>): string {
-  const input = `${HS256_HEADER}.${Buffer.from(JSON.stringify(claims)).toString('base64url')}`;
-  return `${input}.${createHmac('sha256', key).update(input).digest('base64url')}`;
 }
 
 /**

@@ -386,4 +386,22 @@ describe('connectors: Odoo-born invoices, ERP API writes pushed to Odoo, Odoo fi
     await settled('acme', `idempotency_key LIKE $2`, [`resync:${billingConnection}:v3:%`]);
     expect((await view())?.industry).toBe('Aerospace');
   });
+  it('a mapped field Odoo does not have stops its polling with the reason on the connection; fixing the mapping resumes it', async () => {
+    await settled('acme');
+    const set = (fieldMappings: unknown) => admin<{ setConnectionFieldMappings: { settings: string } }>(
+      'mutation($id: ID!, $m: String!) { setConnectionFieldMappings(id: $id, fieldMappings: $m) { settings } }', { id: erpConnection, m: JSON.stringify(fieldMappings) });
+    const status = async () => (await admin<{ connection: { status: { state: string; lastError: string | null } } }>(
+      'query($id: ID!) { connection(id: $id) { status { state lastError } } }', { id: erpConnection })).body.data?.connection.status;
+    // A Studio field removed in Odoo after it was mapped: Odoo refuses every read that names it.
+    expect((await set({ account: { customFields: [{ odoo: 'x_removed', field: 'removed' }] } })).body.errors).toBeUndefined();
+    const polled = await stack.sync.pollNow();
+    expect(polled.filter((o) => o.connectionId === erpConnection && o.kind === 'customer')).toEqual([]);
+    expect((await status())?.lastError).toMatch(/^polling failed: .*Invalid field 'x_removed'/);
+
+    expect((await set({})).body.errors).toBeUndefined();
+    const resumed = await stack.sync.pollNow();
+    expect(resumed.find((o) => o.connectionId === erpConnection && o.kind === 'customer')?.caughtUp).toBe(true);
+    // The resync the bad mapping queued fails until the fix, then reads with the mapping of the day.
+    await settled('acme');
+  });
 });

@@ -141,6 +141,11 @@ export function connectionStore(db: Db, ring: KeyRing) {
       );
     },
 
+    /** Notes a failure outside the vendor calls' health (a poll the vendor refused), keeping the state as it is. */
+    async noteError(id: string, error: string): Promise<void> {
+      await db.query('UPDATE sync.connections SET last_error = $2, last_error_at = now() WHERE id = $1', [id, error]);
+    },
+
     /**
      * Re-wraps every sealed credential still under an older key with the active key (the DEK only). Safe to run from
      * several processes at once: each row is updated only if it still holds what was read.

@@ -110,6 +110,9 @@ export async function pollConnection(db: Db, connections: ConnectionRuntime, con
   return outcomes;
 }
 
+/** Another engine took the connection's poll lease: not a failure of the connection. */
+class LeaseLost extends Error {}
+
 /** Every enabled vendor CRM/ERP connection, for the poll schedule. */
 export async function pollableConnections(db: Db, connections: ConnectionRuntime): Promise<ConnectionModel[]> {
   const rows = await db.query<{ id: string }>(`SELECT id FROM sync.connections WHERE enabled AND system IN ('CRM', 'ERP') AND adapter <> 'reference' ORDER BY id`);
@@ -179,11 +182,17 @@ export async function pollAllConnections(db: Db, connections: ConnectionRuntime,
           // Each page read renews the lease before its jobs commit; a lease lost meanwhile ends this connection's run
           // with nothing of the page committed (the engine that took it reads the page itself).
           afterRead: async (kind, page) => {
-            if (!(await leases.renew(connection.id))) throw new Error(`poll lease of ${connection.id} lost`);
+            if (!(await leases.renew(connection.id))) throw new LeaseLost(`poll lease of ${connection.id} lost`);
             await opts.afterRead?.(kind, page);
           },
         })));
       } catch (err) {
+        // What the vendor refused (a mapped field it does not have, credentials revoked) stops this connection's
+        // polling until fixed: it is shown on the connection (`status { lastError }`), not only in the log.
+        if (!(err instanceof LeaseLost)) {
+          await connections.store.noteError(c.id, `polling failed: ${err instanceof Error ? err.message : String(err)}`.slice(0, 500))
+            .catch((noted: unknown) => opts.onError?.(c.id, noted));
+        }
         opts.onError?.(c.id, err);
       } finally {
         await leases.release(c.id);

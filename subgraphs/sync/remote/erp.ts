@@ -25,8 +25,11 @@ export function remoteErp(mirror: ErpConnector, remote: ErpRemote, links: Remote
   return {
     ...mirror,
     async upsertCustomer(input) {
-      const r = await remote.upsertCustomer({ canonicalId: input.id, name: input.name });
-      await link('Customer', input.id, r);
+      const r = await links.exclusive('Customer', input.id, async () => {
+        const upserted = await remote.upsertCustomer({ canonicalId: input.id, name: input.name });
+        await link('Customer', input.id, upserted);
+        return upserted;
+      });
       await mirror.upsertCustomer(input);
       return { remoteId: r.remoteId, updatedAt: r.remoteUpdatedAt };
     },
@@ -80,14 +83,21 @@ function vendorSide(mirror: ErpConnector, remote: ErpRemote, links: RemoteLinks)
   const link = <F>(type: RemoteEntity, canonicalId: string, r: RemoteRecord<F>): Promise<void> =>
     links.record(type, canonicalId, r.remoteId, r.remoteUpdatedAt, r.remoteData as JsonObject);
 
-  /** The Odoo partner of an account, created from the mirror's customer (or the account id) the first time. */
+  /**
+   * The Odoo partner of an account, created from the mirror's customer (or the account id) the first time, by one
+   * writer at a time (every path that upserts a partner takes the same lease).
+   */
   const ensureCustomer = async (accountId: string): Promise<string> => {
     const known = await links.remoteId('Customer', accountId);
     if (known) return known;
-    const [local] = await mirror.accountsByIds([accountId]);
-    const created = await remote.upsertCustomer({ canonicalId: accountId, name: local?.name ?? accountId });
-    await link('Customer', accountId, created);
-    return created.remoteId;
+    return links.exclusive('Customer', accountId, async () => {
+      const linked = await links.remoteId('Customer', accountId);
+      if (linked) return linked;
+      const [local] = await mirror.accountsByIds([accountId]);
+      const created = await remote.upsertCustomer({ canonicalId: accountId, name: local?.name ?? accountId });
+      await link('Customer', accountId, created);
+      return created.remoteId;
+    });
   };
   const remoteInvoiceId = async (invoiceId: string): Promise<string> => {
     const id = await links.remoteId('Invoice', invoiceId);

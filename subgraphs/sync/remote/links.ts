@@ -1,4 +1,6 @@
+import { randomUUID } from 'node:crypto';
 import type { Db } from '../../../lib/db/db';
+import { TransientError } from '../engine/errors';
 
 /** Billing (Stripe): Customer, Plan, Price, BillingSubscription, Invoice; CRM (HubSpot): Account, Contact, Opportunity; ERP (Odoo): Customer, Invoice, Payment. */
 /** `InvoiceSettlement`: one of our invoices (canonical id) that our billing API settled at the vendor (remote id) out of band. */
@@ -58,6 +60,29 @@ export function remoteLinks(db: Db, tenant: string, connectionId: string) {
            last_synced_at = now(), last_error = NULL, updated_at = now()`,
         [connectionId, type, canonicalId, tenant, remoteId, remoteUpdatedAt, remoteData ? JSON.stringify(remoteData) : null],
       );
+    },
+    /**
+     * Runs `write` as the only writer of one record's vendor counterpart, across workers: Odoo has no unique key on our
+     * id, so two jobs creating one account's partner at once would make two. A job finding the record's lease held
+     * fails with a transient VENDOR_WRITE_IN_PROGRESS and is retried after the holder is done (it then finds the link
+     * the holder made). The lease runs out by itself after `leaseSeconds` if its holder died.
+     */
+    async exclusive<T>(type: RemoteEntity, canonicalId: string, write: () => Promise<T>, leaseSeconds = 60): Promise<T> {
+      const holder = randomUUID();
+      const taken = await db.query(
+        `INSERT INTO sync.remote_write_leases (connection_id, entity_type, canonical_id, tenant_id, holder, leased_until)
+         VALUES ($1, $2, $3, $4, $5, now() + make_interval(secs => $6::double precision))
+         ON CONFLICT (connection_id, entity_type, canonical_id) DO UPDATE SET holder = EXCLUDED.holder, leased_until = EXCLUDED.leased_until
+           WHERE sync.remote_write_leases.leased_until < now()
+         RETURNING 1`,
+        [connectionId, type, canonicalId, tenant, holder, leaseSeconds],
+      );
+      if (taken.length === 0) throw new TransientError('VENDOR_WRITE_IN_PROGRESS', `another job is writing ${type} "${canonicalId}" to the vendor`, 500);
+      try {
+        return await write();
+      } finally {
+        await db.query('DELETE FROM sync.remote_write_leases WHERE connection_id = $1 AND entity_type = $2 AND canonical_id = $3 AND holder = $4', [connectionId, type, canonicalId, holder]);
+      }
     },
   };
 }

@@ -44,6 +44,11 @@ export interface GroupOptions {
   /** Observers for metrics: a resume caught up from the history or queued for a ledger read; a page read. */
   onResume?: (source: 'history' | 'ledger') => void;
   onLedgerRead?: () => void;
+  /**
+   * Observer of each live event a group delivered: seconds from the group taking the event (execution included) to
+   * its last member's write, and the number of members written to.
+   */
+  onFanOut?: (seconds: number, deliveries: number) => void;
 }
 
 type Frame = { shared: SharedResult } | { result: ExecutionResult };
@@ -284,23 +289,32 @@ export class Group {
     return isPromise(result) ? result.then(toFrame) : toFrame(result);
   }
 
-  /** Adds the next event to the history and hands its frame to every live member that has not passed it. */
-  private append(entry: Entry, fromBus: boolean): void {
+  /**
+   * Adds the next event to the history and hands its frame to every live member that has not passed it; returns the
+   * number of members written to.
+   */
+  private append(entry: Entry, fromBus: boolean): number {
     let h = this.history;
     if (!h) h = this.history = { from: entry.id - 1n, head: entry.id - 1n, entries: [] };
-    if (entry.id <= h.head) return;
+    if (entry.id <= h.head) return 0;
     h.head = entry.id;
     h.entries.push(entry);
     if (h.entries.length > this.opts.historySize) h.from = (h.entries.shift() as Entry).id;
+    let written = 0;
     for (const m of this.live) {
       // A live-only member that has seen nothing yet starts with the next event from the bus, not with a gap read.
       if (m.last === null ? !fromBus : entry.id <= m.last) continue;
       m.last = entry.id;
-      if (entry.frame) deliver(m.ctx.sink, entry.frame);
+      if (entry.frame) {
+        deliver(m.ctx.sink, entry.frame);
+        written += 1;
+      }
     }
+    return written;
   }
 
   private async onLive(e: SyncEvent): Promise<void> {
+    const started = performance.now();
     const id = BigInt(e.eventId);
     const h = this.history;
     if (h && id <= h.head) return;
@@ -308,7 +322,8 @@ export class Group {
     if (h && id > h.head + 1n) await this.walk(h.head, id, []);
     if (this.closed || (this.history && id <= this.history.head)) return;
     const frame = this.frameOf(e);
-    this.append({ id, frame: isPromise(frame) ? await frame : frame }, true);
+    const written = this.append({ id, frame: isPromise(frame) ? await frame : frame }, true);
+    if (written > 0) this.opts.onFanOut?.((performance.now() - started) / 1000, written);
   }
 
   /**

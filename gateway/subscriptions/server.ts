@@ -10,7 +10,7 @@ import { CORRELATION_HEADER, correlationIdFrom } from '../../lib/correlation';
 import { fieldError } from '../../lib/errors';
 import type { EventBus } from '../../lib/events';
 import type { Logger } from '../../lib/logger';
-import { subscriptionLedgerReads, subscriptionResumes } from '../../lib/telemetry/gateway-metrics';
+import { subscriptionDeliveries, subscriptionFanOutDuration, subscriptionLedgerReads, subscriptionResumes } from '../../lib/telemetry/gateway-metrics';
 import type { GatewayContext } from '../context';
 import type { OperationLimits } from '../operation-limits';
 import type { PartnerDocumentRule } from '../trusted-documents';
@@ -200,6 +200,10 @@ export function attachSubscriptions(opts: SubscriptionServerOptions): Subscripti
     bus: opts.bus, maxBuffered: limits.maxBuffered, historySize: limits.historySize, replays, gatewayFields: GATEWAY_FIELDS,
     onResume: (source) => subscriptionResumes.inc({ source }),
     onLedgerRead: () => subscriptionLedgerReads.inc(),
+    onFanOut: (seconds, deliveries) => {
+      subscriptionFanOutDuration.observe(seconds);
+      subscriptionDeliveries.inc(deliveries);
+    },
   });
   const requests = subscribeRequests({
     apollo: opts.apollo, fanout, slots, operationLimits: opts.operationLimits, partnerDocuments: opts.partnerDocuments, charge: opts.charge,

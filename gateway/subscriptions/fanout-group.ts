@@ -40,6 +40,8 @@ export interface GroupOptions {
   maxBuffered: number;
   /** Recent events (and their frames) each group keeps, so a subscriber resuming within them needs no ledger read. */
   historySize: number;
+  /** Members written to per event loop turn before the fan-out of one event yields (setImmediate). */
+  sliceSize: number;
   replays: ReplayQueue;
   /** Observers for metrics: a resume caught up from the history or queued for a ledger read; a page read. */
   onResume?: (source: 'history' | 'ledger') => void;
@@ -65,6 +67,8 @@ interface History {
 }
 
 const isPromise = <T>(v: T | Promise<T>): v is Promise<T> => typeof (v as { then?: unknown } | null)?.then === 'function';
+
+const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 function deliver(sink: Sink, frame: Frame): void {
   if ('shared' in frame) sink.next(frame.shared);
@@ -290,24 +294,36 @@ export class Group {
   }
 
   /**
-   * Adds the next event to the history and hands its frame to every live member that has not passed it; returns the
-   * number of members written to.
+   * Adds the next event to the history and hands its frame to every live member that has not passed it, `sliceSize`
+   * members per event loop turn (setImmediate between slices, so one event to thousands of sockets does not hold the
+   * loop: pings, handshakes, HTTP requests and other groups' events run in between). Members joining or leaving
+   * meanwhile are safe: a joining one starts after this event or was served it from the history (its `last` says so),
+   * a leaving one is skipped. Returns the number of members written to.
    */
-  private append(entry: Entry, fromBus: boolean): number {
+  private async append(entry: Entry, fromBus: boolean): Promise<number> {
     let h = this.history;
     if (!h) h = this.history = { from: entry.id - 1n, head: entry.id - 1n, entries: [] };
     if (entry.id <= h.head) return 0;
     h.head = entry.id;
     h.entries.push(entry);
     if (h.entries.length > this.opts.historySize) h.from = (h.entries.shift() as Entry).id;
+    const frame = entry.frame;
+    if (frame === null) {
+      for (const m of this.live) if (m.last === null ? fromBus : entry.id > m.last) m.last = entry.id;
+      return 0;
+    }
     let written = 0;
+    let slice = 0;
     for (const m of this.live) {
       // A live-only member that has seen nothing yet starts with the next event from the bus, not with a gap read.
       if (m.last === null ? !fromBus : entry.id <= m.last) continue;
       m.last = entry.id;
-      if (entry.frame) {
-        deliver(m.ctx.sink, entry.frame);
-        written += 1;
+      deliver(m.ctx.sink, frame);
+      written += 1;
+      if (++slice === this.opts.sliceSize) {
+        slice = 0;
+        await nextTurn();
+        if (this.closed) break;
       }
     }
     return written;
@@ -322,7 +338,7 @@ export class Group {
     if (h && id > h.head + 1n) await this.walk(h.head, id, []);
     if (this.closed || (this.history && id <= this.history.head)) return;
     const frame = this.frameOf(e);
-    const written = this.append({ id, frame: isPromise(frame) ? await frame : frame }, true);
+    const written = await this.append({ id, frame: isPromise(frame) ? await frame : frame }, true);
     if (written > 0) this.opts.onFanOut?.((performance.now() - started) / 1000, written);
   }
 
@@ -343,7 +359,7 @@ export class Group {
         const pending = this.frameOf(e);
         const frame = isPromise(pending) ? await pending : pending;
         if (this.closed) return { cursor, exhausted: true };
-        this.append({ id, frame }, false);
+        await this.append({ id, frame }, false);
         for (const m of walkers) {
           if (m.ended || m.last === null || id <= m.last) continue;
           m.last = id;

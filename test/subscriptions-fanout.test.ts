@@ -116,6 +116,49 @@ describe('subscription fan-out groups', () => {
     expect(await groups()).toBe(2);
   });
 
+  it('a fan-out larger than one slice (fanOutSlice 2) gives every subscriber of the group each event once, in order; one joining while events flow gets a gap-free run to the end', async () => {
+    const sliced = await startInstance(stack, { withBus: true, subscriptionLimits: { fanOutSlice: 2 } });
+    closers.push(() => sliced.close());
+    const bus = sliced.bus;
+    if (!bus) throw new Error('instance without a bus');
+    const token = await stack.token({ tenant: 'globex' });
+    const connection = () => {
+      const c = wsClient(sliced.url, token);
+      closers.push(() => c.client.dispose());
+      return c.client;
+    };
+    // Seven subscriptions in one group: five connections, two of them with two subscriptions each.
+    const shared = [connection(), connection()];
+    const subs = [...shared, ...shared, connection(), connection(), connection()].map((c) => collect(c, PAYLOAD_ONLY));
+    await eventually(async () => (await subscriptionGroups(sliced.url)) === 1);
+    const event = (n: number) =>
+      JSON.stringify({
+        eventId: String(9_500_000_000 + n), jobId: 'job_slices', kind: 'ACCOUNT_UPSERT', entityType: 'Account', entityId: 'globex-sliced', targetSystem: 'ERP',
+        state: 'RUNNING', attempts: 1, errorCode: null, message: null, correlationId: `sliced-${n}`, at: new Date().toISOString(),
+      });
+    const ids = (sub: Sub) => changes(sub).map((c) => Number(BigInt(c.eventId) - 9_500_000_000n));
+    const upTo = (n: number) => Array.from({ length: n }, (_, i) => i + 1);
+    // Back to back: several events wait in the group's inbox while a fan-out is between slices.
+    for (let n = 1; n <= 20; n++) await bus.publish(syncChannel('globex'), event(n));
+    await Promise.all(subs.map((s) => s.next(20)));
+    for (const s of subs) expect(ids(s)).toEqual(upTo(20));
+
+    // A late subscriber: one event at a time (each seen by all seven) until it has one, then ten back to back.
+    const late = collect(connection(), PAYLOAD_ONLY);
+    let n = 20;
+    while (late.results.length === 0 && n < 220) {
+      n += 1;
+      await bus.publish(syncChannel('globex'), event(n));
+      await Promise.all(subs.map((s) => s.next(n)));
+    }
+    const first = ids(late)[0] ?? 0;
+    expect(first).toBeGreaterThan(20);
+    for (let k = 0; k < 10; k++) await bus.publish(syncChannel('globex'), event(++n));
+    await Promise.all([...subs, late].map((s) => s.next(s === late ? n - first + 1 : n)));
+    for (const s of subs) expect(ids(s)).toEqual(upTo(n));
+    expect(ids(late)).toEqual(upTo(n).slice(first - 1));
+  });
+
   it('subscribers resuming from different points share one group; each gets exactly the events after its own point, in order', async () => {
     const id = await createAccount('Fan-out Resume Co', 'globex');
     await settled(id, 'globex');

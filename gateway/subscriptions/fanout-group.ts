@@ -40,8 +40,8 @@ export interface GroupOptions {
   maxBuffered: number;
   /** Recent events (and their frames) each group keeps, so a subscriber resuming within them needs no ledger read. */
   historySize: number;
-  /** Members written to per event loop turn before the fan-out of one event yields (setImmediate). */
-  sliceSize: number;
+  /** The instance's budget of writes per event loop turn, shared by all its groups. */
+  pace: Pacer;
   replays: ReplayQueue;
   /** Observers for metrics: a resume caught up from the history or queued for a ledger read; a page read. */
   onResume?: (source: 'history' | 'ledger') => void;
@@ -69,6 +69,37 @@ interface History {
 const isPromise = <T>(v: T | Promise<T>): v is Promise<T> => typeof (v as { then?: unknown } | null)?.then === 'function';
 
 const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+/** Counts an instance's writes in the current event loop turn; `spend` says when the writer must yield. */
+export interface Pacer {
+  /** One write done; true when this turn's budget is used up (the caller then awaits the next turn). */
+  spend(): boolean;
+}
+
+/**
+ * A budget of `perTurn` writes per event loop turn for all fan-out groups of an instance together: the groups run in
+ * promise callbacks, so without it one Redis message (or a backlog of events) would be written to every subscriber of
+ * every group in a single turn, holding pongs, handshakes and HTTP requests for as long. The budget is renewed by a
+ * setImmediate scheduled at the turn's first write, which runs before the setImmediate of any writer that yields.
+ */
+export function pacer(perTurn: number): Pacer {
+  let left = perTurn;
+  let renewal = false;
+  const renew = () => {
+    left = perTurn;
+    renewal = false;
+  };
+  return {
+    spend() {
+      if (!renewal) {
+        renewal = true;
+        setImmediate(renew);
+      }
+      left -= 1;
+      return left <= 0;
+    },
+  };
+}
 
 function deliver(sink: Sink, frame: Frame): void {
   if ('shared' in frame) sink.next(frame.shared);
@@ -294,9 +325,9 @@ export class Group {
   }
 
   /**
-   * Adds the next event to the history and hands its frame to every live member that has not passed it, `sliceSize`
-   * members per event loop turn (setImmediate between slices, so one event to thousands of sockets does not hold the
-   * loop: pings, handshakes, HTTP requests and other groups' events run in between). Members joining or leaving
+   * Adds the next event to the history and hands its frame to every live member that has not passed it, yielding to
+   * the event loop (setImmediate) whenever the instance's write budget for this turn is spent (`pace`), so one event
+   * to thousands of sockets does not hold the loop: pongs, handshakes, HTTP requests run in between. Members joining or leaving
    * meanwhile are safe: a joining one starts after this event or was served it from the history (its `last` says so),
    * a leaving one is skipped. Returns the number of members written to.
    */
@@ -313,15 +344,13 @@ export class Group {
       return 0;
     }
     let written = 0;
-    let slice = 0;
     for (const m of this.live) {
       // A live-only member that has seen nothing yet starts with the next event from the bus, not with a gap read.
       if (m.last === null ? !fromBus : entry.id <= m.last) continue;
       m.last = entry.id;
       deliver(m.ctx.sink, frame);
       written += 1;
-      if (++slice === this.opts.sliceSize) {
-        slice = 0;
+      if (this.opts.pace.spend()) {
         await nextTurn();
         if (this.closed) break;
       }

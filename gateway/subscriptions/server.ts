@@ -48,8 +48,8 @@ const limitsSchema = z
     /** Recent events each fan-out group keeps for resuming subscribers. @default 256 */
     historySize: z.number().int().positive(),
     /**
-     * Subscribers one fan-out group writes an event to per event loop turn before yielding (setImmediate), so that a
-     * large group does not hold the loop for a whole fan-out (~20 µs per subscriber). @default 500
+     * Subscribers the fan-out writes to per event loop turn (all groups together) before it yields (setImmediate), so
+     * that one event to thousands of subscribers does not hold the loop for the whole fan-out (~20 µs each). @default 500
      */
     fanOutSlice: z.number().int().positive(),
     /** Keep-alive ping interval (ms). @default 12000 */

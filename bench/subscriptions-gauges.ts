@@ -69,7 +69,8 @@ function quantile(buckets: readonly [number, number][], q: number): number {
   let prevCount = 0;
   for (const [bound, count] of buckets) {
     if (count >= rank) {
-      if (!Number.isFinite(bound)) return prevBound;
+      // Beyond the highest finite bound: unknown, reported as "more than" it.
+      if (!Number.isFinite(bound)) return Number.POSITIVE_INFINITY;
       return prevBound + ((bound - prevBound) * (rank - prevCount)) / Math.max(1, count - prevCount);
     }
     prevBound = bound;
@@ -95,7 +96,7 @@ export function fanOutWindow(before: FanOutScrape, after: FanOutScrape): FanOutW
   };
 }
 
-const f1 = (n: number) => (Number.isFinite(n) ? n.toFixed(1) : '-');
+const f1 = (n: number) => (Number.isFinite(n) ? n.toFixed(1) : n === Number.POSITIVE_INFINITY ? '>30000' : '-');
 
 /** One line: the server-side fan-out figures of a window. */
 export function describeFanOut(w: FanOutWindow): string {

@@ -301,7 +301,7 @@ export async function runMulti(opts: MultiOptions): Promise<MultiResult> {
 
 /** The report of a multi-instance run: a table per instance, the move, and what 100,000 subscribers would take. */
 export function reportMulti(r: MultiResult, opts: MultiOptions): string {
-  const ms = (n: number) => (Number.isNaN(n) ? '-' : n.toFixed(1));
+  const ms = (n: number) => (Number.isNaN(n) ? '-' : n === Number.POSITIVE_INFINITY ? '>30000' : n.toFixed(1));
   const us = (i: InstanceResult) => (i.delivered > 0 ? (i.cpuSeconds / i.delivered) * 1e6 : Number.NaN);
   const perDeliveryUs = (i: InstanceResult, s: number) => (i.delivered > 0 ? (s / i.delivered) * 1e6 : Number.NaN);
   // Net of the instance's own subscribed-idle rate over the measured window.

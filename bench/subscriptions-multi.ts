@@ -342,12 +342,17 @@ export function reportMulti(r: MultiResult, opts: MultiOptions): string {
   const rate = opts.intervalMs > 0 ? 1000 / opts.intervalMs : Number.NaN;
   const kibs = r.instances.map(kib).filter((v) => Number.isFinite(v));
   const worstKib = Math.max(...kibs);
+  const worstGrossUs = Math.max(...r.instances.map(us).filter((v) => Number.isFinite(v)));
   if (Number.isFinite(worstUs) && Number.isFinite(rate)) {
     // Half a core per instance for the fan-out leaves room for handshakes, keep-alives, resumes and GC bursts.
     const perInstance = Math.floor((0.5 * 1e6) / (worstUs * rate));
+    // The walk over one event's subscribers is serial in one event loop: the last one waits for all of it. A p99 under
+    // 100 ms needs the walk (≈ its CPU on a core of its own) under ~100 ms: at most this many per instance.
+    const byLatency = Math.floor(100_000 / worstGrossUs);
     lines.push(
-      `sizing (worst instance: ${worstUs.toFixed(1)} µs per delivery net of its idle rate, ${worstKib.toFixed(1)} KiB per subscriber; ${rate} events/s): one instance at half a core delivers to ` +
-        `${perInstance} subscribers; 100,000 subscribers need ${Math.ceil(100_000 / perInstance)} such instances (one core each, half of it for the fan-out) and ` +
+      `sizing (worst instance: ${worstUs.toFixed(1)} µs per delivery net of its idle rate, ${worstGrossUs.toFixed(1)} gross, ${worstKib.toFixed(1)} KiB per subscriber; ${rate} events/s): ` +
+        `by CPU, one instance at half a core delivers to ${perInstance} subscribers, so 100,000 need ${Math.ceil(100_000 / perInstance)} instances; ` +
+        `by latency (one event's walk within 100 ms at ${worstGrossUs.toFixed(1)} µs each), at most ${byLatency} per instance, so 100,000 need ${Math.ceil(100_000 / byLatency)} instances, each on a core of its own; ` +
         `${((100_000 * worstKib) / 1024).toFixed(0)} MiB of RSS for the subscriptions together, on top of each instance's idle RSS.`,
     );
   }

@@ -16,13 +16,19 @@
  *   5. wait until every subscription received every event (or nothing arrived for --stall s), read RSS and the server's
  *      CPU time, close the clients and stop the server.
  *
+ * Server-side figures that do not depend on the client processes (bench/subscriptions-gauges.ts): the server's CPU
+ * split into user and kernel, its CPU rate while subscribed with no events (--idle-window s, before the events) and
+ * the CPU per delivery net of it, the gateway's own fan-out duration per event (`sor_subscription_fanout_seconds`,
+ * p50/p99) and the event loop delay over the measured window. For the gateway alone (no subgraphs or worker in the
+ * process), use `--mode multi --instances 1` (the gateway pinned to CPU 0, clients to CPU 1).
+ *
  * The server process runs the whole stack (subgraphs, sync worker and the gateway); subscriptions only touch the gateway
  * part, so the RSS growth from step 1 to 3 is the cost of the connections. The gateway allows 5000 subscriptions per
  * tenant per instance (DEFAULT_SUBSCRIPTION_LIMITS), and bench/serve.ts mints a token for one tenant only (acme), so
  * N > 5000 is refused beyond 5000 (reported as subscription errors); it raises the per-subject cap to the tenant's.
  *
  *   npx tsx bench/subscriptions.ts [--subscribers 1000,5000] [--events 50] [--interval 500] [--per-client 2500]
- *     [--concurrency 50] [--pin on|off] [--stall 20] [--drain-budget 90]
+ *     [--concurrency 50] [--pin on|off] [--stall 20] [--drain-budget 90] [--idle-window 12]
  *
  * --interval: ms between measured events (0: all at once); --per-client: connections per client process;
  * --concurrency: WebSocket handshakes in flight per client process; --pin off: no taskset; --stall / --drain-budget:

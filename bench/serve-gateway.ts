@@ -11,11 +11,14 @@ import { loadConfig } from '../lib/config';
 import { createEventBus } from '../lib/events';
 import { createLogger } from '../lib/logger';
 import { createRedis } from '../lib/redis';
+import { collectProcessMetrics } from '../lib/telemetry/registry';
 import { startGateway } from '../gateway/server';
 import { announceReady } from './host';
 import type { GatewayInstanceInfo } from './instance-info';
 
 async function main(): Promise<void> {
+  // As the product's entry points do: Node's process metrics (event loop delay, read by bench/subscriptions-gauges.ts).
+  collectProcessMetrics();
   const config = loadConfig({ ...process.env, NODE_ENV: 'production', RECONCILE_INTERVAL_SECONDS: '0' });
   if (!config.redisUrl) throw new Error('REDIS_URL is required: instances share events through Redis');
   const logger = createLogger(config.logLevel, 'bench-gateway');

@@ -14,10 +14,13 @@ import { SCOPES } from '../lib/auth/principal';
 import { mintToken } from '../lib/auth/tokens';
 import { loadConfig } from '../lib/config';
 import { createLogger } from '../lib/logger';
+import { collectProcessMetrics } from '../lib/telemetry/registry';
 import { startStack } from '../scripts/stack';
 import { BENCH_REDIS_URL, type ServerInfo, announceReady, createDatabase, deleteRedisKeys, runId } from './support';
 
 async function main(): Promise<void> {
+  // Node's process metrics, as the product's entry points add them (event loop delay: bench/subscriptions-gauges.ts).
+  collectProcessMetrics();
   const accounts = Number(process.env['BENCH_ACCOUNTS'] ?? '200');
   const tenants = (process.env['BENCH_TENANTS'] ?? 'acme,globex').split(',').filter(Boolean);
   if (!Number.isInteger(accounts) || accounts < 1) throw new Error('BENCH_ACCOUNTS must be a positive integer');

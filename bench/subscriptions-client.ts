@@ -89,6 +89,8 @@ interface SubState {
   client: Client | null;
   /** Dropped by a `drop`, waiting for `reconnect`. */
   away: boolean;
+  /** Ended by the server or the connection (not by a `drop`): it cannot reach a `reconnect` target any more. */
+  lost?: boolean;
 }
 
 function describe(err: unknown): string {
@@ -132,7 +134,7 @@ function main(): void {
 
   const subs: SubState[] = [];
   /** Storm mode: the eventId every subscription must reach, and what to call once all have. */
-  const storm: { target: bigint | null; pending: number; duplicates: number; onDone: (() => void) | null } = { target: null, pending: 0, duplicates: 0, onDone: null };
+  const storm: { target: bigint | null; pending: number; lost: number; duplicates: number; onDone: (() => void) | null } = { target: null, pending: 0, lost: 0, duplicates: 0, onDone: null };
   const eventIdOf = (value: { data?: unknown }): bigint | null => {
     const change = (value.data as { syncStatusChanged?: { eventId?: unknown } } | null | undefined)?.syncStatusChanged;
     return typeof change?.eventId === 'string' ? BigInt(change.eventId) : null;
@@ -205,6 +207,15 @@ function main(): void {
           error: (err) => {
             status.subscriptionErrors += 1;
             sample(`subscription: ${describe(err)}`);
+            // Lost while still its subscription's current connection (a `drop` replaces or clears sub.client first): a
+            // pending target is given up for it, so the parent is not left waiting out its whole budget.
+            if (sub.client !== client || sub.away || sub.lost) return;
+            sub.lost = true;
+            if (storm.target !== null && (sub.lastEventId === null || sub.lastEventId < storm.target) && storm.pending > 0) {
+              storm.pending -= 1;
+              storm.lost += 1;
+              if (storm.pending === 0) storm.onDone?.();
+            }
           },
           complete: () => undefined,
         },
@@ -255,9 +266,11 @@ function main(): void {
         const target = BigInt(msg.target);
         storm.target = target;
         // A subscription that never received anything (its connection failed) cannot catch up: not waited for.
-        storm.pending = subs.filter((s) => s.lastEventId !== null && s.lastEventId < target).length;
+        // Nor one whose subscription was lost (closed by the server or the connection, not by a `drop`).
+        storm.pending = subs.filter((s) => !s.lost && s.lastEventId !== null && s.lastEventId < target).length;
+        storm.lost = subs.filter((s) => s.lost && (s.lastEventId === null || s.lastEventId < target)).length;
         storm.duplicates = 0;
-        const report = () => send({ type: 'caughtUp', at: now(), caughtUp: subs.length - storm.pending, duplicates: storm.duplicates });
+        const report = () => send({ type: 'caughtUp', at: now(), caughtUp: subs.length - storm.pending - storm.lost, duplicates: storm.duplicates });
         if (storm.pending === 0) {
           report();
           break;

@@ -19,6 +19,7 @@ import { type ClientProcess, closeClients, forkClient, sumStatus } from './subsc
 import {
   BENCH_REDIS_URL, type BenchServer, type GatewayInstance, benchSecrets, cpuSeconds, percentile, readMemory, startGatewayInstance, startServer, table,
 } from './support';
+import { type CpuSplit, type FanOutWindow, cpuDelta, cpuSplit, fanOutWindow, scrapeFanOut } from './subscriptions-gauges';
 
 const TENANT = 'acme';
 const EVENT_ID_BASE = 1_000_000_000_000n;
@@ -38,6 +39,10 @@ export interface MultiOptions {
   move: number;
   moveEvents: number;
   stallSeconds: number;
+  /** Seconds of subscribed, event-free CPU measured per gateway before the events (baseline for the net figure). */
+  idleWindowSeconds: number;
+  /** Pin the gateway processes to CPU 0 and the client processes to CPU 1 (taskset), as the one-instance mode does. */
+  pin: boolean;
   /** Node flags for the gateway processes (`--cpu-prof --cpu-prof-dir=...`). */
   gatewayNodeArgs?: readonly string[];
 }
@@ -52,6 +57,10 @@ interface InstanceResult {
   p99: number;
   max: number;
   cpuSeconds: number;
+  cpu: CpuSplit;
+  /** CPU per second of this gateway while subscribed and without events (keep-alive pings, timers). */
+  idlePerSecond: CpuSplit;
+  fanOut: FanOutWindow;
   rss: { idle: number; subscribed: number; after: number; hwm: number };
   resumes: { history: number; ledger: number };
 }
@@ -101,7 +110,7 @@ export async function runMulti(opts: MultiOptions): Promise<MultiResult> {
   const gateways: GatewayInstance[] = [];
   const clients: { process: ClientProcess; instance: number; count: number }[] = [];
   try {
-    gateways.push(...(await Promise.all(Array.from({ length: opts.instances }, (_, i) => startGatewayInstance(server, secrets, { label: `gateway ${i + 1}`, nodeArgs: opts.gatewayNodeArgs })))));
+    gateways.push(...(await Promise.all(Array.from({ length: opts.instances }, (_, i) => startGatewayInstance(server, secrets, { label: `gateway ${i + 1}`, cpu: opts.pin ? 0 : undefined, nodeArgs: opts.gatewayNodeArgs })))));
     log(`gateway instances: ${gateways.map((g, i) => `${i + 1}: ${g.url} (pid ${g.pid})`).join(', ')}`);
     await sleep(2000);
     const idleRss = gateways.map((g) => rssMiB(g.pid));
@@ -112,7 +121,7 @@ export async function runMulti(opts: MultiOptions): Promise<MultiResult> {
       const processes = Math.max(1, Math.ceil(share / opts.perClient));
       for (let p = 0; p < processes; p++) {
         const count = Math.floor(share / processes) + (p < share % processes ? 1 : 0);
-        if (count > 0) clients.push({ process: await forkClient(`client ${i + 1}.${p + 1}`, undefined), instance: i, count });
+        if (count > 0) clients.push({ process: await forkClient(`client ${i + 1}.${p + 1}`, opts.pin ? 1 : undefined), instance: i, count });
       }
     }
     const statusAll = async () => Promise.all(clients.map((c) => c.process.status()));
@@ -144,11 +153,20 @@ export async function runMulti(opts: MultiOptions): Promise<MultiResult> {
     log(`${live} subscriptions live after ${warmups} warm-up event(s)`);
     await sleep(1000);
     const subscribedRss = gateways.map((g) => rssMiB(g.pid));
+    const idleStart = gateways.map((g) => cpuSplit(g.pid));
+    await sleep(opts.idleWindowSeconds * 1000);
+    const idlePerSecond = gateways.map((g, i): CpuSplit => {
+      const d = cpuDelta(cpuSplit(g.pid), idleStart[i] ?? { user: 0, kernel: 0 });
+      return { user: d.user / opts.idleWindowSeconds, kernel: d.kernel / opts.idleWindowSeconds };
+    });
+    log(`subscribed, no events, ${opts.idleWindowSeconds} s: gateway CPU ${idlePerSecond.map((c) => `${((c.user + c.kernel) * 100).toFixed(1)}%`).join(', ')} of a core`);
 
     // Measured events.
     const perInstanceBefore = (await statusAll()).map((s) => s.measured);
     const baseline = status.measured;
     const expected = live * opts.events;
+    const scrapesBefore = await Promise.all(gateways.map((g) => scrapeFanOut(g.url)));
+    const splitBefore = gateways.map((g) => cpuSplit(g.pid));
     const cpuBefore = gateways.map((g) => cpuSeconds(g.pid));
     const clientCpuBefore = clients.reduce((n, c) => n + cpuSeconds(c.process.pid), 0);
     const stackCpuBefore = cpuSeconds(server.pid);
@@ -175,6 +193,9 @@ export async function runMulti(opts: MultiOptions): Promise<MultiResult> {
     }
     const drainSeconds = (performance.now() - started) / 1000;
     const cpuAfter = gateways.map((g) => cpuSeconds(g.pid));
+    const splitAfter = gateways.map((g) => cpuSplit(g.pid));
+    const scrapesAfter = await Promise.all(gateways.map((g) => scrapeFanOut(g.url)));
+    const fanOuts = scrapesAfter.map((after, i) => fanOutWindow(scrapesBefore[i] ?? after, after));
     const clientCpuSeconds = clients.reduce((n, c) => n + cpuSeconds(c.process.pid), 0) - clientCpuBefore;
     const stackCpuSeconds = cpuSeconds(server.pid) - stackCpuBefore;
     const afterRss = gateways.map((g) => rssMiB(g.pid));
@@ -250,6 +271,9 @@ export async function runMulti(opts: MultiOptions): Promise<MultiResult> {
         index: i + 1, pid: g.pid, subscribers, delivered, expected: subscribers * opts.events,
         p50: percentile(sorted, 50), p99: percentile(sorted, 99), max: sorted[sorted.length - 1] ?? Number.NaN,
         cpuSeconds: (cpuAfter[i] ?? 0) - (cpuBefore[i] ?? 0),
+        cpu: cpuDelta(splitAfter[i] ?? { user: 0, kernel: 0 }, splitBefore[i] ?? { user: 0, kernel: 0 }),
+        idlePerSecond: idlePerSecond[i] ?? { user: 0, kernel: 0 },
+        fanOut: fanOuts[i] as FanOutWindow,
         rss: { idle: idleRss[i] ?? Number.NaN, subscribed: subscribedRss[i] ?? Number.NaN, after: afterRss[i] ?? Number.NaN, hwm: hwm[i] ?? Number.NaN },
         resumes: {
           history: (countersAfter[i]?.history ?? 0) - (countersBefore[i]?.history ?? 0),
@@ -277,15 +301,23 @@ export async function runMulti(opts: MultiOptions): Promise<MultiResult> {
 
 /** The report of a multi-instance run: a table per instance, the move, and what 100,000 subscribers would take. */
 export function reportMulti(r: MultiResult, opts: MultiOptions): string {
-  const ms = (n: number) => (Number.isNaN(n) ? '-' : n.toFixed(1));
+  const ms = (n: number) => (Number.isNaN(n) ? '-' : n === Number.POSITIVE_INFINITY ? '>30000' : n.toFixed(1));
   const us = (i: InstanceResult) => (i.delivered > 0 ? (i.cpuSeconds / i.delivered) * 1e6 : Number.NaN);
+  const perDeliveryUs = (i: InstanceResult, s: number) => (i.delivered > 0 ? (s / i.delivered) * 1e6 : Number.NaN);
+  // Net of the instance's own subscribed-idle rate over the measured window.
+  const netUs = (i: InstanceResult) => perDeliveryUs(i, i.cpuSeconds - (i.idlePerSecond.user + i.idlePerSecond.kernel) * r.drainSeconds);
   const kib = (i: InstanceResult) => (i.subscribers > 0 ? ((i.rss.subscribed - i.rss.idle) * 1024) / i.subscribers : Number.NaN);
   const lines: string[] = [];
   lines.push(
     table(
-      ['instance', 'pid', 'subscribers', 'delivered/expected', 'p50 ms', 'p99 ms', 'max ms', 'CPU s', 'CPU µs/delivery', 'RSS idle→subscribed→after MiB', 'KiB/subscriber', 'resumed here (history/ledger)'],
+      [
+        'instance', 'pid', 'subscribers', 'delivered/expected', 'p50 ms', 'p99 ms', 'max ms', 'CPU s', 'CPU µs/delivery', 'user+kernel µs', 'idle %core', 'net µs',
+        'fan-out p50/p99 ms', 'loop delay max ms', 'RSS idle→subscribed→after MiB', 'KiB/subscriber', 'resumed here (history/ledger)',
+      ],
       r.instances.map((i) => [
         String(i.index), String(i.pid), String(i.subscribers), `${i.delivered}/${i.expected}`, ms(i.p50), ms(i.p99), ms(i.max), i.cpuSeconds.toFixed(2), ms(us(i)),
+        `${ms(perDeliveryUs(i, i.cpu.user))}+${ms(perDeliveryUs(i, i.cpu.kernel))}`, ((i.idlePerSecond.user + i.idlePerSecond.kernel) * 100).toFixed(1), ms(netUs(i)),
+        `${ms(i.fanOut.p50Ms)}/${ms(i.fanOut.p99Ms)}`, ms(i.fanOut.loopLagMaxMs),
         `${i.rss.idle.toFixed(0)}→${i.rss.subscribed.toFixed(0)}→${i.rss.after.toFixed(0)}`, ms(kib(i)), `${i.resumes.history}/${i.resumes.ledger}`,
       ]),
     ),
@@ -301,17 +333,26 @@ export function reportMulti(r: MultiResult, opts: MultiOptions): string {
       `over the whole run: ${r.gaps} skipped eventIds, ${r.duplicates} repeated ones`,
   );
   if (r.errors.length > 0) lines.push(`errors: ${JSON.stringify(r.errors)}`);
-  const perDelivery = r.instances.map(us).filter((v) => Number.isFinite(v));
+  lines.push(
+    'fan-out: the gateway\'s own sor_subscription_fanout_seconds per event (group takes the event → write to its last subscriber), bucket-interpolated; ' +
+      'loop delay: sor_nodejs_eventloop_lag_max_seconds over the measured window; net µs: CPU minus the instance\'s subscribed-idle rate × the window, per delivery.',
+  );
+  const perDelivery = r.instances.map(netUs).filter((v) => Number.isFinite(v));
   const worstUs = Math.max(...perDelivery);
   const rate = opts.intervalMs > 0 ? 1000 / opts.intervalMs : Number.NaN;
   const kibs = r.instances.map(kib).filter((v) => Number.isFinite(v));
   const worstKib = Math.max(...kibs);
+  const worstGrossUs = Math.max(...r.instances.map(us).filter((v) => Number.isFinite(v)));
   if (Number.isFinite(worstUs) && Number.isFinite(rate)) {
     // Half a core per instance for the fan-out leaves room for handshakes, keep-alives, resumes and GC bursts.
     const perInstance = Math.floor((0.5 * 1e6) / (worstUs * rate));
+    // The walk over one event's subscribers is serial in one event loop: the last one waits for all of it. A p99 under
+    // 100 ms needs the walk (≈ its CPU on a core of its own) under ~100 ms: at most this many per instance.
+    const byLatency = Math.floor(100_000 / worstGrossUs);
     lines.push(
-      `sizing (worst instance: ${worstUs.toFixed(1)} µs per delivery, ${worstKib.toFixed(1)} KiB per subscriber; ${rate} events/s): one instance at half a core delivers to ` +
-        `${perInstance} subscribers; 100,000 subscribers need ${Math.ceil(100_000 / perInstance)} such instances (one core each, half of it for the fan-out) and ` +
+      `sizing (worst instance: ${worstUs.toFixed(1)} µs per delivery net of its idle rate, ${worstGrossUs.toFixed(1)} gross, ${worstKib.toFixed(1)} KiB per subscriber; ${rate} events/s): ` +
+        `by CPU, one instance at half a core delivers to ${perInstance} subscribers, so 100,000 need ${Math.ceil(100_000 / perInstance)} instances; ` +
+        `by latency (one event's walk within 100 ms at ${worstGrossUs.toFixed(1)} µs each), at most ${byLatency} per instance, so 100,000 need ${Math.ceil(100_000 / byLatency)} instances, each on a core of its own; ` +
         `${((100_000 * worstKib) / 1024).toFixed(0)} MiB of RSS for the subscriptions together, on top of each instance's idle RSS.`,
     );
   }

@@ -16,13 +16,19 @@
  *   5. wait until every subscription received every event (or nothing arrived for --stall s), read RSS and the server's
  *      CPU time, close the clients and stop the server.
  *
+ * Server-side figures that do not depend on the client processes (bench/subscriptions-gauges.ts): the server's CPU
+ * split into user and kernel, its CPU rate while subscribed with no events (--idle-window s, before the events) and
+ * the CPU per delivery net of it, the gateway's own fan-out duration per event (`sor_subscription_fanout_seconds`,
+ * p50/p99) and the event loop delay over the measured window. For the gateway alone (no subgraphs or worker in the
+ * process), use `--mode multi --instances 1` (the gateway pinned to CPU 0, clients to CPU 1).
+ *
  * The server process runs the whole stack (subgraphs, sync worker and the gateway); subscriptions only touch the gateway
  * part, so the RSS growth from step 1 to 3 is the cost of the connections. The gateway allows 5000 subscriptions per
  * tenant per instance (DEFAULT_SUBSCRIPTION_LIMITS), and bench/serve.ts mints a token for one tenant only (acme), so
  * N > 5000 is refused beyond 5000 (reported as subscription errors); it raises the per-subject cap to the tenant's.
  *
  *   npx tsx bench/subscriptions.ts [--subscribers 1000,5000] [--events 50] [--interval 500] [--per-client 2500]
- *     [--concurrency 50] [--pin on|off] [--stall 20] [--drain-budget 90]
+ *     [--concurrency 50] [--pin on|off] [--stall 20] [--drain-budget 90] [--idle-window 12]
  *
  * --interval: ms between measured events (0: all at once); --per-client: connections per client process;
  * --concurrency: WebSocket handshakes in flight per client process; --pin off: no taskset; --stall / --drain-budget:
@@ -40,6 +46,7 @@ import type { SyncEventModel } from '../subgraphs/sync/ledger/models';
 import { type ClientProcess, closeClients, forkClient, sumStatus } from './subscriptions-fork';
 import { type MultiOptions, reportMulti, runMulti } from './subscriptions-multi';
 import { type StormResult, runStorm } from './subscriptions-storm';
+import { type CpuSplit, type FanOutWindow, cpuDelta, cpuSplit, describeCpu, describeFanOut, fanOutWindow, scrapeFanOut } from './subscriptions-gauges';
 import { BENCH_REDIS_URL, type BenchServer, cpuSeconds, systemCpuSeconds, intOption, machineDescription, percentile, pinThisProcess, readMemory, startServer, table, tasksetAvailable } from './support';
 
 const TENANT = 'acme';
@@ -86,6 +93,8 @@ interface RunOptions {
   concurrency: number;
   stallSeconds: number;
   drainBudgetSeconds: number;
+  /** Seconds of subscribed-but-idle server CPU measured before the events (the baseline for net CPU per delivery). */
+  idleWindowSeconds: number;
   serverNodeArgs?: readonly string[];
 }
 
@@ -121,6 +130,11 @@ interface RunResult {
   clientCpuSeconds: number;
   /** Server CPU seconds per second before any client connected (the sync worker's polling and the like). */
   idleCpuPerSecond: number;
+  /** User and kernel CPU of the server over the measured window, and its rate while subscribed with no events. */
+  serverCpu: CpuSplit;
+  subscribedIdlePerSecond: CpuSplit;
+  /** The server's own timing of each event's fan-out (its /metrics). */
+  fanOutServer: FanOutWindow;
   clientRssMiB: number;
   foreignEvents: number;
   errorSamples: string[];
@@ -228,10 +242,19 @@ async function runOnce(opts: RunOptions): Promise<RunResult> {
     await sleep(1000);
     const subscribed = memoryOf(server.pid);
     log(`subscribed server: VmRSS ${mib(subscribed.rssKiB)}, VmHWM ${mib(subscribed.hwmKiB)}`);
+    // The server's own background while every subscription is open and no event flows (keep-alive pings every 12 s
+    // included), so the CPU per delivery can be taken net of it.
+    const idleSplitStart = cpuSplit(server.pid);
+    await sleep(opts.idleWindowSeconds * 1000);
+    const idleSplit = cpuDelta(cpuSplit(server.pid), idleSplitStart);
+    const subscribedIdlePerSecond = { user: idleSplit.user / opts.idleWindowSeconds, kernel: idleSplit.kernel / opts.idleWindowSeconds };
+    log(`subscribed, no events, ${opts.idleWindowSeconds} s: server CPU ${((subscribedIdlePerSecond.user + subscribedIdlePerSecond.kernel) * 100).toFixed(1)}% of a core`);
 
     // Measure.
     const baseline = status.measured;
     const expected = live * opts.events;
+    const scrapeBefore = await scrapeFanOut(server.url);
+    const splitBefore = cpuSplit(server.pid);
     const cpuBefore = cpuSeconds(server.pid);
     const systemCpuBefore = systemCpuSeconds(server.pid);
     const clientCpuBefore = clients.reduce((sum, c) => sum + cpuSeconds(c.pid), 0);
@@ -266,6 +289,8 @@ async function runOnce(opts: RunOptions): Promise<RunResult> {
     const drainSeconds = (performance.now() - publishStarted) / 1000;
     const serverCpuSeconds = cpuSeconds(server.pid) - cpuBefore;
     const serverSystemCpuSeconds = systemCpuSeconds(server.pid) - systemCpuBefore;
+    const serverCpu = cpuDelta(cpuSplit(server.pid), splitBefore);
+    const fanOutServer = fanOutWindow(scrapeBefore, await scrapeFanOut(server.url));
     const clientCpuSeconds = clients.reduce((sum, c) => sum + cpuSeconds(c.pid), 0) - clientCpuBefore;
     const afterEvents = memoryOf(server.pid);
     const delivered = status.measured - baseline;
@@ -317,6 +342,9 @@ async function runOnce(opts: RunOptions): Promise<RunResult> {
       serverCpuSeconds,
       clientCpuSeconds,
       idleCpuPerSecond,
+      serverCpu,
+      subscribedIdlePerSecond,
+      fanOutServer,
       clientRssMiB: status.rssBytes / 1024 / 1024,
       foreignEvents,
       errorSamples: status.errorSamples,
@@ -344,6 +372,7 @@ async function main(): Promise<void> {
       concurrency: { type: 'string', default: '50', description: 'WebSocket handshakes in flight per client process', placeholder: 'n' },
       stall: { type: 'string', default: '20', description: 'give up after this many seconds without a delivery', placeholder: 's' },
       'drain-budget': { type: 'string', default: '90', description: 'give up this many seconds after the last event', placeholder: 's' },
+      'idle-window': { type: 'string', default: '12', description: 'seconds of subscribed, event-free server CPU measured as the baseline (one keep-alive period: 12)', placeholder: 's' },
       pin: { type: 'string', default: 'on', description: 'on|off: pin server and clients to CPUs with taskset', placeholder: 'on|off' },
       mode: {
         type: 'string', default: 'fanout',
@@ -366,6 +395,7 @@ async function main(): Promise<void> {
   const concurrency = intOption('concurrency', values.concurrency, 1);
   const stallSeconds = intOption('stall', values.stall, 1);
   const drainBudgetSeconds = intOption('drain-budget', values['drain-budget'], 1);
+  const idleWindowSeconds = intOption('idle-window', values['idle-window'], 1);
 
   const instances = intOption('instances', values.instances, 1);
   const needed = Math.ceil(Math.max(...counts) / (values.mode === 'multi' ? instances : 1)) + 1024;
@@ -414,11 +444,11 @@ async function main(): Promise<void> {
       `setup: multi-instance mode: subscribers ${counts.join(', ')} (tenant ${TENANT}, one resumable subscription per connection, live) spread evenly over ${instances} gateway ` +
         `processes (bench/serve-gateway.ts) on one Redis, beside the stack process (subgraphs, worker); ${events} events every ${intervalMs} ms published on Redis; ` +
         `then ${(move * 100).toFixed(0)}% of the subscriptions drop and resume with \`after\` on the next instance while ${values['move-events']} events are published; ` +
-        `nothing pinned; at most ${perClient} connections per client process, ${concurrency} handshakes in flight per process; open-files limit ${limit}\n\n`,
+        `${pinned && instances === 1 ? 'the gateway process pinned to CPU 0, client processes and publisher to CPU 1, the stack unpinned' : 'nothing pinned (gateways pinned only with --instances 1)'}; at most ${perClient} connections per client process, ${concurrency} handshakes in flight per process; open-files limit ${limit}\n\n`,
     );
     for (const subscribers of counts) {
       const options: MultiOptions = {
-        instances, subscribers, events, intervalMs, perClient, concurrency, move, moveEvents: intOption('move-events', values['move-events'], 0), stallSeconds, gatewayNodeArgs: profileArgs,
+        instances, subscribers, events, intervalMs, perClient, concurrency, idleWindowSeconds, pin: pinned && instances === 1, move, moveEvents: intOption('move-events', values['move-events'], 0), stallSeconds, gatewayNodeArgs: profileArgs,
       };
       const result = await runMulti(options);
       process.stdout.write(`\n## Results (multi: ${subscribers} subscribers over ${instances} instances)\n\n${reportMulti(result, options)}\n\n`);
@@ -438,7 +468,7 @@ async function main(): Promise<void> {
 
   const results: RunResult[] = [];
   for (const subscribers of counts) {
-    results.push(await runOnce({ pin: pinned, subscribers, events, intervalMs, perClient, concurrency, stallSeconds, drainBudgetSeconds, serverNodeArgs: profileArgs }));
+    results.push(await runOnce({ pin: pinned, subscribers, events, intervalMs, perClient, concurrency, stallSeconds, drainBudgetSeconds, idleWindowSeconds, serverNodeArgs: profileArgs }));
     const r = results[results.length - 1];
     if (r && (r.errorSamples.length > 0 || r.foreignEvents > 0)) {
       process.stdout.write(`  [${subscribers}] errors: ${JSON.stringify(r.errorSamples)}; close codes ${JSON.stringify(r.closeCodes)}; foreign events on the channel: ${r.foreignEvents}\n`);
@@ -471,6 +501,8 @@ async function main(): Promise<void> {
         `out of order ${r.outOfOrder}, skipped eventIds ${r.gaps}, repeated ${r.duplicates}, bad payloads ${r.badPayloads}; last delivery per event: p50 ${ms(r.fanout.p50)} ms, max ${ms(r.fanout.max)} ms; ` +
         `Redis hop (PUBLISH → a plain subscriber in the publishing process): p50 ${ms(r.redisHop.p50)} ms, p99 ${ms(r.redisHop.p99)} ms\n` +
         `  server CPU while idle before connecting: ${(r.idleCpuPerSecond * 100).toFixed(0)}% of a core; during the events: ${r.serverCpuSeconds.toFixed(2)} s in ${r.drainSeconds.toFixed(1)} s; client processes during the events: ${r.clientCpuSeconds.toFixed(2)} s\n` +
+        `  server (whole stack process) ${describeCpu(r.serverCpu, r.drainSeconds, r.delivered, r.subscribedIdlePerSecond)}\n` +
+        `  ${describeFanOut(r.fanOutServer)}\n` +
         `  median latency per event, in publication order (ms): ${r.perEventP50.map((v) => ms(v)).join(' ')}\n`,
     );
   }

@@ -116,6 +116,58 @@ describe('subscription fan-out groups', () => {
     expect(await groups()).toBe(2);
   });
 
+  it('a fan-out larger than one slice (fanOutSlice 2) gives every subscriber each event once, in order; one joining while events flow gets a gap-free run to the end', async () => {
+    const sliced = await startInstance(stack, { withBus: true, subscriptionLimits: { fanOutSlice: 2 } });
+    closers.push(() => sliced.close());
+    const bus = sliced.bus;
+    if (!bus) throw new Error('instance without a bus');
+    const token = await stack.token({ tenant: 'globex' });
+    const connection = () => {
+      const c = wsClient(sliced.url, token);
+      closers.push(() => c.client.dispose());
+      return c.client;
+    };
+    const event = (n: number) =>
+      JSON.stringify({
+        eventId: String(9_500_000_000 + n), jobId: 'job_slices', kind: 'ACCOUNT_UPSERT', entityType: 'Account', entityId: 'globex-sliced', targetSystem: 'ERP',
+        state: 'RUNNING', attempts: 1, errorCode: null, message: null, correlationId: `sliced-${n}`, at: new Date().toISOString(),
+      });
+    let n = 0;
+    const publish = () => bus.publish(syncChannel('globex'), event(++n));
+    const ids = (sub: Sub) => changes(sub).map((c) => Number(BigInt(c.eventId) - 9_500_000_000n));
+    /** From the subscription's first event on, every following one, ending with the last published. */
+    const gapFreeToEnd = (sub: Sub) => {
+      const got = ids(sub);
+      const first = got[0] ?? 0;
+      expect(got).toEqual(Array.from({ length: n - first + 1 }, (_, i) => first + i));
+    };
+    // Seven subscriptions on five connections (two with two subscriptions each); live once each has an event.
+    const shared = [connection(), connection()];
+    const subs = [...shared, ...shared, connection(), connection(), connection()].map((c) => collect(c, PAYLOAD_ONLY));
+    await eventually(async () => {
+      const failed = subs.find((sub) => sub.error !== null);
+      if (failed) throw new Error(`a subscription failed: ${JSON.stringify(failed.error)}`);
+      await publish();
+      return subs.every((sub) => sub.results.length > 0);
+    });
+    // Back to back: events wait in the group's inbox while a fan-out is between slices.
+    for (let k = 0; k < 20; k++) await publish();
+    await Promise.all(subs.map((sub) => sub.next(n - (ids(sub)[0] ?? 0) + 1)));
+    subs.forEach(gapFreeToEnd);
+
+    // A subscriber joining while events flow: one event at a time (each awaited by the seven) until it has one.
+    const late = collect(connection(), PAYLOAD_ONLY);
+    const joinedAt = n;
+    while (late.results.length === 0 && n < joinedAt + 200) {
+      await publish();
+      await Promise.all(subs.map((sub) => sub.next(n - (ids(sub)[0] ?? 0) + 1)));
+    }
+    for (let k = 0; k < 10; k++) await publish();
+    await Promise.all([...subs, late].map((sub) => sub.next(n - (ids(sub)[0] ?? 0) + 1)));
+    expect(ids(late)[0]).toBeGreaterThan(joinedAt);
+    [...subs, late].forEach(gapFreeToEnd);
+  });
+
   it('subscribers resuming from different points share one group; each gets exactly the events after its own point, in order', async () => {
     const id = await createAccount('Fan-out Resume Co', 'globex');
     await settled(id, 'globex');

@@ -40,10 +40,17 @@ export interface GroupOptions {
   maxBuffered: number;
   /** Recent events (and their frames) each group keeps, so a subscriber resuming within them needs no ledger read. */
   historySize: number;
+  /** The instance's budget of writes per event loop turn, shared by all its groups. */
+  pace: Pacer;
   replays: ReplayQueue;
   /** Observers for metrics: a resume caught up from the history or queued for a ledger read; a page read. */
   onResume?: (source: 'history' | 'ledger') => void;
   onLedgerRead?: () => void;
+  /**
+   * Observer of each live event a group delivered: seconds from the group taking the event (execution included) to
+   * its last member's write, and the number of members written to.
+   */
+  onFanOut?: (seconds: number, deliveries: number) => void;
 }
 
 type Frame = { shared: SharedResult } | { result: ExecutionResult };
@@ -60,6 +67,39 @@ interface History {
 }
 
 const isPromise = <T>(v: T | Promise<T>): v is Promise<T> => typeof (v as { then?: unknown } | null)?.then === 'function';
+
+const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+/** Counts an instance's writes in the current event loop turn; `spend` says when the writer must yield. */
+export interface Pacer {
+  /** One write done; true when this turn's budget is used up (the caller then awaits the next turn). */
+  spend(): boolean;
+}
+
+/**
+ * A budget of `perTurn` writes per event loop turn for all fan-out groups of an instance together: the groups run in
+ * promise callbacks, so without it one Redis message (or a backlog of events) would be written to every subscriber of
+ * every group in a single turn, holding pongs, handshakes and HTTP requests for as long. The budget is renewed by a
+ * setImmediate scheduled at the turn's first write, which runs before the setImmediate of any writer that yields.
+ */
+export function pacer(perTurn: number): Pacer {
+  let left = perTurn;
+  let renewal = false;
+  const renew = () => {
+    left = perTurn;
+    renewal = false;
+  };
+  return {
+    spend() {
+      if (!renewal) {
+        renewal = true;
+        setImmediate(renew);
+      }
+      left -= 1;
+      return left <= 0;
+    },
+  };
+}
 
 function deliver(sink: Sink, frame: Frame): void {
   if ('shared' in frame) sink.next(frame.shared);
@@ -284,23 +324,42 @@ export class Group {
     return isPromise(result) ? result.then(toFrame) : toFrame(result);
   }
 
-  /** Adds the next event to the history and hands its frame to every live member that has not passed it. */
-  private append(entry: Entry, fromBus: boolean): void {
+  /**
+   * Adds the next event to the history and hands its frame to every live member that has not passed it, yielding to
+   * the event loop (setImmediate) whenever the instance's write budget for this turn is spent (`pace`), so one event
+   * to thousands of sockets does not hold the loop: pongs, handshakes, HTTP requests run in between. Members joining or leaving
+   * meanwhile are safe: a joining one starts after this event or was served it from the history (its `last` says so),
+   * a leaving one is skipped. Returns the number of members written to.
+   */
+  private async append(entry: Entry, fromBus: boolean): Promise<number> {
     let h = this.history;
     if (!h) h = this.history = { from: entry.id - 1n, head: entry.id - 1n, entries: [] };
-    if (entry.id <= h.head) return;
+    if (entry.id <= h.head) return 0;
     h.head = entry.id;
     h.entries.push(entry);
     if (h.entries.length > this.opts.historySize) h.from = (h.entries.shift() as Entry).id;
+    const frame = entry.frame;
+    if (frame === null) {
+      for (const m of this.live) if (m.last === null ? fromBus : entry.id > m.last) m.last = entry.id;
+      return 0;
+    }
+    let written = 0;
     for (const m of this.live) {
       // A live-only member that has seen nothing yet starts with the next event from the bus, not with a gap read.
       if (m.last === null ? !fromBus : entry.id <= m.last) continue;
       m.last = entry.id;
-      if (entry.frame) deliver(m.ctx.sink, entry.frame);
+      deliver(m.ctx.sink, frame);
+      written += 1;
+      if (this.opts.pace.spend()) {
+        await nextTurn();
+        if (this.closed) break;
+      }
     }
+    return written;
   }
 
   private async onLive(e: SyncEvent): Promise<void> {
+    const started = performance.now();
     const id = BigInt(e.eventId);
     const h = this.history;
     if (h && id <= h.head) return;
@@ -308,7 +367,8 @@ export class Group {
     if (h && id > h.head + 1n) await this.walk(h.head, id, []);
     if (this.closed || (this.history && id <= this.history.head)) return;
     const frame = this.frameOf(e);
-    this.append({ id, frame: isPromise(frame) ? await frame : frame }, true);
+    const written = await this.append({ id, frame: isPromise(frame) ? await frame : frame }, true);
+    if (written > 0) this.opts.onFanOut?.((performance.now() - started) / 1000, written);
   }
 
   /**
@@ -328,7 +388,7 @@ export class Group {
         const pending = this.frameOf(e);
         const frame = isPromise(pending) ? await pending : pending;
         if (this.closed) return { cursor, exhausted: true };
-        this.append({ id, frame }, false);
+        await this.append({ id, frame }, false);
         for (const m of walkers) {
           if (m.ended || m.last === null || id <= m.last) continue;
           m.last = id;

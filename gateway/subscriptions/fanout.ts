@@ -1,7 +1,7 @@
 import { type DocumentNode, type ExecutionResult, type FragmentDefinitionNode, type GraphQLResolveInfo, type GraphQLSchema, type OperationDefinitionNode, Kind, visit } from 'graphql';
 import type { Principal } from '../../lib/auth/principal';
 import { type EventBus, syncChannel } from '../../lib/events';
-import { Group, type GroupOptions, type GroupSpec, Member, type Subscriber } from './fanout-group';
+import { Group, type GroupOptions, type GroupSpec, Member, type Subscriber, pacer } from './fanout-group';
 import type { SyncEvent } from './sync-stream';
 
 export type { SharedResult, Sink, Subscriber } from './fanout-group';
@@ -18,8 +18,10 @@ export interface JoinRequest<C extends Subscriber> {
 }
 
 
-export interface FanOutOptions extends GroupOptions {
+export interface FanOutOptions extends Omit<GroupOptions, 'pace'> {
   bus: EventBus;
+  /** Subscribers written to per event loop turn, all groups together, before the fan-out yields (setImmediate). */
+  sliceSize: number;
   /** Fields whose resolvers execute through the gateway as the subscriber (`job`, `account`, ...). */
   gatewayFields: ReadonlySet<string>;
 }
@@ -88,6 +90,7 @@ function principalKey(p: Principal, withScopes: boolean): string {
 /** One fan-out core for every transport (graphql-ws and SSE): groups, their tenant feeds on the bus, and replays. */
 export function fanOut(opts: FanOutOptions): FanOut {
   const groups = new Map<string, Group>();
+  const groupOptions: GroupOptions = { ...opts, pace: pacer(opts.sliceSize) };
   const feeds = new Map<string, { groups: Set<Group>; ready: Promise<void>; off: Promise<() => Promise<void>> }>();
   const schemaId = interner<GraphQLSchema>();
   const operationId = interner<OperationDefinitionNode>();
@@ -138,7 +141,7 @@ export function fanOut(opts: FanOutOptions): FanOut {
           tenant, schema: info.schema, document: documentOf(info), operationName: info.operation.name?.value, variableValues: info.variableValues,
           accept: req.accept, read: req.read as (c: Subscriber, after: string) => Promise<SyncEvent[]>,
         };
-        const created: Group = new Group(spec, ctx, feed.ready, opts, (g) => {
+        const created: Group = new Group(spec, ctx, feed.ready, groupOptions, (g) => {
           if (groups.get(key) === g) groups.delete(key);
           feed.groups.delete(g);
           if (feed.groups.size === 0 && feeds.get(tenant) === feed) {

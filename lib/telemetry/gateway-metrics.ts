@@ -46,6 +46,14 @@ export const subscriptionResumes = new Counter({
 export const subscriptionLedgerReads = new Counter({
   name: 'sor_subscription_ledger_reads_total', help: 'Pages of stored events read by the subscription fan-out (resumes and gaps)', registers,
 });
+export const subscriptionFanOutDuration = new Histogram({
+  name: 'sor_subscription_fanout_seconds',
+  help: 'Per live event and fan-out group: from the group taking the event (execution included) to the write to its last subscriber',
+  buckets: [0.001, 0.002, 0.005, 0.01, 0.015, 0.02, 0.025, 0.03, 0.04, 0.05, 0.06, 0.08, 0.1, 0.125, 0.15, 0.2, 0.3, 0.5, 1, 2.5, 5, 10, 30], registers,
+});
+export const subscriptionDeliveries = new Counter({
+  name: 'sor_subscription_deliveries_total', help: 'Live event frames handed to subscribers by the fan-out (one per subscriber and event)', registers,
+});
 export const operationCostHistogram = new Histogram({
   name: 'sor_operation_cost', help: 'Estimated cost of operations admitted to the rate limiter', labelNames: ['kind'] as const,
   buckets: [1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000], registers,

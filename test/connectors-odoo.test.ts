@@ -388,6 +388,8 @@ describe('connectors: Odoo-born invoices, ERP API writes pushed to Odoo, Odoo fi
   });
   it('a mapped field Odoo does not have stops its polling with the reason on the connection; fixing the mapping resumes it', async () => {
     await settled('acme');
+    // A partner to read (Odoo checks the fields named against the records it returns).
+    await linkedAccount(6, 'Polled Fields GmbH');
     const set = (fieldMappings: unknown) => admin<{ setConnectionFieldMappings: { settings: string } }>(
       'mutation($id: ID!, $m: String!) { setConnectionFieldMappings(id: $id, fieldMappings: $m) { settings } }', { id: erpConnection, m: JSON.stringify(fieldMappings) });
     const status = async () => (await admin<{ connection: { status: { state: string; lastError: string | null } } }>(

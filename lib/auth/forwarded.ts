@@ -1,6 +1,7 @@
-import { createHash, createSecretKey, randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { SignJWT, jwtVerify } from 'jose';
 import { unauthenticated } from '../errors';
+import { hmacKey } from './hmac-key';
 import { type Principal, principalFromClaims, tokenClaims } from './principal';
 import { type ReplayGuard, localReplayGuard } from './replay-guard';
 
@@ -40,7 +41,7 @@ const isWrite = (r: ForwardedRequest) => typeof r.query === 'string' && /^\s*mut
  * request, see gateway/subgraph-fetcher.ts); writes always get a fresh, single-use one.
  */
 export function claimsSigner(secret: string): (principal: Principal, request: ForwardedRequest) => Promise<string> {
-  const key = createSecretKey(Buffer.from(new TextEncoder().encode(secret)));
+  const key = hmacKey(secret);
   const cache = new Map<string, { header: string; refreshAt: number }>();
   return async (p, request) => {
     const now = Math.floor(Date.now() / 1000);
@@ -50,7 +51,6 @@ export function claimsSigner(secret: string): (principal: Principal, request: Fo
     const cacheKey = `${p.tenant}|${p.sub}|${p.kind}|${p.exp}|${scope}|${digest}`;
     const hit = once ? undefined : cache.get(cacheKey);
     if (hit && hit.refreshAt > now) return hit.header;
-    // jose signs with a KeyObject made once (a Uint8Array key is imported again on every call).
     const header = await new SignJWT({ tenant: p.tenant, scope, kind: p.kind, cexp: p.exp, bh: digest, ...(once ? { once } : {}) })
       .setProtectedHeader({ alg: 'HS256' })
       .setSubject(p.sub)
@@ -74,7 +74,7 @@ export function claimsSigner(secret: string): (principal: Principal, request: Fo
  * see replay-guard.ts). Any failure is UNAUTHENTICATED (HTTP 401).
  */
 export function claimsVerifier(secret: string, replays: ReplayGuard = localReplayGuard()): (header: string | undefined, request: ForwardedRequest) => Promise<Principal> {
-  const key = new TextEncoder().encode(secret);
+  const key = hmacKey(secret);
   const cache = new Map<string, { principal: Principal; digest: string; exp: number }>();
   return async (header, request) => {
     if (!header) throw unauthenticated('Subgraphs only accept requests signed by the gateway');

@@ -1,4 +1,5 @@
 import { type JWTVerifyGetKey, SignJWT, createRemoteJWKSet, errors, jwtVerify } from 'jose';
+import { hmacKey } from './hmac-key';
 import { unauthenticated } from '../errors';
 import { type Principal, type TokenKind, principalFromClaims, tokenClaims } from './principal';
 
@@ -23,7 +24,7 @@ export interface MintOptions {
 
 /** Mints an HS256 client token (development CLI, tests). */
 export async function mintToken(settings: JwtSettings, opts: MintOptions): Promise<string> {
-  const key = new TextEncoder().encode(settings.secret);
+  const key = hmacKey(settings.secret);
   return new SignJWT({ tenant: opts.tenant, scope: opts.scopes.join(' '), kind: opts.kind })
     .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
     .setSubject(opts.sub)
@@ -46,7 +47,7 @@ export interface TokenVerifier {
 }
 
 export function tokenVerifier(settings: JwtSettings): TokenVerifier {
-  const secret = new TextEncoder().encode(settings.secret);
+  const secret = hmacKey(settings.secret);
   const jwks: JWTVerifyGetKey | null = settings.jwksUrl ? createRemoteJWKSet(new URL(settings.jwksUrl), { cooldownDuration: settings.jwksCooldownMs ?? 5000, cacheMaxAge: 600_000 }) : null;
   const verify = (token: string) =>
     jwks

@@ -1,6 +1,6 @@
 import type { Db } from '../../../lib/db/db';
 import type { BillingRemote } from '../../billing/connector/remote-port';
-import { stripeFieldMappings } from '../../billing/connector/stripe/settings';
+import { stripeMappingsOf } from '../../billing/connector/stripe/settings';
 import type { ConnectionModel } from '../connections/models';
 import { applyAccountFields, asText } from './account-fields';
 import { remoteLinks } from './links';
@@ -11,8 +11,7 @@ import { remoteLinks } from './links';
  * (`inbound-erp-customer.ts` does the same for Odoo partners). Nothing else of a Stripe customer is ours to take.
  */
 export async function applyBillingCustomer(db: Db, tenant: string, correlationId: string, connection: ConnectionModel, remote: BillingRemote, remoteId: string): Promise<string> {
-  const parsed = stripeFieldMappings.safeParse(connection.settings['fieldMappings'] ?? {});
-  const mappings = parsed.success ? parsed.data : stripeFieldMappings.parse({});
+  const mappings = stripeMappingsOf(connection.settings);
   if (mappings.customer.fields.length + mappings.customer.customFields.length === 0) return `customer ${remoteId}: no metadata mapped`;
   const customer = await remote.retrieveCustomer(remoteId);
   if (!customer) return `customer ${remoteId} no longer exists at the vendor`;

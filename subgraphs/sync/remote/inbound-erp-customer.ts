@@ -3,17 +3,11 @@ import type { JsonObject, RemoteRecord } from '../../../lib/connectors/remote';
 import { enqueueSyncJob } from '../../../lib/outbox';
 import type { ErpConnector } from '../../erp/connector/port';
 import type { ErpRemote, RemoteCustomerFields } from '../../erp/connector/remote-port';
-import { type OdooFieldMappings, odooFieldMappings } from '../../erp/connector/odoo/settings';
+import { odooMappingsOf } from '../../erp/connector/odoo/settings';
 import type { ConnectionModel } from '../connections/models';
 import { applyAccountFields, asText } from './account-fields';
 import { alreadyApplied, remoteLinks } from './links';
 import { unmatchedRecords } from './unmatched';
-
-/** The connection's field mappings and ownership (stored validated; defaults when it has none). */
-export function erpMappings(connection: ConnectionModel): OdooFieldMappings {
-  const parsed = odooFieldMappings.safeParse(connection.settings['fieldMappings'] ?? {});
-  return parsed.success ? parsed.data : odooFieldMappings.parse({});
-}
 
 /**
  * A partner changed in the tenant's vendor ERP, applied by the connection's field ownership and mappings
@@ -35,7 +29,7 @@ export async function applyErpCustomer(
   const id = record.canonicalId ?? known?.canonicalId;
   if (!id) return `customer ${remoteId} is not linked to an account: not synced`;
   if (!force && alreadyApplied(record, known)) return `customer ${remoteId}: version ${record.remoteUpdatedAt} already applied`;
-  const mappings = erpMappings(connection);
+  const mappings = odooMappingsOf(connection.settings);
   const own = mappings.account.ownership;
   const done: string[] = [];
   const [ours] = await mirror.accountsByIds([id]);

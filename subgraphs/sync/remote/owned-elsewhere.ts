@@ -1,7 +1,7 @@
 import type { Db } from '../../../lib/db/db';
 import type { SystemName } from '../../../lib/outbox';
-import { stripeFieldMappings } from '../../billing/connector/stripe/settings';
-import { odooFieldMappings } from '../../erp/connector/odoo/settings';
+import { stripeMappingsOf } from '../../billing/connector/stripe/settings';
+import { odooMappingsOf } from '../../erp/connector/odoo/settings';
 import type { OwnedAccountField } from './account-fields';
 
 /**
@@ -20,18 +20,14 @@ export async function ownedElsewhere(db: Db, tenant: string): Promise<OwnedElsew
     `SELECT system, adapter, settings FROM sync.connections WHERE tenant_id = $1 AND enabled AND system IN ('ERP', 'BILLING') ORDER BY system`, [tenant]);
   const owned: OwnedElsewhere = { fields: new Map(), customKeys: new Set() };
   for (const row of rows) {
-    const mappings = row.settings?.['fieldMappings'] ?? {};
+    const settings = row.settings ?? {};
     if (row.adapter === 'odoo') {
-      const parsed = odooFieldMappings.safeParse(mappings);
-      if (!parsed.success) continue;
-      const { fields, customFields, ownership } = parsed.data.account;
+      const { fields, customFields, ownership } = odooMappingsOf(settings).account;
       if (ownership.name === 'ERP') owned.fields.set('name', 'ERP');
       for (const f of fields) if (ownership[f.canonical] === 'ERP') owned.fields.set(f.canonical, 'ERP');
       for (const c of customFields) owned.customKeys.add(c.field);
     } else if (row.adapter === 'stripe') {
-      const parsed = stripeFieldMappings.safeParse(mappings);
-      if (!parsed.success) continue;
-      const { fields, customFields, ownership } = parsed.data.customer;
+      const { fields, customFields, ownership } = stripeMappingsOf(settings).customer;
       for (const f of fields) if (ownership[f.canonical] === 'BILLING') owned.fields.set(f.canonical, 'BILLING');
       for (const c of customFields) owned.customKeys.add(c.field);
     }

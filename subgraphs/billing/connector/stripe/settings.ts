@@ -30,8 +30,14 @@ export const stripeSettings = z.object({
   fieldMappings: stripeFieldMappings.default({ version: 1, customer: { fields: [], customFields: [], ownership: { domain: 'CRM', industry: 'CRM' } } }),
 });
 
+/** A Stripe connection's field mappings (stored validated; the defaults, which map nothing, when it has none). */
+export function stripeMappingsOf(settings: Record<string, unknown>): StripeFieldMappings {
+  const parsed = stripeFieldMappings.safeParse(settings['fieldMappings'] ?? {});
+  return parsed.success ? parsed.data : stripeFieldMappings.parse({});
+}
+
 /** Whether the connection maps any customer metadata (only then are Stripe's customer events applied). */
 export function mapsCustomerMetadata(settings: Record<string, unknown>): boolean {
-  const parsed = stripeFieldMappings.safeParse(settings['fieldMappings'] ?? {});
-  return parsed.success && parsed.data.customer.fields.length + parsed.data.customer.customFields.length > 0;
+  const { customer } = stripeMappingsOf(settings);
+  return customer.fields.length + customer.customFields.length > 0;
 }

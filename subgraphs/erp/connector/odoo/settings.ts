@@ -55,6 +55,12 @@ export const odooSettings = z.object({
 });
 export type OdooSettings = z.infer<typeof odooSettings>;
 
+/** An Odoo connection's field mappings and ownership (stored validated; today's rules when it has none). */
+export function odooMappingsOf(settings: Record<string, unknown>): OdooFieldMappings {
+  const parsed = odooFieldMappings.safeParse(settings['fieldMappings'] ?? {});
+  return parsed.success ? parsed.data : odooFieldMappings.parse({});
+}
+
 /** The Odoo partner fields the mappings read, besides the ones the adapter always reads. */
 export function mappedPartnerFields(m: OdooFieldMappings): string[] {
   return [...m.account.fields.map((f) => f.odoo), ...m.account.customFields.map((f) => f.odoo)];

@@ -33,7 +33,9 @@ describe('connections: acme on Stripe, globex on the reference store', () => {
 
   beforeAll(async () => {
     fake = await startStripeFake();
-    stack = await startTestStack({ accounts: 12, env: { SYNC_RETRY_BASE_MS: '500' } });
+    // Retries spaced so that a job's five attempts outlast "Stripe down" until the test has seen the circuit open and heals
+    // Stripe (with 500 ms the job ended COMPENSATED in one CI run: most likely its attempts ran out first).
+    stack = await startTestStack({ accounts: 12, env: { SYNC_RETRY_BASE_MS: '1500' } });
     adminToken = await stack.token({ scopes: [...ALL_SCOPES, 'admin'] });
     ({ connection, account } = await connectStripe(stack, fake, { webhookSecret: WEBHOOK_SECRET, webhookBase: webhookUrl('') }));
   });

@@ -7,8 +7,9 @@
  * connections of the account 360 (its budget runs out within seconds, so nearly all of it is refused with 429) while
  * globex sends the same small query again. Prints globex's p50/p90 idle and during the flood, and the flood's status
  * counts. The machine is shared with other work: compare the two rows of one run, not runs with each other.
- * `--compare` runs it twice on the same database: first with the per-tenant fair share by cost off
- * (maxInFlightCostPerTenant far above any flood), then with the defaults, so one run gives the before/after pair.
+ * `--compare` runs it three times on the same database: with the per-tenant fair share by cost off
+ * (maxInFlightCostPerTenant far above any flood) and refusals answered at once (refusalHoldMs 0), then with the fair
+ * share on and refusals at once, then with the defaults (refusals held 1 s), so one run gives the before/after pairs.
  *
  *   npx tsx bench/fairness.ts [--flood 200] [--duration 10] [--accounts 50] [--compare]
  */
@@ -34,7 +35,7 @@ async function main(): Promise<void> {
       flood: { type: 'string', default: '200', description: "connections of acme's account-360 flood", placeholder: 'n' },
       duration: { type: 'string', default: '10', description: 'measured seconds per run', placeholder: 's' },
       accounts: { type: 'string', default: '50', description: 'accounts seeded per tenant', placeholder: 'n' },
-      compare: { type: 'boolean', default: false, description: 'run with the fair share off, then on (same database)' },
+      compare: { type: 'boolean', default: false, description: 'run with the fair share off and refusals at once, then the fair share on, then refusals held (same database)' },
     },
   });
   const flood = intOption('--flood', values.flood);
@@ -43,7 +44,7 @@ async function main(): Promise<void> {
   const id = runId();
   const database = await createDatabase(`bench_fair_${id}`);
   const variants: [string, Record<string, unknown>][] = values.compare
-    ? [['fair share off', { maxInFlightCostPerTenant: 1_000_000_000 }], ['fair share on (defaults)', {}]]
+    ? [['fair share off, refusals not held', { maxInFlightCostPerTenant: 1_000_000_000, refusalHoldMs: 0 }], ['refusals not held', { refusalHoldMs: 0 }], ['defaults (fair share on, refusals held 1 s)', {}]]
     : [['defaults', {}]];
   process.stdout.write(`${machineDescription()}\n`);
   try {

@@ -23,6 +23,8 @@ export interface FairnessOptions {
   knownSpentNow: (principal: Principal) => number | null;
   /** The principal of a token already verified (the verifier's cache), without verifying it again. */
   peekToken: (token: string) => Principal | undefined;
+  /** An early refusal is answered after this many ms at most (never after the budget refills); 0 at once. */
+  refusalHoldMs: number;
 }
 
 /** Per-request admission state, shared by every copy Apollo makes of the request's context. */
@@ -36,6 +38,8 @@ export interface EarlyRefusal {
   status: number;
   headers: Readonly<Record<string, string>>;
   body: string;
+  /** Written after this many ms (lib/http/held-answers.ts), so a client that does not wait cannot loop on refusals. */
+  holdMs: number;
 }
 
 export interface Fairness {
@@ -75,6 +79,11 @@ interface TenantState {
  * - Refusals are cheap: a principal this instance knows to be over budget is refused before its body is read (the
  *   token looked up in the verifier's cache, the state in the rate limiter's local view, a prebuilt answer, one
  *   counter), else before parse/validate/plan (`enter`).
+ * - Refusals are slow: that early answer is held for `refusalHoldMs` (1 s; never past the refill). Refusing costs the
+ *   event loop ~20 µs however cheap it is made, and a flood that does not wait for Retry-After (200 connections sent
+ *   44,000 requests a second) would spend a core on refusals alone; held, each of its connections gets one answer a
+ *   second. Behind a proxy that pools upstream connections a held refusal occupies its connection like a slow
+ *   request: the proxy opens another one for the next request.
  * - A tenant cannot occupy more than its share: at most `maxConcurrentPerTenant` operations in flight (refused at
  *   once beyond), and at most `maxInFlightCostPerTenant` of estimated cost executing; operations past that wait in
  *   a short per-tenant queue (refused when it is full or the wait is too long). Another tenant's operations never
@@ -108,11 +117,13 @@ export function tenantFairness(opts: FairnessOptions): Fairness {
       const busy = s !== undefined && (s.count >= opts.maxConcurrentPerTenant || s.queue.length >= opts.maxQueuedPerTenant);
       const spentFor = busy ? 1000 : opts.knownSpentNow(principal);
       if (spentFor === null) return null;
-      const seconds = Math.max(1, Math.ceil(spentFor / 1000));
+      // Held until the budget refills at the latest; Retry-After counts from the moment the answer is written.
+      const holdMs = Math.min(opts.refusalHoldMs, spentFor);
+      const seconds = Math.max(1, Math.ceil((spentFor - holdMs) / 1000));
       let body = bodies.get(seconds);
       if (body === undefined) bodies.set(seconds, (body = earlyBody(seconds)));
       rateLimitRefusals.inc({ kind: principal.kind });
-      return { status: 429, headers: { 'content-type': 'application/json; charset=utf-8', 'retry-after': String(seconds) }, body };
+      return { status: 429, headers: { 'content-type': 'application/json; charset=utf-8', 'retry-after': String(seconds) }, body, holdMs };
     },
     async enter(principal, admission) {
       const spentFor = await opts.knownSpent(principal);

@@ -68,6 +68,14 @@ export interface RateLimitSettings {
   maxQueuedPerTenant: number;
   /** Longest wait for that turn before 429, ms. @default 5000 */
   maxQueueWaitMs: number;
+  /**
+   * A refusal decided before the body is read (a budget known spent, a tenant at its cap) is answered after this
+   * many ms, never later than the budget refills (gateway/fairness.ts): a client that does not wait for Retry-After
+   * sends one request per connection per hold, not thousands a second. 0 answers at once. @default 1000
+   */
+  refusalHoldMs: number;
+  /** Refusals held at once on one instance; past it they are answered at once. @default 5000 */
+  maxHeldRefusals: number;
 }
 
 export const DEFAULT_RATE_LIMITS: RateLimitSettings = {
@@ -83,6 +91,8 @@ export const DEFAULT_RATE_LIMITS: RateLimitSettings = {
   maxInFlightCostPerTenant: 2500,
   maxQueuedPerTenant: 32,
   maxQueueWaitMs: 5000,
+  refusalHoldMs: 1000,
+  maxHeldRefusals: 5000,
 };
 
 interface Decision {
@@ -255,6 +265,8 @@ const overridesSchema = z
     maxInFlightCostPerTenant: z.number().int().positive(),
     maxQueuedPerTenant: z.number().int().nonnegative(),
     maxQueueWaitMs: z.number().int().positive(),
+    refusalHoldMs: z.number().int().nonnegative().max(60_000),
+    maxHeldRefusals: z.number().int().nonnegative(),
   })
   .partial()
   .strict();

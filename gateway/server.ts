@@ -17,6 +17,7 @@ import type { GraphQLFormattedError } from 'graphql';
 import { auditPlugin } from './audit';
 import { DEFAULT_OPERATION_LIMITS, operationLimitsPlugin, tokenLimitCode } from './operation-limits';
 import { partnerAllowlists, partnerDocumentRule, trustedDocumentsPlugin, trustedLists } from './trusted-documents';
+import { heldAnswers } from '../lib/http/held-answers';
 import { type RunningServer, graphqlHttpHandler, listen } from '../lib/http/server';
 import type { Logger } from '../lib/logger';
 import type { Redis } from '../lib/redis';
@@ -43,7 +44,7 @@ import { tracingPlugin } from './tracing-plugin';
 import { measuredDataSource } from './subgraph-metrics';
 import { tracedHttp } from '../lib/telemetry/http';
 import { webhookForwarder, withWebhooks } from './webhook-forward';
-import { reportSubscriptions } from '../lib/telemetry/gateway-metrics';
+import { refusalsHeld, reportSubscriptions } from '../lib/telemetry/gateway-metrics';
 import { defaultConsoleDir, opsConsoleHandler } from './ops-console';
 
 export interface GatewayOptions {
@@ -87,8 +88,9 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningServer>
   const share = tenantFairness({
     maxConcurrentPerTenant: limitSettings.maxConcurrentPerTenant, maxInFlightCostPerTenant: limitSettings.maxInFlightCostPerTenant,
     maxQueuedPerTenant: limitSettings.maxQueuedPerTenant, maxQueueWaitMs: limitSettings.maxQueueWaitMs,
-    knownSpent: limits.knownSpent, knownSpentNow: limits.knownSpentNow, peekToken: verify.peek,
+    knownSpent: limits.knownSpent, knownSpentNow: limits.knownSpentNow, peekToken: verify.peek, refusalHoldMs: limitSettings.refusalHoldMs,
   });
+  const heldRefusals = heldAnswers(limitSettings.maxHeldRefusals, (n) => refusalsHeld.set(n));
   const partnerLists = trustedLists({ env: partnerAllowlists(config.partnerOperations), db: opts.db });
   const partnerDocuments = partnerDocumentRule(partnerLists, { requireAllowlist: config.partnerAllowlistRequired });
   disableApolloTelemetryByDefault();
@@ -154,7 +156,8 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningServer>
     checks: { supergraph: apiSchema ? 'ok' : 'missing', ...(opts.redis ? { redis: opts.redis.status === 'ready' ? 'ok' : 'degraded' } : {}) },
   });
   const graphql = graphqlHttpHandler({
-    apollo, context, ready, finishBody: spliceCachedData, finished: (ctx) => share.leave(ctx?.admission), preflight: (req) => share.refuseEarly(req.headers.authorization),
+    apollo, context, ready, finishBody: spliceCachedData, finished: (ctx) => share.leave(ctx?.admission),
+    preflight: (req) => share.refuseEarly(req.headers.authorization), held: heldRefusals,
   });
   const api = withWebhooks(webhookForwarder({ syncBaseUrl: urls.sync.replace(/\/graphql$/, ''), logger }), graphql);
   const opsConsole = opsConsoleHandler(opts.consoleDir === undefined ? defaultConsoleDir() : opts.consoleDir);
@@ -167,6 +170,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningServer>
   };
   const running = await listen(serve, config.host, opts.port ?? config.ports.gateway, {
     beforeClose: async () => {
+      heldRefusals.release();
       unreport();
       await subscriptions?.close();
     },
@@ -178,7 +182,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningServer>
   if (opts.bus) {
     subscriptions = attachSubscriptions({
       server: running.server, apollo, bus: opts.bus, verify, logger, limits: wsLimits, operationLimits, partnerDocuments, charge: limits.charge,
-      production: config.production,
+      hold: { holdMs: limitSettings.refusalHoldMs, held: heldRefusals }, production: config.production,
     });
     if (apiSchema) subscriptions.updateSchema(apiSchema);
   }

@@ -5,6 +5,7 @@ import { createLogger } from '../lib/logger';
 import { createRedis } from '../lib/redis';
 import { SUBGRAPH_NAMES, type SubgraphName } from '../lib/schema';
 import { startGateway } from '../gateway/server';
+import { eventually } from './support/eventually';
 import { codes, postGraphQL } from './support/http';
 import { type TestStack, startTestStack } from './support/stack';
 
@@ -90,7 +91,7 @@ describe('fairness between tenants', () => {
     const first = postGraphQL(gatewayUrl, '{ accounts(first: 1) { nodes { id } } }', { token: acme });
     const second = postGraphQL(gatewayUrl, '{ accounts(first: 3) { nodes { id } } }', { token: acme });
     await arrived;
-    // Two of acme's operations are in flight: the third is refused at once, not queued behind them.
+    // Two of acme's operations are in flight: the third is refused (held 1 s, see below), not queued behind them.
     const third = await postGraphQL(gatewayUrl, SMALL, { token: acme });
     expect(third.status).toBe(429);
     expect(codes(third)).toEqual(['RATE_LIMITED']);
@@ -101,5 +102,49 @@ describe('fairness between tenants', () => {
     expect((await first).status).toBe(200);
     expect((await second).status).toBe(200);
     expect((await postGraphQL(gatewayUrl, SMALL, { token: acme })).status).toBe(200);
+  });
+
+  it('holds an early refusal instead of answering a flood at once; others are served meanwhile; shutdown answers it', async () => {
+    const redis = createRedis(stack.config.redisUrl ?? '', stack.config.redisKeyPrefix);
+    // One place for a held refusal, held up to a minute: only the shutdown can answer it within the test's time.
+    const gateway = await startGateway({
+      config: { ...stack.config, responseCache: false, rateLimits: { perKind: { partner: 3 }, refusalHoldMs: 60_000, maxHeldRefusals: 1 } },
+      logger: createLogger('silent', 'test'),
+      redis,
+      port: 0,
+      subgraphUrls: Object.fromEntries(SUBGRAPH_NAMES.map((n) => [n, stack.subgraphs[n].url])) as Record<SubgraphName, string>,
+    });
+    let closing: Promise<void> | undefined;
+    const metricsUrl = gateway.url.replace(/\/graphql$/, '/metrics');
+    const heldNow = async () => Number(/^sor_refusals_held (\d+)$/m.exec(await (await fetch(metricsUrl)).text())?.[1]);
+    try {
+      const token = await stack.token({ kind: 'partner', sub: 'tarpit-partner', scopes: ['crm:read'] });
+      expect((await postGraphQL(gateway.url, SMALL, { token })).status).toBe(200);
+      // Refused by the limiter after planning (the instance did not know yet): answered at once.
+      expect(codes(await postGraphQL(gateway.url, SMALL, { token }))).toEqual(['RATE_LIMITED']);
+      // Now known spent: refused before its body is read, and held.
+      let answered = false;
+      const held = postGraphQL(gateway.url, SMALL, { token }).finally(() => (answered = true));
+      await eventually(async () => (await heldNow()) === 1);
+      // The one place is taken: the next refusal is answered at once (a flood cannot hold unbounded memory).
+      const next = await postGraphQL(gateway.url, SMALL, { token });
+      expect(next.status).toBe(429);
+      expect(codes(next)).toEqual(['RATE_LIMITED']);
+      // Another tenant is served while the refusal waits.
+      expect((await postGraphQL(gateway.url, SMALL, { token: await stack.token({ tenant: 'globex' }) })).status).toBe(200);
+      expect(answered).toBe(false);
+      closing = gateway.close();
+      const res = await held;
+      expect(res.status).toBe(429);
+      expect(codes(res)).toEqual(['RATE_LIMITED']);
+      // Retry-After counts from the answer: the budget refills within the 60 s window, so at most 60 s minus the hold so far.
+      expect(Number(res.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+      expect(Number(res.headers.get('retry-after'))).toBeLessThanOrEqual(60);
+      await closing;
+      expect(await heldNow().catch(() => 0)).toBe(0);
+    } finally {
+      await (closing ?? gateway.close());
+      redis.disconnect();
+    }
   });
 });

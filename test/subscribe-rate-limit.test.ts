@@ -70,4 +70,34 @@ describe('rate limits on the subscribe paths', () => {
     expect(codeOf(sub)).toBe('RATE_LIMITED');
     await client.dispose();
   });
+
+  it('slows a flood of refused subscribes as HTTP does: the WebSocket is not read for the hold, the SSE 429 is held', async () => {
+    // RATE_LIMITS.refusalHoldMs is 1000 (the default); the budget refills in about 60 s, so every hold is the full second.
+    const token = await stack.token({ sub: 'subscribe-flooder' });
+    let status = 200;
+    for (let i = 0; i < BUDGET * 3 && status !== 429; i++) status = (await postGraphQL(stack.url, '{ accounts(first: 1) { nodes { id } } }', { token })).status;
+    expect(status).toBe(429);
+    const { client } = wsClient(stack.url, token);
+    const first = collect(client, WATCH);
+    await first.next(1);
+    const firstRefused = performance.now();
+    expect(codeOf(first)).toBe('RATE_LIMITED');
+    // Sent only once the first is refused: the server reads it when the hold ends, not at once.
+    const second = collect(client, WATCH);
+    await second.next(1);
+    expect(codeOf(second)).toBe('RATE_LIMITED');
+    expect(performance.now() - firstRefused).toBeGreaterThanOrEqual(900);
+    await client.dispose();
+
+    const sent = performance.now();
+    const sse = await fetch(stack.url.replace(/\/graphql$/, '/graphql/stream'), {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', accept: 'text/event-stream' },
+      body: JSON.stringify({ query: WATCH }),
+    });
+    expect(sse.status).toBe(429);
+    expect(await sse.text()).toContain('RATE_LIMITED');
+    expect(performance.now() - sent).toBeGreaterThanOrEqual(990);
+    expect(Number(sse.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+  });
 });

@@ -19,6 +19,7 @@ import { wsErrorFormatter } from './errors';
 import { at } from './expiry';
 import { type SharedResult, type Sink, fanOut } from './fanout';
 import { replayQueue } from './replay-queue';
+import { type RefusalHold, holdFor } from './refusal-hold';
 import { openStream, subscribeRequests } from './requests';
 import { GATEWAY_FIELDS } from './schema';
 import { type Slot, subscriptionSlots } from './slots';
@@ -89,6 +90,8 @@ export interface SubscriptionServerOptions {
   partnerDocuments: PartnerDocumentRule;
   /** The HTTP endpoint's rate limits, charged for each subscribe. */
   charge: RateLimits['charge'];
+  /** A subscribe refused for a spent budget: its connection is not read for the hold (SSE: its 429 is held). */
+  hold?: RefusalHold;
   production: boolean;
 }
 
@@ -111,6 +114,8 @@ const backlog = (): Backlog => {
 interface Extra {
   principal?: Principal;
   cancelExpiry?: () => void;
+  /** Resumes reading the socket after a refusal's hold. */
+  resumeTimer?: NodeJS.Timeout;
   /** This connection's subscriptions that hold a slot, by id. */
   running: Map<string, Running>;
   backlog: Backlog;
@@ -216,7 +221,14 @@ export function attachSubscriptions(opts: SubscriptionServerOptions): Subscripti
     production, logger: opts.logger,
   });
   const formatError = wsErrorFormatter(production, opts.logger);
-  const sse = sseTransport({ requests, verify: opts.verify, limits, formatError });
+  const sse = sseTransport({ requests, verify: opts.verify, limits, formatError, hold: opts.hold });
+  // A client flooding subscribes on a spent budget: nothing more of its connection is read until the hold ends (one
+  // client per WebSocket, so nobody else waits), as its HTTP requests would be answered after the hold.
+  const holdSocket = (extra: Extra, socket: WebSocket, ms: number) => {
+    socket.pause();
+    clearTimeout(extra.resumeTimer);
+    extra.resumeTimer = setTimeout(() => socket.resume(), ms);
+  };
   const wss = new WebSocketServer({ server: opts.server, path: '/graphql', maxPayload: limits.maxPayloadBytes });
   const extras = new WeakMap<object, Extra>();
   const extraOf = (ctx: { extra: object }): Extra => {
@@ -271,7 +283,11 @@ export function attachSubscriptions(opts: SubscriptionServerOptions): Subscripti
           principal, payload, correlationId, onConnection: extra.running.size, transport: 'WebSocket',
           sink: wsSink(ctx.extra.socket, extra.backlog, id, limits, own),
         });
-        if ('errors' in prepared) return prepared.errors;
+        if ('errors' in prepared) {
+          const hold = holdFor(prepared.errors, opts.hold);
+          if (hold > 0) holdSocket(extra, ctx.extra.socket, hold);
+          return prepared.errors;
+        }
         extra.running.set(id, { slot: prepared.slot, correlationId });
         return prepared.args;
       },
@@ -296,6 +312,7 @@ export function attachSubscriptions(opts: SubscriptionServerOptions): Subscripti
       onClose(ctx) {
         const extra = extraOf(ctx);
         extra.cancelExpiry?.();
+        clearTimeout(extra.resumeTimer);
         for (const id of [...extra.running.keys()]) end(extra, id);
       },
     },

@@ -7,6 +7,7 @@ import { fieldError, specOf } from '../../lib/errors';
 import { at } from './expiry';
 import type { Sink } from './fanout';
 import { openStream } from './requests';
+import { holdFor } from './refusal-hold';
 import type { Slot } from './slots';
 import { type SseOptions, type SsePayload, type StreamWriter, Refusal, event, openEventStream, payloadOf, sendRefusal, streamWriter } from './sse-wire';
 
@@ -148,7 +149,10 @@ export function singleConnectionMode(opts: SseOptions): SingleConnectionMode {
     const prepared = await opts.requests.prepare({ principal: r.principal, payload, correlationId, onConnection: r.operations.size, sink, transport: 'SSE' });
     if ('errors' in prepared) {
       const code = prepared.errors[0]?.extensions['code'];
-      return refuse(specOf(code).status, prepared.errors.map((e) => opts.formatError(e, correlationId)));
+      const held = holdFor(prepared.errors, opts.hold);
+      return sendRefusal(
+        res, specOf(code).status, prepared.errors.map((e) => opts.formatError(e, correlationId)), correlationId, opts.hold && { held: opts.hold.held, ms: held },
+      );
     }
     // The reservation may have ended, or the id been taken, while the document was checked.
     if (reservations.get(tokenOf(r)) !== r || r.operations.has(id)) {

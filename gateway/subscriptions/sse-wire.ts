@@ -2,7 +2,9 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { GraphQLError, GraphQLFormattedError } from 'graphql';
 import type { Principal } from '../../lib/auth/principal';
 import { z } from 'zod';
+import type { HeldAnswers } from '../../lib/http/held-answers';
 import { readRawBody, sendJson } from '../../lib/http/server';
+import type { RefusalHold } from './refusal-hold';
 import type { SubscribePayload, SubscribeRequests } from './requests';
 
 /** The wire pieces both SSE modes share (sse.ts: distinct connections; sse-single.ts: single connection). */
@@ -20,6 +22,8 @@ export interface SseOptions {
   verify: (token: string) => Promise<Principal>;
   limits: SseLimits;
   formatError: (error: GraphQLError, correlationId: string) => GraphQLFormattedError;
+  /** Subscribes refused for a spent budget are answered after a hold (refusal-hold.ts). */
+  hold?: RefusalHold;
 }
 
 /** A subscribe over SSE: graphql-sse's single connection mode names the operation in `extensions.operationId`. */
@@ -71,9 +75,18 @@ export async function payloadOf(req: IncomingMessage, maxBytes: number): Promise
 }
 
 /** A refusal as JSON with its status, every error carrying the request's correlation id. */
-export function sendRefusal(res: ServerResponse, status: number, errors: readonly GraphQLFormattedError[], correlationId: string): void {
-  if (status === 401) res.setHeader('www-authenticate', 'Bearer');
-  sendJson(res, status, { errors: errors.map((e) => ({ ...e, extensions: { ...e.extensions, correlationId } })) });
+export function sendRefusal(
+  res: ServerResponse, status: number, errors: readonly GraphQLFormattedError[], correlationId: string, hold?: { held: HeldAnswers; ms: number },
+): void {
+  const body = { errors: errors.map((e) => ({ ...e, extensions: { ...e.extensions, correlationId } })) };
+  if (!hold || hold.ms <= 0) {
+    if (status === 401) res.setHeader('www-authenticate', 'Bearer');
+    return sendJson(res, status, body);
+  }
+  // Held (a spent budget): Retry-After counts from the moment the answer is written.
+  const after = errors[0]?.extensions?.['retryAfterSeconds'];
+  const retryAfter = Math.max(1, Math.ceil((typeof after === 'number' ? after : 1) - hold.ms / 1000));
+  hold.held.answer(res, { status, headers: { 'content-type': 'application/json; charset=utf-8', 'retry-after': String(retryAfter) }, body: JSON.stringify(body) }, hold.ms);
 }
 
 /** Starts an event stream on `res`: no caching or transforming proxies, no buffering ingress. */

@@ -8,6 +8,7 @@ import { sendJson } from '../../lib/http/server';
 import { at } from './expiry';
 import type { Sink } from './fanout';
 import { openStream } from './requests';
+import { holdFor } from './refusal-hold';
 import { type SingleConnectionMode, STREAM_TOKEN_HEADER, singleConnectionMode } from './sse-single';
 import { type SseOptions, type SsePayload, Refusal, event, openEventStream, payloadOf, sendRefusal, streamWriter } from './sse-wire';
 
@@ -95,7 +96,10 @@ export function sseTransport(opts: SseOptions): SseTransport {
     const prepared = await opts.requests.prepare({ principal, payload, correlationId, onConnection: 0, sink, transport: 'SSE' });
     if ('errors' in prepared) {
       const code = prepared.errors[0]?.extensions['code'];
-      return refuse(specOf(code).status, prepared.errors.map((e) => opts.formatError(e, correlationId)));
+      const held = holdFor(prepared.errors, opts.hold);
+      return sendRefusal(
+        res, specOf(code).status, prepared.errors.map((e) => opts.formatError(e, correlationId)), correlationId, opts.hold && { held: opts.hold.held, ms: held },
+      );
     }
     const { slot, args } = prepared;
     let stream: AsyncGenerator<ExecutionResult> | null = null;

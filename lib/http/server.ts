@@ -2,6 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { type ApolloServer, type BaseContext, HeaderMap } from '@apollo/server';
 import { type Readiness, sendHealth } from '../telemetry/health';
+import type { HeldAnswers, PlainAnswer } from './held-answers';
 
 export const MAX_BODY_BYTES = 1_000_000;
 /** Vendor webhooks are small; the gateway's forwarder and the sync service's receiver refuse bigger bodies (413). */
@@ -21,10 +22,12 @@ export interface GraphQLHttpOptions<C extends BaseContext> {
   /** Runs once the response is written (or the request failed), with the context if one was built. */
   finished?: (context: C | undefined) => void;
   /**
-   * Runs first, before the body is read: an answer to send as it is (a refusal that must cost next to nothing), or
-   * null to serve the request.
+   * Runs first, before the body is read: an answer to send as it is (a refusal that must cost next to nothing), to be
+   * written after `holdMs` by `held` (at once without it), or null to serve the request.
    */
-  preflight?: (req: IncomingMessage) => { status: number; headers: Readonly<Record<string, string>>; body: string } | null;
+  preflight?: (req: IncomingMessage) => (PlainAnswer & { holdMs?: number }) | null;
+  /** Where preflight answers wait their `holdMs`. */
+  held?: HeldAnswers;
 }
 
 export interface RunningServer {
@@ -54,7 +57,8 @@ export function graphqlHttpHandler<C extends BaseContext>(opts: GraphQLHttpOptio
     const early = opts.preflight?.(req);
     if (early) {
       // The unread body is discarded by node once the answer is written; the connection stays usable.
-      res.writeHead(early.status, early.headers).end(early.body);
+      if (opts.held && early.holdMs) opts.held.answer(res, early, early.holdMs);
+      else res.writeHead(early.status, early.headers).end(early.body);
       return;
     }
     let body: unknown;

@@ -35,6 +35,9 @@ export const responseCacheWaiting = new Gauge({
 export const fairShareQueued = new Gauge({
   name: 'sor_fair_share_queued', help: "Operations waiting for their tenant's in-flight cost to leave room (gateway/fairness.ts)", registers,
 });
+export const refusalsHeld = new Gauge({
+  name: 'sor_refusals_held', help: 'Early refusals (429) waiting out their hold before they are written (lib/http/held-answers.ts)', registers,
+});
 export const rateLimitRefusals = new Counter({
   name: 'sor_rate_limit_refusals_total', help: 'Requests refused with RATE_LIMITED, by token kind', labelNames: ['kind'] as const, registers,
 });

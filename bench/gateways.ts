@@ -120,7 +120,7 @@ const { values: args } = parseCli({
     principals: { type: 'string', default: '300', description: 'principals of the mix, over both tenants and all token kinds', placeholder: 'n' },
     seed: { type: 'string', default: '17', description: 'seed of the mix\'s draws', placeholder: 'n' },
     variants: { type: 'string', default: '20', description: 'variable sets per read operation and tenant in the mix (0: fresh per request)', placeholder: 'n' },
-    'profile-load': { type: 'string', default: 'mix', description: 'load of the CPU profile of our gateway (single or mix)', placeholder: 'load' },
+    'profile-load': { type: 'string', default: 'mix', description: 'load of the CPU profile of our gateway (single, mix, or overhead: sequential single-subgraph queries)', placeholder: 'load' },
     'overhead-requests': { type: 'string', default: '1000', description: 'sequential requests of the overhead measurement', placeholder: 'n' },
     'no-profile': { type: 'boolean', description: 'skip the CPU profile of our gateway' },
     'keep-profile': { type: 'string', description: 'directory to keep the .cpuprofile of our gateway in (open it in Chrome DevTools)', placeholder: 'dir' },
@@ -153,7 +153,7 @@ const settings = {
   principals: intOption('principals', args.principals, 6),
   seed: intOption('seed', args.seed, 0),
   variants: intOption('variants', args.variants, 0),
-  profileLoad: loadKind('profile-load', args['profile-load']),
+  profileLoad: args['profile-load'] === 'overhead' ? ('overhead' as const) : loadKind('profile-load', args['profile-load']),
 };
 function loadKind(option: string, raw: string): LoadKind {
   const kind = LOADS.find((k) => k === raw.trim());
@@ -553,7 +553,7 @@ interface ProfileSummary {
   idleMs: number;
   top: { name: string; where: string; ms: number; pct: number }[];
   packages: { name: string; ms: number; pct: number }[];
-  loadKind: LoadKind;
+  loadKind: LoadKind | 'overhead';
   load: LoadSummary;
 }
 
@@ -580,7 +580,7 @@ function packageOf(url: string, name: string): string {
 }
 
 /** Self time by function and by package, of the samples taken between `fromUs` and `toUs` (monotonic clock). */
-function summariseProfile(file: string, fromUs: number, toUs: number, loadKind: LoadKind, load: LoadSummary): ProfileSummary {
+function summariseProfile(file: string, fromUs: number, toUs: number, loadKind: LoadKind | 'overhead', load: LoadSummary): ProfileSummary {
   const profile = cpuProfile.parse(JSON.parse(readFileSync(file, 'utf8')));
   const byId = new Map(profile.nodes.map((n) => [n.id, n.callFrame]));
   // V8 stamps samples on the same monotonic clock as process.hrtime (CLOCK_MONOTONIC on Linux); if the window does
@@ -630,6 +630,40 @@ function summariseProfile(file: string, fromUs: number, toUs: number, loadKind: 
 
 const monotonicUs = () => Number(process.hrtime.bigint() / 1000n);
 
+/** `{ plans { code } }` one after the other on one keep-alive connection: --warmup seconds, then --duration measured. */
+async function sequentialLoad(url: string, token: string, onMeasureStart: () => void): Promise<LoadSummary> {
+  const agent = new Agent({ keepAliveTimeout: 60_000, connections: 1 });
+  const body = JSON.stringify({ query: SINGLE_SUBGRAPH_QUERY });
+  const headers = { 'content-type': 'application/json', authorization: `Bearer ${token}` };
+  const times: number[] = [];
+  let bad = 0;
+  let responses = 0;
+  const run = async (seconds: number, keep: boolean) => {
+    const end = performance.now() + seconds * 1000;
+    while (performance.now() < end) {
+      const t = performance.now();
+      const res = await request(url, { method: 'POST', headers, body, dispatcher: agent });
+      const text = await res.body.text();
+      responses += 1;
+      if (res.statusCode !== 200 || !text.startsWith('{"data":{"plans":[{')) bad += 1;
+      if (keep) times.push(performance.now() - t);
+    }
+  };
+  try {
+    await run(settings.warmup, false);
+    onMeasureStart();
+    await run(settings.duration, true);
+  } finally {
+    await agent.close();
+  }
+  const sorted = [...times].sort((a, b) => a - b);
+  return {
+    requests: times.length, seconds: settings.duration, rps: times.length / settings.duration,
+    p50: percentile(sorted, 50), p90: percentile(sorted, 90), p99: percentile(sorted, 99), max: sorted.at(-1) ?? 0,
+    non2xx: 0, mismatches: bad, total: { responses, non2xx: 0, mismatches: bad, errors: 0, timeouts: 0 }, xCache: {}, sampled: responses, sampleFailures: bad, firstFailure: null,
+  };
+}
+
 async function profileOurs(env: Env): Promise<ProfileSummary> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'gateways-cpuprof-'));
   try {
@@ -641,9 +675,10 @@ async function profileOurs(env: Env): Promise<ProfileSummary> {
       await preflight(child.info.url, env.token);
       process.stderr.write(`profile: ${settings.profileLoad} load, ${settings.warmup} s warm-up + ${settings.duration} s measured under --cpu-prof\n`);
       from = Number.NaN;
-      load = await runLoad(settings.profileLoad, child.info.url, env.loads, () => {
+      const start = () => {
         from = monotonicUs();
-      });
+      };
+      load = settings.profileLoad === 'overhead' ? await sequentialLoad(child.info.url, env.token, start) : await runLoad(settings.profileLoad, child.info.url, env.loads, start);
       to = monotonicUs();
     } finally {
       await child.stop(30_000);

@@ -137,3 +137,27 @@ export function operationCost(
   }
   return Math.max(1, walk(operation.selectionSet, root, undefined));
 }
+
+type CostOf = typeof operationCost;
+
+/**
+ * operationCost remembered per operation node (Apollo Server keeps one parsed document per query text, so a repeated
+ * operation is the same node) and variables, up to `maxPerOperation` variable sets each. A new schema or model
+ * starts over. The estimate is a pure function of these, so a remembered one is exact; it was ~4 % of the gateway's
+ * CPU on a nested query.
+ */
+export function operationCostMemo(maxPerOperation = 64): CostOf {
+  const memo = new WeakMap<OperationDefinitionNode, { schema: GraphQLSchema; model: CostModel | undefined; costs: Map<string, number> }>();
+  return (schema, document, operation, variables = {}, model) => {
+    let m = memo.get(operation);
+    if (!m || m.schema !== schema || m.model !== model) memo.set(operation, (m = { schema, model, costs: new Map() }));
+    const key = JSON.stringify(variables);
+    let cost = m.costs.get(key);
+    if (cost === undefined) {
+      cost = operationCost(schema, document, operation, variables, model);
+      if (m.costs.size >= maxPerOperation) m.costs.clear();
+      m.costs.set(key, cost);
+    }
+    return cost;
+  };
+}

@@ -5,7 +5,7 @@ import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes } from 'rate-limite
 import type { Principal, TokenKind } from '../lib/auth/principal';
 import type { Redis } from '../lib/redis';
 import type { GatewayContext } from './context';
-import { operationCost } from './cost';
+import { operationCostMemo } from './cost';
 import { type CostModel, EMPTY_COST_MODEL } from './cost-model';
 import { operationCostHistogram, rateLimitRefusals } from '../lib/telemetry/gateway-metrics';
 import { MirroredLimiter } from './rate-limit-mirror';
@@ -125,6 +125,7 @@ export interface CostOptions {
 
 export function rateLimits(settings: RateLimitSettings, redis: Redis | undefined, costs: CostOptions = {}): RateLimits {
   const model = costs.model ?? EMPTY_COST_MODEL;
+  const operationCost = operationCostMemo();
   const measureOnly = costs.mode === 'measure';
   const measured = new WeakMap<GatewayContext, number>();
   const limiters = new Map<string, Limiter>();

@@ -38,7 +38,7 @@ import { tenantFairness } from './fairness';
 import { costModel } from './cost-model';
 import { type ResponseCacheOptions, responseCache, spliceCachedData } from './response-cache';
 import { type CacheStore, createCacheStore } from '../lib/response-cache-store';
-import { keepAliveFetcher } from './subgraph-fetcher';
+import { keepAliveHttp } from './subgraph-fetcher';
 import { requestTelemetryPlugin } from './request-telemetry';
 import { tracingPlugin } from './tracing-plugin';
 import { measuredDataSource } from './subgraph-metrics';
@@ -75,7 +75,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningServer>
   const urls = opts.subgraphUrls ?? config.subgraphUrls;
   const operationLimits = { ...DEFAULT_OPERATION_LIMITS, introspectionForAdminsOnly: config.production };
   const wsLimits = subscriptionLimits({ ...config.subscriptionLimits, ...opts.subscriptionLimits });
-  const http = keepAliveFetcher({ dedup: config.subgraphDedup });
+  const http = keepAliveHttp({ dedup: config.subgraphDedup });
   const signClaims = claimsSigner(config.internalSecret);
   const limitSettings = rateLimitSettings(config.rateLimits);
   const supergraphSdl = readSupergraph();
@@ -99,7 +99,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningServer>
     buildService: ({ name }) => {
       const url = urls[name as SubgraphName];
       if (!url) throw new Error(`No URL configured for subgraph "${name}"`);
-      return measuredDataSource(name, subgraphDataSource(name, url, { fetcher: http.fetcher, signClaims }));
+      return measuredDataSource(name, subgraphDataSource(name, url, { http, signClaims }));
     },
     logger,
   });

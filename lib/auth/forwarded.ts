@@ -27,25 +27,31 @@ export interface ForwardedRequest {
  * the body it parsed. JSON round trips keep key order and number spelling, so both get the same string.
  */
 export function requestDigest(r: ForwardedRequest): string {
-  return createHash('sha256')
-    .update(JSON.stringify([r.query ?? null, r.operationName ?? null, r.variables ?? null]))
-    .digest('base64url');
+  return digestOf(JSON.stringify([r.query ?? null, r.operationName ?? null, r.variables ?? null]));
+}
+
+/**
+ * The digest of the text `JSON.stringify([query ?? null, operationName ?? null, variables ?? null])`, for a caller
+ * that already holds that text (the gateway's data source builds it from the pieces it serializes for the body).
+ */
+export function digestOf(text: string): string {
+  return createHash('sha256').update(text).digest('base64url');
 }
 
 /** Writes must run once: their headers are single-use, so a replayed mutation is refused even within the TTL. */
 const isWrite = (r: ForwardedRequest) => typeof r.query === 'string' && /^\s*mutation\b/.test(r.query);
 
 /**
- * The gateway signs the verified principal and the request's digest per subgraph request. Reads with the same
+ * The gateway signs the verified principal and the request's digest per subgraph request (`digest`: the request's
+ * digest when the caller has it already, see digestOf). Reads with the same
  * principal and body reuse a header for part of the TTL (identical reads in flight then still share one upstream
  * request, see gateway/subgraph-fetcher.ts); writes always get a fresh, single-use one.
  */
-export function claimsSigner(secret: string): (principal: Principal, request: ForwardedRequest) => Promise<string> {
+export function claimsSigner(secret: string): (principal: Principal, request: ForwardedRequest, digest?: string) => Promise<string> {
   const key = hmacKey(secret);
   const cache = new Map<string, { header: string; refreshAt: number }>();
-  return async (p, request) => {
+  return async (p, request, digest = requestDigest(request)) => {
     const now = Math.floor(Date.now() / 1000);
-    const digest = requestDigest(request);
     const once = isWrite(request);
     const scope = [...p.scopes].join(' ');
     const cacheKey = `${p.tenant}|${p.sub}|${p.kind}|${p.exp}|${scope}|${digest}`;

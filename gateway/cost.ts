@@ -5,10 +5,16 @@ import {
 } from 'graphql';
 import { type CostModel, EMPTY_COST_MODEL } from './cost-model';
 
-/** The document's fragment definitions by name. */
-export function fragmentMap(document: DocumentNode): Map<string, FragmentDefinitionNode> {
-  const fragments = new Map<string, FragmentDefinitionNode>();
-  for (const def of document.definitions) if (def.kind === Kind.FRAGMENT_DEFINITION) fragments.set(def.name.value, def);
+const fragmentMaps = new WeakMap<DocumentNode, ReadonlyMap<string, FragmentDefinitionNode>>();
+
+/** The document's fragment definitions by name (once per document: Apollo Server reuses a parsed document per text). */
+export function fragmentMap(document: DocumentNode): ReadonlyMap<string, FragmentDefinitionNode> {
+  let fragments = fragmentMaps.get(document);
+  if (!fragments) {
+    const found = new Map<string, FragmentDefinitionNode>();
+    for (const def of document.definitions) if (def.kind === Kind.FRAGMENT_DEFINITION) found.set(def.name.value, def);
+    fragmentMaps.set(document, (fragments = found));
+  }
   return fragments;
 }
 

@@ -38,7 +38,16 @@ interface Shape {
 
 const NOTHING: Shape = { depth: 0, introspectionDepth: 0, aliases: 0 };
 
-export function operationShape(document: DocumentNode, operation: OperationDefinitionNode): Shape & { rootFields: number } {
+const shapes = new WeakMap<OperationDefinitionNode, Readonly<Shape & { rootFields: number }>>();
+
+/** The operation's depths, aliases and root fields, measured once per operation node (a reused parsed document). */
+export function operationShape(document: DocumentNode, operation: OperationDefinitionNode): Readonly<Shape & { rootFields: number }> {
+  let shape = shapes.get(operation);
+  if (!shape) shapes.set(operation, (shape = measureOperation(document, operation)));
+  return shape;
+}
+
+function measureOperation(document: DocumentNode, operation: OperationDefinitionNode): Shape & { rootFields: number } {
   const fragments = fragmentMap(document);
   // Each fragment is measured once however often it is spread: re-walking it per spread is exponential in nested
   // fragments (`F1 { ...F2 ...F2 }`, `F2 { ...F3 ...F3 }`…), and this runs before any limit has refused the document.

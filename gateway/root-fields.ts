@@ -4,8 +4,19 @@ import type { Principal, Scope } from '../lib/auth/principal';
 import { SUBGRAPH_NAMES, type SubgraphName } from '../lib/schema';
 import { fragmentMap } from './cost';
 
-/** The root fields an operation selects, through inline fragments and fragment spreads (each fragment once). */
-export function rootFieldNodes(document: DocumentNode, operation: OperationDefinitionNode): FieldNode[] {
+const rootFields = new WeakMap<OperationDefinitionNode, readonly FieldNode[]>();
+
+/**
+ * The root fields an operation selects, through inline fragments and fragment spreads (each fragment once); found once
+ * per operation node (Apollo Server reuses a parsed document per text).
+ */
+export function rootFieldNodes(document: DocumentNode, operation: OperationDefinitionNode): readonly FieldNode[] {
+  let found = rootFields.get(operation);
+  if (!found) rootFields.set(operation, (found = collectRootFields(document, operation)));
+  return found;
+}
+
+function collectRootFields(document: DocumentNode, operation: OperationDefinitionNode): FieldNode[] {
   const fragments = fragmentMap(document);
   const seen = new Set<string>();
   const collect = (set: SelectionSetNode): FieldNode[] =>

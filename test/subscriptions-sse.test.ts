@@ -171,7 +171,9 @@ describe('subscriptions over SSE (graphql-sse)', () => {
 
     const ws = wsClient(instance.url, token);
     closers.push(() => ws.client.dispose());
-    const onWs = collect(ws.client, 'subscription { syncStatusChanged { eventId } }');
+    // Resumed from the ledger's start: its first result comes whenever the subscribe lands. A live-only one waited for
+    // an event after the subscribe, and on a loaded machine the account's sync could finish before it landed.
+    const onWs = collect(ws.client, 'subscription($a: ID) { syncStatusChanged(after: $a) { eventId } }', { a: '0' });
     const id = await createAccount('SSE Slots Inc');
     await onWs.next(1);
     const second = sseCollect(sse(token, { url }), 'subscription { syncStatusChanged { eventId } }');

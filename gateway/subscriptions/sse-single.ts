@@ -3,13 +3,12 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { type ExecutionResult, GraphQLError, type GraphQLFormattedError } from 'graphql';
 import type { Principal } from '../../lib/auth/principal';
 import { bearerToken } from '../../lib/auth/tokens';
-import { fieldError, specOf } from '../../lib/errors';
+import { fieldError } from '../../lib/errors';
 import { at } from './expiry';
 import type { Sink } from './fanout';
 import { openStream } from './requests';
-import { holdFor } from './refusal-hold';
 import type { Slot } from './slots';
-import { type SseOptions, type SsePayload, type StreamWriter, Refusal, event, openEventStream, payloadOf, sendRefusal, streamWriter } from './sse-wire';
+import { type SseOptions, type SsePayload, type StreamWriter, Refusal, event, openEventStream, payloadOf, refuseSubscribe, sendRefusal, streamWriter } from './sse-wire';
 
 /** graphql-sse's header for the reservation token (EventSource clients put it in `?token=` instead). */
 export const STREAM_TOKEN_HEADER = 'x-graphql-event-stream-token';
@@ -147,13 +146,7 @@ export function singleConnectionMode(opts: SseOptions): SingleConnectionMode {
     const complete = () => write(r, event('complete', `{"id":${opId}}`));
     const sink: Sink = { next: (shared) => next(shared.json), nextOwn: (result) => next(JSON.stringify(own(result))), dropSlow: () => drop(r, true) };
     const prepared = await opts.requests.prepare({ principal: r.principal, payload, correlationId, onConnection: r.operations.size, sink, transport: 'SSE' });
-    if ('errors' in prepared) {
-      const code = prepared.errors[0]?.extensions['code'];
-      const held = holdFor(prepared.errors, opts.hold);
-      return sendRefusal(
-        res, specOf(code).status, prepared.errors.map((e) => opts.formatError(e, correlationId)), correlationId, opts.hold && { held: opts.hold.held, ms: held },
-      );
-    }
+    if ('errors' in prepared) return refuseSubscribe(res, prepared.errors, opts, correlationId);
     // The reservation may have ended, or the id been taken, while the document was checked.
     if (reservations.get(tokenOf(r)) !== r || r.operations.has(id)) {
       prepared.slot.release();

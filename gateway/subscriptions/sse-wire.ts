@@ -4,7 +4,8 @@ import type { Principal } from '../../lib/auth/principal';
 import { z } from 'zod';
 import type { HeldAnswers } from '../../lib/http/held-answers';
 import { readRawBody, sendJson } from '../../lib/http/server';
-import type { RefusalHold } from './refusal-hold';
+import { specOf } from '../../lib/errors';
+import { type RefusalHold, holdFor } from './refusal-hold';
 import type { SubscribePayload, SubscribeRequests } from './requests';
 
 /** The wire pieces both SSE modes share (sse.ts: distinct connections; sse-single.ts: single connection). */
@@ -87,6 +88,16 @@ export function sendRefusal(
   const after = errors[0]?.extensions?.['retryAfterSeconds'];
   const retryAfter = Math.max(1, Math.ceil((typeof after === 'number' ? after : 1) - hold.ms / 1000));
   hold.held.answer(res, { status, headers: { 'content-type': 'application/json; charset=utf-8', 'retry-after': String(retryAfter) }, body: JSON.stringify(body) }, hold.ms);
+}
+
+/**
+ * A subscribe refused by `SubscribeRequests.prepare`: the first error's code gives the status; a spent budget's 429 is
+ * held (refusal-hold.ts).
+ */
+export function refuseSubscribe(res: ServerResponse, errors: readonly GraphQLError[], opts: Pick<SseOptions, 'formatError' | 'hold'>, correlationId: string): void {
+  const formatted = errors.map((e) => opts.formatError(e, correlationId));
+  const ms = holdFor(errors, opts.hold);
+  sendRefusal(res, specOf(errors[0]?.extensions['code']).status, formatted, correlationId, opts.hold && ms > 0 ? { held: opts.hold.held, ms } : undefined);
 }
 
 /** Starts an event stream on `res`: no caching or transforming proxies, no buffering ingress. */

@@ -3,14 +3,13 @@ import { type ExecutionResult, GraphQLError, type GraphQLFormattedError } from '
 import type { Principal } from '../../lib/auth/principal';
 import { bearerToken } from '../../lib/auth/tokens';
 import { CORRELATION_HEADER, correlationIdFrom } from '../../lib/correlation';
-import { fieldError, specOf } from '../../lib/errors';
+import { fieldError } from '../../lib/errors';
 import { sendJson } from '../../lib/http/server';
 import { at } from './expiry';
 import type { Sink } from './fanout';
 import { openStream } from './requests';
-import { holdFor } from './refusal-hold';
 import { type SingleConnectionMode, STREAM_TOKEN_HEADER, singleConnectionMode } from './sse-single';
-import { type SseOptions, type SsePayload, Refusal, event, openEventStream, payloadOf, sendRefusal, streamWriter } from './sse-wire';
+import { type SseOptions, type SsePayload, Refusal, event, openEventStream, payloadOf, refuseSubscribe, sendRefusal, streamWriter } from './sse-wire';
 
 export type { SseLimits, SseOptions } from './sse-wire';
 
@@ -94,13 +93,7 @@ export function sseTransport(opts: SseOptions): SseTransport {
       dropSlow: out.dropSlow,
     };
     const prepared = await opts.requests.prepare({ principal, payload, correlationId, onConnection: 0, sink, transport: 'SSE' });
-    if ('errors' in prepared) {
-      const code = prepared.errors[0]?.extensions['code'];
-      const held = holdFor(prepared.errors, opts.hold);
-      return sendRefusal(
-        res, specOf(code).status, prepared.errors.map((e) => opts.formatError(e, correlationId)), correlationId, opts.hold && { held: opts.hold.held, ms: held },
-      );
-    }
+    if ('errors' in prepared) return refuseSubscribe(res, prepared.errors, opts, correlationId);
     const { slot, args } = prepared;
     let stream: AsyncGenerator<ExecutionResult> | null = null;
     let cancelExpiry = () => undefined as void;

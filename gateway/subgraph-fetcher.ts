@@ -10,7 +10,7 @@ export interface SubgraphResponse {
 
 export interface SubgraphRequest {
   headers: Readonly<Record<string, string>>;
-  /** The JSON body, `{"query":…` first (RemoteGraphQLDataSource's order, which isRead relies on). */
+  /** The JSON body, `{"query":…` first, as data-sources.ts builds it (isRead relies on it). */
   body: string;
 }
 

@@ -29,6 +29,13 @@ describe('rate limits on the subscribe paths', () => {
     );
   };
 
+  /** Spends the principal's budget with queries over HTTP until one is refused with 429. */
+  const spendOverHttp = async (token: string) => {
+    let status = 200;
+    for (let i = 0; i < BUDGET * 3 && status !== 429; i++) status = (await postGraphQL(stack.url, '{ accounts(first: 1) { nodes { id } } }', { token })).status;
+    expect(status).toBe(429);
+  };
+
   beforeAll(async () => {
     stack = await startTestStack({ accounts: 1, env: { RESPONSE_CACHE: 'off', RATE_LIMITS: JSON.stringify({ tenantOverrides: { acme: BUDGET }, localDecisionMs: 0 }) } });
   });
@@ -61,9 +68,7 @@ describe('rate limits on the subscribe paths', () => {
 
   it('refuses a subscribe over graphql-ws from a principal that spent its budget over HTTP', async () => {
     const token = await stack.token({ sub: 'http-first' });
-    let status = 200;
-    for (let i = 0; i < BUDGET * 3 && status !== 429; i++) status = (await postGraphQL(stack.url, '{ accounts(first: 1) { nodes { id } } }', { token })).status;
-    expect(status).toBe(429);
+    await spendOverHttp(token);
     const { client } = wsClient(stack.url, token);
     const sub = collect(client, WATCH);
     await sub.next(1);
@@ -74,9 +79,7 @@ describe('rate limits on the subscribe paths', () => {
   it('slows a flood of refused subscribes as HTTP does: the WebSocket is not read for the hold, the SSE 429 is held', async () => {
     // RATE_LIMITS.refusalHoldMs is 1000 (the default); the budget refills in about 60 s, so every hold is the full second.
     const token = await stack.token({ sub: 'subscribe-flooder' });
-    let status = 200;
-    for (let i = 0; i < BUDGET * 3 && status !== 429; i++) status = (await postGraphQL(stack.url, '{ accounts(first: 1) { nodes { id } } }', { token })).status;
-    expect(status).toBe(429);
+    await spendOverHttp(token);
     const { client } = wsClient(stack.url, token);
     const first = collect(client, WATCH);
     await first.next(1);

@@ -23,6 +23,21 @@ export function isConnectionError(err: unknown): boolean {
   return typeof message === 'string' && /Connection terminated|timeout exceeded when trying to connect|not queryable|Client was closed/i.test(message);
 }
 
+/**
+ * A client from the pool with `onError` already listening. Attached in the pool's callback, not after an `await`: the
+ * chunk that ends a new connection's startup can also carry the server's `FATAL 57P01` (a restart), and pg emits it
+ * before a promise continuation could run, with no listener of the pool's left on the client.
+ */
+function checkout(pool: pg.Pool, onError: (err: Error) => void): Promise<pg.PoolClient> {
+  return new Promise((resolve, reject) => {
+    pool.connect((err, client) => {
+      if (err || !client) return reject(err ?? new Error('Connection terminated: no client'));
+      client.on('error', onError);
+      resolve(client);
+    });
+  });
+}
+
 /** The database is unreachable: a typed, retryable error instead of the driver's message (INTERNAL_SERVER_ERROR). */
 function unavailable(err: unknown): unknown {
   return isConnectionError(err) ? fieldError('SERVICE_UNAVAILABLE', 'The database is unavailable, retry shortly', { retryable: true }) : err;
@@ -56,18 +71,17 @@ export async function connectPostgres(url: string, max = 10): Promise<Db> {
     kind: 'postgres',
     query: (text, params) => wrap(pool).query(text, params),
     async transaction(fn) {
-      let client: pg.PoolClient;
-      try {
-        client = await pool.connect();
-      } catch (err) {
-        throw unavailable(err);
-      }
       // A checked-out client has no listener of the pool's: without this one, the server going away while the client
       // is out (restart, failover) emits an unhandled 'error' and kills the process. The failure reaches the
       // transaction through its pending query; the client itself is discarded below.
       let broken: Error | undefined;
       const onError = (err: Error) => (broken ??= err);
-      client.on('error', onError);
+      let client: pg.PoolClient;
+      try {
+        client = await checkout(pool, onError);
+      } catch (err) {
+        throw unavailable(err);
+      }
       try {
         await client.query('BEGIN');
         const result = await fn(wrap(client));

@@ -115,8 +115,9 @@ describe('metrics and health endpoints', () => {
   it('counts open WebSocket connections and running subscriptions', async () => {
     const { client } = wsClient(stack.url, await stack.token());
     try {
-      const sub = collect(client, 'subscription { syncStatusChanged(filter: { entityType: "Account" }) { eventId } }');
-      // Live once it has delivered an event: the account's sync jobs publish some.
+      const sub = collect(client, 'subscription { syncStatusChanged(after: "0", filter: { entityType: "Account" }) { eventId } }');
+      // Running once it has delivered an event: the account's sync jobs publish some, replayed from the ledger if they
+      // were published before the subscription had joined the bus.
       await createAccount('Subscribed Corp');
       await sub.next(1);
       expect(sub.error).toBeNull();

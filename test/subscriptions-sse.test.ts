@@ -204,8 +204,11 @@ describe('subscriptions over SSE (graphql-sse)', () => {
     );
     const id = await createAccount('SSE Expiry Co');
     await succeeded(id, 2);
-    const sub = sseCollect(client, WATCH, { id });
-    // Only a change made after the reconnect can arrive (no `after`: live only); it arrives on the second stream.
+    // Resumes after the creation's last event, so the rename's events arrive even if one is published before the stream
+    // has joined the bus (the connected callback only means the headers came). The reconnect resumes from there too.
+    const [head] = await stack.db.query<{ seq: string }>("SELECT max(seq)::text AS seq FROM sync.events WHERE tenant_id = 'acme' AND entity_id = $1", [id]);
+    const sub = sseCollect(client, WATCH, { id, after: head?.seq });
+    // Only a change made after the reconnect is there to receive; it arrives on the second stream.
     await reconnected;
     expect(mints).toBe(2);
     await rename(id, 'SSE Expiry Co 2');

@@ -355,7 +355,10 @@ describe('subscription endpoint hardening (issue 11)', () => {
         },
       });
       closers.push(() => client.dispose());
-      const live = collect(client, 'subscription($id: ID!) { syncStatusChanged(filter: { entityId: $id, states: [SUCCEEDED] }) { event { state } } }', { id: expiryAccountId });
+      // From the account's last event on: the resubscribed stream replays whatever the change published before it had
+      // joined the bus (connected means acknowledged, not subscribed).
+      const [head] = await stack.db.query<{ seq: string }>('SELECT max(seq)::text AS seq FROM sync.events WHERE entity_id = $1', [expiryAccountId]);
+      const live = collect(client, 'subscription($id: ID!, $after: ID) { syncStatusChanged(after: $after, filter: { entityId: $id, states: [SUCCEEDED] }) { event { state } } }', { id: expiryAccountId, after: head?.seq });
       // The first token expires within 2 s; the client comes back on its own (or, closed for good, fails the stream).
       await Promise.race([back, live.next(1)]);
       expect(closes[0]).toBe(4403);

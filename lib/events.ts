@@ -36,6 +36,8 @@ export function redisEventBus(url: string, keyPrefix: string): EventBus {
   const subscriber: Redis = createRedis(url, keyPrefix, 'subscriber');
   const local = memoryEventBus();
   const counts = new Map<string, number>();
+  /** The channel's SUBSCRIBE: every caller waits for it, not only the first (a later one could miss events otherwise). */
+  const subscribed = new Map<string, Promise<unknown>>();
   // ioredis does not apply keyPrefix to channels; prefix them here so deployments sharing a Redis stay apart.
   const full = (channel: string) => `${keyPrefix}${channel}`;
   subscriber.on('message', (channel: string, message: string) => {
@@ -48,7 +50,17 @@ export function redisEventBus(url: string, keyPrefix: string): EventBus {
     async subscribe(channel, handler) {
       const n = counts.get(channel) ?? 0;
       counts.set(channel, n + 1);
-      if (n === 0) await subscriber.subscribe(full(channel));
+      if (n === 0) subscribed.set(channel, subscriber.subscribe(full(channel)));
+      try {
+        await subscribed.get(channel);
+      } catch (err) {
+        const left = (counts.get(channel) ?? 1) - 1;
+        if (left === 0) {
+          counts.delete(channel);
+          subscribed.delete(channel);
+        } else counts.set(channel, left);
+        throw err;
+      }
       const off = await local.subscribe(channel, handler);
       return async () => {
         await off();
@@ -56,6 +68,7 @@ export function redisEventBus(url: string, keyPrefix: string): EventBus {
         counts.set(channel, left);
         if (left === 0) {
           counts.delete(channel);
+          subscribed.delete(channel);
           await subscriber.unsubscribe(full(channel)).catch(() => undefined);
         }
       };

@@ -466,6 +466,8 @@ interface OverheadLayout {
   through: Percentiles;
   /** CPU time of the server process per request through it (all its threads, kernel time included), ms. */
   cpuMsPerRequest: number;
+  /** CPU time of the subgraphs' process per request, straight to billing and through the server, ms. */
+  subgraphCpuMs: { direct: number; through: number };
 }
 
 interface Overhead {
@@ -483,7 +485,7 @@ interface Overhead {
  * Node client, so the figures are mostly the servers' time. Measured twice: with the server where the load test
  * pinned it (CPU 0; every hop wakes the other core), then moved to CPU 1 next to the client and the subgraphs.
  */
-async function measureOverhead(kind: ServerKind, url: string, pid: number, billingUrl: string, token: string, signedClaims: () => Promise<string>): Promise<Overhead> {
+async function measureOverhead(kind: ServerKind, url: string, pid: number, subgraphsPid: number, billingUrl: string, token: string, signedClaims: () => Promise<string>): Promise<Overhead> {
   const agent = new Agent({ keepAliveTimeout: 60_000, connections: 1 });
   const body = JSON.stringify({ query: SINGLE_SUBGRAPH_QUERY });
   const serverHeaders = { 'content-type': 'application/json', authorization: `Bearer ${token}` };
@@ -510,15 +512,24 @@ async function measureOverhead(kind: ServerKind, url: string, pid: number, billi
     const direct: number[] = [];
     const through: number[] = [];
     let cpu = 0;
+    const subgraphCpu = { direct: 0, through: 0 };
     for (let done = 0; done < settings.overheadRequests; done += 20) {
       // Claims live 60 s: take the signer's current header (re-signed after 30 s) before each block.
       const headers = await directHeaders();
+      const subgraphsBefore = cpuSeconds(subgraphsPid);
       for (let i = 0; i < 20; i++) direct.push(await once(billingUrl, headers));
+      const subgraphsThrough = cpuSeconds(subgraphsPid);
+      subgraphCpu.direct += subgraphsThrough - subgraphsBefore;
       const before = cpuSeconds(pid);
       for (let i = 0; i < 20; i++) through.push(await once(url, serverHeaders));
       cpu += cpuSeconds(pid) - before;
+      subgraphCpu.through += cpuSeconds(subgraphsPid) - subgraphsThrough;
     }
-    return { direct: stats(direct), through: stats(through), cpuMsPerRequest: (cpu * 1000) / through.length };
+    const perRequest = (seconds: number) => (seconds * 1000) / through.length;
+    return {
+      direct: stats(direct), through: stats(through), cpuMsPerRequest: perRequest(cpu),
+      subgraphCpuMs: { direct: perRequest(subgraphCpu.direct), through: perRequest(subgraphCpu.through) },
+    };
   };
   try {
     const crossCore = await layout();
@@ -820,6 +831,7 @@ function renderReport(r: Report): string {
     const requests = r.overhead[0]?.requests ?? 0;
     const row = (o: Overhead, name: string, l: OverheadLayout): string[] => [
       `${OVERHEAD_LABELS[o.kind]}`, name, f2(l.direct.p50), f2(l.through.p50), f2(l.through.p50 - l.direct.p50), f2(l.through.p90 - l.direct.p90), f2(l.cpuMsPerRequest),
+      `${f2(l.subgraphCpuMs.direct)} / ${f2(l.subgraphCpuMs.through)}`,
     ];
     out.push(
       `Overhead on a single-subgraph query (\`${SINGLE_SUBGRAPH_QUERY}\`, billing), with no benchmark load running: ${requests} sequential ` +
@@ -829,13 +841,14 @@ function renderReport(r: Report): string {
         '`passthrough` is no gateway at all, a node:http hop that forwards the body to billing: the floor for any Node server.',
       '',
       md(
-        ['server', 'layout', 'direct p50 ms', 'through p50 ms', 'added p50 ms', 'added p90 ms', 'server CPU ms/req'],
+        ['server', 'layout', 'direct p50 ms', 'through p50 ms', 'added p50 ms', 'added p90 ms', 'server CPU ms/req', 'subgraphs CPU ms/req direct / through'],
         r.overhead.flatMap((o) => [row(o, 'cross-core', o.crossCore), ...(o.sameCore ? [row(o, 'same core', o.sameCore)] : [])]),
         ['server', 'layout'],
       ),
       '',
       '`server CPU ms/req` is the CPU time of the server process (every thread, user and kernel, from /proc/<pid>/stat) over ' +
-        'its blocks divided by its requests; the rest of the added latency is waiting (the extra HTTP hop, Redis, waking a core).',
+        'its blocks divided by its requests; the rest of the added latency is waiting (the extra HTTP hop, Redis, waking a core). ' +
+        '`subgraphs CPU` is the same for the subgraphs\' process over the direct blocks and over the blocks through the server.',
       '',
     );
   }
@@ -934,7 +947,7 @@ async function main(): Promise<void> {
     const billing = subgraphs.info.urls.billing;
     const measure = (kind: ServerKind) => async (url: string, pid: number) => {
       process.stderr.write(`${kind}: overhead on a single-subgraph query\n`);
-      overhead.push(await measureOverhead(kind, url, pid, billing, token, signedClaims));
+      overhead.push(await measureOverhead(kind, url, pid, env.subgraphsPid, billing, token, signedClaims));
     };
     for (const kind of settings.gateways) {
       // A response-cache hit never reaches the subgraph: ours-cache has no overhead to measure.

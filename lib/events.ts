@@ -35,9 +35,19 @@ export function redisEventBus(url: string, keyPrefix: string): EventBus {
   const publisher: Redis = createRedis(url, keyPrefix);
   const subscriber: Redis = createRedis(url, keyPrefix, 'subscriber');
   const local = memoryEventBus();
-  const counts = new Map<string, number>();
-  /** The channel's SUBSCRIBE: every caller waits for it, not only the first (a later one could miss events otherwise). */
-  const subscribed = new Map<string, Promise<unknown>>();
+  /**
+   * One SUBSCRIBE per channel, shared by its subscribers: every caller waits for Redis to confirm it, not only the
+   * first (a caller resolved earlier could read the ledger before its feed is live, and miss what is published
+   * meanwhile); the last one to leave unsubscribes.
+   */
+  const channels = new Map<string, { holders: number; subscribed: Promise<unknown> }>();
+  /** Gives up one hold on the channel's entry; true when it was the last (the entry is gone). */
+  const leave = (channel: string, entry: { holders: number }): boolean => {
+    entry.holders -= 1;
+    if (entry.holders > 0) return false;
+    if (channels.get(channel) === entry) channels.delete(channel);
+    return true;
+  };
   // ioredis does not apply keyPrefix to channels; prefix them here so deployments sharing a Redis stay apart.
   const full = (channel: string) => `${keyPrefix}${channel}`;
   subscriber.on('message', (channel: string, message: string) => {
@@ -48,29 +58,23 @@ export function redisEventBus(url: string, keyPrefix: string): EventBus {
       await publisher.publish(full(channel), message);
     },
     async subscribe(channel, handler) {
-      const n = counts.get(channel) ?? 0;
-      counts.set(channel, n + 1);
-      if (n === 0) subscribed.set(channel, subscriber.subscribe(full(channel)));
+      let entry = channels.get(channel);
+      if (!entry) {
+        entry = { holders: 0, subscribed: subscriber.subscribe(full(channel)) };
+        channels.set(channel, entry);
+      }
+      entry.holders += 1;
       try {
-        await subscribed.get(channel);
+        await entry.subscribed;
       } catch (err) {
-        const left = (counts.get(channel) ?? 1) - 1;
-        if (left === 0) {
-          counts.delete(channel);
-          subscribed.delete(channel);
-        } else counts.set(channel, left);
+        leave(channel, entry);
         throw err;
       }
       const off = await local.subscribe(channel, handler);
+      const held = entry;
       return async () => {
         await off();
-        const left = (counts.get(channel) ?? 1) - 1;
-        counts.set(channel, left);
-        if (left === 0) {
-          counts.delete(channel);
-          subscribed.delete(channel);
-          await subscriber.unsubscribe(full(channel)).catch(() => undefined);
-        }
+        if (leave(channel, held)) await subscriber.unsubscribe(full(channel)).catch(() => undefined);
       };
     },
     async close() {

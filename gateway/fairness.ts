@@ -79,10 +79,10 @@ interface TenantState {
  * - Refusals are cheap: a principal this instance knows to be over budget is refused before its body is read (the
  *   token looked up in the verifier's cache, the state in the rate limiter's local view, a prebuilt answer, one
  *   counter), else before parse/validate/plan (`enter`).
- * - Refusals are slow: that early answer is held for `refusalHoldMs` (1 s; never past the refill). However cheap a
- *   refusal is made it costs the event loop about 20 µs, and a flood that does not wait for Retry-After (200
- *   connections sent ~45,000 requests a second) spent most of a core on refusals alone; held, each of its connections
- *   gets one answer a second. Behind a proxy that pools upstream connections a held refusal occupies its connection like a slow
+ * - Refusals are slow: that early answer is held for `refusalHoldMs` (1 s; never past the refill). A flood that does
+ *   not wait for Retry-After (200 connections sent ~45,000 requests a second, bench/fairness.ts) spent most of a core
+ *   on refusals alone, however cheap each was made (so roughly 20 µs each: derived, not measured per refusal); held,
+ *   each of its connections gets one answer a second. Behind a proxy that pools upstream connections a held refusal occupies its connection like a slow
  *   request: the proxy opens another one for the next request.
  * - A tenant cannot occupy more than its share: at most `maxConcurrentPerTenant` operations in flight (refused at
  *   once beyond), and at most `maxInFlightCostPerTenant` of estimated cost executing; operations past that wait in
